@@ -1,0 +1,95 @@
+/**
+ * The `tasques` command line: `serve` (the default) and `show config`.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, maskSecrets } from '../config/load.js';
+import { createServer, VERSION } from '../server/server.js';
+
+const USAGE = `Usage: tasques [command] [--config FILE]
+
+Commands:
+  serve          Run the server (default). Embedded SQLite store unless configured otherwise.
+  show config    Print the effective configuration as JSON, secrets masked.
+  version        Print the version.
+
+Options:
+  -c, --config FILE   YAML config file (default: ./tasques.yaml or ./config/tasques.yaml if present).
+                      Every key can be overridden by TASQUES_SERVER_<KEY PATH>, e.g.
+                      TASQUES_SERVER_BIND_ADDRESS=0.0.0.0:8080.
+  -h, --help          This help.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const command = parsed.positionals.join(' ') || 'serve';
+  if (command === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (command !== 'serve' && command !== 'show config') {
+    process.stderr.write(`Unknown command: ${command}\n\n${USAGE}`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = loadConfig({ file: parsed.values.config });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tasques: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (command === 'show config') {
+    process.stdout.write(`${JSON.stringify({ tasques: { server: maskSecrets(loaded.config) } }, null, 2)}\n`);
+    return 0;
+  }
+  return serve(loaded.config, loaded.file);
+}
+
+async function serve(config: Parameters<typeof createServer>[0], file: string | undefined): Promise<number> {
+  const server = await createServer(config);
+  const log = server.app.log;
+  log.info(
+    { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },
+    `tasques listening on ${server.url}`,
+  );
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      log.info({ signal }, 'shutting down');
+      server.close().then(
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error during shutdown');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

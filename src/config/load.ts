@@ -1,0 +1,143 @@
+/**
+ * Loading the configuration: defaults ← YAML file ← environment, then validation with messages that
+ * name the key. A config file is optional (v1 required one); `tasques serve` on a fresh machine works
+ * with no file at all.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { parseGoDuration } from '../domain/duration.js';
+import { type ServerConfig, ServerConfigSchema } from './schema.js';
+
+export class ConfigError extends Error {}
+
+export const ENV_PREFIX = 'TASQUES_SERVER_';
+const SEARCH_PATHS = ['tasques.yaml', 'tasques.yml', 'config/tasques.yaml', 'config/tasques.yml'];
+
+export interface LoadConfigOptions {
+  /** Explicit file; an error if it cannot be read. Otherwise the search paths are tried. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: ServerConfig;
+  /** The file that was read, if any. */
+  file?: string | undefined;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const file = options.file ?? SEARCH_PATHS.map((p) => (options.cwd ? `${options.cwd}/${p}` : p)).find(existsSync);
+  let fromFile: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`);
+    }
+    const server = (doc as { tasques?: { server?: unknown } } | null)?.tasques?.server;
+    if (server === undefined) {
+      throw new ConfigError(`config file ${file} has no "tasques.server" section (keys nest as tasques: server: ...)`);
+    }
+    fromFile = server ?? {};
+  }
+  const merged = applyEnv(structuredClone(fromFile) as Record<string, unknown>, ServerConfigSchema, env, []);
+  return { config: validateConfig(merged), file };
+}
+
+/** Fills defaults and validates; throws ConfigError naming every bad key as `tasques.server.a.b`. */
+export function validateConfig(input: unknown): ServerConfig {
+  const withDefaults = Value.Default(ServerConfigSchema, structuredClone(input ?? {}));
+  const problems = [...Value.Errors(ServerConfigSchema, withDefaults)].map((e) => {
+    const key = `tasques.server${e.path.replaceAll('/', '.')}`;
+    const schema = e.schema as { format?: string };
+    const why = schema.format === 'go-duration' ? 'must be a Go duration such as "300ms", "5s" or "1h30m"' : e.message;
+    return `${key}: ${why} (got ${JSON.stringify(e.value)})`;
+  });
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`);
+  const config = withDefaults as ServerConfig;
+  if (!/^.+:\d{1,5}$/.test(config.bind_address)) {
+    throw new ConfigError(`tasques.server.bind_address: must be host:port (got ${JSON.stringify(config.bind_address)})`);
+  }
+  return config;
+}
+
+/** Overlays `TASQUES_SERVER_<PATH>` variables onto the file's values, for every key the schema knows. */
+function applyEnv(target: Record<string, unknown>, schema: TObject, env: NodeJS.ProcessEnv, path: string[]) {
+  for (const [key, child] of Object.entries(schema.properties) as [string, TSchema][]) {
+    const keyPath = [...path, key];
+    const envName = ENV_PREFIX + keyPath.join('_').toUpperCase();
+    const raw = env[envName];
+    if (child[Kind] === 'Object') {
+      if (raw !== undefined && raw !== '') {
+        target[key] = parseEnvJson(envName, raw);
+        continue;
+      }
+      const sub = (typeof target[key] === 'object' && target[key] !== null ? target[key] : {}) as Record<string, unknown>;
+      target[key] = applyEnv(sub, child as TObject, env, keyPath);
+      continue;
+    }
+    if (raw === undefined) continue;
+    target[key] = fromEnvString(envName, raw, child);
+  }
+  return target;
+}
+
+function fromEnvString(envName: string, raw: string, schema: TSchema): unknown {
+  switch (schema[Kind]) {
+    case 'Integer':
+    case 'Number':
+      return raw.trim() === '' || Number.isNaN(Number(raw)) ? raw : Number(raw);
+    case 'Boolean':
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
+    case 'Array':
+      if (raw.trim().startsWith('[')) return parseEnvJson(envName, raw);
+      // user:password,user2:password2 for basic_auth; plain comma-separated strings otherwise.
+      return raw
+        .split(',')
+        .filter((s) => s.length > 0)
+        .map((item) => {
+          const colon = item.indexOf(':');
+          return colon > 0 ? { name: item.slice(0, colon), password: item.slice(colon + 1) } : item;
+        });
+    default:
+      return raw;
+  }
+}
+
+function parseEnvJson(envName: string, raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${envName}: not valid JSON`);
+  }
+}
+
+/** The effective configuration with every secret replaced by "******", for printing and logging. */
+export function maskSecrets(config: ServerConfig): unknown {
+  const walk = (value: unknown, schema: TSchema | undefined): unknown => {
+    if (schema && (schema as { secret?: boolean }).secret && value !== undefined) return '******';
+    if (Array.isArray(value)) return value.map((v) => walk(v, (schema as { items?: TSchema } | undefined)?.items));
+    if (value !== null && typeof value === 'object') {
+      const props = (schema as TObject | undefined)?.properties ?? {};
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, props[k])]));
+    }
+    return value;
+  };
+  return walk(config, ServerConfigSchema);
+}
+
+/** Milliseconds of a duration the schema has already validated. */
+export function durationMs(value: string): number {
+  return parseGoDuration(value) / 1e6;
+}

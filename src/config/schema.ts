@@ -1,0 +1,141 @@
+/**
+ * The configuration schema: the single source of defaults, validation, `tasques show config` and the
+ * reference in docs/reference/config.md. Keys follow v1 (spec §11) where v1 has them; the file nests
+ * them under `tasques.server`, and every key can be overridden by `TASQUES_SERVER_<PATH>` (upper case,
+ * `.` → `_`), e.g. `TASQUES_SERVER_BIND_ADDRESS=0.0.0.0:8080`.
+ */
+import { FormatRegistry, type Static, Type } from '@sinclair/typebox';
+import { parseGoDuration } from '../domain/duration.js';
+
+FormatRegistry.Set('go-duration', (value) => {
+  try {
+    parseGoDuration(value);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+const Duration = (defaultValue: string, description: string) =>
+  Type.String({ format: 'go-duration', default: defaultValue, description });
+
+const PositiveInt = (defaultValue: number, description: string, maximum = 2_147_483_647) =>
+  Type.Integer({ minimum: 1, maximum, default: defaultValue, description });
+
+const Secret = (description: string) => Type.String({ description, secret: true });
+
+export const BasicAuthUser = Type.Object(
+  { name: Type.String({ minLength: 1 }), password: Secret('the user password') },
+  { additionalProperties: false },
+);
+
+export const ServerConfigSchema = Type.Object(
+  {
+    bind_address: Type.String({
+      default: 'localhost:8080',
+      minLength: 1,
+      description: 'host:port to listen on (v1 key). Use 0.0.0.0:8080 to listen on every interface.',
+    }),
+    shutdown_timeout: Duration('5s', 'How long a graceful shutdown waits for in-flight requests (v1 key).'),
+    logging: Type.Object(
+      {
+        json: Type.Boolean({ default: true, description: 'JSON log lines (v1 key); false gives readable lines.' }),
+        level: Type.Union(
+          ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info', description: 'Minimum log level (v1 key).' },
+        ),
+        file: Type.Optional(Type.String({ description: 'Log file path (v1 key); stderr when unset.' })),
+      },
+      { default: {} },
+    ),
+    auth: Type.Object(
+      {
+        basic_auth: Type.Array(BasicAuthUser, {
+          default: [],
+          description: 'HTTP basic-auth users (v1 key). When non-empty every task and recurring-task route needs one.',
+        }),
+      },
+      { default: {} },
+    ),
+    store: Type.Object(
+      {
+        kind: Type.Union([Type.Literal('sqlite')], {
+          default: 'sqlite',
+          description: 'Which store keeps the tasks: sqlite (embedded, the default).',
+        }),
+        sqlite: Type.Object(
+          {
+            path: Type.String({
+              default: 'tasques.db',
+              minLength: 1,
+              description: 'SQLite database file, created if missing (relative to the working directory).',
+            }),
+            synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], {
+              default: 'normal',
+              description:
+                'SQLite `synchronous` with WAL. normal: every acknowledged write survives a process crash (kill -9); ' +
+                'full: it also survives a power loss, at some cost in throughput.',
+            }),
+            busy_timeout: Duration('5s', 'How long a write waits for another process holding the database lock.'),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    tasks: Type.Object(
+      {
+        defaults: Type.Object(
+          {
+            block_for: Duration('3s', 'Long-poll time of a claim that does not give `block_for` (v1 key).'),
+            block_for_retry_min_wait: Duration(
+              '100ms',
+              'Minimum interval at which a waiting claim re-checks the store for tasks made claimable by another server process (v1 key). Enqueues on this server wake waiting claims at once.',
+            ),
+            block_for_retry_max_retries: PositiveInt(
+              20,
+              'Re-check interval = max(block_for_retry_min_wait, block_for / this) (v1 key).',
+            ),
+            worker_processing_timeout: Duration('30m', 'Default `processing_timeout` of a new task (v1 key).'),
+            claim_amount: PositiveInt(1, 'Default `amount` of a claim (v1 key).'),
+            retry_times: Type.Integer({
+              minimum: 0,
+              maximum: 2_147_483_647,
+              default: 25,
+              description: 'Default `retry_times` of a new task (v1 key): a task has retry_times + 1 attempts.',
+            }),
+            version_conflict_retry_times: PositiveInt(
+              500,
+              'How often a report, done, failed or unclaim is retried on a concurrent write before answering 409 (v1 key).',
+            ),
+          },
+          { default: {} },
+        ),
+        limits: Type.Object(
+          {
+            max_claim_amount: PositiveInt(1000, 'Largest `amount` a claim hands out; larger requests are clamped.'),
+            max_block_for: Duration('60s', 'Longest long poll; a larger `block_for` is clamped, not refused.'),
+            body_limit_bytes: PositiveInt(1_048_576, 'Largest request body, in bytes; larger ones get 413.'),
+          },
+          { default: {} },
+        ),
+        backoff: Type.Object(
+          {
+            base: Duration('15s', 'Retry wait = base + r^4 s + rand(0..jitter)·(r+1), r = attempts so far − 1.'),
+            jitter: Duration('30s', 'Upper bound (exclusive) of the random part of the retry wait, per attempt.'),
+            max: Duration('168h', 'Longest retry wait.'),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+  },
+  { default: {} },
+);
+
+export const ConfigFileSchema = Type.Object({
+  tasques: Type.Object({ server: ServerConfigSchema }, { default: {} }),
+});
+
+export type ServerConfig = Static<typeof ServerConfigSchema>;

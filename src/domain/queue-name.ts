@@ -1,0 +1,30 @@
+/**
+ * Queue-name rules of v1 (spec §2.6), which mirror Elasticsearch index-name rules so that a queue can
+ * always be an index. All violations are collected, as v1 does.
+ */
+
+const FORBIDDEN_CHARS = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
+
+/** Maximum length in UTF-8 bytes: the Elasticsearch index-name limit less the `.tasques_queue-` prefix. */
+export const MAX_QUEUE_NAME_BYTES = 200;
+
+/** Returns the list of rule violations; empty when the name is valid. */
+export function queueNameViolations(name: string): string[] {
+  const reasons: string[] = [];
+  if (name.length === 0) {
+    reasons.push('Queue name cannot be empty');
+    return reasons;
+  }
+  for (const c of FORBIDDEN_CHARS) {
+    if (name.includes(c)) reasons.push(`Queue name cannot contain [${c}]`);
+  }
+  for (const p of ['_', '-', '+']) {
+    if (name.startsWith(p)) reasons.push(`Queue name cannot start with [${p}]`);
+  }
+  if (name === '.' || name === '..') reasons.push(`Queue name cannot be [${name}]`);
+  if (name.toLowerCase() !== name) reasons.push('Queue name must be lower case');
+  if (Buffer.byteLength(name, 'utf8') > MAX_QUEUE_NAME_BYTES) {
+    reasons.push(`Queue name cannot be longer than ${MAX_QUEUE_NAME_BYTES} bytes`);
+  }
+  return reasons;
+}

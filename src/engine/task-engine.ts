@@ -1,0 +1,289 @@
+/**
+ * The task-lifecycle engine: v1's operations (create, get, claim with long poll, report-in, done, failed,
+ * unclaim, recurring-task CRUD) over any Store. It fills defaults, applies the state machine of
+ * src/domain/task-lifecycle.ts, retries compare-and-set conflicts, and wakes waiting claims.
+ * It knows nothing of HTTP.
+ */
+import type { BackoffPolicy } from '../domain/backoff.js';
+import { generateTaskId } from '../domain/ids.js';
+import { intoDone, intoFailed, intoReported, intoUnclaimed } from '../domain/task-lifecycle.js';
+import { errors, isTasquesError } from '../errors/index.js';
+import type { Clock } from '../service/clock.js';
+import type { Store } from '../store/store.js';
+import type { JsonObject, RecurringTask, Task, TaskDefinition } from '../types/index.js';
+import { ClaimWaiters } from './claim-waiters.js';
+
+export interface EngineSettings {
+  /** `amount` of a claim that gives none. */
+  defaultClaimAmount: number;
+  /** `block_for` of a claim that gives none. */
+  defaultBlockForMs: number;
+  defaultProcessingTimeoutNs: number;
+  defaultRetryTimes: number;
+  /** Claims larger than this are clamped. */
+  maxClaimAmount: number;
+  /** Long polls longer than this are clamped. */
+  maxBlockForMs: number;
+  /** A waiting claim re-checks the store at max(this, blockFor / pollDivisor), for work from other processes. */
+  pollMinIntervalMs: number;
+  pollDivisor: number;
+  /** Compare-and-set retries of single-task operations before answering 409. */
+  versionConflictRetries: number;
+  backoff: BackoffPolicy;
+}
+
+export interface NewTaskInput {
+  queue: string;
+  kind: string;
+  id?: string | undefined;
+  retryTimes?: number | undefined;
+  priority?: number | undefined;
+  processingTimeoutNs?: number | undefined;
+  /** Epoch ms; undefined (or v1's zero time) means now. */
+  runAt?: number | undefined;
+  args?: JsonObject | undefined;
+  context?: JsonObject | undefined;
+  recurringTaskId?: string | undefined;
+}
+
+export interface ClaimInput {
+  queues: string[];
+  workerId: string;
+  amount?: number | undefined;
+  blockForMs?: number | undefined;
+  /** Aborts the wait, e.g. when the HTTP client goes away. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface TaskDefinitionInput {
+  queue: string;
+  kind: string;
+  retryTimes?: number | undefined;
+  priority?: number | undefined;
+  processingTimeoutNs?: number | undefined;
+  args?: JsonObject | undefined;
+  context?: JsonObject | undefined;
+}
+
+export interface NewRecurringTaskInput {
+  id: string;
+  scheduleExpression: string;
+  skipIfOutstandingTasksExist?: boolean | undefined;
+  taskDefinition: TaskDefinitionInput;
+}
+
+export interface RecurringTaskPatch {
+  scheduleExpression?: string | undefined;
+  skipIfOutstandingTasksExist?: boolean | undefined;
+  /** Replaces the whole definition; omitted fields get the defaults again (v1). */
+  taskDefinition?: TaskDefinitionInput | undefined;
+}
+
+/** Go's zero time.Time, which the v1 Go client always sends as `run_at`: it means "now". */
+export const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
+
+export class TaskEngine {
+  private readonly waiters = new ClaimWaiters();
+  private stopping = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: EngineSettings,
+    private readonly clock: Clock,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Number of claims currently long-polling (for tests and metrics). */
+  get waitingClaims(): number {
+    return this.waiters.size;
+  }
+
+  async createTask(input: NewTaskInput): Promise<Task> {
+    const now = this.clock.now();
+    const runAt = input.runAt === undefined || input.runAt <= GO_ZERO_TIME_MS ? now : input.runAt;
+    const task = await this.store.taskCreate({
+      task: {
+        queue: input.queue,
+        id: input.id ?? generateTaskId(),
+        kind: input.kind,
+        state: 'queued',
+        priority: input.priority ?? 0,
+        runAt,
+        retryTimes: input.retryTimes ?? this.settings.defaultRetryTimes,
+        attempted: 0,
+        processingTimeoutNs: input.processingTimeoutNs ?? this.settings.defaultProcessingTimeoutNs,
+        args: input.args,
+        context: input.context,
+        lastEnqueuedAt: now,
+        createdAt: now,
+        modifiedAt: now,
+        recurringTaskId: input.recurringTaskId,
+      },
+    });
+    this.waiters.notify(task.queue);
+    return task;
+  }
+
+  async getTask(queue: string, id: string): Promise<Task> {
+    const task = await this.store.taskGet({ queue, id });
+    if (!task) throw errors.taskNotFound(queue, id);
+    return task;
+  }
+
+  /**
+   * Claims up to `amount` tasks. If none is claimable now, waits up to `blockForMs` and returns as soon
+   * as at least one is claimed (v1 waited for the full amount; returning early keeps pick-up latency low
+   * and does not eat into the claimed tasks' processing timeouts). Returns [] when time runs out.
+   */
+  async claimTasks(input: ClaimInput): Promise<Task[]> {
+    const amount = Math.min(input.amount ?? this.settings.defaultClaimAmount, this.settings.maxClaimAmount);
+    const blockForMs = Math.min(input.blockForMs ?? this.settings.defaultBlockForMs, this.settings.maxBlockForMs);
+    if (amount <= 0 || this.stopping) return [];
+    const deadline = this.clock.now() + Math.max(0, blockForMs);
+    const pollMs = Math.max(this.settings.pollMinIntervalMs, blockForMs / this.settings.pollDivisor);
+    const waiter = this.waiters.register(input.queues);
+    try {
+      for (;;) {
+        const now = this.clock.now();
+        const claimed = await this.store.taskClaim({ queues: input.queues, amount, workerId: input.workerId, now });
+        if (input.signal?.aborted && claimed.length > 0) {
+          // Nobody will receive these: give them back rather than leave them to the timeout reaper.
+          await this.releaseClaims(claimed, input.workerId);
+          return [];
+        }
+        if (claimed.length > 0) return claimed;
+        const left = deadline - this.clock.now();
+        if (left <= 0 || this.stopping || input.signal?.aborted) return [];
+        const nextRunAt = await this.store.taskNextRunAt({ queues: input.queues });
+        const untilDue = nextRunAt === undefined ? Number.POSITIVE_INFINITY : Math.max(1, nextRunAt - this.clock.now());
+        await waiter.wait(Math.min(left, pollMs, untilDue), input.signal);
+      }
+    } finally {
+      waiter.dispose();
+    }
+  }
+
+  async reportIn(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    return this.mutateTask(queue, id, (task, now) => intoReported(task, workerId, now, data));
+  }
+
+  async markDone(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    return this.mutateTask(queue, id, (task, now) => intoDone(task, workerId, now, data));
+  }
+
+  async markFailed(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    return this.mutateTask(queue, id, (task, now) =>
+      intoFailed(task, workerId, now, data, this.settings.backoff, this.random),
+    );
+  }
+
+  async unclaim(queue: string, id: string, workerId: string): Promise<Task> {
+    const task = await this.mutateTask(queue, id, (t, now) => intoUnclaimed(t, workerId, now));
+    this.waiters.notify(queue);
+    return task;
+  }
+
+  /** Stops handing out work: waiting claims return what they have (nothing) at once. */
+  shutdown(): void {
+    this.stopping = true;
+    this.waiters.notifyAll();
+  }
+
+  /** Get, apply a transition, compare-and-set; retried on a concurrent write up to the configured count. */
+  private async mutateTask(queue: string, id: string, transition: (task: Task, now: number) => Task): Promise<Task> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.store.taskGet({ queue, id });
+      if (!current) throw errors.taskNotFound(queue, id);
+      const next = transition(current, this.clock.now());
+      try {
+        return await this.store.taskUpdate({ task: next, expectedVersion: current.version });
+      } catch (e) {
+        if (isTasquesError(e, 'TASK_VERSION_CONFLICT') && attempt < this.settings.versionConflictRetries) continue;
+        throw e;
+      }
+    }
+  }
+
+  private async releaseClaims(tasks: Task[], workerId: string): Promise<void> {
+    for (const task of tasks) {
+      try {
+        await this.unclaim(task.queue, task.id, workerId);
+      } catch {
+        // Someone else moved it on; the timeout reaper is the safety net for anything left.
+      }
+    }
+  }
+
+  // ── Recurring tasks ────────────────────────────────────────────────────────────────────────────────
+
+  async createRecurringTask(input: NewRecurringTaskInput): Promise<RecurringTask> {
+    const now = this.clock.now();
+    return this.store.recurringTaskCreate({
+      task: {
+        id: input.id,
+        scheduleExpression: input.scheduleExpression,
+        skipIfOutstandingTasksExist: input.skipIfOutstandingTasksExist ?? false,
+        taskDefinition: this.withDefinitionDefaults(input.taskDefinition),
+        isDeleted: false,
+        createdAt: now,
+        modifiedAt: now,
+      },
+    });
+  }
+
+  async getRecurringTask(id: string): Promise<RecurringTask> {
+    const task = await this.store.recurringTaskGet({ id });
+    if (!task) throw errors.recurringTaskNotFound(id);
+    return task;
+  }
+
+  async listRecurringTasks(): Promise<RecurringTask[]> {
+    return this.store.recurringTaskList();
+  }
+
+  async updateRecurringTask(id: string, patch: RecurringTaskPatch): Promise<RecurringTask> {
+    return this.mutateRecurringTask(id, (current) => ({
+      ...current,
+      scheduleExpression: patch.scheduleExpression ?? current.scheduleExpression,
+      skipIfOutstandingTasksExist: patch.skipIfOutstandingTasksExist ?? current.skipIfOutstandingTasksExist,
+      taskDefinition: patch.taskDefinition ? this.withDefinitionDefaults(patch.taskDefinition) : current.taskDefinition,
+    }));
+  }
+
+  /** Soft delete (v1): the record stays, hidden, so the leader can see that it must unschedule it. */
+  async deleteRecurringTask(id: string): Promise<RecurringTask> {
+    return this.mutateRecurringTask(id, (current) => ({ ...current, isDeleted: true }));
+  }
+
+  private async mutateRecurringTask(
+    id: string,
+    change: (current: RecurringTask) => RecurringTask,
+  ): Promise<RecurringTask> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.store.recurringTaskGet({ id });
+      if (!current) throw errors.recurringTaskNotFound(id);
+      // Every write clears `loadedAt`: the leader reloads what changed (v1's dirty flag, spec §8.3).
+      const next = { ...change(current), loadedAt: undefined, modifiedAt: this.clock.now() };
+      try {
+        return await this.store.recurringTaskUpdate({ task: next, expectedVersion: current.version });
+      } catch (e) {
+        if (isTasquesError(e, 'RECURRING_TASK_VERSION_CONFLICT') && attempt < this.settings.versionConflictRetries) {
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private withDefinitionDefaults(def: TaskDefinitionInput): TaskDefinition {
+    return {
+      queue: def.queue,
+      kind: def.kind,
+      retryTimes: def.retryTimes ?? this.settings.defaultRetryTimes,
+      priority: def.priority ?? 0,
+      processingTimeoutNs: def.processingTimeoutNs ?? this.settings.defaultProcessingTimeoutNs,
+      args: def.args,
+      context: def.context,
+    };
+  }
+}

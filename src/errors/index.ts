@@ -1,0 +1,81 @@
+/**
+ * The one error registry. Every error the server answers with has a stable code, an HTTP status and a
+ * message. The HTTP body is `{"message": ..., "code": ...}`: v1 clients read `message`; `code` is additive.
+ * Messages of v1 errors keep v1's text (spec §1.1) so that existing clients and logs read the same.
+ */
+
+export const ERROR_CODES = {
+  BAD_REQUEST: { code: 'TQ_ERR_BAD_REQUEST', status: 400 },
+  BODY_TOO_LARGE: { code: 'TQ_ERR_BODY_TOO_LARGE', status: 413 },
+  INTERNAL: { code: 'TQ_ERR_INTERNAL', status: 500 },
+  INVALID_QUEUE_NAME: { code: 'TQ_ERR_INVALID_QUEUE_NAME', status: 400 },
+  RECURRING_TASK_ALREADY_EXISTS: { code: 'TQ_ERR_RECURRING_TASK_ALREADY_EXISTS', status: 409 },
+  RECURRING_TASK_NOT_FOUND: { code: 'TQ_ERR_RECURRING_TASK_NOT_FOUND', status: 404 },
+  RECURRING_TASK_VERSION_CONFLICT: { code: 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT', status: 409 },
+  ROUTE_NOT_FOUND: { code: 'TQ_ERR_ROUTE_NOT_FOUND', status: 404 },
+  SHUTTING_DOWN: { code: 'TQ_ERR_SHUTTING_DOWN', status: 503 },
+  TASK_ALREADY_EXISTS: { code: 'TQ_ERR_TASK_ALREADY_EXISTS', status: 409 },
+  TASK_NOT_CLAIMED: { code: 'TQ_ERR_TASK_NOT_CLAIMED', status: 400 },
+  TASK_NOT_FOUND: { code: 'TQ_ERR_TASK_NOT_FOUND', status: 404 },
+  TASK_NOT_OWNED_BY_WORKER: { code: 'TQ_ERR_TASK_NOT_OWNED_BY_WORKER', status: 403 },
+  TASK_REPORT_FROM_THE_PAST: { code: 'TQ_ERR_TASK_REPORT_FROM_THE_PAST', status: 400 },
+  TASK_VERSION_CONFLICT: { code: 'TQ_ERR_TASK_VERSION_CONFLICT', status: 409 },
+  UNAUTHORIZED: { code: 'TQ_ERR_UNAUTHORIZED', status: 401 },
+  UNSUPPORTED_MEDIA_TYPE: { code: 'TQ_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
+  WORKER_ID_MISSING: { code: 'TQ_ERR_WORKER_ID_MISSING', status: 400 },
+} as const;
+
+export type ErrorKind = keyof typeof ERROR_CODES;
+export type ErrorCode = (typeof ERROR_CODES)[ErrorKind]['code'];
+
+/** An error that maps to a well-defined HTTP answer. Anything else that escapes is a 500. */
+export class TasquesError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(kind: ErrorKind, message: string) {
+    super(message);
+    this.name = 'TasquesError';
+    this.kind = kind;
+    this.code = ERROR_CODES[kind].code;
+    this.status = ERROR_CODES[kind].status;
+  }
+}
+
+export function isTasquesError(err: unknown, kind?: ErrorKind): err is TasquesError {
+  return err instanceof TasquesError && (kind === undefined || err.kind === kind);
+}
+
+/** Constructors for the errors with v1 message texts (spec §1.1). */
+export const errors = {
+  badRequest: (message: string) => new TasquesError('BAD_REQUEST', message),
+  invalidQueueName: (reasons: string[]) =>
+    new TasquesError('INVALID_QUEUE_NAME', `Illegal Queue name: [[${reasons.join(' ')}]]`),
+  recurringTaskAlreadyExists: (id: string) =>
+    new TasquesError('RECURRING_TASK_ALREADY_EXISTS', `Id already exists [${id}]`),
+  recurringTaskNotFound: (id: string) => new TasquesError('RECURRING_TASK_NOT_FOUND', `Could not find [${id}]`),
+  recurringTaskVersionConflict: (id: string) =>
+    new TasquesError(
+      'RECURRING_TASK_VERSION_CONFLICT',
+      `Version provided did not match persisted version for [${id}]`,
+    ),
+  shuttingDown: () => new TasquesError('SHUTTING_DOWN', 'The server is shutting down'),
+  // v1's text has a trailing space; kept so that clients matching on it keep working.
+  taskAlreadyExists: (id: string) => new TasquesError('TASK_ALREADY_EXISTS', `Task with Id [${id}] already exists `),
+  taskNotClaimed: (id: string) =>
+    new TasquesError('TASK_NOT_CLAIMED', `The Task is not currently Claimed so cannot be reported on: [${id}]`),
+  taskNotFound: (queue: string, id: string) =>
+    new TasquesError('TASK_NOT_FOUND', `Could not find [${id}] in queue [${queue}]`),
+  taskNotOwnedByWorker: (workerId: string) =>
+    new TasquesError('TASK_NOT_OWNED_BY_WORKER', `The Task was not owned by the worker [${workerId}]`),
+  taskReportFromThePast: (id: string, existing: string, attempted: string) =>
+    new TasquesError(
+      'TASK_REPORT_FROM_THE_PAST',
+      `The Task [${id}] was already reported on at [${existing}], which overrides the current one reported at [${attempted}]`,
+    ),
+  taskVersionConflict: (id: string) =>
+    new TasquesError('TASK_VERSION_CONFLICT', `Version provided did not match persisted version for [${id}]`),
+  workerIdMissing: () =>
+    new TasquesError('WORKER_ID_MISSING', 'Worker Id header [X-TASQUES-WORKER-ID] not sent'),
+};

@@ -1,0 +1,76 @@
+/** Domain records ↔ v1 JSON. Times are RFC 3339 UTC with `Z`; durations are Go duration strings. */
+import { formatGoDuration, parseGoDuration } from '../domain/duration.js';
+import { errors } from '../errors/index.js';
+import type { RecurringTask, Task } from '../types/index.js';
+import type { RecurringTaskJson } from './schemas/recurring.js';
+import type { TaskJson } from './schemas/tasks.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function taskToJson(task: Task): TaskJson {
+  const lc = task.lastClaimed;
+  return {
+    id: task.id,
+    queue: task.queue,
+    retry_times: task.retryTimes,
+    attempted: task.attempted,
+    kind: task.kind,
+    state: task.state,
+    priority: task.priority,
+    processing_timeout: formatGoDuration(task.processingTimeoutNs),
+    run_at: iso(task.runAt),
+    args: task.args,
+    context: task.context,
+    last_claimed: lc && {
+      worker_id: lc.workerId,
+      claimed_at: iso(lc.claimedAt),
+      times_out_at: iso(lc.timesOutAt),
+      last_report: lc.lastReport && { at: iso(lc.lastReport.at), data: lc.lastReport.data },
+      result: lc.result && { at: iso(lc.result.at), failure: lc.result.failure, success: lc.result.success },
+    },
+    last_enqueued_at: iso(task.lastEnqueuedAt),
+    metadata: {
+      created_at: iso(task.createdAt),
+      modified_at: iso(task.modifiedAt),
+      version: { seq_num: task.version.seqNum, primary_term: task.version.primaryTerm },
+    },
+    recurring_task_id: task.recurringTaskId,
+  };
+}
+
+export function recurringTaskToJson(task: RecurringTask): RecurringTaskJson {
+  const def = task.taskDefinition;
+  return {
+    id: task.id,
+    schedule_expression: task.scheduleExpression,
+    skip_if_outstanding_tasks_exist: task.skipIfOutstandingTasksExist,
+    task_definition: {
+      queue: def.queue,
+      retry_times: def.retryTimes,
+      kind: def.kind,
+      priority: def.priority,
+      processing_timeout: formatGoDuration(def.processingTimeoutNs),
+      args: def.args,
+      context: def.context,
+    },
+    loaded_at: task.loadedAt === undefined ? undefined : iso(task.loadedAt),
+    metadata: {
+      created_at: iso(task.createdAt),
+      modified_at: iso(task.modifiedAt),
+      version: { seq_num: task.version.seqNum, primary_term: task.version.primaryTerm },
+    },
+  };
+}
+
+/** A duration field from a request body; the schema has checked the syntax, this names the field on error. */
+export function durationNsFromBody(field: string, value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  try {
+    return parseGoDuration(value);
+  } catch (e) {
+    throw errors.badRequest(`${field}: ${(e as Error).message}`);
+  }
+}
+
+/** Treats JSON null as absent, as v1 (Go) does. */
+export const orUndefined = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);

@@ -1,0 +1,39 @@
+/**
+ * v1's optional HTTP basic auth (`auth.basic_auth`): when users are configured, every task and
+ * recurring-task route needs one of them. Credentials are compared in constant time and never logged.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ERROR_CODES } from '../../errors/index.js';
+
+export interface BasicAuthUser {
+  name: string;
+  password: string;
+}
+
+/** Path prefixes behind auth: every route of the v1 API (and later additions under them). */
+export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques'];
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export function registerBasicAuth(app: FastifyInstance, users: readonly BasicAuthUser[]): void {
+  if (users.length === 0) return;
+  const expected = users.map((u) => digest(`${u.name}:${u.password}`));
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url;
+    if (!PROTECTED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}?`))) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Basic\s+(\S+)$/i.exec(header);
+    if (match) {
+      const given = digest(Buffer.from(match[1] as string, 'base64').toString('utf8'));
+      // Compare against every user so that timing does not reveal which names exist.
+      let ok = false;
+      for (const e of expected) ok = timingSafeEqual(e, given) || ok;
+      if (ok) return;
+    }
+    return reply
+      .code(401)
+      .header('WWW-Authenticate', 'Basic realm="Authorization Required"')
+      .send({ message: 'Unauthorized: valid basic-auth credentials are required', code: ERROR_CODES.UNAUTHORIZED.code });
+  });
+}

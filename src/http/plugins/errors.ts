@@ -1,0 +1,71 @@
+/**
+ * Turns every failure into `{"message", "code"}` with the right 4xx/5xx (spec §1.1). Validation and
+ * parsing errors say which field is wrong; unknown errors are logged and answered with a generic 500
+ * (never a stack trace or store internals).
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ERROR_CODES, type ErrorKind, isTasquesError } from '../../errors/index.js';
+
+interface ValidationDetail {
+  instancePath?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+  message?: string;
+  parentSchema?: { format?: string };
+  data?: unknown;
+}
+
+function body(kind: ErrorKind, message: string) {
+  return { message, code: ERROR_CODES[kind].code };
+}
+
+/** A readable message for the first schema violation, e.g. `body/queues must be array`. */
+function validationMessage(error: FastifyError): string {
+  const detail = (error.validation as ValidationDetail[] | undefined)?.[0];
+  const context = error.validationContext ?? 'body';
+  if (!detail) return error.message;
+  const path = `${context}${detail.instancePath ?? ''}`;
+  if (detail.parentSchema?.format === 'go-duration' || detail.params?.format === 'go-duration') {
+    return `${path} must be a Go duration string such as "300ms", "5s" or "1h30m" (got ${JSON.stringify(detail.data)})`;
+  }
+  if (detail.keyword === 'required') return `${path} must have required property '${String(detail.params?.missingProperty)}'`;
+  if (detail.keyword === 'format') {
+    return `${path} must be ${detail.params?.format === 'date-time' ? 'an RFC 3339 date-time such as "2026-01-02T15:04:05Z"' : `in format ${String(detail.params?.format)}`}`;
+  }
+  return error.message;
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send(body('ROUTE_NOT_FOUND', 'No such route.'));
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isTasquesError(error)) {
+      if (error.status >= 500) request.log.error({ err: error }, 'request failed');
+      return reply.code(error.status).send({ message: error.message, code: error.code });
+    }
+    if (error.validation) {
+      return reply.code(400).send(body('BAD_REQUEST', validationMessage(error)));
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send(body('BODY_TOO_LARGE', `Request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`));
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.code(400).send(body('BAD_REQUEST', 'Request body is empty; expected a JSON object'));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send(body('UNSUPPORTED_MEDIA_TYPE', error.message));
+      default:
+        break;
+    }
+    if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return reply.code(400).send(body('BAD_REQUEST', `Request body is not valid JSON: ${error.message}`));
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(body('BAD_REQUEST', error.message));
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send(body('INTERNAL', 'Internal server error'));
+  });
+}

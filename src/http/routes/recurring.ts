@@ -1,0 +1,144 @@
+/** The v1 recurring-task routes (spec §1.2–§1.3, §8). */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { parseSchedule, ScheduleParseError } from '../../domain/schedule.js';
+import type { TaskDefinitionInput, TaskEngine } from '../../engine/task-engine.js';
+import { errors } from '../../errors/index.js';
+import { durationNsFromBody, orUndefined, recurringTaskToJson } from '../mappers.js';
+import {
+  NewRecurringTaskSchema,
+  RecurringTaskParams,
+  RecurringTaskSchema,
+  RecurringTaskUpdateSchema,
+  type NewRecurringTaskJson,
+  type RecurringTaskUpdateJson,
+  type TaskDefinitionInputJson,
+} from '../schemas/recurring.js';
+import { errorResponses } from '../schemas/tasks.js';
+import { assertQueueName } from './tasks.js';
+
+function checkSchedule(expression: string): string {
+  try {
+    parseSchedule(expression);
+    return expression;
+  } catch (e) {
+    if (e instanceof ScheduleParseError) {
+      throw errors.badRequest(`schedule_expression: invalid schedule [${expression}]: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+function toDefinition(def: TaskDefinitionInputJson): TaskDefinitionInput {
+  assertQueueName(def.queue);
+  const processingTimeoutNs = durationNsFromBody('task_definition.processing_timeout', def.processing_timeout);
+  if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
+    throw errors.badRequest('task_definition.processing_timeout: must be positive');
+  }
+  return {
+    queue: def.queue,
+    kind: def.kind,
+    retryTimes: orUndefined(def.retry_times),
+    priority: orUndefined(def.priority),
+    processingTimeoutNs,
+    args: orUndefined(def.args),
+    context: orUndefined(def.context),
+  };
+}
+
+export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: NewRecurringTaskJson }>(
+      '/recurring_tasques',
+      {
+        schema: {
+          operationId: 'create-recurring-task',
+          summary: 'Add a new Recurring Task',
+          tags: ['recurring-tasks'],
+          body: Type.Ref(NewRecurringTaskSchema),
+          response: { 201: Type.Ref(RecurringTaskSchema), ...errorResponses(400, 401, 409, 413) },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const task = await engine.createRecurringTask({
+          id: body.id,
+          scheduleExpression: checkSchedule(body.schedule_expression),
+          skipIfOutstandingTasksExist: orUndefined(body.skip_if_outstanding_tasks_exist),
+          taskDefinition: toDefinition(body.task_definition),
+        });
+        return reply.code(201).send(recurringTaskToJson(task));
+      },
+    );
+
+    app.get(
+      '/recurring_tasques',
+      {
+        schema: {
+          operationId: 'list-existing-recurring-tasks',
+          summary: 'List Recurring Tasks',
+          description: 'Every recurring task that is not deleted, sorted by id. [] on a fresh install.',
+          tags: ['recurring-tasks'],
+          response: { 200: Type.Array(Type.Ref(RecurringTaskSchema)), ...errorResponses(401) },
+        },
+      },
+      async () => (await engine.listRecurringTasks()).map(recurringTaskToJson),
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/recurring_tasques/:id',
+      {
+        schema: {
+          operationId: 'get-existing-recurring-task',
+          summary: 'Get a Recurring Task',
+          tags: ['recurring-tasks'],
+          params: RecurringTaskParams,
+          response: { 200: Type.Ref(RecurringTaskSchema), ...errorResponses(401, 404) },
+        },
+      },
+      async (request) => recurringTaskToJson(await engine.getRecurringTask(request.params.id)),
+    );
+
+    app.put<{ Params: { id: string }; Body: RecurringTaskUpdateJson }>(
+      '/recurring_tasques/:id',
+      {
+        schema: {
+          operationId: 'update-existing-recurring-task',
+          summary: 'Update a Recurring Task',
+          description:
+            'Fields that are present replace the stored ones; a `task_definition` replaces the whole definition.',
+          tags: ['recurring-tasks'],
+          params: RecurringTaskParams,
+          body: Type.Ref(RecurringTaskUpdateSchema),
+          response: { 200: Type.Ref(RecurringTaskSchema), ...errorResponses(400, 401, 404, 409, 413) },
+        },
+      },
+      async (request) => {
+        const body = request.body;
+        const schedule = orUndefined(body.schedule_expression);
+        const definition = orUndefined(body.task_definition);
+        const task = await engine.updateRecurringTask(request.params.id, {
+          scheduleExpression: schedule === undefined ? undefined : checkSchedule(schedule),
+          skipIfOutstandingTasksExist: orUndefined(body.skip_if_outstanding_tasks_exist),
+          taskDefinition: definition === undefined ? undefined : toDefinition(definition),
+        });
+        return recurringTaskToJson(task);
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>(
+      '/recurring_tasques/:id',
+      {
+        schema: {
+          operationId: 'delete-existing-recurring-task',
+          summary: 'Delete a Recurring Task',
+          description: 'Soft-deletes it: it stops firing and disappears from the API; its id can be reused.',
+          tags: ['recurring-tasks'],
+          params: RecurringTaskParams,
+          response: { 200: Type.Ref(RecurringTaskSchema), ...errorResponses(401, 404) },
+        },
+      },
+      async (request) => recurringTaskToJson(await engine.deleteRecurringTask(request.params.id)),
+    );
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * The v1 task routes (spec §1.2–§1.3), with v1's order of checks: the claim route checks the worker-id
+ * header before the body; the other worker routes check the queue, then the body, then the header.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { queueNameViolations } from '../../domain/queue-name.js';
+import type { TaskEngine } from '../../engine/task-engine.js';
+import { errors } from '../../errors/index.js';
+import { durationNsFromBody, orUndefined, taskToJson } from '../mappers.js';
+import {
+  ClaimSchema,
+  errorResponses,
+  FailureSchema,
+  NewReportSchema,
+  NewTaskSchema,
+  SuccessSchema,
+  TaskParams,
+  TaskSchema,
+  WorkerIdHeader,
+} from '../schemas/tasks.js';
+import type { ClaimJson, DataBodyJson, NewTaskJson } from '../schemas/tasks.js';
+
+export const WORKER_ID_HEADER = 'x-tasques-worker-id';
+
+export function assertQueueName(name: string): void {
+  const reasons = queueNameViolations(name);
+  if (reasons.length > 0) throw errors.invalidQueueName(reasons);
+}
+
+export function workerIdOf(request: FastifyRequest): string {
+  const raw = request.headers[WORKER_ID_HEADER];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value) throw errors.workerIdMissing();
+  return value;
+}
+
+/** preValidation hook: the queue in the path is checked before the body is. */
+async function checkQueueParam(request: FastifyRequest): Promise<void> {
+  assertQueueName((request.params as { queue: string }).queue);
+}
+
+export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: NewTaskJson }>(
+      '/tasques',
+      {
+        schema: {
+          operationId: 'create-task',
+          summary: 'Add a new Task',
+          description: 'Creates a queued task. An `id` already used in the queue answers 409.',
+          tags: ['tasks'],
+          body: Type.Ref(NewTaskSchema),
+          response: { 201: Type.Ref(TaskSchema), ...errorResponses(400, 401, 409, 413) },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        assertQueueName(body.queue);
+        const processingTimeoutNs = durationNsFromBody('processing_timeout', body.processing_timeout);
+        if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
+          throw errors.badRequest('processing_timeout: must be positive');
+        }
+        const runAt = orUndefined(body.run_at);
+        const task = await engine.createTask({
+          queue: body.queue,
+          kind: body.kind,
+          id: orUndefined(body.id),
+          retryTimes: orUndefined(body.retry_times),
+          priority: orUndefined(body.priority),
+          processingTimeoutNs,
+          runAt: runAt === undefined ? undefined : Date.parse(runAt),
+          args: orUndefined(body.args),
+          context: orUndefined(body.context),
+        });
+        return reply.code(201).send(taskToJson(task));
+      },
+    );
+
+    app.get<{ Params: { queue: string; id: string } }>(
+      '/tasques/:queue/:id',
+      {
+        preValidation: checkQueueParam,
+        schema: {
+          operationId: 'get-existing-task',
+          summary: 'Get a Task',
+          tags: ['tasks'],
+          params: TaskParams,
+          response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (request) => taskToJson(await engine.getTask(request.params.queue, request.params.id)),
+    );
+
+    app.post<{ Body: ClaimJson }>(
+      '/tasques/claims',
+      {
+        // v1 checks the worker id before it reads the body.
+        preValidation: async (request) => {
+          workerIdOf(request);
+        },
+        schema: {
+          operationId: 'claim-tasks',
+          summary: 'Claims a number of Tasks',
+          description:
+            'Claims up to `amount` tasks from `queues`, waiting up to `block_for` for some to become claimable. ' +
+            'Answers [] when none could be claimed in time.',
+          tags: ['tasks'],
+          headers: WorkerIdHeader,
+          body: Type.Ref(ClaimSchema),
+          response: { 200: Type.Array(Type.Ref(TaskSchema)), ...errorResponses(400, 401, 413) },
+        },
+      },
+      async (request) => {
+        const workerId = workerIdOf(request);
+        const body = request.body;
+        for (const queue of body.queues) assertQueueName(queue);
+        const blockForNs = durationNsFromBody('block_for', body.block_for);
+        // Stop waiting (and give back any claim) if the client goes away mid-poll.
+        const abort = new AbortController();
+        const onClose = () => abort.abort();
+        request.raw.socket.once('close', onClose);
+        try {
+          const tasks = await engine.claimTasks({
+            queues: [...new Set(body.queues)],
+            workerId,
+            amount: orUndefined(body.amount),
+            blockForMs: blockForNs === undefined ? undefined : blockForNs / 1e6,
+            signal: abort.signal,
+          });
+          return tasks.map(taskToJson);
+        } finally {
+          request.raw.socket.off('close', onClose);
+        }
+      },
+    );
+
+    app.delete<{ Params: { queue: string; id: string } }>(
+      '/tasques/claims/:queue/:id',
+      {
+        preValidation: checkQueueParam,
+        schema: {
+          operationId: 'unclaim-existing-task',
+          summary: 'Unclaims a claimed Task',
+          description: 'Gives the task back to its queue without counting the attempt.',
+          tags: ['tasks'],
+          headers: WorkerIdHeader,
+          params: TaskParams,
+          response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 403, 404, 409) },
+        },
+      },
+      async (request) => {
+        const { queue, id } = request.params;
+        return taskToJson(await engine.unclaim(queue, id, workerIdOf(request)));
+      },
+    );
+
+    const workerRoutes = [
+      {
+        path: '/tasques/reports/:queue/:id',
+        operationId: 'report-on-claimed-task',
+        summary: 'Reports on a claimed Task',
+        description: 'Stores the report and pushes the claim timeout to now + processing_timeout.',
+        body: NewReportSchema,
+        run: (queue: string, id: string, worker: string, body: DataBodyJson) =>
+          engine.reportIn(queue, id, worker, orUndefined(body.data)),
+      },
+      {
+        path: '/tasques/done/:queue/:id',
+        operationId: 'mark-claimed-task-done',
+        summary: 'Marks a claimed Task as done',
+        description: 'The task becomes done; `data` is kept as the result.',
+        body: SuccessSchema,
+        run: (queue: string, id: string, worker: string, body: DataBodyJson) =>
+          engine.markDone(queue, id, worker, orUndefined(body.data)),
+      },
+      {
+        path: '/tasques/failed/:queue/:id',
+        operationId: 'mark-claimed-task-failed',
+        summary: 'Marks a claimed Task as failed',
+        description: 'The task is retried after a backoff, or becomes dead when it has no attempts left.',
+        body: FailureSchema,
+        run: (queue: string, id: string, worker: string, body: DataBodyJson) =>
+          engine.markFailed(queue, id, worker, orUndefined(body.data)),
+      },
+    ];
+    for (const route of workerRoutes) {
+      app.put<{ Params: { queue: string; id: string }; Body: DataBodyJson }>(
+        route.path,
+        {
+          preValidation: checkQueueParam,
+          schema: {
+            operationId: route.operationId,
+            summary: route.summary,
+            description: route.description,
+            tags: ['tasks'],
+            headers: WorkerIdHeader,
+            params: TaskParams,
+            body: Type.Ref(route.body),
+            response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 403, 404, 409, 413) },
+          },
+        },
+        async (request) => {
+          const { queue, id } = request.params;
+          return taskToJson(await route.run(queue, id, workerIdOf(request), request.body));
+        },
+      );
+    }
+  };
+}

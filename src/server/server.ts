@@ -1,0 +1,127 @@
+/**
+ * The composition root: config → store → engine → HTTP app, and an orderly shutdown. Leader-gated
+ * services (claim-timeout reaper, recurring scheduler, archiver) will start here too.
+ */
+import { createWriteStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { durationMs } from '../config/load.js';
+import type { ServerConfig } from '../config/schema.js';
+import { parseGoDuration } from '../domain/duration.js';
+import { TaskEngine, type EngineSettings } from '../engine/task-engine.js';
+import { buildApp } from '../http/app.js';
+import { type Clock, systemClock } from '../service/clock.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+
+export const VERSION = '0.1.0';
+
+export interface TasquesServer {
+  app: FastifyInstance;
+  engine: TaskEngine;
+  store: Store;
+  /** The address it listens on, e.g. http://127.0.0.1:8080 (after listen). */
+  url: string;
+  /** Graceful stop: refuse new requests, answer long polls, finish in-flight requests, close the store. */
+  close(): Promise<void>;
+}
+
+export interface CreateServerOptions {
+  clock?: Clock;
+  /** Use this store instead of building one from the config (tests). */
+  store?: Store;
+  /** Listen (default true). Tests that only inject() pass false. */
+  listen?: boolean;
+}
+
+export function engineSettings(config: ServerConfig): EngineSettings {
+  const d = config.tasks.defaults;
+  const limits = config.tasks.limits;
+  const backoff = config.tasks.backoff;
+  return {
+    defaultClaimAmount: d.claim_amount,
+    defaultBlockForMs: durationMs(d.block_for),
+    defaultProcessingTimeoutNs: parseGoDuration(d.worker_processing_timeout),
+    defaultRetryTimes: d.retry_times,
+    maxClaimAmount: limits.max_claim_amount,
+    maxBlockForMs: durationMs(limits.max_block_for),
+    pollMinIntervalMs: durationMs(d.block_for_retry_min_wait),
+    pollDivisor: d.block_for_retry_max_retries,
+    versionConflictRetries: d.version_conflict_retry_times,
+    backoff: {
+      baseSeconds: durationMs(backoff.base) / 1000,
+      jitterSeconds: durationMs(backoff.jitter) / 1000,
+      maxSeconds: durationMs(backoff.max) / 1000,
+    },
+  };
+}
+
+export function createStore(config: ServerConfig): Store {
+  const sqlite = config.store.sqlite;
+  return new SqliteStore({
+    path: sqlite.path,
+    synchronous: sqlite.synchronous,
+    busyTimeoutMs: durationMs(sqlite.busy_timeout),
+  });
+}
+
+function loggerOptions(config: ServerConfig) {
+  const { level, file, json } = config.logging;
+  if (level === 'silent') return false;
+  const stream = file ? createWriteStream(file, { flags: 'a' }) : process.stderr;
+  const base = { level, redact: ['req.headers.authorization', 'req.headers.cookie'] };
+  if (json) return { ...base, stream };
+  // Readable lines without extra dependencies: "2026-01-01T00:00:00.000Z INFO message {extra}".
+  const names: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+  return {
+    ...base,
+    stream: {
+      write(line: string) {
+        const { time, level: lvl, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+        stream.write(`${new Date(time as number).toISOString()} ${names[lvl as number] ?? lvl} ${String(msg)}${extra}\n`);
+      },
+    },
+  };
+}
+
+export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TasquesServer> {
+  const store = options.store ?? createStore(config);
+  await store.migrate();
+  const engine = new TaskEngine(store, engineSettings(config), options.clock ?? systemClock);
+  const app = await buildApp({
+    engine,
+    bodyLimitBytes: config.tasks.limits.body_limit_bytes,
+    basicAuthUsers: config.auth.basic_auth,
+    logger: loggerOptions(config),
+    version: VERSION,
+  });
+  let url = '';
+  if (options.listen !== false) {
+    const colon = config.bind_address.lastIndexOf(':');
+    const host = config.bind_address.slice(0, colon).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
+    const port = Number(config.bind_address.slice(colon + 1));
+    await app.listen({ host, port });
+    const address = app.server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  } else {
+    await app.ready();
+  }
+
+  let closing: Promise<void> | undefined;
+  const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
+  const close = () => {
+    closing ??= (async () => {
+      engine.shutdown();
+      const forced = setTimeout(() => app.server.closeAllConnections?.(), shutdownTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(forced);
+        await store.close();
+      }
+    })();
+    return closing;
+  };
+  return { app, engine, store, url, close };
+}

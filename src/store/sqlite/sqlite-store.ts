@@ -1,0 +1,392 @@
+/**
+ * The embedded SQLite store (the default): one file in WAL mode, driven synchronously by better-sqlite3.
+ *
+ * Atomicity: within one process every statement runs on the event loop thread, so a claim transaction
+ * cannot interleave with another; across processes sharing the file, write transactions take SQLite's
+ * write lock up front (`BEGIN IMMEDIATE`), so two servers never claim the same task.
+ * Durability: a write is acknowledged only after its transaction commits to the WAL, so it survives a
+ * crash of the process (synchronous=NORMAL) or of the machine (synchronous=FULL).
+ */
+import Database from 'better-sqlite3';
+import { intoClaimed, remainingAttempts } from '../../domain/task-lifecycle.js';
+import { errors } from '../../errors/index.js';
+import type { JsonObject, NewRecurringTaskRecord, RecurringTask, Task, TaskDefinition } from '../../types/index.js';
+import type {
+  RecurringTaskCreateParams,
+  RecurringTaskGetParams,
+  RecurringTaskUpdateParams,
+  Store,
+  StoreCapabilities,
+  TaskClaimParams,
+  TaskCreateParams,
+  TaskGetParams,
+  TaskNextRunAtParams,
+  TaskUpdateParams,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; ':memory:' works for throwaway stores. */
+  path: string;
+  /** `normal` survives process crashes; `full` also power loss. */
+  synchronous?: 'normal' | 'full';
+  busyTimeoutMs?: number;
+}
+
+export class SchemaTooNewError extends Error {}
+
+/** The persisted row of a task. Column names are the schema's (migrations.ts). */
+interface TaskRow {
+  queue: string;
+  id: string;
+  kind: string;
+  state: Task['state'];
+  priority: number;
+  run_at: number;
+  retry_times: number;
+  attempted: number;
+  processing_timeout_ns: number;
+  args: string | null;
+  context: string | null;
+  claimed_worker_id: string | null;
+  claimed_at: number | null;
+  times_out_at: number | null;
+  report_at: number | null;
+  report_data: string | null;
+  result_at: number | null;
+  result_success: string | null;
+  result_failure: string | null;
+  last_enqueued_at: number;
+  created_at: number;
+  modified_at: number;
+  version: number;
+  recurring_task_id: string | null;
+}
+
+interface RecurringRow {
+  id: string;
+  schedule_expression: string;
+  skip_if_outstanding_tasks_exist: number;
+  task_definition: string;
+  is_deleted: number;
+  loaded_at: number | null;
+  created_at: number;
+  modified_at: number;
+  version: number;
+}
+
+const TASK_COLUMNS = [
+  'queue', 'id', 'kind', 'state', 'priority', 'run_at', 'retry_times', 'attempted', 'processing_timeout_ns',
+  'args', 'context', 'claimed_worker_id', 'claimed_at', 'times_out_at', 'report_at', 'report_data', 'result_at',
+  'result_success', 'result_failure', 'last_enqueued_at', 'created_at', 'modified_at', 'version', 'recurring_task_id',
+] as const;
+
+const PRIMARY_TERM = 1;
+
+const json = (value: JsonObject | undefined): string | null => (value === undefined ? null : JSON.stringify(value));
+const parseJson = (text: string | null): JsonObject | undefined =>
+  text === null ? undefined : (JSON.parse(text) as JsonObject);
+
+function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow {
+  const lc = task.lastClaimed;
+  return {
+    queue: task.queue,
+    id: task.id,
+    kind: task.kind,
+    state: task.state,
+    priority: task.priority,
+    run_at: task.runAt,
+    retry_times: task.retryTimes,
+    attempted: task.attempted,
+    processing_timeout_ns: task.processingTimeoutNs,
+    args: json(task.args),
+    context: json(task.context),
+    claimed_worker_id: lc?.workerId ?? null,
+    claimed_at: lc?.claimedAt ?? null,
+    times_out_at: lc?.timesOutAt ?? null,
+    report_at: lc?.lastReport?.at ?? null,
+    report_data: json(lc?.lastReport?.data),
+    result_at: lc?.result?.at ?? null,
+    result_success: json(lc?.result?.success),
+    result_failure: json(lc?.result?.failure),
+    last_enqueued_at: task.lastEnqueuedAt,
+    created_at: task.createdAt,
+    modified_at: task.modifiedAt,
+    version,
+    recurring_task_id: task.recurringTaskId ?? null,
+  };
+}
+
+function rowToTask(row: TaskRow): Task {
+  const task: Task = {
+    queue: row.queue,
+    id: row.id,
+    kind: row.kind,
+    state: row.state,
+    priority: row.priority,
+    runAt: row.run_at,
+    retryTimes: row.retry_times,
+    attempted: row.attempted,
+    processingTimeoutNs: row.processing_timeout_ns,
+    args: parseJson(row.args),
+    context: parseJson(row.context),
+    lastEnqueuedAt: row.last_enqueued_at,
+    createdAt: row.created_at,
+    modifiedAt: row.modified_at,
+    version: { seqNum: row.version, primaryTerm: PRIMARY_TERM },
+    recurringTaskId: row.recurring_task_id ?? undefined,
+  };
+  if (row.claimed_worker_id !== null) {
+    task.lastClaimed = {
+      workerId: row.claimed_worker_id,
+      claimedAt: row.claimed_at as number,
+      timesOutAt: row.times_out_at as number,
+      lastReport: row.report_at === null ? undefined : { at: row.report_at, data: parseJson(row.report_data) },
+      result:
+        row.result_at === null
+          ? undefined
+          : { at: row.result_at, success: parseJson(row.result_success), failure: parseJson(row.result_failure) },
+    };
+  }
+  return task;
+}
+
+function recurringToRow(task: NewRecurringTaskRecord, version: number): RecurringRow {
+  return {
+    id: task.id,
+    schedule_expression: task.scheduleExpression,
+    skip_if_outstanding_tasks_exist: task.skipIfOutstandingTasksExist ? 1 : 0,
+    task_definition: JSON.stringify(task.taskDefinition),
+    is_deleted: task.isDeleted ? 1 : 0,
+    loaded_at: task.loadedAt ?? null,
+    created_at: task.createdAt,
+    modified_at: task.modifiedAt,
+    version,
+  };
+}
+
+function rowToRecurring(row: RecurringRow): RecurringTask {
+  return {
+    id: row.id,
+    scheduleExpression: row.schedule_expression,
+    skipIfOutstandingTasksExist: row.skip_if_outstanding_tasks_exist === 1,
+    taskDefinition: JSON.parse(row.task_definition) as TaskDefinition,
+    isDeleted: row.is_deleted === 1,
+    loadedAt: row.loaded_at ?? undefined,
+    createdAt: row.created_at,
+    modifiedAt: row.modified_at,
+    version: { seqNum: row.version, primaryTerm: PRIMARY_TERM },
+  };
+}
+
+/** Claim order: priority desc, then run_at asc, then attempts left desc (v1 §3.2). */
+function compareClaimOrder(a: TaskRow, b: TaskRow): number {
+  return (
+    b.priority - a.priority ||
+    a.run_at - b.run_at ||
+    remainingAttempts({ retryTimes: b.retry_times, attempted: b.attempted }) -
+      remainingAttempts({ retryTimes: a.retry_times, attempted: a.attempted })
+  );
+}
+
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { kind: 'sqlite' };
+  readonly db: Database.Database;
+  private readonly knownQueues = new Set<string>();
+  private readonly stmt;
+  private readonly claimTx: Database.Transaction<(queues: string[], amount: number, workerId: string, now: number) => Task[]>;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
+    this.migrateNow();
+    const placeholders = TASK_COLUMNS.map((c) => `@${c}`).join(', ');
+    const assignments = TASK_COLUMNS.filter((c) => c !== 'queue' && c !== 'id')
+      .map((c) => `${c} = @${c}`)
+      .join(', ');
+    const db = this.db;
+    this.stmt = {
+      insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${placeholders})`),
+      insertQueue: db.prepare('INSERT OR IGNORE INTO queues (name) VALUES (?)'),
+      getTask: db.prepare('SELECT * FROM tasks WHERE queue = ? AND id = ?'),
+      updateTask: db.prepare(
+        `UPDATE tasks SET ${assignments} WHERE queue = @queue AND id = @id AND version = @expected_version`,
+      ),
+      taskExists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
+      claimCandidates: db.prepare(
+        `SELECT rowid AS row_id, * FROM tasks
+         WHERE queue = ? AND state IN ('queued', 'failed') AND run_at <= ? AND attempted <= retry_times
+         ORDER BY priority DESC, run_at ASC LIMIT ?`,
+      ),
+      markClaimed: db.prepare(
+        `UPDATE tasks SET state = 'claimed', attempted = @attempted, claimed_worker_id = @claimed_worker_id,
+           claimed_at = @claimed_at, times_out_at = @times_out_at, report_at = NULL, report_data = NULL,
+           result_at = NULL, result_success = NULL, result_failure = NULL, modified_at = @modified_at,
+           version = version + 1
+         WHERE rowid = @row_id`,
+      ),
+      nextRunAt: db
+        .prepare(`SELECT MIN(run_at) FROM tasks WHERE queue = ? AND state IN ('queued', 'failed')`)
+        .pluck(),
+      allQueues: db.prepare('SELECT name FROM queues ORDER BY name').pluck(),
+      getRecurring: db.prepare('SELECT * FROM recurring_tasks WHERE id = ?'),
+      listRecurring: db.prepare('SELECT * FROM recurring_tasks WHERE is_deleted = 0 ORDER BY id'),
+      upsertRecurring: db.prepare(
+        `INSERT INTO recurring_tasks (id, schedule_expression, skip_if_outstanding_tasks_exist, task_definition,
+           is_deleted, loaded_at, created_at, modified_at, version)
+         VALUES (@id, @schedule_expression, @skip_if_outstanding_tasks_exist, @task_definition, @is_deleted,
+           @loaded_at, @created_at, @modified_at, @version)
+         ON CONFLICT (id) DO UPDATE SET schedule_expression = excluded.schedule_expression,
+           skip_if_outstanding_tasks_exist = excluded.skip_if_outstanding_tasks_exist,
+           task_definition = excluded.task_definition, is_deleted = excluded.is_deleted,
+           loaded_at = excluded.loaded_at, created_at = excluded.created_at, modified_at = excluded.modified_at,
+           version = excluded.version`,
+      ),
+      updateRecurring: db.prepare(
+        `UPDATE recurring_tasks SET schedule_expression = @schedule_expression,
+           skip_if_outstanding_tasks_exist = @skip_if_outstanding_tasks_exist, task_definition = @task_definition,
+           is_deleted = @is_deleted, loaded_at = @loaded_at, created_at = @created_at,
+           modified_at = @modified_at, version = version + 1
+         WHERE id = @id AND version = @expected_version`,
+      ),
+    };
+    this.claimTx = this.db.transaction((queues: string[], amount: number, workerId: string, now: number) =>
+      this.claimNow(queues, amount, workerId, now),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateNow();
+  }
+
+  /** Applies pending migrations under the write lock; a concurrent migrator simply finds nothing to do. */
+  private migrateNow(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS tasques_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const apply = this.db.transaction(() => {
+      const current = (this.db.prepare('SELECT MAX(version) FROM tasques_migrations').pluck().get() as number | null) ?? 0;
+      const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+      if (current > latest) {
+        throw new SchemaTooNewError(
+          `the database schema is at version ${current}, newer than this server knows (${latest}); upgrade the server`,
+        );
+      }
+      for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO tasques_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      }
+    });
+    apply.immediate();
+  }
+
+  /** The versions recorded in the migration ledger (for tests and `readyz`). */
+  appliedMigrations(): number[] {
+    return this.db.prepare('SELECT version FROM tasques_migrations ORDER BY version').pluck().all() as number[];
+  }
+
+  async recurringTaskCreate({ task }: RecurringTaskCreateParams): Promise<RecurringTask> {
+    const create = this.db.transaction(() => {
+      const existing = this.stmt.getRecurring.get(task.id) as RecurringRow | undefined;
+      if (existing && existing.is_deleted === 0) throw errors.recurringTaskAlreadyExists(task.id);
+      const row = recurringToRow(task, (existing?.version ?? 0) + 1);
+      this.stmt.upsertRecurring.run(row);
+      return rowToRecurring(row);
+    });
+    return create.immediate();
+  }
+
+  async recurringTaskGet({ id, includeDeleted = false }: RecurringTaskGetParams): Promise<RecurringTask | undefined> {
+    const row = this.stmt.getRecurring.get(id) as RecurringRow | undefined;
+    if (!row || (row.is_deleted === 1 && !includeDeleted)) return undefined;
+    return rowToRecurring(row);
+  }
+
+  async recurringTaskList(): Promise<RecurringTask[]> {
+    return (this.stmt.listRecurring.all() as RecurringRow[]).map(rowToRecurring);
+  }
+
+  async recurringTaskUpdate({ task, expectedVersion }: RecurringTaskUpdateParams): Promise<RecurringTask> {
+    const row = recurringToRow(task, expectedVersion.seqNum + 1);
+    const result = this.stmt.updateRecurring.run({ ...row, expected_version: expectedVersion.seqNum });
+    if (result.changes === 0) throw errors.recurringTaskVersionConflict(task.id);
+    return rowToRecurring(row);
+  }
+
+  async taskClaim({ queues, amount, workerId, now }: TaskClaimParams): Promise<Task[]> {
+    if (amount <= 0) return [];
+    return this.claimTx.immediate(queues, amount, workerId, now);
+  }
+
+  /** Picks the best `amount` candidates: per queue through the claim-order index, then merged. */
+  private claimNow(queues: string[], amount: number, workerId: string, now: number): Task[] {
+    const queueList = queues.length > 0 ? queues : (this.stmt.allQueues.all() as string[]);
+    let candidates: (TaskRow & { row_id: number })[] = [];
+    for (const queue of queueList) {
+      candidates.push(...(this.stmt.claimCandidates.all(queue, now, amount) as (TaskRow & { row_id: number })[]));
+    }
+    if (queueList.length > 1) candidates = candidates.sort(compareClaimOrder).slice(0, amount);
+    return candidates.map((row) => {
+      const claimed = intoClaimed(rowToTask(row), { workerId, now });
+      const lc = claimed.lastClaimed!;
+      this.stmt.markClaimed.run({
+        row_id: row.row_id,
+        attempted: claimed.attempted,
+        claimed_worker_id: lc.workerId,
+        claimed_at: lc.claimedAt,
+        times_out_at: lc.timesOutAt,
+        modified_at: claimed.modifiedAt,
+      });
+      return { ...claimed, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
+    });
+  }
+
+  async taskCreate({ task }: TaskCreateParams): Promise<Task> {
+    const row = taskToRow(task, 1);
+    try {
+      this.stmt.insertTask.run(row);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw errors.taskAlreadyExists(task.id);
+      throw e;
+    }
+    if (!this.knownQueues.has(task.queue)) {
+      this.stmt.insertQueue.run(task.queue);
+      this.knownQueues.add(task.queue);
+    }
+    return { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } };
+  }
+
+  async taskGet({ queue, id }: TaskGetParams): Promise<Task | undefined> {
+    const row = this.stmt.getTask.get(queue, id) as TaskRow | undefined;
+    return row ? rowToTask(row) : undefined;
+  }
+
+  async taskNextRunAt({ queues }: TaskNextRunAtParams): Promise<number | undefined> {
+    const queueList = queues.length > 0 ? queues : (this.stmt.allQueues.all() as string[]);
+    let earliest: number | undefined;
+    for (const queue of queueList) {
+      const at = this.stmt.nextRunAt.get(queue) as number | null;
+      if (at !== null && (earliest === undefined || at < earliest)) earliest = at;
+    }
+    return earliest;
+  }
+
+  async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
+    const row = taskToRow(task, expectedVersion.seqNum + 1);
+    const result = this.stmt.updateTask.run({ ...row, expected_version: expectedVersion.seqNum });
+    if (result.changes === 0) {
+      if (!this.stmt.taskExists.get(task.queue, task.id)) throw errors.taskNotFound(task.queue, task.id);
+      throw errors.taskVersionConflict(task.id);
+    }
+    return { ...task, version: { seqNum: row.version, primaryTerm: PRIMARY_TERM } };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Domain types shared by the server, the store drivers, the conformance suite and (later) the SDK.
+ * This module imports nothing: it is the bottom of the dependency graph.
+ *
+ * Glossary
+ * - Task: one unit of work in a queue. Identified by (queue, id); the id is a per-queue idempotency key.
+ * - Claim: a Worker's exclusive, time-limited hold on a task (state CLAIMED, `lastClaimed` set).
+ * - Report-in: a Worker's heartbeat on a claimed task; it pushes `timesOutAt` forward.
+ * - Attempt: one claim. `attempted` counts claims minus unclaims; a task allows `retryTimes + 1` attempts.
+ * - Recurring task: a schedule plus a task definition; the leader enqueues a task on every tick.
+ *
+ * Times are epoch milliseconds (UTC); durations are nanoseconds, as Go's time.Duration on the v1 wire.
+ */
+
+/** Free-form JSON object carried by tasks (args, context, report data, results). */
+export type JsonObject = { [key: string]: unknown };
+
+/** The five task states of v1. DONE and DEAD are terminal. */
+export type TaskState = 'queued' | 'claimed' | 'failed' | 'done' | 'dead';
+
+export const TASK_STATES: readonly TaskState[] = ['queued', 'claimed', 'failed', 'done', 'dead'];
+
+/** Optimistic-concurrency version of a stored record. Both numbers stay within the int32 range. */
+export interface RecordVersion {
+  seqNum: number;
+  primaryTerm: number;
+}
+
+export interface TaskReport {
+  at: number;
+  data?: JsonObject | undefined;
+}
+
+export interface TaskResult {
+  at: number;
+  failure?: JsonObject | undefined;
+  success?: JsonObject | undefined;
+}
+
+/** The latest claim of a task. Replaced on every claim; kept (not cleared) by unclaim, as in v1. */
+export interface LastClaimed {
+  workerId: string;
+  claimedAt: number;
+  timesOutAt: number;
+  lastReport?: TaskReport | undefined;
+  result?: TaskResult | undefined;
+}
+
+export interface Task {
+  queue: string;
+  id: string;
+  kind: string;
+  state: TaskState;
+  priority: number;
+  /** Earliest time the task may be claimed. */
+  runAt: number;
+  /** Retries allowed after the first attempt: a task has `retryTimes + 1` attempts in all. */
+  retryTimes: number;
+  attempted: number;
+  processingTimeoutNs: number;
+  args?: JsonObject | undefined;
+  context?: JsonObject | undefined;
+  lastClaimed?: LastClaimed | undefined;
+  lastEnqueuedAt: number;
+  createdAt: number;
+  modifiedAt: number;
+  version: RecordVersion;
+  recurringTaskId?: string | undefined;
+}
+
+/** What the engine hands a store to insert: a Task without its version. */
+export type NewTaskRecord = Omit<Task, 'version'>;
+
+export interface TaskDefinition {
+  queue: string;
+  kind: string;
+  retryTimes: number;
+  priority: number;
+  processingTimeoutNs: number;
+  args?: JsonObject | undefined;
+  context?: JsonObject | undefined;
+}
+
+export interface RecurringTask {
+  id: string;
+  scheduleExpression: string;
+  skipIfOutstandingTasksExist: boolean;
+  taskDefinition: TaskDefinition;
+  isDeleted: boolean;
+  /** Set by the leader once it has taken the current definition into account (v1's dirty flag). */
+  loadedAt?: number | undefined;
+  createdAt: number;
+  modifiedAt: number;
+  version: RecordVersion;
+}
+
+export type NewRecurringTaskRecord = Omit<RecurringTask, 'version'>;
