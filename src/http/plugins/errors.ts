@@ -4,7 +4,7 @@
  * (never a stack trace or store internals).
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ERROR_CODES, type ErrorKind, isTasquesError } from '../../errors/index.js';
+import { ERROR_CODES, type ErrorKind, errors, isTasquesError } from '../../errors/index.js';
 
 interface ValidationDetail {
   instancePath?: string;
@@ -44,6 +44,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (isTasquesError(error)) {
       if (error.status >= 500) request.log.error({ err: error }, 'request failed');
       return reply.code(error.status).send({ message: error.message, code: error.code });
+    }
+    if (error.validation && error.validationContext === 'headers') {
+      // The only header with a schema is X-TASQUES-WORKER-ID; answer with v1's message.
+      const e = errors.workerIdMissing();
+      return reply.code(e.status).send({ message: e.message, code: e.code });
     }
     if (error.validation) {
       return reply.code(400).send(body('BAD_REQUEST', validationMessage(error)));

@@ -51,7 +51,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           description: 'Creates a queued task. An `id` already used in the queue answers 409.',
           tags: ['tasks'],
           body: Type.Ref(NewTaskSchema),
-          response: { 201: Type.Ref(TaskSchema), ...errorResponses(400, 401, 409, 413) },
+          response: { 201: Type.Ref(TaskSchema, { description: 'The created task' }), ...errorResponses(400, 401, 409, 413) },
         },
       },
       async (request, reply) => {
@@ -86,7 +86,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           summary: 'Get a Task',
           tags: ['tasks'],
           params: TaskParams,
-          response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 404) },
+          response: { 200: Type.Ref(TaskSchema, { description: 'The task' }), ...errorResponses(400, 401, 404) },
         },
       },
       async (request) => taskToJson(await engine.getTask(request.params.queue, request.params.id)),
@@ -108,7 +108,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           tags: ['tasks'],
           headers: WorkerIdHeader,
           body: Type.Ref(ClaimSchema),
-          response: { 200: Type.Array(Type.Ref(TaskSchema)), ...errorResponses(400, 401, 413) },
+          response: { 200: Type.Array(Type.Ref(TaskSchema), { description: 'The claimed tasks; [] if none' }), ...errorResponses(400, 401, 413) },
         },
       },
       async (request) => {
@@ -146,7 +146,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           tags: ['tasks'],
           headers: WorkerIdHeader,
           params: TaskParams,
-          response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 403, 404, 409) },
+          response: { 200: Type.Ref(TaskSchema, { description: 'The task' }), ...errorResponses(400, 401, 403, 404, 409) },
         },
       },
       async (request) => {
@@ -197,7 +197,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
             headers: WorkerIdHeader,
             params: TaskParams,
             body: Type.Ref(route.body),
-            response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 403, 404, 409, 413) },
+            response: { 200: Type.Ref(TaskSchema, { description: 'The task' }), ...errorResponses(400, 401, 403, 404, 409, 413) },
           },
         },
         async (request) => {

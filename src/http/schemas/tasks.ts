@@ -31,7 +31,18 @@ export const ErrorBody = Type.Object(
 
 /** Response schemas for the given error statuses, all `common.Body`. */
 export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, Type.Ref(ErrorBody)]));
+  Object.fromEntries(
+    statuses.map((status) => [status, Type.Ref(ErrorBody, { description: ERROR_DESCRIPTIONS[status] ?? 'Error' })]),
+  );
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request: invalid body, queue name or missing X-TASQUES-WORKER-ID; or the task is not claimed',
+  401: 'Authentication required (when basic auth is configured)',
+  403: 'The task is claimed by another worker',
+  404: 'Not found',
+  409: 'Conflict: the id is already used, or a concurrent write won',
+  413: 'Request body too large',
+};
 
 export const TaskState = Type.Union(
   [Type.Literal('queued'), Type.Literal('claimed'), Type.Literal('failed'), Type.Literal('done'), Type.Literal('dead')],
@@ -156,7 +167,7 @@ export const FailureSchema = DataBody('task.Failure', 'Failure details, kept as 
 export const TaskParams = Type.Object({ queue: Type.String(), id: Type.String() });
 
 export const WorkerIdHeader = Type.Object({
-  'x-tasques-worker-id': Type.Optional(Type.String({ description: 'The id of the worker making the call.' })),
+  'x-tasques-worker-id': Type.String({ description: 'The id of the worker making the call (X-TASQUES-WORKER-ID).' }),
 });
 
 export type TaskJson = Static<typeof TaskSchema>;

@@ -1,0 +1,22 @@
+/** The OpenAPI document as the route schemas describe it, from an app built over a throwaway store. */
+import { systemClock } from '../service/clock.js';
+import { validateConfig } from '../config/load.js';
+import { engineSettings, VERSION } from '../server/server.js';
+import { TaskEngine } from '../engine/task-engine.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { buildApp } from './app.js';
+
+export async function generateOpenApiDocument(): Promise<unknown> {
+  const config = validateConfig({});
+  const store = new SqliteStore({ path: ':memory:' });
+  const app = await buildApp({
+    engine: new TaskEngine(store, engineSettings(config), systemClock),
+    bodyLimitBytes: config.tasks.limits.body_limit_bytes,
+    version: VERSION,
+  });
+  await app.ready();
+  const document = app.swagger();
+  await app.close();
+  await store.close();
+  return document;
+}

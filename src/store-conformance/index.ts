@@ -1,0 +1,44 @@
+/**
+ * The store conformance suite: one set of behavioural tests that every Store driver must pass unchanged.
+ * A driver runs it from a small entry file (see test/conformance/sqlite.test.ts):
+ *
+ *   exerciseStore({ name: 'sqlite', makeStore: async () => new SqliteStore({ path: freshFile() }) });
+ *
+ * Each area lives in its own file and registers node:test `describe` blocks. The suite drives the store
+ * both directly (the contract: compare-and-set, atomic claims) and through a TaskEngine with a manual
+ * clock (the v1 behaviour built on the contract).
+ */
+import type { StoreFactory } from '../store/store.js';
+import { claimTests } from './task-claim.js';
+import { createTests } from './task-create.js';
+import { doneTests } from './task-done.js';
+import { failedTests } from './task-failed.js';
+import { getTests } from './task-get.js';
+import { recurringTests } from './recurring-task.js';
+import { reportTests } from './task-report.js';
+import { unclaimTests } from './task-unclaim.js';
+
+export interface ConformanceOptions {
+  /** Shown in test names, e.g. "sqlite". */
+  name: string;
+  /** A fresh, migrated, empty store per call. */
+  makeStore: StoreFactory;
+  /**
+   * Optional: a second store on the same data as `store` (another connection or another server's view),
+   * for cross-connection atomicity tests. Omit if the driver cannot share data between instances.
+   */
+  makePeerStore?: (store: Awaited<ReturnType<StoreFactory>>) => Promise<Awaited<ReturnType<StoreFactory>>>;
+}
+
+export function exerciseStore(options: ConformanceOptions): void {
+  createTests(options);
+  getTests(options);
+  claimTests(options);
+  reportTests(options);
+  doneTests(options);
+  failedTests(options);
+  unclaimTests(options);
+  recurringTests(options);
+}
+
+export { ManualClock } from '../service/clock.js';
