@@ -74,8 +74,8 @@ async function serve(config: Parameters<typeof createServer>[0], file: string | 
       signals++;
       if (signals > 1) {
         log.warn({ signal }, 'second signal: exiting now');
-        resolve(1);
-        return;
+        // Open connections (held requests, long polls) would keep the event loop, and the process, alive.
+        process.exit(1);
       }
       log.info({ signal }, 'shutting down');
       server.close().then(

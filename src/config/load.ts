@@ -62,14 +62,46 @@ export function validateConfig(input: unknown): ServerConfig {
     const key = `tasques.server${e.path.replaceAll('/', '.')}`;
     const schema = e.schema as { format?: string };
     const why = schema.format === 'go-duration' ? 'must be a Go duration such as "300ms", "5s" or "1h30m"' : e.message;
-    return `${key}: ${why} (got ${JSON.stringify(e.value)})`;
+    // A bad value that is, or holds, a secret (e.g. a malformed basic-auth entry) is not echoed.
+    const got = JSON.stringify(e.schema).includes('"secret":true') ? '"******"' : JSON.stringify(e.value);
+    return `${key}: ${why} (got ${got})`;
   });
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`);
   const config = withDefaults as ServerConfig;
+  checkRecurringSettings(config.recurring);
   if (!/^.+:\d{1,5}$/.test(config.bind_address)) {
     throw new ConfigError(`tasques.server.bind_address: must be host:port (got ${JSON.stringify(config.bind_address)})`);
   }
   return config;
+}
+
+/** The leader and maintenance settings, which constrain one another. */
+function checkRecurringSettings(recurring: ServerConfig['recurring']): void {
+  for (const [key, value] of [
+    ['leader_lock.run_interval', recurring.leader_lock.run_interval],
+    ['timed_out_tasks_reaper.run_interval', recurring.timed_out_tasks_reaper.run_interval],
+    ['tasks_archiver.run_interval', recurring.tasks_archiver.run_interval],
+    ['recurring_tasks.sync_run_interval', recurring.recurring_tasks.sync_run_interval],
+  ] as const) {
+    if (durationMs(value) <= 0) throw new ConfigError(`tasques.server.recurring.${key}: must be positive (got ${value})`);
+  }
+  if (durationMs(recurring.leader_lock.leader_lock_lease) <= durationMs(recurring.leader_lock.run_interval)) {
+    throw new ConfigError(
+      'tasques.server.recurring.leader_lock.leader_lock_lease: must be longer than recurring.leader_lock.run_interval ' +
+        `(got ${recurring.leader_lock.leader_lock_lease} and ${recurring.leader_lock.run_interval})`,
+    );
+  }
+  const archiver = recurring.tasks_archiver;
+  const retentionMs = durationMs(archiver.delete_archived_older_than);
+  if (durationMs(archiver.archive_older_than) < 0 || retentionMs < 0) {
+    throw new ConfigError('tasques.server.recurring.tasks_archiver: durations must not be negative');
+  }
+  if (retentionMs !== 0 && retentionMs <= durationMs(archiver.archive_older_than)) {
+    throw new ConfigError(
+      'tasques.server.recurring.tasks_archiver.delete_archived_older_than: must be 0s (keep forever) or longer than ' +
+        `archive_older_than (got ${archiver.delete_archived_older_than} and ${archiver.archive_older_than})`,
+    );
+  }
 }
 
 /** Overlays `TASQUES_SERVER_<PATH>` variables onto the file's values, for every key the schema knows. */

@@ -130,6 +130,58 @@ export const ServerConfigSchema = Type.Object(
       },
       { default: {} },
     ),
+    recurring: Type.Object(
+      {
+        leader_lock: Type.Object(
+          {
+            run_interval: Duration(
+              '1s',
+              'How often each server tries to become leader, and how often the leader renews its lease (v1 key).',
+            ),
+            leader_lock_lease: Duration(
+              '5s',
+              'How long the leader lease lasts without renewal: after a crash of the leader, another server takes over within about this plus run_interval (v1 key). Must be longer than run_interval.',
+            ),
+          },
+          { default: {} },
+        ),
+        timed_out_tasks_reaper: Type.Object(
+          {
+            run_interval: Duration(
+              '15s',
+              'How often the leader fails claimed tasks whose processing timeout passed without a report-in (v1 key).',
+            ),
+            scroll_size: PositiveInt(300, 'Timed-out tasks read per store query (v1 key).'),
+          },
+          { default: {} },
+        ),
+        tasks_archiver: Type.Object(
+          {
+            run_interval: Duration('1m', 'How often the leader archives finished tasks (v1 key).'),
+            archive_older_than: Duration(
+              '24h',
+              'Done and dead tasks that finished longer ago than this move to the archive, which frees their ids (v1 key).',
+            ),
+            delete_archived_older_than: Duration(
+              '720h',
+              'Archived tasks that finished longer ago than this are deleted; 0s keeps them forever. Must be 0s or longer than archive_older_than.',
+            ),
+            scroll_size: PositiveInt(300, 'Tasks archived or deleted per store call (v1 key).'),
+          },
+          { default: {} },
+        ),
+        recurring_tasks: Type.Object(
+          {
+            sync_run_interval: Duration(
+              '5s',
+              'How often the leader picks up recurring tasks created, changed or deleted through the API on any server (v1 key).',
+            ),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
   },
   { default: {} },
 );

@@ -130,6 +130,13 @@ export class TaskEngine {
     return task;
   }
 
+  /** A task the archiver moved out of the live store (the latest, if the id was archived more than once). */
+  async getArchivedTask(queue: string, id: string): Promise<Task> {
+    const task = await this.store.archivedTaskGet({ queue, id });
+    if (!task) throw errors.taskNotFound(queue, id);
+    return task;
+  }
+
   /**
    * Claims up to `amount` tasks. If none is claimable now, waits up to `blockForMs` and returns as soon
    * as at least one is claimed (v1 waited for the full amount; returning early keeps pick-up latency low

@@ -9,6 +9,7 @@ import { parseGoDuration } from '../domain/duration.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { archivedRoutes } from './routes/archived.js';
 import { recurringRoutes } from './routes/recurring.js';
 import { tasksRoutes } from './routes/tasks.js';
 import {
@@ -130,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/swagger/index.html', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/swagger/'));
 
   await app.register(tasksRoutes(options.engine));
+  await app.register(archivedRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
   return app;
 }

@@ -1,6 +1,6 @@
 /**
- * The composition root: config → store → engine → HTTP app, and an orderly shutdown. Leader-gated
- * services (claim-timeout reaper, recurring scheduler, archiver) will start here too.
+ * The composition root: config → store → engine → HTTP app → leader election (which runs the leader-only
+ * services: claim-timeout reaper, recurring scheduler, archiver), and an orderly shutdown.
  */
 import { createWriteStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +10,7 @@ import { parseGoDuration } from '../domain/duration.js';
 import { TaskEngine, type EngineSettings } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
 import { type Clock, systemClock } from '../service/clock.js';
+import { createLeadership, type Leadership } from './leadership.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 
@@ -19,6 +20,8 @@ export interface TasquesServer {
   app: FastifyInstance;
   engine: TaskEngine;
   store: Store;
+  /** Leader election and the leader-only services; undefined when disabled (`leadership: false`). */
+  leadership: Leadership | undefined;
   /** The address it listens on, e.g. http://127.0.0.1:8080 (after listen). */
   url: string;
   /** Graceful stop: refuse new requests, answer long polls, finish in-flight requests, close the store. */
@@ -31,6 +34,11 @@ export interface CreateServerOptions {
   store?: Store;
   /** Listen (default true). Tests that only inject() pass false. */
   listen?: boolean;
+  /**
+   * Take part in leader election and run the leader-only services while leading (default true).
+   * Tests that drive those services themselves pass false.
+   */
+  leadership?: boolean;
 }
 
 export function engineSettings(config: ServerConfig): EngineSettings {
@@ -87,7 +95,9 @@ function loggerOptions(config: ServerConfig) {
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TasquesServer> {
   const store = options.store ?? createStore(config);
   await store.migrate();
-  const engine = new TaskEngine(store, engineSettings(config), options.clock ?? systemClock);
+  const clock = options.clock ?? systemClock;
+  const settings = engineSettings(config);
+  const engine = new TaskEngine(store, settings, clock);
   const app = await buildApp({
     engine,
     bodyLimitBytes: config.tasks.limits.body_limit_bytes,
@@ -107,6 +117,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   } else {
     await app.ready();
   }
+  const leadership =
+    options.leadership === false ? undefined : createLeadership(config, { store, engine, settings, clock, logger: app.log });
+  await leadership?.elector.start();
 
   let closing: Promise<void> | undefined;
   const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
@@ -115,6 +128,8 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       engine.shutdown();
       const forced = setTimeout(() => app.server.closeAllConnections?.(), shutdownTimeoutMs);
       try {
+        // First, so that another server takes over leadership while this one finishes its requests.
+        await leadership?.elector.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping leadership'));
         await app.close();
       } finally {
         clearTimeout(forced);
@@ -123,5 +138,5 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     })();
     return closing;
   };
-  return { app, engine, store, url, close };
+  return { app, engine, store, leadership, url, close };
 }

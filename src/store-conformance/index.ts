@@ -9,6 +9,10 @@
  * clock (the v1 behaviour built on the contract).
  */
 import type { StoreFactory } from '../store/store.js';
+import { archiveTests } from './archive.js';
+import { leaderTests } from './leader.js';
+import { recurringScheduleTests } from './recurring-schedule.js';
+import { taskReapTests } from './task-reap.js';
 import { claimTests } from './task-claim.js';
 import { createTests } from './task-create.js';
 import { doneTests } from './task-done.js';
@@ -39,6 +43,11 @@ export function exerciseStore(options: ConformanceOptions): void {
   failedTests(options);
   unclaimTests(options);
   recurringTests(options);
+  leaderTests(options);
+  taskReapTests(options);
+  archiveTests(options);
+  recurringScheduleTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';
+export { seedTasks, setup, withHarness, type Harness, type SetupOverrides } from './helpers.js';

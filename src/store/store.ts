@@ -8,11 +8,59 @@
  * Stores hold no domain rules beyond atomicity: the engine decides the next state of a task
  * (src/domain/task-lifecycle.ts) and the store writes it with compare-and-set on `version`.
  */
-import type { NewRecurringTaskRecord, NewTaskRecord, RecordVersion, RecurringTask, Task } from '../types/index.js';
+import type {
+  LeaderLease,
+  NewRecurringTaskRecord,
+  NewTaskRecord,
+  RecordVersion,
+  RecurringTask,
+  RecurringTaskTick,
+  Task,
+} from '../types/index.js';
 
 export interface StoreCapabilities {
   /** The driver's name, as in the `store.kind` configuration key. */
   readonly kind: string;
+}
+
+export interface ArchivedTaskDeleteBeforeParams {
+  /** Deletes archived tasks that finished (`lastClaimed.result.at`) at or before this instant. */
+  finishedBefore: number;
+  /** At most this many per call. */
+  limit: number;
+}
+
+export interface ArchivedTaskDeleteBeforeResult {
+  deleted: number;
+}
+
+export interface ArchivedTaskGetParams {
+  queue: string;
+  id: string;
+}
+
+export interface LeaderAttemptElectParams {
+  leaderId: string;
+  now: number;
+  /** Lease duration: the new term expires at `now + ttlMs`. */
+  ttlMs: number;
+}
+
+export interface LeaderAttemptReelectParams {
+  /** The term to renew: (leaderId, electedAt) as returned by the election. */
+  leaderId: string;
+  electedAt: number;
+  now: number;
+  ttlMs: number;
+}
+
+export interface LeaderGetParams {
+  now: number;
+}
+
+export interface LeaderResignParams {
+  leaderId: string;
+  electedAt: number;
 }
 
 export interface RecurringTaskCreateParams {
@@ -25,10 +73,32 @@ export interface RecurringTaskGetParams {
   includeDeleted?: boolean;
 }
 
+export interface RecurringTaskTickListParams {
+  recurringTaskIds: string[];
+}
+
+export interface RecurringTaskTickRecordParams {
+  recurringTaskId: string;
+  tickAt: number;
+}
+
 export interface RecurringTaskUpdateParams {
   /** The whole new record (soft delete is an update with `isDeleted: true`). */
   task: NewRecurringTaskRecord;
   expectedVersion: RecordVersion;
+}
+
+export interface TaskArchiveParams {
+  /** Archives DONE and DEAD tasks that finished (`lastClaimed.result.at`) at or before this instant. */
+  finishedBefore: number;
+  /** At most this many per call, oldest finish first. */
+  limit: number;
+  /** When the archiving happens (recorded with the archived copy). */
+  now: number;
+}
+
+export interface TaskArchiveResult {
+  archived: number;
 }
 
 export interface TaskClaimParams {
@@ -39,6 +109,11 @@ export interface TaskClaimParams {
   now: number;
 }
 
+export interface TaskCountOutstandingParams {
+  queue: string;
+  recurringTaskId: string;
+}
+
 export interface TaskCreateParams {
   task: NewTaskRecord;
 }
@@ -46,6 +121,11 @@ export interface TaskCreateParams {
 export interface TaskGetParams {
   queue: string;
   id: string;
+}
+
+export interface TaskListTimedOutParams {
+  now: number;
+  limit: number;
 }
 
 export interface TaskNextRunAtParams {
@@ -62,8 +142,44 @@ export interface TaskUpdateParams {
 export interface Store {
   readonly capabilities: StoreCapabilities;
 
+  /**
+   * Deletes up to `limit` archived tasks that finished at or before `finishedBefore`, oldest first
+   * (archive retention). Returns how many were deleted; fewer than `limit` means none are left.
+   */
+  archivedTaskDeleteBefore(params: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult>;
+
+  /**
+   * The archived task (queue, id), exactly as it was when it left the live store; undefined if none.
+   * An id can be archived more than once (it is free again after archiving): the latest archived wins.
+   */
+  archivedTaskGet(params: ArchivedTaskGetParams): Promise<Task | undefined>;
+
   /** Releases connections and file handles. The store is unusable afterwards. */
   close(): Promise<void>;
+
+  /**
+   * Takes the leader lease for a new term (leaderId, electedAt = now, expiresAt = now + ttlMs) if there
+   * is no lease, the lease has expired (`expiresAt <= now`), or it is held by the same leaderId. Returns
+   * the new term, or undefined when another leader holds a live lease. Atomic across every process and
+   * connection sharing the data: of concurrent callers, at most one gets a term.
+   */
+  leaderAttemptElect(params: LeaderAttemptElectParams): Promise<LeaderLease | undefined>;
+
+  /**
+   * Extends the term (leaderId, electedAt) to `now + ttlMs`. Returns the renewed lease, or undefined if
+   * the stored lease is not that term any more (someone else was elected, or it resigned). Succeeds even
+   * after `expiresAt` if nobody took over meanwhile: any election in between would have changed the term.
+   */
+  leaderAttemptReelect(params: LeaderAttemptReelectParams): Promise<LeaderLease | undefined>;
+
+  /** The lease in force at `now`, or undefined if there is none or it has expired. */
+  leaderGet(params: LeaderGetParams): Promise<LeaderLease | undefined>;
+
+  /**
+   * Gives the lease up so another process can be elected at once (graceful shutdown). Only the named
+   * term is removed; returns false if the stored lease is not that term.
+   */
+  leaderResign(params: LeaderResignParams): Promise<boolean>;
 
   /** Brings the schema up to date. Idempotent; safe to call from several processes at once. */
   migrate(): Promise<void>;
@@ -81,6 +197,21 @@ export interface Store {
   recurringTaskList(): Promise<RecurringTask[]>;
 
   /**
+   * Every recurring task without `loadedAt`, soft-deleted ones included, sorted by id: what the leader
+   * has not yet taken into account since it was last written (v1's dirty flag, spec §8.3).
+   */
+  recurringTaskListNotLoaded(): Promise<RecurringTask[]>;
+
+  /** The tick bookkeeping of the given recurring tasks; ids never ticked are absent. Any order. */
+  recurringTaskTickList(params: RecurringTaskTickListParams): Promise<RecurringTaskTick[]>;
+
+  /**
+   * Records that the tick at `tickAt` was handled. Keeps the later of the stored and the given tick,
+   * so a late writer (a deposed leader) cannot move it back. Returns what is stored afterwards.
+   */
+  recurringTaskTickRecord(params: RecurringTaskTickRecordParams): Promise<RecurringTaskTick>;
+
+  /**
    * Replaces a recurring task if its version is still `expectedVersion`. Throws
    * RECURRING_TASK_VERSION_CONFLICT otherwise, including when it does not exist.
    */
@@ -94,11 +225,32 @@ export interface Store {
    */
   taskClaim(params: TaskClaimParams): Promise<Task[]>;
 
+  /**
+   * Moves up to `limit` DONE and DEAD tasks that finished at or before `finishedBefore` out of the live
+   * store into the archive, oldest finish first. Each move is atomic per task: afterwards `taskGet` does
+   * not find it, `archivedTaskGet` returns it unchanged, and its id is free in its queue again. A task is
+   * archived at most once, also when several callers archive concurrently. Fewer than `limit` archived
+   * means none are left.
+   */
+  taskArchive(params: TaskArchiveParams): Promise<TaskArchiveResult>;
+
+  /**
+   * How many tasks of `queue` spawned by the recurring task are outstanding (queued, claimed or failed),
+   * as seen right now: a task created before the call is counted (skip_if_outstanding_tasks_exist).
+   */
+  taskCountOutstanding(params: TaskCountOutstandingParams): Promise<number>;
+
   /** Inserts a new task. Throws TASK_ALREADY_EXISTS if (queue, id) exists. */
   taskCreate(params: TaskCreateParams): Promise<Task>;
 
   /** The task, or undefined. */
   taskGet(params: TaskGetParams): Promise<Task | undefined>;
+
+  /**
+   * Up to `limit` CLAIMED tasks whose claim has timed out (`lastClaimed.timesOutAt <= now`), earliest
+   * deadline first. Read-only: the reaper decides what becomes of them and writes with `taskUpdate`.
+   */
+  taskListTimedOut(params: TaskListTimedOutParams): Promise<Task[]>;
 
   /**
    * The earliest `runAt` among tasks waiting in the given queues (queued or failed), or undefined if none.

@@ -95,3 +95,23 @@ export interface RecurringTask {
 }
 
 export type NewRecurringTaskRecord = Omit<RecurringTask, 'version'>;
+
+/**
+ * The leader lease: at most one server process holds it at a time, and only the holder runs the
+ * leader-only services (claim-timeout reaper, recurring scheduler, archiver). A term is identified by
+ * (leaderId, electedAt): renewing and resigning only succeed for the term they name.
+ */
+export interface LeaderLease {
+  /** Random per server process. */
+  leaderId: string;
+  /** When this term began. */
+  electedAt: number;
+  /** The lease is void from this instant on, unless renewed before. */
+  expiresAt: number;
+}
+
+/** The latest schedule tick the leader handled for a recurring task (enqueued, found already enqueued, or skipped). */
+export interface RecurringTaskTick {
+  recurringTaskId: string;
+  lastTickAt: number;
+}

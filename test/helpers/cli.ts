@@ -336,3 +336,73 @@ export function connectionRefused(url: string): Promise<boolean> {
     });
   });
 }
+
+export interface PendingRequest {
+  /** Resolves once the server answered `100 Continue`, i.e. it has read the headers and routed the request. */
+  continued: Promise<void>;
+  /** Sends part of the body. */
+  write(chunk: string): void;
+  /** Sends the rest of the body and ends the request. */
+  end(chunk?: string): void;
+  /** The response, with the time (performance.now()) it ended. */
+  response: Promise<HttpResponse & { receivedAt: number }>;
+}
+
+/**
+ * Starts a request with `Expect: 100-continue` and a JSON body of `contentLength` bytes that the caller
+ * sends later, so that a test can hold a request in flight (headers routed by the server, body pending)
+ * for as long as it likes. Uses its own connection.
+ */
+export function startRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  contentLength: number,
+): PendingRequest {
+  let resolveContinued!: () => void;
+  let rejectContinued!: (e: Error) => void;
+  const continued = new Promise<void>((resolve, reject) => {
+    resolveContinued = resolve;
+    rejectContinued = reject;
+  });
+  const req = http.request(url, {
+    method,
+    agent: false,
+    headers: {
+      'content-type': 'application/json',
+      'content-length': contentLength,
+      expect: '100-continue',
+      ...headers,
+    },
+  });
+  req.on('continue', () => resolveContinued());
+  const response = new Promise<HttpResponse & { receivedAt: number }>((resolve, reject) => {
+    req.on('error', (e) => {
+      rejectContinued(e);
+      reject(e);
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text,
+          json: () => (text === '' ? undefined : JSON.parse(text)),
+          receivedAt: performance.now(),
+        }),
+      );
+    });
+  });
+  // Keep an unobserved rejection of `continued` from crashing the test process.
+  continued.catch(() => undefined);
+  return {
+    continued,
+    write: (chunk) => void req.write(chunk),
+    end: (chunk) => void req.end(chunk),
+    response,
+  };
+}

@@ -5,7 +5,7 @@
  * class names.
  */
 import { type Static, Type, type TSchema } from '@sinclair/typebox';
-import type { JsonObject } from '../../types/index.js';
+import { TASK_STATES, type JsonObject, type TaskState as TaskStateValue } from '../../types/index.js';
 
 export const INT32_MAX = 2_147_483_647;
 
@@ -44,10 +44,15 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Request body too large',
 };
 
-export const TaskState = Type.Union(
-  [Type.Literal('queued'), Type.Literal('claimed'), Type.Literal('failed'), Type.Literal('done'), Type.Literal('dead')],
-  { description: 'queued → claimed → done | failed (will be retried) | dead (no attempts left)' },
-);
+/**
+ * One string enum (not a union of literals, which OpenAPI renders as anyOf of one-value enums and
+ * generators turn into five unrelated types).
+ */
+export const TaskState = Type.Unsafe<TaskStateValue>({
+  type: 'string',
+  enum: [...TASK_STATES],
+  description: 'queued → claimed → done | failed (will be retried) | dead (no attempts left)',
+});
 
 export const Version = Type.Object(
   {

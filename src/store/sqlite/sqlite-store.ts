@@ -10,8 +10,29 @@
 import Database from 'better-sqlite3';
 import { intoClaimed, remainingAttempts } from '../../domain/task-lifecycle.js';
 import { errors } from '../../errors/index.js';
-import type { JsonObject, NewRecurringTaskRecord, RecurringTask, Task, TaskDefinition } from '../../types/index.js';
 import type {
+  JsonObject,
+  LeaderLease,
+  NewRecurringTaskRecord,
+  RecurringTask,
+  RecurringTaskTick,
+  Task,
+  TaskDefinition,
+} from '../../types/index.js';
+import type {
+  ArchivedTaskDeleteBeforeParams,
+  ArchivedTaskDeleteBeforeResult,
+  ArchivedTaskGetParams,
+  LeaderAttemptElectParams,
+  LeaderAttemptReelectParams,
+  LeaderGetParams,
+  LeaderResignParams,
+  RecurringTaskTickListParams,
+  RecurringTaskTickRecordParams,
+  TaskArchiveParams,
+  TaskArchiveResult,
+  TaskCountOutstandingParams,
+  TaskListTimedOutParams,
   RecurringTaskCreateParams,
   RecurringTaskGetParams,
   RecurringTaskUpdateParams,
@@ -189,6 +210,70 @@ function compareClaimOrder(a: TaskRow, b: TaskRow): number {
   );
 }
 
+interface LeaderRow {
+  leader_id: string;
+  elected_at: number;
+  expires_at: number;
+}
+
+const rowToLease = (row: LeaderRow): LeaderLease => ({
+  leaderId: row.leader_id,
+  electedAt: row.elected_at,
+  expiresAt: row.expires_at,
+});
+
+/** Statements of the leader lease, the maintenance jobs and the archive (migration 2). */
+function prepareMaintenanceStatements(db: Database.Database) {
+  const columns = TASK_COLUMNS.join(', ');
+  const archivable = `SELECT rowid FROM tasks WHERE state IN ('done', 'dead') AND result_at <= @finished_before
+    ORDER BY result_at LIMIT @limit`;
+  return {
+    // One statement, so the check and the write are atomic under SQLite's write lock.
+    leaderElect: db.prepare(
+      `INSERT INTO leader_lease (id, leader_id, elected_at, expires_at) VALUES (1, @leader_id, @now, @expires_at)
+       ON CONFLICT (id) DO UPDATE SET leader_id = excluded.leader_id, elected_at = excluded.elected_at,
+         expires_at = excluded.expires_at
+       WHERE leader_lease.expires_at <= @now OR leader_lease.leader_id = @leader_id`,
+    ),
+    leaderReelect: db.prepare(
+      'UPDATE leader_lease SET expires_at = @expires_at WHERE id = 1 AND leader_id = @leader_id AND elected_at = @elected_at',
+    ),
+    leaderResign: db.prepare('DELETE FROM leader_lease WHERE id = 1 AND leader_id = ? AND elected_at = ?'),
+    leaderGet: db.prepare('SELECT leader_id, elected_at, expires_at FROM leader_lease WHERE id = 1'),
+    listTimedOut: db.prepare(
+      `SELECT * FROM tasks WHERE state = 'claimed' AND times_out_at <= ? ORDER BY times_out_at LIMIT ?`,
+    ),
+    countOutstanding: db
+      .prepare(
+        `SELECT COUNT(*) FROM tasks WHERE queue = ? AND recurring_task_id = ?
+           AND state IN ('queued', 'claimed', 'failed')`,
+      )
+      .pluck(),
+    archiveCopy: db.prepare(
+      `INSERT INTO archived_tasks (${columns}, archived_at)
+       SELECT ${columns}, @now FROM tasks WHERE rowid IN (${archivable})`,
+    ),
+    archiveDelete: db.prepare(`DELETE FROM tasks WHERE rowid IN (${archivable})`),
+    archivedGet: db.prepare(
+      'SELECT * FROM archived_tasks WHERE queue = ? AND id = ? ORDER BY archived_at DESC, rowid DESC LIMIT 1',
+    ),
+    archivedDelete: db.prepare(
+      `DELETE FROM archived_tasks WHERE rowid IN
+         (SELECT rowid FROM archived_tasks WHERE result_at <= ? ORDER BY result_at LIMIT ?)`,
+    ),
+    listNotLoaded: db.prepare('SELECT * FROM recurring_tasks WHERE loaded_at IS NULL ORDER BY id'),
+    tickList: db.prepare(
+      `SELECT recurring_task_id, last_tick_at FROM recurring_task_ticks
+       WHERE recurring_task_id IN (SELECT value FROM json_each(?))`,
+    ),
+    tickRecord: db.prepare(
+      `INSERT INTO recurring_task_ticks (recurring_task_id, last_tick_at) VALUES (@id, @tick_at)
+       ON CONFLICT (recurring_task_id) DO UPDATE SET last_tick_at = max(last_tick_at, excluded.last_tick_at)
+       RETURNING last_tick_at`,
+    ),
+  };
+}
+
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { kind: 'sqlite' };
   readonly db: Database.Database;
@@ -329,7 +414,8 @@ export class SqliteStore implements Store {
 
   /** Picks the best `amount` candidates: per queue through the claim-order index, then merged. */
   private claimNow(queues: string[], amount: number, workerId: string, now: number): Task[] {
-    const queueList = queues.length > 0 ? queues : (this.stmt.allQueues.all() as string[]);
+    // Deduplicated: a queue named twice must not yield (and claim) its candidates twice.
+    const queueList = queues.length > 0 ? [...new Set(queues)] : (this.stmt.allQueues.all() as string[]);
     let candidates: (TaskRow & { row_id: number })[] = [];
     for (const queue of queueList) {
       candidates.push(...(this.stmt.claimCandidates.all(queue, now, amount) as (TaskRow & { row_id: number })[]));
@@ -388,5 +474,92 @@ export class SqliteStore implements Store {
       throw errors.taskVersionConflict(task.id);
     }
     return { ...task, version: { seqNum: row.version, primaryTerm: PRIMARY_TERM } };
+  }
+  // ── Leader lease, maintenance jobs and archive (migration 2) ─────────────────────────────────────────
+
+  private maintenanceStatements: ReturnType<typeof prepareMaintenanceStatements> | undefined;
+
+  private get mstmt(): ReturnType<typeof prepareMaintenanceStatements> {
+    this.maintenanceStatements ??= prepareMaintenanceStatements(this.db);
+    return this.maintenanceStatements;
+  }
+
+  async archivedTaskDeleteBefore({
+    finishedBefore,
+    limit,
+  }: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult> {
+    if (limit <= 0) return { deleted: 0 };
+    return { deleted: this.mstmt.archivedDelete.run(finishedBefore, limit).changes };
+  }
+
+  async archivedTaskGet({ queue, id }: ArchivedTaskGetParams): Promise<Task | undefined> {
+    const row = this.mstmt.archivedGet.get(queue, id) as TaskRow | undefined;
+    return row ? rowToTask(row) : undefined;
+  }
+
+  async leaderAttemptElect({ leaderId, now, ttlMs }: LeaderAttemptElectParams): Promise<LeaderLease | undefined> {
+    const lease = { leader_id: leaderId, elected_at: now, expires_at: now + ttlMs };
+    const result = this.mstmt.leaderElect.run({ ...lease, now });
+    return result.changes === 1 ? rowToLease(lease) : undefined;
+  }
+
+  async leaderAttemptReelect({
+    leaderId,
+    electedAt,
+    now,
+    ttlMs,
+  }: LeaderAttemptReelectParams): Promise<LeaderLease | undefined> {
+    const lease = { leader_id: leaderId, elected_at: electedAt, expires_at: now + ttlMs };
+    const result = this.mstmt.leaderReelect.run(lease);
+    return result.changes === 1 ? rowToLease(lease) : undefined;
+  }
+
+  async leaderGet({ now }: LeaderGetParams): Promise<LeaderLease | undefined> {
+    const row = this.mstmt.leaderGet.get() as LeaderRow | undefined;
+    return row && row.expires_at > now ? rowToLease(row) : undefined;
+  }
+
+  async leaderResign({ leaderId, electedAt }: LeaderResignParams): Promise<boolean> {
+    return this.mstmt.leaderResign.run(leaderId, electedAt).changes === 1;
+  }
+
+  async recurringTaskListNotLoaded(): Promise<RecurringTask[]> {
+    return (this.mstmt.listNotLoaded.all() as RecurringRow[]).map(rowToRecurring);
+  }
+
+  async recurringTaskTickList({ recurringTaskIds }: RecurringTaskTickListParams): Promise<RecurringTaskTick[]> {
+    if (recurringTaskIds.length === 0) return [];
+    const rows = this.mstmt.tickList.all(JSON.stringify(recurringTaskIds)) as {
+      recurring_task_id: string;
+      last_tick_at: number;
+    }[];
+    return rows.map((r) => ({ recurringTaskId: r.recurring_task_id, lastTickAt: r.last_tick_at }));
+  }
+
+  async recurringTaskTickRecord({ recurringTaskId, tickAt }: RecurringTaskTickRecordParams): Promise<RecurringTaskTick> {
+    const lastTickAt = this.mstmt.tickRecord.pluck().get({ id: recurringTaskId, tick_at: tickAt }) as number;
+    return { recurringTaskId, lastTickAt };
+  }
+
+  async taskArchive({ finishedBefore, limit, now }: TaskArchiveParams): Promise<TaskArchiveResult> {
+    if (limit <= 0) return { archived: 0 };
+    // Copy then delete the same rows, under one write lock: no reader sees a task in both or neither.
+    const move = this.db.transaction(() => {
+      const params = { finished_before: finishedBefore, limit, now };
+      const copied = this.mstmt.archiveCopy.run(params).changes;
+      const deleted = this.mstmt.archiveDelete.run({ finished_before: finishedBefore, limit }).changes;
+      if (copied !== deleted) throw new Error(`archive copied ${copied} tasks but deleted ${deleted}`);
+      return deleted;
+    });
+    return { archived: move.immediate() };
+  }
+
+  async taskCountOutstanding({ queue, recurringTaskId }: TaskCountOutstandingParams): Promise<number> {
+    return this.mstmt.countOutstanding.get(queue, recurringTaskId) as number;
+  }
+
+  async taskListTimedOut({ now, limit }: TaskListTimedOutParams): Promise<Task[]> {
+    if (limit <= 0) return [];
+    return (this.mstmt.listTimedOut.all(now, limit) as TaskRow[]).map(rowToTask);
   }
 }

@@ -1,0 +1,521 @@
+/**
+ * A typed HTTP client for every Tasques v1 endpoint, over Node's global `fetch` (keep-alive connections
+ * are pooled by its dispatcher). Retries only where repeating a request cannot do harm; see
+ * {@link RetryOptions} and docs/clients.md.
+ */
+import { formatGoDuration, parseGoDuration } from './duration.js';
+import { TasquesApiError, TasquesNetworkError, TasquesTimeoutError, isApiError } from './errors.js';
+import type {
+  Claim,
+  ErrorBody,
+  JsonObject,
+  NewRecurringTask,
+  NewTask,
+  RecurringTask,
+  RecurringTaskUpdate,
+  Task,
+} from './types.js';
+
+/** The header that names the worker on worker operations. */
+export const WORKER_ID_HEADER = 'X-TASQUES-WORKER-ID';
+
+/** Longest `block_for` a server allows by default; assumed when a claim does not say. */
+const DEFAULT_SERVER_MAX_BLOCK_FOR_MS = 60_000;
+
+/**
+ * When the client repeats a failed request by itself. Whatever the settings, a request is only repeated
+ * when that is safe:
+ * - reads (`GET`), `PUT /recurring_tasques/{id}` and report-ins: after any network error, timeout,
+ *   429 or 5xx answer;
+ * - `createTask` and `createRecurringTask`: the same, because the task's id makes the create idempotent
+ *   (the client picks the id when you do not, see {@link TasquesClientOptions.generateIds}); a 409 on a
+ *   repeat means the first try got through, and the existing record is returned;
+ * - claims, done, failed, unclaim and deleting a recurring task: only when the connection failed before
+ *   anything was sent (connection refused, DNS failure, connect timeout). Repeating a claim that the
+ *   server processed would claim more tasks and leave the first ones stranded until they time out.
+ */
+export interface RetryOptions {
+  /** Repeats after the first try. Default 2; 0 disables retries. */
+  retries?: number;
+  /** First backoff, doubled each time, with full jitter. Default 100ms. */
+  minDelayMs?: number;
+  /** Cap of the backoff. Default 2000ms. */
+  maxDelayMs?: number;
+}
+
+/** Options of {@link TasquesClient}. */
+export interface TasquesClientOptions {
+  /** Where the server is, e.g. `http://localhost:8080`. A path prefix is kept (`http://host/tasques-api`). */
+  baseUrl: string | URL;
+  /** Sent as `X-TASQUES-WORKER-ID` on worker operations unless a call gives its own. */
+  workerId?: string;
+  /** HTTP basic auth (the server's `auth.basic_auth` users). */
+  auth?: { username: string; password: string };
+  /** Extra headers on every request (e.g. a bearer token for a proxy in front of the server). */
+  headers?: Record<string, string>;
+  /**
+   * How long the server may take to answer, in milliseconds. A claim gets this on top of its
+   * `block_for`. Default 15000.
+   */
+  timeoutMs?: number;
+  /** See {@link RetryOptions}. */
+  retry?: RetryOptions;
+  /**
+   * Pick a task id on the client when `createTask` is given none (32 lower-case hex characters, the
+   * server's own format), so that a create can be repeated safely after a lost answer. Default true.
+   */
+  generateIds?: boolean;
+  /** The fetch to use. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** Options of a single call. */
+export interface CallOptions {
+  /** Aborts the call; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Overrides {@link TasquesClientOptions.timeoutMs}. */
+  timeoutMs?: number;
+}
+
+/** Options of a worker operation (claim, report-in, done, failed, unclaim). */
+export interface WorkerCallOptions extends CallOptions {
+  /** Overrides {@link TasquesClientOptions.workerId}. */
+  workerId?: string;
+}
+
+/** Options of {@link TasquesClient.createTask}. */
+export interface CreateTaskOptions extends CallOptions {
+  /**
+   * What to do when a task with this id already exists in the queue (409): `'error'` (default) throws
+   * the 409 {@link TasquesApiError}; `'return-existing'` fetches and returns the existing task, which
+   * makes enqueueing with your own ids idempotent.
+   */
+  onConflict?: 'error' | 'return-existing';
+}
+
+/** The body of a claim, where `block_for` may also be given in milliseconds. */
+export type ClaimRequest = Omit<Claim, 'block_for'> & { block_for?: string | number };
+
+type Safety = 'idempotent' | 'unsafe';
+
+interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  body?: unknown;
+  workerId?: string | undefined;
+  safety: Safety;
+  options: CallOptions | undefined;
+  /** Extra time allowed for the answer (a claim's block_for). */
+  extraTimeMs?: number;
+  /** Called before each repeat with the error of the try before; for the creates' 409 handling. */
+  onRetry?: (error: unknown) => void;
+}
+
+/** Low-level error codes that mean the request never left this machine. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * A client for the Tasques v1 HTTP API. One instance per server is enough: it is stateless apart from
+ * its options, and connections are pooled (keep-alive) by the fetch dispatcher.
+ *
+ * Every method resolves with the server's answer (typed from the server's own schemas) or rejects with
+ * a {@link TasquesApiError} (status, message, code), {@link TasquesNetworkError} or
+ * {@link TasquesTimeoutError}.
+ *
+ * @example
+ * ```ts
+ * const client = new TasquesClient({ baseUrl: 'http://localhost:8080', workerId: 'worker-1' });
+ * await client.createTask({ queue: 'emails', kind: 'welcome', args: { to: 'a@example.com' } });
+ * const [task] = await client.claimTasks({ queues: ['emails'], amount: 1, block_for: '5s' });
+ * if (task) await client.markDone(task.queue, task.id, { sent: true });
+ * ```
+ */
+export class TasquesClient {
+  /** The server's base URL, without a trailing slash. */
+  readonly baseUrl: string;
+  /** The default worker id, if one was given. */
+  readonly workerId: string | undefined;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly minDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly generateIds: boolean;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: TasquesClientOptions) {
+    this.baseUrl = String(options.baseUrl).replace(/\/+$/, '');
+    if (!/^https?:\/\//.test(this.baseUrl)) throw new TypeError(`baseUrl must be an http(s) URL, got ${this.baseUrl}`);
+    this.workerId = options.workerId;
+    this.headers = { accept: 'application/json', ...options.headers };
+    if (options.auth) {
+      const token = Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64');
+      this.headers.authorization = `Basic ${token}`;
+    }
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.retries = Math.max(0, options.retry?.retries ?? 2);
+    this.minDelayMs = options.retry?.minDelayMs ?? 100;
+    this.maxDelayMs = options.retry?.maxDelayMs ?? 2_000;
+    this.generateIds = options.generateIds ?? true;
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+  }
+
+  // ── Tasks ──────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Enqueues a task (`POST /tasques`, 201). Without an `id` the client picks one (unless
+   * `generateIds: false`), so the call is repeated safely when an answer is lost.
+   * @throws TasquesApiError 400 for an invalid task; 409 when the id is taken in the queue (unless
+   *   `onConflict: 'return-existing'`).
+   */
+  async createTask(task: NewTask, options?: CreateTaskOptions): Promise<Task> {
+    const body: NewTask = task.id == null && this.generateIds ? { ...task, id: newTaskId() } : task;
+    const idempotent = body.id != null;
+    let repeated = false;
+    try {
+      return await this.request<Task>({
+        method: 'POST',
+        path: '/tasques',
+        body,
+        safety: idempotent ? 'idempotent' : 'unsafe',
+        options,
+        onRetry: (e) => {
+          if (mayHaveReachedServer(e)) repeated = true;
+        },
+      });
+    } catch (e) {
+      // On a repeat, 409 means that an earlier try created it (or it was there already): either way it exists.
+      if (isApiError(e, 409) && body.id != null && (repeated || options?.onConflict === 'return-existing')) {
+        return this.getTask(body.queue, body.id, options);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Reads a task (`GET /tasques/{queue}/{id}`).
+   * @throws TasquesApiError 404 when there is no such task (or it was archived).
+   */
+  async getTask(queue: string, id: string, options?: CallOptions): Promise<Task> {
+    return this.request<Task>({ method: 'GET', path: `/tasques/${seg(queue)}/${seg(id)}`, safety: 'idempotent', options });
+  }
+
+  /**
+   * Claims up to `amount` tasks from `queues` (`POST /tasques/claims`), waiting up to `block_for` for
+   * some to become claimable; resolves with `[]` when none did. `block_for` is a Go duration string or a
+   * number of milliseconds. The request's timeout is `block_for` plus the client's timeout.
+   *
+   * Never repeated after the request may have reached the server: a repeat could claim more tasks while
+   * the first answer's tasks stay claimed by this worker until they time out.
+   */
+  async claimTasks(claim: ClaimRequest, options?: WorkerCallOptions): Promise<Task[]> {
+    const blockFor = claim.block_for;
+    const body: Claim = {
+      ...claim,
+      block_for: typeof blockFor === 'number' ? formatGoDuration(blockFor) : blockFor,
+    };
+    let blockForMs = DEFAULT_SERVER_MAX_BLOCK_FOR_MS;
+    if (body.block_for != null) {
+      try {
+        blockForMs = Math.max(0, parseGoDuration(body.block_for));
+      } catch {
+        // Let the server answer 400 for it.
+      }
+    }
+    return this.request<Task[]>({
+      method: 'POST',
+      path: '/tasques/claims',
+      body,
+      workerId: this.workerIdFor(options),
+      safety: 'unsafe',
+      options,
+      extraTimeMs: blockForMs,
+    });
+  }
+
+  /**
+   * Reports in on a claimed task (`PUT /tasques/reports/{queue}/{id}`): keeps `data` as the last report
+   * and pushes the claim's timeout to now + `processing_timeout`.
+   * @throws TasquesApiError 400 (not claimed any more), 403 (claimed by another worker), 404 (no such
+   *   task): see {@link isClaimLost}.
+   */
+  async reportIn(queue: string, id: string, data?: JsonObject, options?: WorkerCallOptions): Promise<Task> {
+    return this.request<Task>({
+      method: 'PUT',
+      path: `/tasques/reports/${seg(queue)}/${seg(id)}`,
+      body: data === undefined ? {} : { data },
+      workerId: this.workerIdFor(options),
+      // Reporting twice is harmless: the second report replaces the first.
+      safety: 'idempotent',
+      options,
+    });
+  }
+
+  /**
+   * Marks a claimed task done (`PUT /tasques/done/{queue}/{id}`); `data` is kept as
+   * `last_claimed.result.success`.
+   * @throws TasquesApiError 400 / 403 / 404 as {@link reportIn}.
+   */
+  async markDone(queue: string, id: string, data?: JsonObject, options?: WorkerCallOptions): Promise<Task> {
+    return this.request<Task>({
+      method: 'PUT',
+      path: `/tasques/done/${seg(queue)}/${seg(id)}`,
+      body: data === undefined ? {} : { data },
+      workerId: this.workerIdFor(options),
+      safety: 'unsafe',
+      options,
+    });
+  }
+
+  /**
+   * Marks a claimed task failed (`PUT /tasques/failed/{queue}/{id}`); `data` is kept as
+   * `last_claimed.result.failure`. The task is retried after a backoff, or becomes `dead` when it has no
+   * attempts left.
+   * @throws TasquesApiError 400 / 403 / 404 as {@link reportIn}.
+   */
+  async markFailed(queue: string, id: string, data?: JsonObject, options?: WorkerCallOptions): Promise<Task> {
+    return this.request<Task>({
+      method: 'PUT',
+      path: `/tasques/failed/${seg(queue)}/${seg(id)}`,
+      body: data === undefined ? {} : { data },
+      workerId: this.workerIdFor(options),
+      safety: 'unsafe',
+      options,
+    });
+  }
+
+  /**
+   * Gives a claimed task back to its queue without counting the attempt (`DELETE
+   * /tasques/claims/{queue}/{id}`).
+   * @throws TasquesApiError 400 / 403 / 404 as {@link reportIn}.
+   */
+  async unclaim(queue: string, id: string, options?: WorkerCallOptions): Promise<Task> {
+    return this.request<Task>({
+      method: 'DELETE',
+      path: `/tasques/claims/${seg(queue)}/${seg(id)}`,
+      workerId: this.workerIdFor(options),
+      safety: 'unsafe',
+      options,
+    });
+  }
+
+  // ── Recurring tasks ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Creates a recurring task (`POST /recurring_tasques`, 201).
+   * @throws TasquesApiError 400 for an invalid schedule or definition; 409 when the id is taken (unless
+   *   `onConflict: 'return-existing'`).
+   */
+  async createRecurringTask(task: NewRecurringTask, options?: CreateTaskOptions): Promise<RecurringTask> {
+    let repeated = false;
+    try {
+      return await this.request<RecurringTask>({
+        method: 'POST',
+        path: '/recurring_tasques',
+        body: task,
+        safety: 'idempotent',
+        options,
+        onRetry: (e) => {
+          if (mayHaveReachedServer(e)) repeated = true;
+        },
+      });
+    } catch (e) {
+      if (isApiError(e, 409) && (repeated || options?.onConflict === 'return-existing')) {
+        return this.getRecurringTask(task.id, options);
+      }
+      throw e;
+    }
+  }
+
+  /** Every recurring task that is not deleted, sorted by id (`GET /recurring_tasques`). */
+  async listRecurringTasks(options?: CallOptions): Promise<RecurringTask[]> {
+    return this.request<RecurringTask[]>({ method: 'GET', path: '/recurring_tasques', safety: 'idempotent', options });
+  }
+
+  /**
+   * Reads a recurring task (`GET /recurring_tasques/{id}`).
+   * @throws TasquesApiError 404 when missing or deleted.
+   */
+  async getRecurringTask(id: string, options?: CallOptions): Promise<RecurringTask> {
+    return this.request<RecurringTask>({
+      method: 'GET',
+      path: `/recurring_tasques/${seg(id)}`,
+      safety: 'idempotent',
+      options,
+    });
+  }
+
+  /**
+   * Updates a recurring task (`PUT /recurring_tasques/{id}`). Fields that are present replace the stored
+   * ones; a `task_definition` replaces the whole definition (omitted fields get the defaults again).
+   * @throws TasquesApiError 400, 404, 409.
+   */
+  async updateRecurringTask(id: string, update: RecurringTaskUpdate, options?: CallOptions): Promise<RecurringTask> {
+    return this.request<RecurringTask>({
+      method: 'PUT',
+      path: `/recurring_tasques/${seg(id)}`,
+      body: update,
+      safety: 'idempotent',
+      options,
+    });
+  }
+
+  /**
+   * Deletes a recurring task (`DELETE /recurring_tasques/{id}`); it stops enqueueing. Tasks it already
+   * enqueued are not affected. Resolves with the deleted recurring task.
+   * @throws TasquesApiError 404 when missing or already deleted.
+   */
+  async deleteRecurringTask(id: string, options?: CallOptions): Promise<RecurringTask> {
+    return this.request<RecurringTask>({
+      method: 'DELETE',
+      path: `/recurring_tasques/${seg(id)}`,
+      safety: 'unsafe',
+      options,
+    });
+  }
+
+  // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────
+
+  private workerIdFor(options: WorkerCallOptions | undefined): string {
+    const id = options?.workerId ?? this.workerId;
+    if (!id || id.trim() === '') {
+      throw new TypeError('a worker id is needed: pass workerId to the TasquesClient or to the call');
+    }
+    return id;
+  }
+
+  private async request<T>(spec: RequestSpec): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.send<T>(spec);
+      } catch (e) {
+        if (attempt >= this.retries || !retryable(e, spec.safety) || spec.options?.signal?.aborted) throw e;
+        spec.onRetry?.(e);
+        const cap = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** attempt);
+        await delay(Math.random() * cap, spec.options?.signal);
+      }
+    }
+  }
+
+  private async send<T>(spec: RequestSpec): Promise<T> {
+    const { method, path } = spec;
+    const timeoutMs = (spec.options?.timeoutMs ?? this.timeoutMs) + (spec.extraTimeMs ?? 0);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const callerSignal = spec.options?.signal;
+    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+    const headers: Record<string, string> = { ...this.headers };
+    if (spec.workerId !== undefined) headers[WORKER_ID_HEADER] = spec.workerId;
+    let payload: string | undefined;
+    if (spec.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(spec.body);
+    }
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(`${this.baseUrl}${path}`, { method, headers, body: payload, signal });
+      text = await response.text();
+    } catch (e) {
+      if (callerSignal?.aborted) throw callerSignal.reason;
+      if (timeout.aborted) throw new TasquesTimeoutError(timeoutMs, method, path);
+      const errno = errnoOf(e);
+      const sent = errno === undefined || !NOT_SENT_CODES.has(errno);
+      throw new TasquesNetworkError(
+        `${method} ${path}: ${describe(e)}${errno ? ` (${errno})` : ''}`,
+        errno,
+        sent,
+        method,
+        path,
+        e,
+      );
+    }
+
+    let parsed: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        if (response.ok) {
+          throw new TasquesNetworkError(`${method} ${path}: the answer is not JSON`, undefined, true, method, path, e);
+        }
+        parsed = text;
+      }
+    }
+    if (response.ok) return parsed as T;
+    const errorBody = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Partial<ErrorBody>;
+    const message =
+      typeof errorBody.message === 'string'
+        ? errorBody.message
+        : `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    throw new TasquesApiError(response.status, message, errorBody.code as TasquesApiError['code'], parsed, method, path);
+  }
+}
+
+function mayHaveReachedServer(e: unknown): boolean {
+  return !(e instanceof TasquesNetworkError && !e.sent);
+}
+
+function retryable(e: unknown, safety: Safety): boolean {
+  if (e instanceof TasquesNetworkError && !e.sent) return true; // nothing reached the server
+  if (safety === 'unsafe') return false;
+  if (e instanceof TasquesNetworkError || e instanceof TasquesTimeoutError) return true;
+  return e instanceof TasquesApiError && (e.status >= 500 || e.status === 429);
+}
+
+/** The undici/libuv error code inside a fetch failure, e.g. ECONNREFUSED. */
+function errnoOf(e: unknown): string | undefined {
+  for (let err: unknown = e, depth = 0; err && depth < 5; err = (err as { cause?: unknown }).cause, depth++) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    // An AggregateError (happy eyeballs tried several addresses) carries the codes in `errors`.
+    const inner = (err as { errors?: unknown[] }).errors;
+    if (Array.isArray(inner)) {
+      const codes = inner.map((x) => (x as { code?: unknown }).code).filter((c): c is string => typeof c === 'string');
+      if (codes.length > 0) return codes.every((c) => NOT_SENT_CODES.has(c)) ? codes[0] : codes.find((c) => !NOT_SENT_CODES.has(c));
+    }
+  }
+  return undefined;
+}
+
+function describe(e: unknown): string {
+  const cause = (e as { cause?: { message?: unknown } }).cause;
+  if (cause && typeof cause.message === 'string' && cause.message !== '') return cause.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+function seg(value: string): string {
+  return encodeURIComponent(value);
+}
+
+/** A fresh task id in the server's format: a UUIDv4 without hyphens. */
+export function newTaskId(): string {
+  return globalThis.crypto.randomUUID().replaceAll('-', '');
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+

@@ -1,0 +1,63 @@
+/**
+ * The wire types of the Tasques v1 API, derived from the TypeBox schemas that the server validates and
+ * serializes with (src/http/schemas) and that produce openapi.json. Type-only imports: nothing of the
+ * server is loaded at run time.
+ */
+import type { Static } from '@sinclair/typebox';
+import type {
+  NewRecurringTaskSchema,
+  RecurringTaskSchema,
+  RecurringTaskUpdateSchema,
+  TaskDefinitionInputSchema,
+  TaskDefinitionSchema,
+} from '../http/schemas/recurring.js';
+import type {
+  ClaimSchema,
+  ErrorBody,
+  FailureSchema,
+  LastClaimedSchema,
+  NewReportSchema,
+  NewTaskSchema,
+  SuccessSchema,
+  TaskReportSchema,
+  TaskResultSchema,
+  TaskSchema,
+  TaskState as TaskStateSchema,
+} from '../http/schemas/tasks.js';
+
+/** A free-form JSON object: task `args` and `context`, report data, results. */
+export type { JsonObject } from '../types/index.js';
+
+/** A task as the server returns it (`task.Task`). */
+export type Task = Static<typeof TaskSchema>;
+/** `queued` → `claimed` → `done` | `failed` (will be retried) | `dead` (no attempts left). */
+export type TaskState = Static<typeof TaskStateSchema>;
+/** The latest claim of a task (`task.LastClaimed`). */
+export type LastClaimed = Static<typeof LastClaimedSchema>;
+/** A worker's latest report on its claim (`task.Report`). */
+export type TaskReport = Static<typeof TaskReportSchema>;
+/** How the latest attempt ended (`task.Result`). */
+export type TaskResult = Static<typeof TaskResultSchema>;
+/** The body of `POST /tasques` (`task.NewTask`). Only `queue` and `kind` are required. */
+export type NewTask = Static<typeof NewTaskSchema>;
+/** The body of `POST /tasques/claims` (`task.Claim`). */
+export type Claim = Static<typeof ClaimSchema>;
+/** The body of `PUT /tasques/reports/…` (`task.NewReport`). */
+export type NewReport = Static<typeof NewReportSchema>;
+/** The body of `PUT /tasques/done/…` (`task.Success`). */
+export type Success = Static<typeof SuccessSchema>;
+/** The body of `PUT /tasques/failed/…` (`task.Failure`). */
+export type Failure = Static<typeof FailureSchema>;
+/** Every error body: `{"message": …, "code": …}` (`common.Body`). */
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** A recurring task as the server returns it (`recurring.Task`). */
+export type RecurringTask = Static<typeof RecurringTaskSchema>;
+/** The body of `POST /recurring_tasques` (`recurring.NewTask`). */
+export type NewRecurringTask = Static<typeof NewRecurringTaskSchema>;
+/** The body of `PUT /recurring_tasques/{id}` (`recurring.TaskUpdate`): present fields replace stored ones. */
+export type RecurringTaskUpdate = Static<typeof RecurringTaskUpdateSchema>;
+/** What a recurring task enqueues, as sent (`recurring.TaskDefinition`). */
+export type TaskDefinitionInput = Static<typeof TaskDefinitionInputSchema>;
+/** What a recurring task enqueues, with the server's defaults filled in (`recurring.TaskDefinitionResponse`). */
+export type TaskDefinition = Static<typeof TaskDefinitionSchema>;
