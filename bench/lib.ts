@@ -390,7 +390,9 @@ export function parseFlags<S extends FlagSpec>(usage: string, spec: S): Flags<S>
 }
 
 function printUsage(usage: string, spec: FlagSpec): void {
-  const lines = Object.entries(spec).map(([name, s]) => `  --${name.padEnd(12)} ${s.help} (default ${String(s.default)})`);
+  const lines = Object.entries(spec).map(
+    ([name, s]) => `  --${name.padEnd(12)} ${s.help}${s.default === '' ? '' : ` (default ${String(s.default)})`}`,
+  );
   console.log(`${usage}\n\nFlags:\n${lines.join('\n')}`);
 }
 

@@ -59,6 +59,8 @@ interface RunResult {
   maxDepth: number;
   /** Server CPU time over the phase / wall time of the phase (100 % = one core busy). */
   serverCpuPct: number;
+  /** The same for this process (all producers and workers). */
+  clientCpuPct: number;
   timedOut: boolean;
 }
 
@@ -100,6 +102,7 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
   const workerClients = Array.from({ length: o.workers }, () => new HttpClient(o.url));
 
   const cpu0 = processCpuMs(o.serverPid);
+  const clientCpu0 = process.cpuUsage();
   const t0 = now();
   const producer = async (p: number) => {
     const client = producerClients[p] as HttpClient;
@@ -165,6 +168,8 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
   for (const c of producerClients) c.close();
   const cpu1 = processCpuMs(o.serverPid);
   const phaseMs = Math.max(lastDoneAck, lastCreateAck) - t0;
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const clientCpuPct = (100 * (clientCpu.user + clientCpu.system)) / 1000 / phaseMs;
   const serverCpuPct = cpu0 === undefined || cpu1 === undefined ? Number.NaN : (100 * (cpu1 - cpu0)) / phaseMs;
 
   const fromAck: number[] = [];
@@ -196,6 +201,7 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
     claimBeforeAck,
     maxDepth,
     serverCpuPct,
+    clientCpuPct,
     timedOut: now() >= deadline,
   };
 }
@@ -240,7 +246,7 @@ async function main(): Promise<void> {
   }
 
   printTable(
-    ['amount', 'tasks', 'P', 'W', 'enqueue/s', 'processed/s', 'wall s', 'claims', 'empty', 'tasks/claim', 'max depth', 'server CPU', 'errors'],
+    ['amount', 'tasks', 'P', 'W', 'enqueue/s', 'processed/s', 'wall s', 'claims', 'empty', 'tasks/claim', 'max depth', 'server CPU', 'bench CPU', 'errors'],
     results.map((r) => [
       String(r.amount),
       fmtInt(r.done),
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
       (r.done / Math.max(1, r.claims - r.emptyClaims)).toFixed(1),
       fmtInt(r.maxDepth),
       Number.isFinite(r.serverCpuPct) ? `${r.serverCpuPct.toFixed(0)}%` : '-',
+      `${r.clientCpuPct.toFixed(0)}%`,
       String(r.errors + r.duplicates),
     ]),
     'Throughput (create → claim → done over HTTP, one create and one done per task)',

@@ -38,6 +38,9 @@ const BASE_JVM_FLAGS = [
   '-XX:MaxDirectMemorySize=256m',
   '-XX:+ExitOnOutOfMemoryError',
   '-XX:-OmitStackTraceInFastThrow',
+  // C1 only: faster start and, on 2 cores, faster test suites (no C2 compile threads competing with the tests).
+  // Pass javaOpts: ['-XX:TieredStopAtLevel=4'] to get the full JIT back (e.g. for benchmarks).
+  '-XX:TieredStopAtLevel=1',
   '-Xlog:disable',
   '-Xlog:all=warning:stderr', // JVM warnings to stderr: stdout carries only ENGINE_READY
   '-Djava.locale.providers=SPI,COMPAT', // what the OpenSearch 2.x distribution uses (date parsing)
@@ -244,6 +247,7 @@ async function launch({ log, port = 0, timeoutMs = 120_000, home, javaOpts = [],
   const flags = [...BASE_JVM_FLAGS];
   if (extraJvmFlags.length === 0 && fs.existsSync(CDS_ARCHIVE)) flags.push(`-XX:SharedArchiveFile=${CDS_ARCHIVE}`);
   const args = [...flags, ...extraJvmFlags, ...javaOpts, '-cp', classpath(), MAIN_CLASS, '--port', String(port), '--home', homeDir];
+  if (ownsHome) args.push('--delete-home-on-exit'); // the JVM cleans up even if this process is killed -9
   const t0 = Date.now();
   const child = spawn(javaBin(), args, { cwd: ENGINE_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', noop); // EPIPE once the JVM is gone
@@ -279,16 +283,8 @@ async function launch({ log, port = 0, timeoutMs = 120_000, home, javaOpts = [],
     cleaned = true;
     if (ownsHome) fs.rmSync(homeDir, { recursive: true, force: true });
   };
-  // If the parent exits without stop(): kill the JVM (it would also see stdin EOF) and remove the temp home.
-  const onExit = () => {
-    if (exitCode === undefined) {
-      try {
-        child.kill('SIGKILL');
-      } catch {}
-    }
-    cleanup();
-  };
-  process.on('exit', onExit);
+  // If this process exits without stop() (or is killed -9), the JVM sees stdin EOF, closes the node and,
+  // for a temp home, deletes it (--delete-home-on-exit): nothing to do here.
 
   const exitsWithin = (ms) =>
     new Promise((resolve) => {
@@ -314,7 +310,6 @@ async function launch({ log, port = 0, timeoutMs = 120_000, home, javaOpts = [],
           if (!(await exitsWithin(5_000))) child.kill('SIGKILL');
         }
         const code = await exited;
-        process.off('exit', onExit);
         cleanup();
         return code;
       })();

@@ -4,9 +4,10 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { parseGoDuration } from '../domain/duration.js';
 import type { TaskEngine } from '../engine/task-engine.js';
+import { ERROR_CODES, errors } from '../errors/index.js';
 import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
@@ -63,6 +64,23 @@ const COMPONENT_SCHEMAS = [
   RecurringTaskSchema,
 ];
 
+/** Request bodies may nest objects and arrays this deep at most. */
+export const MAX_JSON_DEPTH = 512;
+
+/** Whether `value` nests objects/arrays more than `max` levels deep (iterative: no recursion to overflow). */
+function jsonDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 const isGoDuration = (value: string) => {
   try {
     parseGoDuration(value);
@@ -78,6 +96,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimitBytes,
     // One log line per request costs ~10% of throughput; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // Malformed URLs (e.g. bad percent-encoding) get the same {message, code} body as every other error.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send({ message: error.message, code: ERROR_CODES.BAD_REQUEST.code });
+    },
     ajv: {
       customOptions: {
         // JSON bodies are taken as sent: a number is not a duration string, a string is not a number.
@@ -88,8 +110,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  // v1 parsed every body as JSON whatever its Content-Type (curl -d sends form-urlencoded).
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => {
+  // v1 parsed every body as JSON whatever its Content-Type (curl -d sends form-urlencoded), text/plain included.
+  // An empty body is no body: the v1 Go client sends Content-Type: application/json on a body-less DELETE.
+  // Routes that need a body still answer 400 through their schema.
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser(['application/json', '*'], { parseAs: 'string' }, (_request, text, done) => {
     const raw = text as string;
     if (raw.length === 0) {
       done(null, undefined);
@@ -104,6 +129,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerErrorHandling(app);
   registerBasicAuth(app, options.basicAuthUsers ?? []);
+  // Deeper JSON would overflow the stack where it is serialized (the store), giving a 500.
+  app.addHook('preValidation', async (request) => {
+    if (jsonDeeperThan(request.body, MAX_JSON_DEPTH)) {
+      throw errors.badRequest(`body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+  });
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
 
   await app.register(swagger, {

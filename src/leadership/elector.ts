@@ -56,7 +56,10 @@ export class Elector extends LoopService<void> {
   readonly leaderId: string;
   readonly intervalMs: number;
   readonly ttlMs: number;
-  /** Opt-in signals for tests: gained (with the term), lost (with the reason), and every finished step. */
+  /**
+   * Opt-in signals for tests: gained (with the term) and lost (with the reason), each raised after the
+   * subscribers have run, and every finished step (with whether this process leads).
+   */
   readonly testSignals = {
     gained: new TestSignal<LeaderLease>('elector.gained'),
     lost: new TestSignal<string>('elector.lost'),
@@ -116,8 +119,8 @@ export class Elector extends LoopService<void> {
           { leader_id: this.leaderId, elected_at: new Date(lease.electedAt).toISOString() },
           'became leader',
         );
-        this.testSignals.gained.signal(lease);
         await this.notify({ isLeader: true, leaderId: this.leaderId, lease });
+        this.testSignals.gained.signal(lease);
       }
     } else {
       const term = this.term;
@@ -167,8 +170,8 @@ export class Elector extends LoopService<void> {
   private async demote(reason: string): Promise<void> {
     this.term = undefined;
     this.logger.info({ leader_id: this.leaderId, reason }, 'lost leadership');
-    this.testSignals.lost.signal(reason);
     await this.notify({ isLeader: false, leaderId: this.leaderId, reason });
+    this.testSignals.lost.signal(reason);
   }
 
   private async notify(change: LeadershipChange): Promise<void> {

@@ -141,11 +141,8 @@ describe('invalid configuration', { concurrency: 4 }, () => {
     ['block_for "soon" from env', '', { TASQUES_SERVER_TASKS_DEFAULTS_BLOCK_FOR: 'soon' }, 'tasques.server.tasks.defaults.block_for'],
     ['retry_times -1 in the file', 'tasks:\n      defaults:\n        retry_times: -1', {}, 'tasques.server.tasks.defaults.retry_times'],
     ['retry_times -1 from env', '', { TASQUES_SERVER_TASKS_DEFAULTS_RETRY_TIMES: '-1' }, 'tasques.server.tasks.defaults.retry_times'],
-    ['retry_times "many" from env', '', { TASQUES_SERVER_TASKS_DEFAULTS_RETRY_TIMES: 'many' }, 'tasques.server.tasks.defaults.retry_times'],
     ['bind_address "nope" in the file', 'bind_address: nope', {}, 'tasques.server.bind_address'],
     ['bind_address "nope" from env', '', { TASQUES_SERVER_BIND_ADDRESS: 'nope' }, 'tasques.server.bind_address'],
-    ['an unknown logging level', 'logging:\n      level: loud', {}, 'tasques.server.logging.level'],
-    ['a user without a name', 'auth:\n      basic_auth:\n        - password: x', {}, 'tasques.server.auth.basic_auth.0.name'],
   ];
   for (const [what, yaml, env, key] of invalid) {
     it(`rejects ${what}, naming ${key}`, async () => {
@@ -158,15 +155,6 @@ describe('invalid configuration', { concurrency: 4 }, () => {
     });
   }
 
-  it('names every bad key at once', async () => {
-    const res = await runCli(['show', 'config'], {
-      env: { TASQUES_SERVER_TASKS_DEFAULTS_BLOCK_FOR: 'soon', TASQUES_SERVER_TASKS_DEFAULTS_RETRY_TIMES: '-1' },
-    });
-    assert.notEqual(res.code, 0);
-    assert.match(res.stderr, /tasques\.server\.tasks\.defaults\.block_for/);
-    assert.match(res.stderr, /tasques\.server\.tasks\.defaults\.retry_times/);
-  });
-
   it('does not echo a password in a validation error', async () => {
     // A basic-auth entry with no name: the whole entry is invalid, and it holds the password.
     const res = await runCli(['show', 'config'], { env: { TASQUES_SERVER_AUTH_BASIC_AUTH: `:${ENV_SECRET}` } });
@@ -175,20 +163,13 @@ describe('invalid configuration', { concurrency: 4 }, () => {
     assert.ok(!res.stderr.includes(ENV_SECRET) && !res.stdout.includes(ENV_SECRET), `secret leaked:\n${res.stderr}`);
   });
 
-  it('fails on a missing --config file, bad YAML, or a file without tasques.server', async () => {
+  // Bad YAML, a file without tasques.server and the other validation rules are covered by
+  // src/config/load.test.ts; here, only what goes through the CLI's own paths.
+  it('fails on a --config file that does not exist', async () => {
     const missing = await runCli(['show', 'config', '--config', '/nonexistent/tasques.yaml']);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /\/nonexistent\/tasques\.yaml/);
-
-    const [, bad] = yamlFile('tasques: [server:\n');
-    const badYaml = await runCli(['show', 'config', '--config', bad]);
-    assert.notEqual(badYaml.code, 0);
-    assert.match(badYaml.stderr, /not valid YAML/);
-
-    const [, wrong] = yamlFile('server:\n  bind_address: 127.0.0.1:1\n');
-    const noSection = await runCli(['show', 'config', '--config', wrong]);
-    assert.notEqual(noSection.code, 0);
-    assert.match(noSection.stderr, /tasques\.server/);
+    assert.equal(missing.stdout, '');
   });
 
   it('makes `serve` exit non-zero without listening', async () => {

@@ -13,6 +13,9 @@ import { validateConfig } from '../../src/config/load.js';
 import { createServer, type TasquesServer } from '../../src/server/server.js';
 import type { Clock } from '../../src/service/clock.js';
 
+/** Options for every HTTP test: a hang fails the test instead of stalling the run. */
+export const LIMIT = { timeout: 20_000 };
+
 export const WORKER_HEADER = 'x-tasques-worker-id';
 export const INT32_MIN = -2_147_483_648;
 export const INT32_MAX = 2_147_483_647;
@@ -38,7 +41,7 @@ export interface Answer {
   raw: LightMyRequestResponse;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+function isPlainObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -46,7 +49,7 @@ function merge(base: Record<string, unknown>, extra: Record<string, unknown>): R
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(extra)) {
     const b = out[k];
-    out[k] = isPlainObject(b) && isPlainObject(v) ? merge(b, v) : v;
+    out[k] = isPlainObject(b) && isPlainObject(v) ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
   }
   return out;
 }
@@ -62,20 +65,27 @@ export function toAnswer(raw: LightMyRequestResponse): Answer {
 }
 
 /**
- * Builds a server over a fresh SQLite file with `listen: false`; it is closed after the test.
+ * Builds a server over a fresh SQLite file with `listen: false` (listen on a real socket with
+ * `ts.server.app.listen({ port: 0, host: '127.0.0.1' })`); it is closed after the test.
  * `overrides` are config keys (`tasques.server.*`), deep-merged over quiet logging and the temp store.
  */
 export async function startTestServer(
   t: TestContext | undefined,
   overrides: Record<string, unknown> = {},
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; leadership?: boolean } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tasques-http-'));
   const dbPath = join(dir, 'tasques.db');
   const config = validateConfig(
     merge(merge({ logging: { level: 'silent' } }, overrides), { store: { sqlite: { path: dbPath } } }),
   );
-  const server = await createServer(config, { listen: false, ...(options.clock ? { clock: options.clock } : {}) });
+  // Leader-only services (reaper, recurring scheduler, archiver) are off unless asked for: they would
+  // write to tasks and recurring tasks behind the tests' backs.
+  const server = await createServer(config, {
+    listen: false,
+    leadership: options.leadership ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   let closed: Promise<void> | undefined;
   const ts: TestServer = {
     server,

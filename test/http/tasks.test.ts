@@ -9,6 +9,7 @@ import {
   claim,
   createClaimed,
   createTask,
+  LIMIT,
   startTestServer,
   storedRows,
   worker,
@@ -17,7 +18,7 @@ import {
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
-test('POST /tasques answers 201 with the full Task and v1 defaults', async (t) => {
+test('POST /tasques answers 201 with the full Task and v1 defaults', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const res = await ts.request({ method: 'POST', url: '/tasques', payload: { queue: 'run-later', kind: 'sayHello' } });
@@ -42,7 +43,7 @@ test('POST /tasques answers 201 with the full Task and v1 defaults', async (t) =
   assert.equal(storedRows(ts, 'tasks'), 1);
 });
 
-test('POST /tasques keeps every given field; durations come back in Go format and times in UTC', async (t) => {
+test('POST /tasques keeps every given field; durations come back in Go format and times in UTC', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const cases: [string, string][] = [
@@ -75,7 +76,7 @@ test('POST /tasques keeps every given field; durations come back in Go format an
   }
 });
 
-test('POST /tasques treats the Go zero time and JSON nulls as unset (what v1 clients send)', async (t) => {
+test('POST /tasques treats the Go zero time and JSON nulls as unset (what v1 clients send)', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const task = await createTask(ts, {
@@ -99,7 +100,7 @@ test('POST /tasques treats the Go zero time and JSON nulls as unset (what v1 cli
   assert.equal((await createTask(ts, { queue: 'q', kind: 'k', run_at: '0001-01-01T00:00:00.000Z' })).run_at, iso(T0));
 });
 
-test('integers at the int32 bounds are accepted and returned as JSON integers', async (t) => {
+test('integers at the int32 bounds are accepted and returned as JSON integers', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   const task = await createTask(ts, { queue: 'q', kind: 'k', retry_times: 2_147_483_647, priority: -2_147_483_648 });
   assertTaskShape(task);
@@ -107,7 +108,7 @@ test('integers at the int32 bounds are accepted and returned as JSON integers', 
   assert.equal(task.priority, -2_147_483_648);
 });
 
-test('GET /tasques/{queue}/{id} answers 200 with the stored task', async (t) => {
+test('GET /tasques/{queue}/{id} answers 200 with the stored task', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   const created = await createTask(ts, { queue: 'q', kind: 'k', args: { a: 1 } });
   const res = await ts.request({ method: 'GET', url: `/tasques/q/${created.id}` });
@@ -117,7 +118,7 @@ test('GET /tasques/{queue}/{id} answers 200 with the stored task', async (t) => 
   assert.deepEqual(res.json, created);
 });
 
-test('POST /tasques/claims answers 200 with the claimed tasks, and [] when none is claimable', async (t) => {
+test('POST /tasques/claims answers 200 with the claimed tasks, and [] when none is claimable', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const created = await createTask(ts, { queue: 'q', kind: 'k', processing_timeout: '15m' });
@@ -146,18 +147,19 @@ test('POST /tasques/claims answers 200 with the claimed tasks, and [] when none 
   assert.equal(task.metadata.modified_at, iso(T0 + 1000));
   assert.ok(task.metadata.version.seq_num > created.metadata.version.seq_num, 'the version moves on a write');
 
+  // (block_for 0s: this test's clock only moves when told to, so a wait would never end.)
   const empty = await ts.request({
     method: 'POST',
     url: '/tasques/claims',
     headers: worker('worker-1'),
-    payload: { queues: ['q'], block_for: '1ms' },
+    payload: { queues: ['q'], block_for: '0s' },
   });
   assert.equal(empty.status, 200);
   assertJsonContentType(empty);
   assert.equal(empty.body, '[]');
 });
 
-test('claims: amount 0 answers [] at once, [] queues means every queue, results follow priority', async (t) => {
+test('claims: amount 0 answers [] at once, [] queues means every queue, results follow priority', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   await createTask(ts, { queue: 'a', kind: 'k', id: 'low', priority: 1 });
   await createTask(ts, { queue: 'b', kind: 'k', id: 'high', priority: 9 });
@@ -170,15 +172,18 @@ test('claims: amount 0 answers [] at once, [] queues means every queue, results 
   for (const task of claimed) assertTaskShape(task);
 });
 
-test('claims without amount or block_for use the defaults (1 task)', async (t) => {
+test('claims without amount or block_for use the defaults (1 task), and [] when nothing is claimable', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   await createTask(ts, { queue: 'q', kind: 'k' });
   await createTask(ts, { queue: 'q', kind: 'k' });
   const claimed = await claim(ts, 'w', { queues: ['q'] });
   assert.equal(claimed.length, 1);
+  await claim(ts, 'w', { queues: ['q'] });
+  assert.deepEqual(await claim(ts, 'w', { queues: ['q'], block_for: '10ms' }), []);
+  assert.deepEqual(await claim(ts, 'w', { queues: ['elsewhere'], block_for: '10ms' }), []);
 });
 
-test('DELETE /tasques/claims/{queue}/{id} gives the task back: 200, queued, attempted − 1, last_claimed kept', async (t) => {
+test('DELETE /tasques/claims/{queue}/{id} gives the task back: 200, queued, attempted − 1, last_claimed kept', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const claimed = await createClaimed(ts, 'q', 'w1');
@@ -196,7 +201,7 @@ test('DELETE /tasques/claims/{queue}/{id} gives the task back: 200, queued, atte
   assert.equal((await claim(ts, 'w2', { queues: ['q'], block_for: '1ms' }))[0]?.id, claimed.id);
 });
 
-test('PUT /tasques/reports/{queue}/{id}: 200, last_report stored, times_out_at pushed to now + timeout', async (t) => {
+test('PUT /tasques/reports/{queue}/{id}: 200, last_report stored, times_out_at pushed to now + timeout', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const claimed = await createClaimed(ts, 'q', 'w1', { processing_timeout: '10m' });
@@ -221,7 +226,7 @@ test('PUT /tasques/reports/{queue}/{id}: 200, last_report stored, times_out_at p
   assert.deepEqual(bare.json.last_claimed.last_report, { at: iso(T0 + 61_000) });
 });
 
-test('PUT /tasques/done/{queue}/{id}: 200, done, result.success kept, no failure', async (t) => {
+test('PUT /tasques/done/{queue}/{id}: 200, done, result.success kept, no failure', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const claimed = await createClaimed(ts, 'q', 'w1');
@@ -242,7 +247,7 @@ test('PUT /tasques/done/{queue}/{id}: 200, done, result.success kept, no failure
   assert.deepEqual(got.json, res.json);
 });
 
-test('PUT /tasques/failed/{queue}/{id}: 200, failed with a later run_at while attempts remain, else dead', async (t) => {
+test('PUT /tasques/failed/{queue}/{id}: 200, failed with a later run_at while attempts remain, else dead', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
   const claimed = await createClaimed(ts, 'q', 'w1', { retry_times: 1 });
@@ -269,7 +274,7 @@ test('PUT /tasques/failed/{queue}/{id}: 200, failed with a later run_at while at
   assert.deepEqual(res2.json.last_claimed.result, { at: iso(T0 + 3000) });
 });
 
-test('the worker-id header is trimmed', async (t) => {
+test('the worker-id header is trimmed', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   await createTask(ts, { queue: 'q', kind: 'k' });
   const [task] = await claim(ts, '  w-7 \t', { queues: ['q'], block_for: '1ms' });
@@ -278,7 +283,7 @@ test('the worker-id header is trimmed', async (t) => {
   assert.equal(done.status, 200);
 });
 
-test('GET /recurring_tasques answers 200 [] on a fresh store (the v1 readiness probe)', async (t) => {
+test('GET /recurring_tasques answers 200 [] on a fresh store (the v1 readiness probe)', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   const res = await ts.request({ method: 'GET', url: '/recurring_tasques' });
   assert.equal(res.status, 200);
@@ -286,7 +291,7 @@ test('GET /recurring_tasques answers 200 [] on a fresh store (the v1 readiness p
   assert.equal(res.body, '[]');
 });
 
-test('a curl -d style request (form-urlencoded Content-Type) is parsed as JSON, as in v1', async (t) => {
+test('a curl -d style request (form-urlencoded Content-Type) is parsed as JSON, as in v1', LIMIT, async (t) => {
   const ts = await startTestServer(t);
   for (const contentType of ['application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream', undefined]) {
     const res = await ts.request({
@@ -307,4 +312,18 @@ test('a curl -d style request (form-urlencoded Content-Type) is parsed as JSON, 
   });
   assert.equal(claimRes.status, 200, claimRes.body);
   assert.equal(claimRes.json.length, 4);
+});
+
+test('queues named like route words (claims, reports, done, failed, archived) work on GET /tasques/{queue}/{id}', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  for (const queue of ['claims', 'reports', 'done', 'failed', 'archived']) {
+    const task = await createTask(ts, { queue, kind: 'k', id: 'x' });
+    const res = await ts.request({ method: 'GET', url: `/tasques/${queue}/x` });
+    assert.equal(res.status, 200, `${queue}: ${res.body}`);
+    assert.deepEqual(res.json, task);
+    const [claimed] = await claim(ts, 'w', { queues: [queue], block_for: '1ms' });
+    assert.equal(claimed.queue, queue);
+    const done = await ts.request({ method: 'PUT', url: `/tasques/done/${queue}/x`, headers: worker('w'), payload: {} });
+    assert.equal(done.status, 200, done.body);
+  }
 });

@@ -70,7 +70,9 @@ describe('maintainer', () => {
     t.after(async () => {
       await b.elector.stop();
     });
-    await a.elector.runOnce();
+    const gained = a.elector.testSignals.gained.init();
+    await a.elector.start();
+    await gained.waitOrTimeout();
     assert.deepEqual(a.running(), [true, true, true]);
     await a.elector.stop();
     assert.deepEqual(a.running(), [false, false, false]);

@@ -19,9 +19,13 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function registerBasicAuth(app: FastifyInstance, users: readonly BasicAuthUser[]): void {
   if (users.length === 0) return;
   const expected = users.map((u) => digest(`${u.name}:${u.password}`));
+  const isProtected = (path: string) =>
+    PROTECTED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}?`));
   app.addHook('onRequest', async (request, reply) => {
-    const path = request.url;
-    if (!PROTECTED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}?`))) return;
+    // The raw URL and the matched route pattern: the router percent-decodes paths, so `/%74asques/...`
+    // reaches a /tasques route although its raw URL does not start with /tasques.
+    const route = request.routeOptions.url;
+    if (!isProtected(request.url) && !(route !== undefined && isProtected(route))) return;
     const header = request.headers.authorization ?? '';
     const match = /^Basic\s+(\S+)$/i.exec(header);
     if (match) {

@@ -28,6 +28,9 @@ function validationMessage(error: FastifyError): string {
   if (detail.parentSchema?.format === 'go-duration' || detail.params?.format === 'go-duration') {
     return `${path} must be a Go duration string such as "300ms", "5s" or "1h30m" (got ${JSON.stringify(detail.data)})`;
   }
+  if (context === 'body' && (detail.instancePath ?? '') === '' && detail.data === undefined) {
+    return 'Request body is empty; expected a JSON object';
+  }
   if (detail.keyword === 'required') return `${path} must have required property '${String(detail.params?.missingProperty)}'`;
   if (detail.keyword === 'format') {
     return `${path} must be ${detail.params?.format === 'date-time' ? 'an RFC 3339 date-time such as "2026-01-02T15:04:05Z"' : `in format ${String(detail.params?.format)}`}`;

@@ -35,7 +35,7 @@ export function workerIdOf(request: FastifyRequest): string {
   return value;
 }
 
-/** preValidation hook: the queue in the path is checked before the body is. */
+/** onRequest hook: the queue in the path is checked before the body is read (v1's order). */
 async function checkQueueParam(request: FastifyRequest): Promise<void> {
   assertQueueName((request.params as { queue: string }).queue);
 }
@@ -62,6 +62,11 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           throw errors.badRequest('processing_timeout: must be positive');
         }
         const runAt = orUndefined(body.run_at);
+        const runAtMs = runAt === undefined ? undefined : Date.parse(runAt);
+        // The date-time format lets through what Date cannot represent, e.g. a leap second (Go rejects it too).
+        if (runAtMs !== undefined && Number.isNaN(runAtMs)) {
+          throw errors.badRequest(`run_at: not a valid RFC 3339 date-time (got ${JSON.stringify(runAt)})`);
+        }
         const task = await engine.createTask({
           queue: body.queue,
           kind: body.kind,
@@ -69,7 +74,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           retryTimes: orUndefined(body.retry_times),
           priority: orUndefined(body.priority),
           processingTimeoutNs,
-          runAt: runAt === undefined ? undefined : Date.parse(runAt),
+          runAt: runAtMs,
           args: orUndefined(body.args),
           context: orUndefined(body.context),
         });
@@ -80,7 +85,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Params: { queue: string; id: string } }>(
       '/tasques/:queue/:id',
       {
-        preValidation: checkQueueParam,
+        onRequest: checkQueueParam,
         schema: {
           operationId: 'get-existing-task',
           summary: 'Get a Task',
@@ -95,8 +100,8 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.post<{ Body: ClaimJson }>(
       '/tasques/claims',
       {
-        // v1 checks the worker id before it reads the body.
-        preValidation: async (request) => {
+        // v1 checks the worker id before it reads the body: onRequest runs before body parsing.
+        onRequest: async (request) => {
           workerIdOf(request);
         },
         schema: {
@@ -138,7 +143,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.delete<{ Params: { queue: string; id: string } }>(
       '/tasques/claims/:queue/:id',
       {
-        preValidation: checkQueueParam,
+        onRequest: checkQueueParam,
         schema: {
           operationId: 'unclaim-existing-task',
           summary: 'Unclaims a claimed Task',
@@ -188,7 +193,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
       app.put<{ Params: { queue: string; id: string }; Body: DataBodyJson }>(
         route.path,
         {
-          preValidation: checkQueueParam,
+          onRequest: checkQueueParam,
           schema: {
             operationId: route.operationId,
             summary: route.summary,

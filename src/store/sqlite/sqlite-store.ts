@@ -301,7 +301,9 @@ export class SqliteStore implements Store {
       ),
       taskExists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
       claimCandidates: db.prepare(
-        `SELECT rowid AS row_id, * FROM tasks
+        // INDEXED BY: without statistics SQLite prefers tasks_next_run for the run_at range and then sorts
+        // the whole backlog; walking tasks_claim_order in order stops after `amount` rows (flat claim cost).
+        `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order
          WHERE queue = ? AND state IN ('queued', 'failed') AND run_at <= ? AND attempted <= retry_times
          ORDER BY priority DESC, run_at ASC LIMIT ?`,
       ),

@@ -34,7 +34,8 @@ import org.opensearch.plugins.Plugin;
  * </pre>
  *
  * Options: {@code --port <n|0>} (HTTP port, 0 = ephemeral, default 0), {@code --home <dir>} (required; created
- * if missing), {@code --data <dir>} (default {@code <home>/data}), {@code --no-stdin-watch} (do not exit on stdin EOF).
+ * if missing), {@code --data <dir>} (default {@code <home>/data}), {@code --no-stdin-watch} (do not exit on stdin EOF),
+ * {@code --delete-home-on-exit} (remove the home directory after the node has closed, even if the parent was killed).
  *
  * <p>Prints exactly one line on stdout, {@code ENGINE_READY port=<p>}, once the cluster is at least yellow and
  * HTTP is bound. All logging goes to stderr. Exits (closing the node) on SIGTERM/SIGINT or when stdin reaches
@@ -46,6 +47,7 @@ public final class EngineMain {
     private static final String NODE_NAME = "tasques-0";
 
     private static volatile Node node;
+    private static volatile Path homeToDelete;
 
     private EngineMain() {}
 
@@ -68,6 +70,7 @@ public final class EngineMain {
         Path home = null;
         Path data = null;
         boolean stdinWatch = true;
+        boolean deleteHome = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port":
@@ -82,6 +85,9 @@ public final class EngineMain {
                 case "--no-stdin-watch":
                     stdinWatch = false;
                     break;
+                case "--delete-home-on-exit":
+                    deleteHome = true;
+                    break;
                 default:
                     usage("unknown argument: " + args[i]);
             }
@@ -95,6 +101,7 @@ public final class EngineMain {
         for (Path p : List.of(config, logs, data, home.resolve("modules"), home.resolve("plugins"))) {
             Files.createDirectories(p);
         }
+        if (deleteHome) homeToDelete = home;
 
         // Exit on parent death (stdin EOF) from the very start, even while the node is still starting.
         if (stdinWatch) {
@@ -118,6 +125,9 @@ public final class EngineMain {
                 // Deprecation warnings reach clients as Warning headers; no need to log them too.
                 "logger.deprecation.name = org.opensearch.deprecation",
                 "logger.deprecation.level = error",
+                // "auto_import_dangling_indices is disabled" on every start
+                "logger.dangling.name = org.opensearch.gateway.DanglingIndicesState",
+                "logger.dangling.level = error",
                 ""));
         }
 
@@ -132,8 +142,6 @@ public final class EngineMain {
             .put("http.port", Integer.toString(port))
             .put("transport.port", "0")
             .put("node.portsfile", true)
-            // One node: replicas could never be assigned, so default them to 0 (health is green, not yellow).
-            .put("cluster.default_number_of_replicas", 0)
             .put("cluster.max_shards_per_node", 10000)
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put("indices.breaker.total.use_real_memory", false)
@@ -167,6 +175,11 @@ public final class EngineMain {
         if (health.isTimedOut() || health.getStatus() == ClusterHealthStatus.RED) {
             throw new IllegalStateException("cluster did not reach yellow: " + health.getStatus());
         }
+        // One node: replicas can never be assigned, so make 0 the default (health green, not yellow, for
+        // indices created without number_of_replicas). It is read from cluster settings only, not node settings.
+        n.client().admin().cluster().prepareUpdateSettings()
+            .setPersistentSettings(Settings.builder().put("cluster.default_number_of_replicas", 0).build())
+            .get();
         TransportAddress http = n.injector().getInstance(HttpServerTransport.class).boundAddress().publishAddress();
         int boundPort = http.getPort();
 
@@ -194,12 +207,29 @@ public final class EngineMain {
 
     private static void closeNode() {
         Node n = node;
-        if (n == null) return;
-        try {
-            n.close();
-            n.awaitClose(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            System.err.println("[engine] error while closing node: " + e);
+        if (n != null) {
+            try {
+                n.close();
+                n.awaitClose(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                System.err.println("[engine] error while closing node: " + e);
+            }
+        }
+        Path h = homeToDelete;
+        if (h != null) deleteRecursively(h);
+    }
+
+    private static void deleteRecursively(Path root) {
+        try (var paths = Files.walk(root)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // best effort
+                }
+            });
+        } catch (IOException e) {
+            // best effort
         }
     }
 
@@ -214,7 +244,7 @@ public final class EngineMain {
 
     private static void usage(String msg) {
         System.err.println("EngineMain: " + msg);
-        System.err.println("usage: EngineMain --home <dir> [--port <n|0>] [--data <dir>] [--no-stdin-watch]");
+        System.err.println("usage: EngineMain --home <dir> [--port <n|0>] [--data <dir>] [--no-stdin-watch] [--delete-home-on-exit]");
         System.exit(2);
     }
 }
