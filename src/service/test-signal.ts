@@ -41,8 +41,6 @@ export class TestSignal<T = void> {
         if (i >= 0) this.waiters.splice(i, 1);
         reject(new Error(`TestSignal ${this.name}: nothing signalled within ${timeoutMs}ms`));
       }, timeoutMs);
-      // A failsafe must not keep a finished test process alive (e.g. the loser of a Promise.race).
-      timer.unref();
       this.waiters.push(waiter);
     });
   }

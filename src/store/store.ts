@@ -219,9 +219,14 @@ export interface Store {
 
   /**
    * Atomically claims up to `amount` claimable tasks (state queued or failed, `runAt <= now`, attempts
-   * left), in order of priority descending then `runAt` ascending, across the given queues. Each claimed
-   * task goes through `intoClaimed`. No task is ever handed to two concurrent callers.
+   * left), in order of priority descending then `runAt` ascending, across the given queues (a set: a
+   * queue named twice counts once; ties beyond that order are broken as the driver likes). Each claimed
+   * task goes through `intoClaimed`. No task is ever handed to two concurrent callers, nor twice to one.
+   * Under contention a driver may return fewer than `amount` while candidates remain; callers claim again.
    * Returns the claimed tasks in that order.
+   *
+   * Every method sees the writes that completed before it was called (read-your-writes), also through
+   * another store instance on the same data; versions of a record only move forward.
    */
   taskClaim(params: TaskClaimParams): Promise<Task[]>;
 

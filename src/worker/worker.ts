@@ -50,7 +50,8 @@ export interface TaskContext {
   report(data?: JsonObject): Promise<void>;
   /**
    * Gives the task back to its queue when the handler returns, instead of marking it done or failed.
-   * The attempt is not counted, and the task can be claimed again at once (by any worker).
+   * The attempt is not counted, and the task can be claimed again at once, by any worker, this one
+   * included (use it to hand work back, not to postpone it).
    */
   unclaim(): void;
   /** The client the worker uses, e.g. to enqueue follow-up tasks. */
@@ -604,11 +605,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private giveUpTimer: NodeJS.Timeout | undefined;
+  private claimAbortTimer: NodeJS.Timeout | undefined;
+  /** Tasks whose handlers were still running when the grace period ended; given back once claiming has ended. */
+  private released: Running[] = [];
 
+  /** The grace period is over (or a second signal came): abort what still runs. */
   private giveUp(): void {
     if (this.giveUpController.signal.aborted) return;
     this.giveUpController.abort();
-    this.claimController?.abort(new WorkerStoppingError());
+    for (const run of this.running.values()) {
+      if (run.phase !== 'running') continue;
+      run.phase = 'released'; // whatever the handler returns now is dropped
+      this.clearReport(run);
+      run.controller.abort(new WorkerStoppingError());
+      this.released.push(run);
+    }
+    // A claim in flight is waited for, so that what it brings can be given back (aborting it could
+    // strand tasks the server claimed just then), but not beyond its long poll.
+    const claim = this.claimController;
+    if (claim) this.claimAbortTimer = setTimeout(() => claim.abort(new WorkerStoppingError()), this.blockForMs + 1_000);
   }
 
   private async shutdown(gracePeriodMs: number): Promise<StopSummary> {
@@ -628,21 +643,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.race([allSettled(), gaveUp]);
     clearTimeout(this.giveUpTimer);
     if (this.giveUpController.signal.aborted) {
-      // Grace period over: abort what still runs, and give it back to the queue.
-      const left = [...this.running.values()];
-      await Promise.all(
-        left.map(async (run) => {
-          if (run.phase === 'running') {
-            run.controller.abort(new WorkerStoppingError());
-            await this.giveBackHeld(run, 'stopping');
-          }
-          this.clearReport(run);
-          this.running.delete(run.key);
-        }),
-      );
+      // Claiming ends first, so that our own long poll cannot take back what we give back now.
+      await this.loop;
+      clearTimeout(this.claimAbortTimer);
+      await Promise.all(this.released.map((run) => this.giveBack(run.task, 'stopping')));
       // Handlers that ignore their signal are not waited for; completions still retrying notice the
       // give-up at their next backoff and count themselves as abandoned.
-      await this.loop;
+      for (const run of this.released) this.running.delete(run.key);
     } else {
       this.giveUpController.abort(); // nothing left to give up on; ends any stray waits
     }

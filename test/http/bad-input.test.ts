@@ -279,3 +279,66 @@ test('unknown JSON fields are ignored, as in v1', LIMIT, async (t) => {
   assert.equal(task.attempted, 0);
   assert.ok(!('extra' in task));
 });
+
+test('__proto__ and constructor keys in bodies pollute nothing and are kept as plain data', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  for (const headers of [JSON_CT, { 'content-type': 'text/plain' }]) {
+    const res = await ts.request({
+      method: 'POST',
+      url: '/tasques',
+      headers,
+      payload: '{"queue":"q","kind":"k","__proto__":{"retry_times":3,"polluted":1},"args":{"__proto__":{"polluted":2},"constructor":{"prototype":{"polluted":3}}}}',
+    });
+    assert.ok(res.status === 201 || res.status === 400, `${res.status} ${res.body}`);
+    if (res.status === 201) {
+      assert.equal(res.json.retry_times, 25, 'a top-level __proto__ does not supply fields');
+      const got = await ts.request({ method: 'GET', url: `/tasques/q/${res.json.id}` });
+      assert.deepEqual(got.json.args, res.json.args);
+    } else {
+      assertError(res, 400);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype was polluted');
+  }
+  const claimRes = await ts.request({
+    method: 'POST',
+    url: '/tasques/claims',
+    headers: { ...JSON_CT, ...worker('w') },
+    payload: '{"__proto__":{"queues":["q"]}}',
+  });
+  assertError(claimRes, 400, /queues/);
+});
+
+test('a sweep of odd values in every body field never gets a 500', LIMIT, async (t) => {
+  // Long polls end at once: `block_for` values such as "1h" are clamped to 10 ms.
+  const ts = await startTestServer(t, { tasks: { limits: { max_block_for: '10ms' } } });
+  const claimed = (await ts.request({ method: 'POST', url: '/tasques', payload: { queue: 'q', kind: 'k', id: 'c' } })).json;
+  assert.equal(claimed.id, 'c');
+  const odd: unknown[] = [null, true, false, 0, -1, 1.5, 2 ** 53, -(2 ** 63), '', ' ', 'x', 'ü\u0000', [], [null], {}, { a: {} }, '0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '1h', '-1h', '9223372036854775807ns', '2562048h'];
+  const bodies: [string, string, Record<string, unknown>][] = [
+    ['POST', '/tasques', { queue: 'q', kind: 'k', id: 'i', retry_times: 1, priority: 1, processing_timeout: '1s', run_at: '2030-01-01T00:00:00Z', args: {}, context: {} }],
+    ['POST', '/tasques/claims', { queues: ['q'], amount: 1, block_for: '1ms' }],
+    ['PUT', '/tasques/reports/q/c', { data: {} }],
+    ['PUT', '/tasques/done/q/c', { data: {} }],
+    ['PUT', '/tasques/failed/q/c', { data: {} }],
+    ['POST', '/recurring_tasques', { id: 'r', schedule_expression: '@hourly', skip_if_outstanding_tasks_exist: true, task_definition: { queue: 'q', kind: 'k' } }],
+    ['PUT', '/recurring_tasques/r', { schedule_expression: '@daily', skip_if_outstanding_tasks_exist: false, task_definition: { queue: 'q', kind: 'k' } }],
+  ];
+  const defFields = ['queue', 'kind', 'retry_times', 'priority', 'processing_timeout', 'args', 'context'];
+  let requests = 0;
+  for (const [method, url, good] of bodies) {
+    const variants: Record<string, unknown>[] = [];
+    for (const field of Object.keys(good)) for (const value of odd) variants.push({ ...good, [field]: value });
+    if ('task_definition' in good) {
+      for (const field of defFields) {
+        for (const value of odd) variants.push({ ...good, task_definition: { queue: 'q', kind: 'k', [field]: value } });
+      }
+    }
+    for (const payload of variants) {
+      const res = await ts.request({ method: method as 'PUT', url, headers: worker('w'), payload });
+      requests++;
+      assert.ok(res.status < 500, `${method} ${url} ${JSON.stringify(payload)} → ${res.status} ${res.body}`);
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+    }
+  }
+  assert.ok(requests > 300);
+});

@@ -78,28 +78,38 @@ test('several waiting claims: each enqueue wakes one, each task goes to exactly 
   assert.equal(engine.waitingClaims, 0);
 });
 
-test('a claim waiting on queue A is not answered by an enqueue on queue B', LIMIT, async (t) => {
+test('a claim waiting on queue A is not answered (nor woken in place of B\'s) by an enqueue on queue B', LIMIT, async (t) => {
   const ts = await startTestServer(t, SLOW_POLLING);
   const base = await listen(ts);
   const engine = ts.server.engine;
 
-  let settled = false;
-  const pending = longClaim(base, ['a']).finally(() => {
-    settled = true;
+  let settledA = false;
+  const pendingA = longClaim(base, ['a']).finally(() => {
+    settledA = true;
   });
-  await waitUntil(() => engine.waitingClaims === 1, 'the claim to wait');
+  await waitUntil(() => engine.waitingClaims === 1, 'the claim on A to wait');
+  // Registered after A's: an enqueue on B must wake this one, not spend its wake-up on A's.
+  const pendingB = longClaim(base, ['b']);
+  await waitUntil(() => engine.waitingClaims === 2, 'the claim on B to wait');
+
+  const startedB = performance.now();
   await enqueue(base, 'b', 'task-b');
-  // A few full round trips through the server, so that a wrong wake-up would have been acted on.
-  for (let i = 0; i < 3; i++) assert.equal((await getTask(base, 'b', 'task-b')).state, 'queued');
-  assert.equal(settled, false, 'the claim on A answered after an enqueue on B');
+  const resB = await pendingB;
+  assert.ok(performance.now() - startedB < WAKE_LIMIT_MS, 'the claim on B was woken');
+  assert.deepEqual(resB.json.map((x: { id: string }) => x.id), ['task-b']);
+
+  await enqueue(base, 'b', 'task-b2');
+  // A few full round trips through the server, so that a wrong answer on A would have been sent.
+  for (let i = 0; i < 3; i++) assert.equal((await getTask(base, 'b', 'task-b2')).state, 'queued');
+  assert.equal(settledA, false, 'the claim on A answered after an enqueue on B');
   assert.equal(engine.waitingClaims, 1);
 
   const started = performance.now();
   await enqueue(base, 'a', 'task-a');
-  const res = await pending;
+  const res = await pendingA;
   assert.ok(performance.now() - started < WAKE_LIMIT_MS);
   assert.deepEqual(res.json.map((x: { id: string }) => x.id), ['task-a']);
-  assert.equal((await getTask(base, 'b', 'task-b')).state, 'queued', 'B\'s task was not taken');
+  assert.equal((await getTask(base, 'b', 'task-b2')).state, 'queued', 'B\'s task was not taken');
   assert.equal(engine.waitingClaims, 0);
 });
 

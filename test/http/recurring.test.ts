@@ -81,7 +81,7 @@ test('v1 schedule expressions are accepted: cron with lists, @every, descriptors
 
 test('GET /recurring_tasques lists the live recurring tasks sorted by id; GET by id answers the same', LIMIT, async (t) => {
   const ts = await startTestServer(t);
-  const created: Record<string, unknown> = {};
+  const created: Record<string, any> = {};
   for (const id of ['b', 'c', 'a', 'gone']) {
     created[id] = await createRecurring(ts, { id, schedule_expression: '@hourly', task_definition: { queue: 'q', kind: id } });
   }

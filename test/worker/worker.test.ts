@@ -167,28 +167,32 @@ describe('Worker', () => {
     await worker.stop();
   });
 
-  it('lets a handler report progress and give its task back', async () => {
+  it('lets a handler report progress and give its task back without counting the attempt', async () => {
     const queue = newQueue();
     const task = await client.createTask({ queue, kind: 'k' });
+    let runs = 0;
     const worker = makeWorker({
       handlers: {
         [queue]: async (_t, ctx) => {
-          await ctx.report({ step: 1 });
-          ctx.unclaim();
-          return { ignored: true };
+          runs++;
+          await ctx.report({ run: runs });
+          if (runs === 1) ctx.unclaim(); // give it back; this worker claims it again
+          return { run: runs };
         },
       },
     });
-    const unclaimed = waitForEvent(worker, 'taskUnclaimed');
+    const unclaimed = waitForEvent<[Task, string]>(worker, 'taskUnclaimed');
+    const done = waitForEvent<[Task]>(worker, 'taskDone');
     worker.start();
-    const [t, reason] = await unclaimed;
+    const [given, reason] = await unclaimed;
+    assert.equal(given.id, task.id);
     assert.equal(reason, 'handler');
+    const [finished] = await done;
     await worker.stop();
-    const after = await client.getTask(queue, task.id);
-    assert.equal(after.state, 'queued');
-    assert.equal(after.attempted, 0);
-    assert.deepEqual(after.last_claimed?.last_report?.data, { step: 1 });
-    assert.equal((t as Task).id, task.id);
+    assert.equal(runs, 2);
+    assert.equal(finished.attempted, 1, 'the given-back attempt was not counted');
+    assert.deepEqual(finished.last_claimed?.last_report?.data, { run: 2 });
+    assert.deepEqual(finished.last_claimed?.result?.success, { run: 2 });
   });
 
   it('aborts the handler when a report-in finds the claim taken by another worker (403)', async () => {
@@ -204,6 +208,7 @@ describe('Worker', () => {
           return { should: 'not be recorded' };
         },
       },
+      concurrency: 1, // so that this worker is not polling when the task goes back to the queue
     });
     const lost = waitForEvent(worker, 'claimLost');
     const dropped = waitForEvent(worker, 'resultDropped');
@@ -260,8 +265,7 @@ describe('Worker', () => {
           return { finished: true };
         },
       },
-      concurrency: 2,
-      claimAmount: 1,
+      concurrency: 1,
     });
     const first = await client.createTask({ queue, kind: 'k' });
     const started = waitForEvent(worker, 'taskStarted');

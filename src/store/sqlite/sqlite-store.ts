@@ -440,15 +440,16 @@ export class SqliteStore implements Store {
 
   async taskCreate({ task }: TaskCreateParams): Promise<Task> {
     const row = taskToRow(task, 1);
+    // The queue row first: a crash in between leaves an empty queue listed, never a task in an unlisted one.
+    if (!this.knownQueues.has(task.queue)) {
+      this.stmt.insertQueue.run(task.queue);
+      this.knownQueues.add(task.queue);
+    }
     try {
       this.stmt.insertTask.run(row);
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw errors.taskAlreadyExists(task.id);
       throw e;
-    }
-    if (!this.knownQueues.has(task.queue)) {
-      this.stmt.insertQueue.run(task.queue);
-      this.knownQueues.add(task.queue);
     }
     return { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } };
   }
