@@ -101,7 +101,8 @@ export function isOpenSearchBuildStale() {
   }
 }
 
-function run(cmd, args, { cwd, log }) {
+/** Runs a command quietly; resolves to its exit code and its combined output (shown only on failure). */
+function run(cmd, args, { cwd }) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -109,7 +110,6 @@ function run(cmd, args, { cwd, log }) {
       // Maven 3.8 prints bare ANSI resets even with -B -q: strip them
       const text = buf.toString().replace(/\x1b\[[0-9;]*m/g, '');
       output += text;
-      for (const line of text.split('\n')) if (line.trim()) log(line);
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -166,7 +166,7 @@ export async function buildOpenSearch({ log = noop, force = false } = {}) {
     fs.rmSync(CDS_ARCHIVE, { force: true });
     fs.rmSync(STAMP, { force: true });
     const mvnArgs = ['-B', '-q', '-Dstyle.color=never', '-f', POM, 'package', '-DskipTests'];
-    const { code, output } = await run('mvn', mvnArgs, { cwd: ENGINE_DIR, log });
+    const { code, output } = await run('mvn', mvnArgs, { cwd: ENGINE_DIR });
     if (code !== 0) {
       throw new Error(`mvn ${mvnArgs.join(' ')} failed with exit code ${code}:\n${output.slice(-8000)}`);
     }
@@ -242,11 +242,12 @@ async function exercise(url) {
 
 /** Spawns the JVM and waits for ENGINE_READY. */
 async function launch({ log, port = 0, timeoutMs = 120_000, home, javaOpts = [], extraJvmFlags = [] }) {
+  const cp = classpath();
   const ownsHome = !home;
   const homeDir = home ? path.resolve(home) : fs.mkdtempSync(path.join(os.tmpdir(), 'tasques-opensearch-'));
   const flags = [...BASE_JVM_FLAGS];
   if (extraJvmFlags.length === 0 && fs.existsSync(CDS_ARCHIVE)) flags.push(`-XX:SharedArchiveFile=${CDS_ARCHIVE}`);
-  const args = [...flags, ...extraJvmFlags, ...javaOpts, '-cp', classpath(), MAIN_CLASS, '--port', String(port), '--home', homeDir];
+  const args = [...flags, ...extraJvmFlags, ...javaOpts, '-cp', cp, MAIN_CLASS, '--port', String(port), '--home', homeDir];
   if (ownsHome) args.push('--delete-home-on-exit'); // the JVM cleans up even if this process is killed -9
   const t0 = Date.now();
   const child = spawn(javaBin(), args, { cwd: ENGINE_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -351,7 +352,16 @@ async function launch({ log, port = 0, timeoutMs = 120_000, home, javaOpts = [],
     });
   });
 
-  return { url: `http://127.0.0.1:${port_}`, port: port_, pid: child.pid, home: homeDir, startMs: Date.now() - t0, child, stop };
+  return {
+    url: `http://127.0.0.1:${port_}`,
+    port: port_,
+    pid: child.pid,
+    home: homeDir,
+    startMs: Date.now() - t0,
+    exited,
+    child,
+    stop,
+  };
 }
 
 /**
@@ -366,9 +376,11 @@ async function launch({ log, port = 0, timeoutMs = 120_000, home, javaOpts = [],
  *   javaOpts?: string[],           // extra JVM flags, appended after the defaults (e.g. ['-Xmx1g'])
  * }} [opts]
  * @returns {Promise<{ url: string, port: number, pid: number, home: string, startMs: number,
- *                     stop: () => Promise<number> }>}
- *   url is http://127.0.0.1:<port>; stop() ends stdin, waits, escalates to SIGTERM/SIGKILL, removes the temp
- *   home and resolves to the JVM's exit code. stop() is idempotent.
+ *                     exited: Promise<number>, stop: () => Promise<number> }>}
+ *   url is http://127.0.0.1:<port>; startMs is JVM spawn to ready (build excluded); exited resolves to the JVM's
+ *   exit code whenever it exits (128+signal if killed); stop() ends stdin, waits up to 10 s, escalates to
+ *   SIGTERM then SIGKILL, removes the temp home and resolves to the exit code (0 on a clean stop).
+ *   stop() is idempotent. Build time is not part of timeoutMs.
  */
 export async function startOpenSearch({ log = noop, port = 0, timeoutMs = 120_000, home, javaOpts = [] } = {}) {
   await buildOpenSearch({ log });
@@ -412,11 +424,19 @@ async function cli(argv) {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  engine.exited.then(async (code) => {
+    if (stopping) return;
+    stopping = true;
+    log(`[opensearch] engine exited unexpectedly with code ${code}`);
+    await engine.stop(); // removes the temp home
+    clearInterval(keepAlive);
+    process.exitCode = 1;
+  });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   cli(process.argv.slice(2)).catch((err) => {
-    process.stderr.write(`[opensearch] ${err.stack || err.message}\n`);
+    process.stderr.write(`[opensearch] ${err.message}\n`);
     process.exit(1);
   });
 }

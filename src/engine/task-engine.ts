@@ -211,7 +211,8 @@ export class TaskEngine {
     }
   }
 
-  private async releaseClaims(tasks: Task[], workerId: string): Promise<void> {
+  /** Unclaims tasks that were claimed for a caller who can no longer receive them. Never throws. */
+  async releaseClaims(tasks: Task[], workerId: string): Promise<void> {
     for (const task of tasks) {
       try {
         await this.unclaim(task.queue, task.id, workerId);

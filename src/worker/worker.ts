@@ -73,6 +73,12 @@ export interface WorkerOptions {
   /** How long a claim waits for work (long poll), in ms. Default 5000. */
   blockForMs?: number;
   /**
+   * How many claims may be in flight at once (each for at most `claimAmount` of the free slots).
+   * Default: enough to fill every slot in one round, at most 4: `min(4, ceil(concurrency / claimAmount))`.
+   * More claimers help small claim amounts; with batch claims one is enough.
+   */
+  claimers?: number;
+  /**
    * How often to report in on a running task, from its `processing_timeout` in ms. Default a third of it,
    * so that two report-ins can fail before the claim expires.
    */
@@ -215,6 +221,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly concurrency: number;
   private readonly claimAmount: number;
   private readonly blockForMs: number;
+  private readonly claimers: number;
   private readonly reportIntervalFor: (timeoutMs: number) => number;
   private readonly gracePeriodMs: number;
   private readonly signals: NodeJS.Signals[];
@@ -225,9 +232,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly running = new Map<string, Running>();
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private loop: Promise<void> | undefined;
-  private claimController: AbortController | undefined;
-  /** Wakes the claim loop (a slot freed up, or stop). */
-  private wake: (() => void) | undefined;
+  private readonly claimControllers = new Set<AbortController>();
+  /** Slots promised to claims in flight. */
+  private reserved = 0;
+  /** Wake claim loops waiting for a free slot (a slot freed up, or stop). */
+  private readonly wakers = new Set<() => void>();
   /** Aborted when stop() is called: cuts backoff waits short. */
   private readonly stopController = new AbortController();
   /** Aborted when the grace period is over: completions stop retrying. */
@@ -249,6 +258,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.concurrency = positiveInt(options.concurrency ?? 4, 'concurrency');
     this.claimAmount = positiveInt(options.claimAmount ?? this.concurrency, 'claimAmount');
     this.blockForMs = Math.max(0, options.blockForMs ?? 5_000);
+    this.claimers = positiveInt(options.claimers ?? Math.min(4, Math.ceil(this.concurrency / this.claimAmount)), 'claimers');
     this.reportIntervalFor = options.reportIntervalMs ?? ((t) => t / 3);
     this.gracePeriodMs = Math.max(0, options.gracePeriodMs ?? 30_000);
     this.signals =
@@ -292,7 +302,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       process.on(signal, listener);
       this.signalListeners.push([signal, listener]);
     }
-    this.loop = this.claimLoop();
+    this.loop = Promise.all(Array.from({ length: this.claimers }, () => this.claimLoop())).then(() => undefined);
     return this;
   }
 
@@ -323,30 +333,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const queues = [...this.handlers.keys()];
     let failures = 0;
     while (this.state === 'running') {
-      const free = this.concurrency - this.running.size;
+      const free = this.concurrency - this.running.size - this.reserved;
       if (free <= 0) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        this.wake = undefined;
+        await new Promise<void>((resolve) => this.wakers.add(resolve));
         continue;
       }
+      const amount = Math.min(this.claimAmount, free);
       let tasks: Task[];
-      this.claimController = new AbortController();
+      const controller = new AbortController();
+      this.claimControllers.add(controller);
+      this.reserved += amount;
       try {
         tasks = await this.client.claimTasks(
-          { queues, amount: Math.min(this.claimAmount, free), block_for: this.blockForMs },
-          { workerId: this.workerId, signal: this.claimController.signal },
+          { queues, amount, block_for: this.blockForMs },
+          { workerId: this.workerId, signal: controller.signal },
         );
         failures = 0;
       } catch (error) {
-        if (this.claimController.signal.aborted) break; // stop() gave up waiting for it
+        if (controller.signal.aborted) break; // stop() gave up waiting for it
+        tasks = [];
         const delayMs = this.backoffDelay(failures++);
         this.emit('retrying', { operation: 'claim', error, delayMs });
+        this.reserved -= amount;
+        this.claimControllers.delete(controller);
         await this.sleep(delayMs, this.stopController.signal);
         continue;
       } finally {
-        this.claimController = undefined;
+        if (this.claimControllers.delete(controller)) this.reserved -= amount;
       }
       if (tasks.length > 0) this.emit('claimed', tasks);
       if (this.state !== 'running') {
@@ -385,7 +398,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .finally(() => {
         this.clearReport(run);
         this.running.delete(key);
-        this.wake?.();
+        this.wakeClaimers();
       });
   }
 
@@ -622,15 +635,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     // A claim in flight is waited for, so that what it brings can be given back (aborting it could
     // strand tasks the server claimed just then), but not beyond its long poll.
-    const claim = this.claimController;
-    if (claim) this.claimAbortTimer = setTimeout(() => claim.abort(new WorkerStoppingError()), this.blockForMs + 1_000);
+    const claims = [...this.claimControllers];
+    if (claims.length > 0) {
+      this.claimAbortTimer = setTimeout(() => {
+        for (const claim of claims) claim.abort(new WorkerStoppingError());
+      }, this.blockForMs + 1_000);
+    }
   }
 
   private async shutdown(gracePeriodMs: number): Promise<StopSummary> {
     this.state = 'stopping';
     this.emit('stopping');
     this.stopController.abort();
-    this.wake?.();
+    this.wakeClaimers();
     this.giveUpTimer = setTimeout(() => this.giveUp(), gracePeriodMs);
     const gaveUp = new Promise<void>((resolve) => {
       if (this.giveUpController.signal.aborted) resolve();
@@ -663,6 +680,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   // ── Utilities ──────────────────────────────────────────────────────────────────────────────────────
+
+  private wakeClaimers(): void {
+    const wakers = [...this.wakers];
+    this.wakers.clear();
+    for (const wake of wakers) wake();
+  }
 
   private backoffDelay(failures: number): number {
     const cap = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(failures, 30));

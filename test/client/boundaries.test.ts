@@ -38,8 +38,11 @@ describe('module boundaries', () => {
   });
 
   it('is importable as tasques/client and tasques/worker', async () => {
-    const clientModule = await import('tasques/client');
-    const workerModule = await import('tasques/worker');
+    // Specifiers in variables: typechecking must not depend on dist/ existing.
+    const clientName = 'tasques/client';
+    const workerName = 'tasques/worker';
+    const clientModule = (await import(clientName)) as typeof import('../../src/client/index.js');
+    const workerModule = (await import(workerName)) as typeof import('../../src/worker/index.js');
     assert.equal(typeof clientModule.TasquesClient, 'function');
     assert.equal(typeof clientModule.TasquesApiError, 'function');
     assert.equal(typeof workerModule.Worker, 'function');

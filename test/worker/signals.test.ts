@@ -24,7 +24,7 @@ it('on SIGTERM a worker finishes what it can within the grace period, unclaims t
   const quick = await client.createTask({ queue, kind: 'quick' });
   const stuck = await client.createTask({ queue, kind: 'stuck' });
   const env = { ...process.env, TASQUES_URL: server.url, QUEUE: queue, GRACE_MS: '300' };
-  delete env.NODE_TEST_CONTEXT;
+  delete (env as NodeJS.ProcessEnv).NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('fixtures/signal-worker.ts', import.meta.url))], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],

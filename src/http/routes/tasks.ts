@@ -116,7 +116,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           response: { 200: Type.Array(Type.Ref(TaskSchema), { description: 'The claimed tasks; [] if none' }), ...errorResponses(400, 401, 413) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const workerId = workerIdOf(request);
         const body = request.body;
         for (const queue of body.queues) assertQueueName(queue);
@@ -125,18 +125,26 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
         const abort = new AbortController();
         const onClose = () => abort.abort();
         request.raw.socket.once('close', onClose);
+        let tasks: Awaited<ReturnType<typeof engine.claimTasks>>;
         try {
-          const tasks = await engine.claimTasks({
+          tasks = await engine.claimTasks({
             queues: [...new Set(body.queues)],
             workerId,
             amount: orUndefined(body.amount),
             blockForMs: blockForNs === undefined ? undefined : blockForNs / 1e6,
             signal: abort.signal,
           });
-          return tasks.map(taskToJson);
         } finally {
           request.raw.socket.off('close', onClose);
         }
+        if (tasks.length > 0) {
+          // If the connection drops before the response is fully written, nobody received these claims:
+          // give them back now instead of leaving them to the claim-timeout reaper.
+          reply.raw.once('close', () => {
+            if (!reply.raw.writableFinished) void engine.releaseClaims(tasks, workerId);
+          });
+        }
+        return tasks.map(taskToJson);
       },
     );
 

@@ -225,8 +225,7 @@ const rowToLease = (row: LeaderRow): LeaderLease => ({
 /** Statements of the leader lease, the maintenance jobs and the archive (migration 2). */
 function prepareMaintenanceStatements(db: Database.Database) {
   const columns = TASK_COLUMNS.join(', ');
-  const archivable = `SELECT rowid FROM tasks WHERE state IN ('done', 'dead') AND result_at <= @finished_before
-    ORDER BY result_at LIMIT @limit`;
+  const rowids = 'SELECT value FROM json_each(?)';
   return {
     // One statement, so the check and the write are atomic under SQLite's write lock.
     leaderElect: db.prepare(
@@ -249,11 +248,15 @@ function prepareMaintenanceStatements(db: Database.Database) {
            AND state IN ('queued', 'claimed', 'failed')`,
       )
       .pluck(),
+    archivable: db
+      .prepare(
+        `SELECT rowid FROM tasks WHERE state IN ('done', 'dead') AND result_at <= ? ORDER BY result_at, rowid LIMIT ?`,
+      )
+      .pluck(),
     archiveCopy: db.prepare(
-      `INSERT INTO archived_tasks (${columns}, archived_at)
-       SELECT ${columns}, @now FROM tasks WHERE rowid IN (${archivable})`,
+      `INSERT INTO archived_tasks (${columns}, archived_at) SELECT ${columns}, ? FROM tasks WHERE rowid IN (${rowids})`,
     ),
-    archiveDelete: db.prepare(`DELETE FROM tasks WHERE rowid IN (${archivable})`),
+    archiveDelete: db.prepare(`DELETE FROM tasks WHERE rowid IN (${rowids})`),
     archivedGet: db.prepare(
       'SELECT * FROM archived_tasks WHERE queue = ? AND id = ? ORDER BY archived_at DESC, rowid DESC LIMIT 1',
     ),
@@ -548,9 +551,9 @@ export class SqliteStore implements Store {
     if (limit <= 0) return { archived: 0 };
     // Copy then delete the same rows, under one write lock: no reader sees a task in both or neither.
     const move = this.db.transaction(() => {
-      const params = { finished_before: finishedBefore, limit, now };
-      const copied = this.mstmt.archiveCopy.run(params).changes;
-      const deleted = this.mstmt.archiveDelete.run({ finished_before: finishedBefore, limit }).changes;
+      const rows = JSON.stringify(this.mstmt.archivable.all(finishedBefore, limit));
+      const copied = this.mstmt.archiveCopy.run(now, rows).changes;
+      const deleted = this.mstmt.archiveDelete.run(rows).changes;
       if (copied !== deleted) throw new Error(`archive copied ${copied} tasks but deleted ${deleted}`);
       return deleted;
     });
