@@ -11,6 +11,10 @@
 //   node scripts/opensearch.mjs [--port N]     start, print the URL on stdout, stay up until Ctrl-C / SIGTERM
 //   node scripts/opensearch.mjs build [--force] build the engine if missing or stale (for .ci/run)
 //
+// Another engine directory under engine/ with the same layout (tasques.engine.EngineMain, ENGINE_READY) is
+// chosen by importing `./opensearch.mjs?engine=<dir>`, or for the CLI with TASQUES_ENGINE=<dir>; e.g.
+// engine/elasticsearch7 (Elasticsearch 7.10.2 OSS, the second engine of the test matrix).
+//
 // Plain Node ESM, no dependencies. Needs `java` (17) and `mvn` on PATH; honours TASQUES_JAVA, then JAVA_HOME.
 
 import { spawn } from 'node:child_process';
@@ -21,7 +25,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const ENGINE_DIR = path.resolve(here, '..', 'engine', 'opensearch');
+export const ENGINE_NAME = new URL(import.meta.url).searchParams.get('engine') ?? process.env.TASQUES_ENGINE ?? 'opensearch';
+export const ENGINE_DIR = path.resolve(here, '..', 'engine', ENGINE_NAME);
 const POM = path.join(ENGINE_DIR, 'pom.xml');
 const TARGET = path.join(ENGINE_DIR, 'target');
 const LIB = path.join(TARGET, 'lib');
@@ -80,7 +85,7 @@ function inputsHash() {
 
 function engineJar() {
   if (!fs.existsSync(TARGET)) return null;
-  const jar = fs.readdirSync(TARGET).find((f) => /^tasques-engine-opensearch-.*\.jar$/.test(f));
+  const jar = fs.readdirSync(TARGET).find((f) => f.startsWith(`tasques-engine-${ENGINE_NAME}-`) && f.endsWith('.jar'));
   return jar ? path.join(TARGET, jar) : null;
 }
 

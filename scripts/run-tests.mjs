@@ -2,7 +2,10 @@
 // The whole test suite: build dist/ (the CLI under test runs it), then every *.test.ts under src/ and
 // test/ through node's test runner (TypeScript via tsx). Extra arguments filter files by substring:
 //   npm test -- http        runs only files whose path contains "http".
-import { spawnSync } from 'node:child_process';
+// When a selected file tests the Elasticsearch store, one OpenSearch node (engine/opensearch, built on
+// first use) is started for the whole run, its URL passed in TASQUES_TEST_ELASTICSEARCH_URL, and it is
+// stopped at the end, also on failure. A URL already set in the environment is used as is instead.
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,10 +36,40 @@ if (files.length === 0) {
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
+const ES_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH_URL';
+const env = { ...process.env, TASQUES_TEST: '1' };
+let engine;
+if (!env[ES_URL_ENV] && files.some((f) => /elasticsearch|opensearch/.test(f))) {
+  const { startOpenSearch } = await import('./opensearch.mjs');
+  const t0 = Date.now();
+  const tail = [];
+  try {
+    engine = await startOpenSearch({
+      log: (line) => {
+        if (line.startsWith('[opensearch]')) console.error(line);
+        tail.push(line);
+        if (tail.length > 50) tail.shift();
+      },
+    });
+    env[ES_URL_ENV] = engine.url;
+    console.error(`[opensearch] test engine at ${engine.url} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (err) {
+    console.error(`[opensearch] cannot start the test engine: ${err.message}\n${tail.join('\n')}`);
+    if (process.env.CI) process.exit(1);
+    console.error('[opensearch] the Elasticsearch tests will be skipped (outside CI only)');
+  }
+}
+
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const run = spawnSync(
+const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, TASQUES_TEST: '1' } },
+  { cwd: root, stdio: 'inherit', env },
 );
-process.exit(run.status ?? 1);
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+const status = await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+if (engine) {
+  const code = await engine.stop();
+  if (code !== 0) console.error(`[opensearch] test engine exited with code ${code}`);
+}
+process.exit(status);

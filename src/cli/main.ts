@@ -1,14 +1,18 @@
 /**
- * The `tasques` command line: `serve` (the default) and `show config`.
+ * The `tasques` command line: `serve` (the default), `setup` and `show config`.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, maskSecrets } from '../config/load.js';
-import { createServer, VERSION } from '../server/server.js';
+import { createServer, createStore, VERSION } from '../server/server.js';
+import { ElasticsearchStore } from '../store/elasticsearch/elasticsearch-store.js';
 
 const USAGE = `Usage: tasques [command] [--config FILE]
 
 Commands:
   serve          Run the server (default). Embedded SQLite store unless configured otherwise.
+  setup          Prepare the store: for Elasticsearch/OpenSearch, install or upgrade the index
+                 templates, indices and archive alias (and the ILM policy on Elasticsearch); for
+                 SQLite, create or migrate the database file. Idempotent.
   show config    Print the effective configuration as JSON, secrets masked.
   version        Print the version.
 
@@ -40,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (command !== 'serve' && command !== 'show config') {
+  if (command !== 'serve' && command !== 'show config' && command !== 'setup') {
     process.stderr.write(`Unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
@@ -58,11 +62,48 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ tasques: { server: maskSecrets(loaded.config) } }, null, 2)}\n`);
     return 0;
   }
+  if (command === 'setup') return setup(loaded.config);
   return serve(loaded.config, loaded.file);
 }
 
+async function setup(config: Parameters<typeof createServer>[0]): Promise<number> {
+  const store = createStore(config);
+  try {
+    if (store instanceof ElasticsearchStore) {
+      const report = await store.setup();
+      process.stdout.write(
+        `${JSON.stringify({
+          store: 'elasticsearch',
+          engine: `${report.engine.distribution} ${report.engine.version}`,
+          index_prefix: store.names.prefix,
+          archive_rollover: report.ilm ? 'ilm' : 'leader',
+          templates: report.templates,
+          created_indices: report.createdIndices,
+          updated_mappings: report.updatedMappings,
+        })}\n`,
+      );
+    } else {
+      await store.migrate();
+      process.stdout.write(`${JSON.stringify({ store: config.store.kind, migrated: true })}\n`);
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`tasques setup: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
 async function serve(config: Parameters<typeof createServer>[0], file: string | undefined): Promise<number> {
-  const server = await createServer(config);
+  let server;
+  try {
+    server = await createServer(config);
+  } catch (e) {
+    // A store that cannot start (not set up, unreachable, newer schema): one clear line, no stack.
+    process.stderr.write(`tasques: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
   const log = server.app.log;
   log.info(
     { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },

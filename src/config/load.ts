@@ -140,7 +140,8 @@ function fromEnvString(envName: string, raw: string, schema: TSchema): unknown {
         .filter((s) => s.length > 0)
         .map((item) => {
           const colon = item.indexOf(':');
-          return colon > 0 ? { name: item.slice(0, colon), password: item.slice(colon + 1) } : item;
+          const ofObjects = (schema as TSchema & { items?: TSchema }).items?.[Kind] === 'Object';
+          return ofObjects && colon > 0 ? { name: item.slice(0, colon), password: item.slice(colon + 1) } : item;
         });
     default:
       return raw;

@@ -59,9 +59,10 @@ export const ServerConfigSchema = Type.Object(
     ),
     store: Type.Object(
       {
-        kind: Type.Union([Type.Literal('sqlite')], {
+        kind: Type.Union([Type.Literal('sqlite'), Type.Literal('elasticsearch')], {
           default: 'sqlite',
-          description: 'Which store keeps the tasks: sqlite (embedded, the default).',
+          description:
+            'Which store keeps the tasks: sqlite (embedded, the default) or elasticsearch (Elasticsearch 7.10+/8/9 or OpenSearch 1/2/3, at `elasticsearch.addresses`; run `tasques setup` first).',
         }),
         sqlite: Type.Object(
           {
@@ -77,6 +78,64 @@ export const ServerConfigSchema = Type.Object(
                 'full: it also survives a power loss, at some cost in throughput.',
             }),
             busy_timeout: Duration('5s', 'How long a write waits for another process holding the database lock.'),
+          },
+          { default: {} },
+        ),
+        elasticsearch: Type.Object(
+          {
+            index_prefix: Type.String({
+              default: 'tasques',
+              pattern: '^[a-z0-9][a-z0-9_.-]{0,100}$',
+              description:
+                'Prefix of every index, alias and template the store uses (`<prefix>-tasks`, `<prefix>-archive`, …): several deployments can share one cluster with different prefixes.',
+            }),
+            request_timeout: Duration('30s', 'How long one request to the engine may take before it is abandoned.'),
+            auto_setup: Type.Boolean({
+              default: false,
+              description:
+                'Install or upgrade the index templates and indices at start (what `tasques setup` does). Off by default: the server then only checks them, so it can run with index-level privileges.',
+            }),
+            archive_rollover_max_age: Duration(
+              '24h',
+              'The archive rolls over to a new index once the current one is this old (by ILM on Elasticsearch when enabled, otherwise by the leader).',
+            ),
+            archive_rollover_max_docs: PositiveInt(
+              10_000_000,
+              'The archive also rolls over once the current index holds this many tasks.',
+            ),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    elasticsearch: Type.Object(
+      {
+        addresses: Type.Array(Type.String({ minLength: 1 }), {
+          default: ['http://localhost:9200'],
+          minItems: 1,
+          description:
+            'Engine nodes for `store.kind: elasticsearch` (v1 key), tried in turn. Comma-separated in the environment.',
+        }),
+        user: Type.Object(
+          {
+            name: Type.Optional(Type.String({ description: 'Basic-auth user name for the engine (v1 key); none when unset.' })),
+            password: Type.Optional(Secret('Basic-auth password for the engine (v1 key). Never logged; masked by `show config`.')),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    lifecycle_setup: Type.Object(
+      {
+        archived_tasks: Type.Object(
+          {
+            enabled: Type.Boolean({
+              default: true,
+              description:
+                'On Elasticsearch with ILM, `tasques setup` installs an ILM policy that rolls the archive over (v1 key). Elsewhere (OpenSearch, or false) the leader rolls it over itself.',
+            }),
           },
           { default: {} },
         ),

@@ -11,6 +11,7 @@ import { TaskEngine, type EngineSettings } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
 import { type Clock, systemClock } from '../service/clock.js';
 import { createLeadership, type Leadership } from './leadership.js';
+import { elasticsearchStoreFromConfig } from '../store/elasticsearch/from-config.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 
@@ -64,6 +65,7 @@ export function engineSettings(config: ServerConfig): EngineSettings {
 }
 
 export function createStore(config: ServerConfig): Store {
+  if (config.store.kind === 'elasticsearch') return elasticsearchStoreFromConfig(config);
   const sqlite = config.store.sqlite;
   return new SqliteStore({
     path: sqlite.path,

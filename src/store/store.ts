@@ -145,6 +145,9 @@ export interface Store {
   /**
    * Deletes up to `limit` archived tasks that finished at or before `finishedBefore`, oldest first
    * (archive retention). Returns how many were deleted; fewer than `limit` means none are left.
+   * A driver whose archive is split into time-ordered segments (Elasticsearch: rolled-over indices) may
+   * also drop whole segments that hold nothing newer than the cutoff, and count them: then it can
+   * report more than `limit`.
    */
   archivedTaskDeleteBefore(params: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult>;
 

@@ -3,12 +3,10 @@
 // retention; nothing else is touched.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/load.js';
 import { TaskEngine } from '../../src/engine/task-engine.js';
 import { Archiver } from '../../src/maintenance/archiver.js';
-import { engineSettings } from '../../src/server/server.js';
 import { ManualClock } from '../../src/service/clock.js';
-import { assertSameRecord } from '../../src/store-conformance/helpers.js';
+import { assertSameRecord, defaultSettings } from '../../src/store-conformance/helpers.js';
 import { silentLogger } from '../../src/service/logger.js';
 import { sqliteFixture } from '../helpers/sqlite.js';
 
@@ -19,7 +17,7 @@ const W = 'worker-1';
 function harness(t: Parameters<typeof sqliteFixture>[0]) {
   const fx = sqliteFixture(t);
   const clock = new ManualClock(T0);
-  const engine = new TaskEngine(fx.store, { ...engineSettings(validateConfig({})), defaultBlockForMs: 0 }, clock);
+  const engine = new TaskEngine(fx.store, defaultSettings(), clock);
   const archiver = new Archiver(fx.store, clock, silentLogger, {
     archiveOlderThanMs: 24 * HOUR,
     deleteArchivedOlderThanMs: 72 * HOUR,

@@ -3,16 +3,15 @@
 // they move to the other server when leadership does.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/load.js';
 import { TaskEngine } from '../../src/engine/task-engine.js';
 import { Elector } from '../../src/leadership/elector.js';
 import { Archiver } from '../../src/maintenance/archiver.js';
 import { Maintainer } from '../../src/maintenance/maintainer.js';
 import { RecurringScheduler } from '../../src/maintenance/recurring-scheduler.js';
 import { TimeoutReaper } from '../../src/maintenance/timeout-reaper.js';
-import { engineSettings } from '../../src/server/server.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { silentLogger } from '../../src/service/logger.js';
+import { defaultSettings } from '../../src/store-conformance/helpers.js';
 import type { Store } from '../../src/store/store.js';
 import { sqliteFixture } from '../helpers/sqlite.js';
 
@@ -20,7 +19,7 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const TTL = 5000;
 
 function node(store: Store, clock: ManualClock, name: string) {
-  const settings = engineSettings(validateConfig({}));
+  const settings = defaultSettings();
   const engine = new TaskEngine(store, settings, clock);
   const reaper = new TimeoutReaper(store, clock, silentLogger, { backoff: settings.backoff, intervalMs: 60_000 });
   const scheduler = new RecurringScheduler(store, engine, clock, silentLogger, { syncIntervalMs: 60_000 });
@@ -68,7 +67,8 @@ describe('maintainer', () => {
     const a = node(fx.store, clock, 'a');
     const b = node(fx.peer(), clock, 'b');
     t.after(async () => {
-      await b.elector.stop();
+      await a.elector.stop();
+      await b.maintainer.stop();
     });
     const gained = a.elector.testSignals.gained.init();
     await a.elector.start();

@@ -3,13 +3,12 @@
 // skip_if_outstanding_tasks_exist, and API changes picked up at the next sync.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/load.js';
 import { recurringTickTaskId } from '../../src/domain/recurring-tick.js';
 import { TaskEngine } from '../../src/engine/task-engine.js';
 import { RecurringScheduler } from '../../src/maintenance/recurring-scheduler.js';
-import { engineSettings } from '../../src/server/server.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { silentLogger } from '../../src/service/logger.js';
+import { defaultSettings } from '../../src/store-conformance/helpers.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { sqliteFixture } from '../helpers/sqlite.js';
 
@@ -22,7 +21,7 @@ const W = 'worker-1';
 function harness(t: Parameters<typeof sqliteFixture>[0]) {
   const fx = sqliteFixture(t);
   const clock = new ManualClock(T0);
-  const settings = { ...engineSettings(validateConfig({})), defaultBlockForMs: 0 };
+  const settings = defaultSettings();
   const engine = new TaskEngine(fx.store, settings, clock);
   const scheduler = (store: SqliteStore = fx.store) =>
     new RecurringScheduler(store, new TaskEngine(store, settings, clock), clock, silentLogger, { syncIntervalMs: SYNC });

@@ -3,13 +3,12 @@
 // worker finishing concurrently wins, and two reapers never fail the same claim twice.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/load.js';
 import { TIMED_OUT_FAILURE } from '../../src/domain/task-lifecycle.js';
 import { TaskEngine } from '../../src/engine/task-engine.js';
 import { TimeoutReaper } from '../../src/maintenance/timeout-reaper.js';
-import { engineSettings } from '../../src/server/server.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { silentLogger } from '../../src/service/logger.js';
+import { defaultSettings } from '../../src/store-conformance/helpers.js';
 import type { Store } from '../../src/store/store.js';
 import { sqliteFixture } from '../helpers/sqlite.js';
 
@@ -17,7 +16,7 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const SECOND = 1000;
 const TIMEOUT_NS = 60 * SECOND * 1e6; // 1m
 const W = 'worker-1';
-const settings = { ...engineSettings(validateConfig({})), defaultBlockForMs: 0 };
+const settings = defaultSettings();
 
 function harness(t: Parameters<typeof sqliteFixture>[0], batchSize = 300) {
   const fx = sqliteFixture(t);

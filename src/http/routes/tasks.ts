@@ -140,8 +140,12 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
         if (tasks.length > 0) {
           // If the connection drops before the response is fully written, nobody received these claims:
           // give them back now instead of leaving them to the claim-timeout reaper.
+          let delivered = false;
+          reply.raw.once('finish', () => {
+            delivered = true;
+          });
           reply.raw.once('close', () => {
-            if (!reply.raw.writableFinished) void engine.releaseClaims(tasks, workerId);
+            if (!delivered) void engine.releaseClaims(tasks, workerId);
           });
         }
         return tasks.map(taskToJson);

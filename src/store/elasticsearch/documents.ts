@@ -1,0 +1,237 @@
+/**
+ * Conversion between the domain records and the documents of the Elasticsearch/OpenSearch store, and the
+ * document ids. Field names are snake_case, close to v1's persisted shape; times are epoch ms.
+ */
+import { createHash } from 'node:crypto';
+import { remainingAttempts } from '../../domain/task-lifecycle.js';
+import type {
+  JsonObject,
+  NewRecurringTaskRecord,
+  NewTaskRecord,
+  RecordVersion,
+  RecurringTask,
+  Task,
+  TaskDefinition,
+} from '../../types/index.js';
+
+/** Longest `_id` the engines accept, in UTF-8 bytes. */
+const MAX_ID_BYTES = 512;
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * `_id` of a live task: `<queue>/<id>`. Queue names cannot contain `/`, so this is unambiguous. An id
+ * that would make it too long, or that starts with `#`, is replaced by `#` + its SHA-256 (so a literal id
+ * can never collide with a hashed one); the document keeps the real id, and reads check it.
+ */
+export function taskDocId(queue: string, id: string): string {
+  const raw = `${queue}/${id}`;
+  if (!id.startsWith('#') && Buffer.byteLength(raw, 'utf8') <= MAX_ID_BYTES) return raw;
+  return `${queue.length > 200 ? `#${sha256(queue)}` : queue}/#${sha256(id)}`;
+}
+
+/** `_id` of a recurring task (and the key of its tick document). */
+export function recurringDocId(id: string): string {
+  if (!id.startsWith('#') && Buffer.byteLength(id, 'utf8') <= MAX_ID_BYTES - 8) return id;
+  return `#${sha256(id)}`;
+}
+
+/** `_id` of an archived copy: one per live document version, so a retried archiving cannot copy twice. */
+export function archiveDocId(liveDocId: string, version: RecordVersion): string {
+  return sha256(`${liveDocId}\u0000${version.primaryTerm}\u0000${version.seqNum}`);
+}
+
+interface ReportDoc {
+  at: number;
+  data?: JsonObject;
+}
+interface ResultDoc {
+  at: number;
+  failure?: JsonObject;
+  success?: JsonObject;
+}
+interface LastClaimedDoc {
+  worker_id: string;
+  claimed_at: number;
+  times_out_at: number;
+  last_report?: ReportDoc;
+  result?: ResultDoc;
+}
+
+export interface TaskDoc {
+  queue: string;
+  id: string;
+  kind: string;
+  state: Task['state'];
+  priority: number;
+  run_at: number;
+  retry_times: number;
+  attempted: number;
+  remaining_attempts: number;
+  processing_timeout_ns: number;
+  args?: JsonObject;
+  context?: JsonObject;
+  last_claimed?: LastClaimedDoc;
+  last_enqueued_at: number;
+  created_at: number;
+  modified_at: number;
+  recurring_task_id?: string;
+  /** Set by a claim only: lets a claimer whose bulk request got no answer find out what it won. */
+  claim_token?: string;
+}
+
+export interface ArchivedTaskDoc extends TaskDoc {
+  archived_at: number;
+  version: { seq_no: number; primary_term: number };
+}
+
+/** Copies `value` into `target[key]` unless it is undefined (documents never hold nulls). */
+function put<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined && value !== null) target[key] = value;
+}
+
+export function taskToDoc(task: NewTaskRecord): TaskDoc {
+  const doc: TaskDoc = {
+    queue: task.queue,
+    id: task.id,
+    kind: task.kind,
+    state: task.state,
+    priority: task.priority,
+    run_at: task.runAt,
+    retry_times: task.retryTimes,
+    attempted: task.attempted,
+    remaining_attempts: remainingAttempts(task),
+    processing_timeout_ns: task.processingTimeoutNs,
+    last_enqueued_at: task.lastEnqueuedAt,
+    created_at: task.createdAt,
+    modified_at: task.modifiedAt,
+  };
+  put(doc, 'args', task.args);
+  put(doc, 'context', task.context);
+  put(doc, 'recurring_task_id', task.recurringTaskId);
+  const lc = task.lastClaimed;
+  if (lc) {
+    const claimed: LastClaimedDoc = { worker_id: lc.workerId, claimed_at: lc.claimedAt, times_out_at: lc.timesOutAt };
+    if (lc.lastReport) {
+      const report: ReportDoc = { at: lc.lastReport.at };
+      put(report, 'data', lc.lastReport.data);
+      claimed.last_report = report;
+    }
+    if (lc.result) {
+      const result: ResultDoc = { at: lc.result.at };
+      put(result, 'failure', lc.result.failure);
+      put(result, 'success', lc.result.success);
+      claimed.result = result;
+    }
+    doc.last_claimed = claimed;
+  }
+  return doc;
+}
+
+const opt = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
+
+export function docToTask(doc: TaskDoc, version: RecordVersion): Task {
+  const task: Task = {
+    queue: doc.queue,
+    id: doc.id,
+    kind: doc.kind,
+    state: doc.state,
+    priority: doc.priority,
+    runAt: doc.run_at,
+    retryTimes: doc.retry_times,
+    attempted: doc.attempted,
+    processingTimeoutNs: doc.processing_timeout_ns,
+    args: opt(doc.args),
+    context: opt(doc.context),
+    lastEnqueuedAt: doc.last_enqueued_at,
+    createdAt: doc.created_at,
+    modifiedAt: doc.modified_at,
+    version,
+    recurringTaskId: opt(doc.recurring_task_id),
+  };
+  const lc = doc.last_claimed;
+  if (lc) {
+    task.lastClaimed = {
+      workerId: lc.worker_id,
+      claimedAt: lc.claimed_at,
+      timesOutAt: lc.times_out_at,
+      lastReport: lc.last_report ? { at: lc.last_report.at, data: opt(lc.last_report.data) } : undefined,
+      result: lc.result
+        ? { at: lc.result.at, failure: opt(lc.result.failure), success: opt(lc.result.success) }
+        : undefined,
+    };
+  }
+  return task;
+}
+
+export interface RecurringDoc {
+  id: string;
+  schedule_expression: string;
+  skip_if_outstanding_tasks_exist: boolean;
+  task_definition: {
+    queue: string;
+    kind: string;
+    retry_times: number;
+    priority: number;
+    processing_timeout_ns: number;
+    args?: JsonObject;
+    context?: JsonObject;
+  };
+  is_deleted: boolean;
+  loaded_at?: number;
+  created_at: number;
+  modified_at: number;
+}
+
+export function recurringToDoc(task: NewRecurringTaskRecord): RecurringDoc {
+  const def = task.taskDefinition;
+  const definition: RecurringDoc['task_definition'] = {
+    queue: def.queue,
+    kind: def.kind,
+    retry_times: def.retryTimes,
+    priority: def.priority,
+    processing_timeout_ns: def.processingTimeoutNs,
+  };
+  put(definition, 'args', def.args);
+  put(definition, 'context', def.context);
+  const doc: RecurringDoc = {
+    id: task.id,
+    schedule_expression: task.scheduleExpression,
+    skip_if_outstanding_tasks_exist: task.skipIfOutstandingTasksExist,
+    task_definition: definition,
+    is_deleted: task.isDeleted,
+    created_at: task.createdAt,
+    modified_at: task.modifiedAt,
+  };
+  put(doc, 'loaded_at', task.loadedAt);
+  return doc;
+}
+
+export function docToRecurring(doc: RecurringDoc, version: RecordVersion): RecurringTask {
+  const def = doc.task_definition;
+  const taskDefinition: TaskDefinition = {
+    queue: def.queue,
+    kind: def.kind,
+    retryTimes: def.retry_times,
+    priority: def.priority,
+    processingTimeoutNs: def.processing_timeout_ns,
+    args: opt(def.args),
+    context: opt(def.context),
+  };
+  return {
+    id: doc.id,
+    scheduleExpression: doc.schedule_expression,
+    skipIfOutstandingTasksExist: doc.skip_if_outstanding_tasks_exist,
+    taskDefinition,
+    isDeleted: doc.is_deleted,
+    loadedAt: opt(doc.loaded_at),
+    createdAt: doc.created_at,
+    modifiedAt: doc.modified_at,
+    version,
+  };
+}
+
+/** Claim order (v1 §3.2): priority desc, run_at asc, remaining attempts desc. */
+export function compareClaimOrder(a: Task, b: Task): number {
+  return b.priority - a.priority || a.runAt - b.runAt || remainingAttempts(b) - remainingAttempts(a);
+}

@@ -1,0 +1,903 @@
+/**
+ * The Elasticsearch/OpenSearch store: the Store contract over the REST subset common to Elasticsearch
+ * 7.10+/8/9 and OpenSearch 1/2/3. Layout and mappings: mappings.ts; the claim path and its reasoning:
+ * docs/design/elasticsearch-claims.md.
+ *
+ * Concurrency: every write of an existing document is a compare-and-set on (`_seq_no`, `_primary_term`)
+ * (`if_seq_no`/`if_primary_term`), which is also the record version the contract exposes; creations use
+ * `op_type=create`. No scripts and no update-by-query: nothing beyond the engines' core is needed.
+ *
+ * Read-your-writes: single-document reads are realtime GETs. Searches only see what the last refresh
+ * made visible, so every search-based method first waits for a refresh of its index that *started after
+ * the method was called* (RefreshBarrier): all writes that completed before the call, by any process,
+ * are then visible. Concurrent callers in one process share refreshes, so at most one refresh per index
+ * is in flight and one queued, whatever the load.
+ */
+import { randomBytes } from 'node:crypto';
+import { intoClaimed } from '../../domain/task-lifecycle.js';
+import { errors } from '../../errors/index.js';
+import type { LeaderLease, RecordVersion, RecurringTask, RecurringTaskTick, Task } from '../../types/index.js';
+import type {
+  ArchivedTaskDeleteBeforeParams,
+  ArchivedTaskDeleteBeforeResult,
+  ArchivedTaskGetParams,
+  LeaderAttemptElectParams,
+  LeaderAttemptReelectParams,
+  LeaderGetParams,
+  LeaderResignParams,
+  RecurringTaskCreateParams,
+  RecurringTaskGetParams,
+  RecurringTaskTickListParams,
+  RecurringTaskTickRecordParams,
+  RecurringTaskUpdateParams,
+  Store,
+  StoreCapabilities,
+  TaskArchiveParams,
+  TaskArchiveResult,
+  TaskClaimParams,
+  TaskCountOutstandingParams,
+  TaskCreateParams,
+  TaskGetParams,
+  TaskListTimedOutParams,
+  TaskNextRunAtParams,
+  TaskUpdateParams,
+} from '../store.js';
+import {
+  type ArchivedTaskDoc,
+  type RecurringDoc,
+  type TaskDoc,
+  archiveDocId,
+  compareClaimOrder,
+  docToRecurring,
+  docToTask,
+  recurringDocId,
+  recurringToDoc,
+  taskDocId,
+  taskToDoc,
+} from './documents.js';
+import { ElasticsearchError, EsHttp, type EsHttpOptions, type EsRequest, describe, errorType } from './http.js';
+import { type IndexNames, indexNames } from './mappings.js';
+import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
+
+export interface ElasticsearchStoreOptions {
+  /** Connection settings, or a client to share. */
+  http: EsHttpOptions | EsHttp;
+  /** Prefix of every index, alias and template (config `store.elasticsearch.index_prefix`). */
+  indexPrefix: string;
+  /** migrate() installs or upgrades the templates and indices; otherwise it only checks them. */
+  autoSetup?: boolean;
+  /** Archive rollover and ILM (setup), and rollover by the leader when ILM does not manage the archive. */
+  archive?: Partial<ArchiveOptions>;
+  /** Claim search size = max(amount × this, amount + claimSearchExtra) (v1: 5 × amount). */
+  claimSearchMultiplier?: number;
+  claimSearchExtra?: number;
+}
+
+export interface ArchiveOptions {
+  /** v1's lifecycle_setup.archived_tasks.enabled: ILM on Elasticsearch when available. */
+  ilmEnabled: boolean;
+  rolloverMaxAgeMs: number;
+  rolloverMaxDocs: number;
+  /** With ILM: delete rolled-over archive indices this long after rollover (0: keep). */
+  ilmDeleteAfterMs: number;
+}
+
+const DEFAULT_ARCHIVE: ArchiveOptions = {
+  ilmEnabled: true,
+  rolloverMaxAgeMs: 24 * 3600_000,
+  rolloverMaxDocs: 10_000_000,
+  ilmDeleteAfterMs: 0,
+};
+
+/** Largest page a search may ask for (the engines' default `index.max_result_window`). */
+const MAX_PAGE = 10_000;
+const LEADER_DOC = 'leader';
+const tickDocId = (recurringTaskId: string) => `tick/${recurringDocId(recurringTaskId)}`;
+const CONFLICT_RETRIES = 50;
+
+interface Hit<T> {
+  _index: string;
+  _id: string;
+  _seq_no: number;
+  _primary_term: number;
+  _source: T;
+  sort?: unknown[];
+}
+
+interface SearchBody<T> {
+  hits: { hits: Hit<T>[] };
+  aggregations?: Record<string, any>;
+}
+
+interface GetBody<T> {
+  found: boolean;
+  _seq_no: number;
+  _primary_term: number;
+  _source: T;
+}
+
+interface BulkItem {
+  status: number;
+  _id: string;
+  _index: string;
+  _seq_no?: number;
+  _primary_term?: number;
+  error?: { type?: string; reason?: string };
+}
+
+interface BulkBody {
+  errors: boolean;
+  items: Record<string, BulkItem>[];
+}
+
+interface LeaderDoc {
+  kind: 'leader';
+  leader_id: string;
+  elected_at: number;
+  expires_at: number;
+}
+
+interface TickDoc {
+  kind: 'tick';
+  recurring_task_id: string;
+  last_tick_at: number;
+}
+
+const versionOf = (x: { _seq_no: number; _primary_term: number }): RecordVersion => ({
+  seqNum: x._seq_no,
+  primaryTerm: x._primary_term,
+});
+
+const enc = encodeURIComponent;
+
+/**
+ * Makes searches see every write that completed before they were called: wait() resolves after a
+ * refresh that started after wait() was called. Concurrent callers share refreshes: while one runs, the
+ * callers that arrive join a single queued one. `onStart` runs just before the refresh that wait()
+ * resolves with is sent (a claim batch stops taking members then).
+ */
+class RefreshBarrier {
+  private running: Promise<void> | undefined;
+  private queued: { promise: Promise<void>; onStart: (() => void)[] } | undefined;
+
+  constructor(private readonly refresh: () => Promise<void>) {}
+
+  wait(onStart?: () => void): Promise<void> {
+    if (this.queued) {
+      if (onStart) this.queued.onStart.push(onStart);
+      return this.queued.promise;
+    }
+    if (!this.running) {
+      onStart?.();
+      this.running = this.run();
+      return this.running;
+    }
+    const callbacks = onStart ? [onStart] : [];
+    const promise = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        for (const cb of callbacks) cb();
+        this.running = this.run();
+        return this.running;
+      });
+    this.queued = { promise, onStart: callbacks };
+    return promise;
+  }
+
+  private run(): Promise<void> {
+    const p: Promise<void> = this.refresh().finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    return p;
+  }
+}
+
+interface ClaimRequest {
+  amount: number;
+  workerId: string;
+  now: number;
+  claimed: Task[];
+  resolve(tasks: Task[]): void;
+  reject(err: unknown): void;
+}
+
+/** Concurrent claims of one process over the same queues, served by one refresh, one search, one bulk. */
+interface ClaimBatch {
+  queues: string[];
+  requests: ClaimRequest[];
+}
+
+const shuffle = <T>(items: T[]): T[] => {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+};
+
+export class ElasticsearchStore implements Store {
+  readonly capabilities: StoreCapabilities = { kind: 'elasticsearch' };
+  readonly http: EsHttp;
+  readonly names: IndexNames;
+  private readonly autoSetup: boolean;
+  private readonly archive: ArchiveOptions;
+  private readonly claimMultiplier: number;
+  private readonly claimExtra: number;
+  /** Whether ILM rolls the archive over (learnt by migrate()); otherwise the leader does, in taskArchive. */
+  private ilmManaged = false;
+  private lastRolloverCheck = Number.NEGATIVE_INFINITY;
+  private readonly tasksRefresh: RefreshBarrier;
+  /** Claim batches still taking members (their refresh has not started), by queue set. */
+  private readonly openClaimBatches = new Map<string, ClaimBatch>();
+  private readonly archiveRefresh: RefreshBarrier;
+  private readonly recurringRefresh: RefreshBarrier;
+
+  constructor(options: ElasticsearchStoreOptions) {
+    this.http = options.http instanceof EsHttp ? options.http : new EsHttp(options.http);
+    this.names = indexNames(options.indexPrefix);
+    this.autoSetup = options.autoSetup ?? false;
+    this.archive = { ...DEFAULT_ARCHIVE, ...options.archive };
+    this.claimMultiplier = options.claimSearchMultiplier ?? 5;
+    this.claimExtra = options.claimSearchExtra ?? 32;
+    const refresher = (index: string) => async () => {
+      await this.http.expect({
+        method: 'POST',
+        path: `/${index}/_refresh`,
+        query: { ignore_unavailable: true, allow_no_indices: true },
+        read: true,
+      });
+    };
+    this.tasksRefresh = new RefreshBarrier(refresher(this.names.tasks));
+    this.archiveRefresh = new RefreshBarrier(refresher(this.names.archivePattern));
+    this.recurringRefresh = new RefreshBarrier(refresher(this.names.recurring));
+  }
+
+  // ── Schema ──────────────────────────────────────────────────────────────────────────────────────────
+
+  /** What `tasques setup` does: install or upgrade templates, indices, the archive alias and ILM policy. */
+  async setup(): Promise<SetupReport> {
+    const report = await setupElasticsearch(this.http, this.names, this.setupOptions());
+    this.ilmManaged = report.ilm;
+    return report;
+  }
+
+  private setupOptions(): SetupOptions {
+    const a = this.archive;
+    return {
+      ilmEnabled: a.ilmEnabled,
+      rolloverMaxAge: `${Math.max(1, Math.round(a.rolloverMaxAgeMs / 1000))}s`,
+      rolloverMaxDocs: a.rolloverMaxDocs,
+      ilmDeleteAfter: a.ilmDeleteAfterMs > 0 ? `${Math.round(a.ilmDeleteAfterMs / 1000)}s` : undefined,
+    };
+  }
+
+  /** With autoSetup, setup(); otherwise checks that setup ran (throws SetupRequiredError if not). */
+  async migrate(): Promise<void> {
+    if (this.autoSetup) await this.setup();
+    else this.ilmManaged = (await checkElasticsearch(this.http, this.names)).ilm;
+  }
+
+  /** Deletes every index, alias and template of this prefix. For tests and operators; not in the contract. */
+  async drop(): Promise<void> {
+    await dropElasticsearch(this.http, this.names);
+  }
+
+  async close(): Promise<void> {
+    // fetch keeps no per-store resources; nothing to release.
+  }
+
+  // ── Small helpers ───────────────────────────────────────────────────────────────────────────────────
+
+  private async search<T>(index: string, body: Record<string, unknown>): Promise<SearchBody<T>> {
+    const res = await this.http.expect<SearchBody<T>>({
+      method: 'POST',
+      path: `/${index}/_search`,
+      query: { ignore_unavailable: true, allow_no_indices: true },
+      body,
+      read: true,
+    });
+    return res.body;
+  }
+
+  private async getDoc<T>(index: string, id: string): Promise<GetBody<T> | undefined> {
+    const res = await this.http.request<GetBody<T>>({ method: 'GET', path: `/${index}/_doc/${enc(id)}` });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw this.fail('GET', `/${index}/_doc/…`, res);
+    return res.body.found ? res.body : undefined;
+  }
+
+  private fail(method: string, path: string, res: { status: number; body: unknown }): ElasticsearchError {
+    return new ElasticsearchError(`${method} ${path}: ${describe(res.status, res.body)}`, res.status, errorType(res.body));
+  }
+
+  /** PUT a whole document, with CAS when `expected` is given, or create-only when `create`. */
+  private async putDoc(
+    index: string,
+    id: string,
+    doc: unknown,
+    opts: { expected?: RecordVersion; create?: boolean },
+  ): Promise<{ status: number; version?: RecordVersion }> {
+    const req: EsRequest = opts.create
+      ? { method: 'PUT', path: `/${index}/_create/${enc(id)}`, body: doc }
+      : {
+          method: 'PUT',
+          path: `/${index}/_doc/${enc(id)}`,
+          body: doc,
+          query: opts.expected ? { if_seq_no: opts.expected.seqNum, if_primary_term: opts.expected.primaryTerm } : undefined,
+        };
+    const res = await this.http.request<{ _seq_no: number; _primary_term: number }>(req);
+    if (res.status === 200 || res.status === 201) return { status: res.status, version: versionOf(res.body) };
+    if (res.status === 409 || res.status === 404) return { status: res.status };
+    throw this.fail(req.method, `/${index}/…`, res);
+  }
+
+  private async deleteDoc(index: string, id: string, expected?: RecordVersion): Promise<number> {
+    const res = await this.http.request({
+      method: 'DELETE',
+      path: `/${index}/_doc/${enc(id)}`,
+      query: expected ? { if_seq_no: expected.seqNum, if_primary_term: expected.primaryTerm } : undefined,
+    });
+    if (res.status === 200 || res.status === 404 || res.status === 409) return res.status;
+    throw this.fail('DELETE', `/${index}/…`, res);
+  }
+
+  private async bulk(lines: unknown[]): Promise<BulkItem[]> {
+    const res = await this.http.expect<BulkBody>({ method: 'POST', path: '/_bulk', body: lines, ndjson: true });
+    return res.body.items.map((item) => Object.values(item)[0]!);
+  }
+
+  // ── Tasks ───────────────────────────────────────────────────────────────────────────────────────────
+
+  async taskCreate({ task }: TaskCreateParams): Promise<Task> {
+    const result = await this.putDoc(this.names.tasks, taskDocId(task.queue, task.id), taskToDoc(task), { create: true });
+    if (result.status === 409) throw errors.taskAlreadyExists(task.id);
+    if (!result.version) throw new ElasticsearchError(`cannot create task: index ${this.names.tasks} is missing`, 404);
+    return { ...task, version: result.version };
+  }
+
+  async taskGet({ queue, id }: TaskGetParams): Promise<Task | undefined> {
+    const found = await this.getDoc<TaskDoc>(this.names.tasks, taskDocId(queue, id));
+    if (!found || found._source.queue !== queue || found._source.id !== id) return undefined;
+    return docToTask(found._source, versionOf(found));
+  }
+
+  async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
+    const { version: _v, ...record } = task;
+    const docId = taskDocId(task.queue, task.id);
+    const result = await this.putDoc(this.names.tasks, docId, taskToDoc(record), { expected: expectedVersion });
+    if (result.version) return { ...task, version: result.version };
+    // A CAS write on a missing document answers 409 too (and creates nothing): tell the two apart.
+    if (!(await this.getDoc(this.names.tasks, docId))) throw errors.taskNotFound(task.queue, task.id);
+    throw errors.taskVersionConflict(task.id);
+  }
+
+  /** Filter on the queues (a set); none means every queue. */
+  private queueFilter(queues: string[]): Record<string, unknown>[] {
+    return queues.length > 0 ? [{ terms: { queue: [...new Set(queues)] } }] : [];
+  }
+
+  /**
+   * Claims of this process that arrive before the same refresh are served together (ClaimBatch): one
+   * search for all of them, candidates dealt out so that they never compete with each other, and one
+   * bulk of CAS writes. Only claimers in other processes can then take a candidate first; those losses
+   * are made up from the rest of the candidates, in random order. See docs/design/elasticsearch-claims.md.
+   */
+  async taskClaim({ queues, amount, workerId, now }: TaskClaimParams): Promise<Task[]> {
+    if (amount <= 0) return [];
+    const unique = [...new Set(queues)].sort();
+    const key = JSON.stringify(unique);
+    return new Promise<Task[]>((resolve, reject) => {
+      const request: ClaimRequest = { amount, workerId, now, claimed: [], resolve, reject };
+      const open = this.openClaimBatches.get(key);
+      if (open) {
+        open.requests.push(request);
+        return;
+      }
+      const batch: ClaimBatch = { queues: unique, requests: [request] };
+      this.openClaimBatches.set(key, batch);
+      const close = () => {
+        if (this.openClaimBatches.get(key) === batch) this.openClaimBatches.delete(key);
+      };
+      this.tasksRefresh
+        .wait(close)
+        .then(() => this.runClaimBatch(batch))
+        .catch((err: unknown) => {
+          close();
+          for (const r of batch.requests) r.reject(err);
+        });
+    });
+  }
+
+  private async runClaimBatch(batch: ClaimBatch): Promise<void> {
+    const { requests } = batch;
+    const total = requests.reduce((n, r) => n + r.amount, 0);
+    const maxNow = Math.max(...requests.map((r) => r.now));
+    const size = Math.min(MAX_PAGE, Math.max(total * this.claimMultiplier, total + this.claimExtra));
+    let candidates: Hit<TaskDoc>[];
+    try {
+      const found = await this.search<TaskDoc>(this.names.tasks, {
+        size,
+        seq_no_primary_term: true,
+        // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
+        track_total_hits: false,
+        query: {
+          bool: {
+            filter: [
+              { terms: { state: ['queued', 'failed'] } },
+              { range: { run_at: { lte: maxNow } } },
+              { range: { remaining_attempts: { gt: 0 } } },
+              ...this.queueFilter(batch.queues),
+            ],
+          },
+        },
+        sort: [{ priority: 'desc' }, { run_at: 'asc' }, { remaining_attempts: 'desc' }],
+      });
+      candidates = found.hits.hits;
+    } catch (err) {
+      for (const r of requests) r.reject(err);
+      return;
+    }
+    // First round in claim order, each request taking the best candidates still free (and due at its
+    // own `now`); later rounds, after losses to other processes, from the rest in random order.
+    let pool = candidates;
+    let failure: unknown;
+    for (let round = 0; pool.length > 0; round++) {
+      const windows: { request: ClaimRequest; hits: Hit<TaskDoc>[] }[] = [];
+      const left: Hit<TaskDoc>[] = [];
+      for (const hit of pool) {
+        const request = requests.find(
+          (r) => r.claimed.length + (windows.find((w) => w.request === r)?.hits.length ?? 0) < r.amount && hit._source.run_at <= r.now,
+        );
+        if (!request) {
+          left.push(hit);
+          continue;
+        }
+        let window = windows.find((w) => w.request === request);
+        if (!window) windows.push((window = { request, hits: [] }));
+        window.hits.push(hit);
+      }
+      if (windows.length === 0) break;
+      try {
+        await this.claimWindows(windows);
+      } catch (err) {
+        failure = err;
+        break;
+      }
+      pool = round === 0 ? shuffle(left) : left;
+    }
+    for (const r of requests) {
+      // What a request won is handed out even if a later round failed (never left claimed by nobody).
+      if (r.claimed.length === 0 && failure !== undefined) r.reject(failure);
+      else r.resolve(r.claimed.sort(compareClaimOrder));
+    }
+  }
+
+  /** One bulk of CAS writes, each window claiming its hits for its request; winners go to `claimed`. */
+  private async claimWindows(windows: { request: ClaimRequest; hits: Hit<TaskDoc>[] }[]): Promise<void> {
+    const token = randomBytes(12).toString('base64url');
+    const entries: { request: ClaimRequest; hit: Hit<TaskDoc>; next: Task }[] = [];
+    for (const { request, hits } of windows) {
+      for (const hit of hits) {
+        const next = intoClaimed(docToTask(hit._source, versionOf(hit)), { workerId: request.workerId, now: request.now });
+        entries.push({ request, hit, next });
+      }
+    }
+    const lines: unknown[] = [];
+    for (const { hit, next } of entries) {
+      lines.push({ index: { _index: hit._index, _id: hit._id, if_seq_no: hit._seq_no, if_primary_term: hit._primary_term } });
+      lines.push({ ...taskToDoc(next), claim_token: token });
+    }
+    let items: BulkItem[];
+    try {
+      items = await this.bulk(lines);
+    } catch (err) {
+      if (!(err instanceof ElasticsearchError && err.ambiguous)) throw err;
+      // The bulk got no answer: it may or may not have been applied. Realtime reads tell which tasks
+      // carry this bulk's token, i.e. were won by it.
+      const won = await this.recoverClaims(entries.map((e) => e.hit), token);
+      for (const { request, hit } of entries) {
+        const task = won.get(hit._id);
+        if (task) request.claimed.push(task);
+      }
+      return;
+    }
+    items.forEach((item, i) => {
+      const { request, next } = entries[i]!;
+      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+        request.claimed.push({ ...next, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } });
+      }
+      // 409: a claimer in another process (or any writer) got there first. Other item errors: not claimed either.
+    });
+  }
+
+  private async recoverClaims(hits: Hit<TaskDoc>[], token: string): Promise<Map<string, Task>> {
+    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
+      method: 'POST',
+      path: '/_mget',
+      body: { docs: hits.map((hit) => ({ _index: hit._index, _id: hit._id })) },
+      read: true,
+    });
+    const won = new Map<string, Task>();
+    for (const d of res.body.docs) {
+      if (d.found && d._source.claim_token === token && d._source.state === 'claimed') won.set(d._id, docToTask(d._source, versionOf(d)));
+    }
+    return won;
+  }
+
+  async taskNextRunAt({ queues }: TaskNextRunAtParams): Promise<number | undefined> {
+    await this.tasksRefresh.wait();
+    const found = await this.search<never>(this.names.tasks, {
+      size: 1,
+      _source: false,
+      track_total_hits: false,
+      query: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, ...this.queueFilter(queues)] } },
+      sort: [{ run_at: 'asc' }],
+    });
+    const first = found.hits.hits[0];
+    return first?.sort ? Number(first.sort[0]) : undefined;
+  }
+
+  async taskListTimedOut({ now, limit }: TaskListTimedOutParams): Promise<Task[]> {
+    if (limit <= 0) return [];
+    await this.tasksRefresh.wait();
+    const found = await this.search<TaskDoc>(this.names.tasks, {
+      size: Math.min(limit, MAX_PAGE),
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      query: {
+        bool: { filter: [{ term: { state: 'claimed' } }, { range: { 'last_claimed.times_out_at': { lte: now } } }] },
+      },
+      sort: [{ 'last_claimed.times_out_at': 'asc' }, { queue: 'asc' }, { id: 'asc' }],
+    });
+    return found.hits.hits.map((h) => docToTask(h._source, versionOf(h)));
+  }
+
+  async taskCountOutstanding({ queue, recurringTaskId }: TaskCountOutstandingParams): Promise<number> {
+    await this.tasksRefresh.wait();
+    const res = await this.http.expect<{ count: number }>({
+      method: 'POST',
+      path: `/${this.names.tasks}/_count`,
+      query: { ignore_unavailable: true, allow_no_indices: true },
+      read: true,
+      body: {
+        query: {
+          bool: {
+            filter: [
+              { term: { queue } },
+              { term: { recurring_task_id: recurringTaskId } },
+              { terms: { state: ['queued', 'claimed', 'failed'] } },
+            ],
+          },
+        },
+      },
+    });
+    return res.body.count;
+  }
+
+  // ── Archive ─────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Per task: copy into the archive under an id derived from the live document's version (create-only,
+   * so a concurrent or repeated archiving finds the copy there), then delete the live document with CAS
+   * on that version. The caller whose delete succeeds counts the task. A crash in between leaves both;
+   * the next run finds the copy and only deletes. Readers may briefly see a task in both, never in neither.
+   */
+  async taskArchive({ finishedBefore, limit, now }: TaskArchiveParams): Promise<TaskArchiveResult> {
+    if (limit <= 0) return { archived: 0 };
+    await this.maybeRollOver(now);
+    // Tasks lost to a concurrent archiver are archived all the same: look again, so that returning fewer
+    // than `limit` still means that none are left.
+    let archived = 0;
+    let fruitless = 0; // rounds that archived nothing: bounded, in case a task cannot be archived at all
+    for (;;) {
+      const round = await this.archiveRound(finishedBefore, limit - archived, now);
+      archived += round.archived;
+      fruitless = round.archived === 0 ? fruitless + 1 : 0;
+      if (archived >= limit || round.candidates < limit - archived + round.archived || fruitless >= 20) return { archived };
+    }
+  }
+
+  private async archiveRound(finishedBefore: number, limit: number, now: number): Promise<{ archived: number; candidates: number }> {
+    await this.tasksRefresh.wait();
+    const found = await this.search<TaskDoc>(this.names.tasks, {
+      size: Math.min(limit, MAX_PAGE),
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      query: {
+        bool: {
+          filter: [{ terms: { state: ['done', 'dead'] } }, { range: { 'last_claimed.result.at': { lte: finishedBefore } } }],
+        },
+      },
+      sort: [{ 'last_claimed.result.at': 'asc' }, { queue: 'asc' }, { id: 'asc' }],
+    });
+    const hits = found.hits.hits;
+    if (hits.length === 0) return { archived: 0, candidates: 0 };
+    const copyIds = hits.map((h) => archiveDocId(h._id, versionOf(h)));
+    const copies: unknown[] = [];
+    hits.forEach((h, i) => {
+      const { claim_token: _t, ...doc } = h._source;
+      const archived: ArchivedTaskDoc = { ...doc, archived_at: now, version: { seq_no: h._seq_no, primary_term: h._primary_term } };
+      copies.push({ create: { _index: this.names.archiveAlias, _id: copyIds[i] } }, archived);
+    });
+    const copied = await this.bulk(copies);
+    const deletes: unknown[] = [];
+    const attempted: number[] = [];
+    copied.forEach((item, i) => {
+      // 201: copied now; 409: a copy of this very version exists (another archiver, or an earlier run).
+      if (item.status !== 201 && item.status !== 200 && item.status !== 409) return;
+      const h = hits[i]!;
+      attempted.push(i);
+      deletes.push({ delete: { _index: h._index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } });
+    });
+    if (deletes.length === 0) return { archived: 0, candidates: hits.length };
+    const deleted = await this.bulk(deletes);
+    let archived = 0;
+    for (let k = 0; k < deleted.length; k++) {
+      const item = deleted[k]!;
+      const i = attempted[k]!;
+      if (item.status === 200) {
+        archived++;
+        continue;
+      }
+      // Not deleted: gone already (another archiver won), or changed since the search. In the second
+      // case the copy is of an outdated version: remove it, the next run archives the current one.
+      const h = hits[i]!;
+      if (await this.getDoc(this.names.tasks, h._id)) {
+        await this.deleteArchivedCopy(copyIds[i]!);
+      }
+    }
+    return { archived, candidates: hits.length };
+  }
+
+  private async deleteArchivedCopy(copyId: string): Promise<void> {
+    await this.archiveRefresh.wait();
+    const found = await this.search<never>(this.names.archivePattern, {
+      size: 10,
+      _source: false,
+      query: { ids: { values: [copyId] } },
+    });
+    for (const hit of found.hits.hits) await this.deleteDoc(hit._index, hit._id);
+  }
+
+  async archivedTaskGet({ queue, id }: ArchivedTaskGetParams): Promise<Task | undefined> {
+    await this.archiveRefresh.wait();
+    const found = await this.search<ArchivedTaskDoc>(this.names.archivePattern, {
+      size: 1,
+      query: { bool: { filter: [{ term: { queue } }, { term: { id } }] } },
+      sort: [{ archived_at: 'desc' }, { 'version.primary_term': 'desc' }, { 'version.seq_no': 'desc' }],
+    });
+    const hit = found.hits.hits[0];
+    if (!hit) return undefined;
+    const { archived_at: _a, version, claim_token: _t, ...doc } = hit._source;
+    return docToTask(doc, { seqNum: version.seq_no, primaryTerm: version.primary_term });
+  }
+
+  /**
+   * Retention. Rolled-over archive indices (not the write index) whose every task finished at or before
+   * the cutoff are dropped whole, however many they hold; then up to `limit` single tasks go from the
+   * remaining indices, oldest finish first. Returns the total.
+   */
+  async archivedTaskDeleteBefore({ finishedBefore, limit }: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult> {
+    if (limit <= 0) return { deleted: 0 };
+    let deleted = await this.dropExpiredArchiveIndices(finishedBefore);
+    let single = 0;
+    // As in taskArchive: what a concurrent deleter took does not count here, so look again.
+    for (let fruitless = 0; single < limit && fruitless < 20; ) {
+      await this.archiveRefresh.wait();
+      const found = await this.search<never>(this.names.archivePattern, {
+        size: Math.min(limit - single, MAX_PAGE),
+        _source: false,
+        track_total_hits: false,
+        query: { range: { 'last_claimed.result.at': { lte: finishedBefore } } },
+        sort: [{ 'last_claimed.result.at': 'asc' }],
+      });
+      const hits = found.hits.hits;
+      if (hits.length === 0) break;
+      const items = await this.bulk(hits.map((h) => ({ delete: { _index: h._index, _id: h._id } })));
+      const ok = items.filter((item) => item.status === 200).length;
+      single += ok;
+      fruitless = ok === 0 ? fruitless + 1 : 0;
+      if (hits.length < limit - single + ok) break; // that was all there was
+    }
+    deleted += single;
+    return { deleted };
+  }
+
+  /** Drops rolled-over archive indices that hold nothing newer than the cutoff; returns how many tasks went. */
+  private async dropExpiredArchiveIndices(finishedBefore: number): Promise<number> {
+    const aliases = await this.http.request<Record<string, { aliases: Record<string, { is_write_index?: boolean }> }>>({
+      method: 'GET',
+      path: `/${this.names.archivePattern}/_alias`,
+      query: { ignore_unavailable: true, allow_no_indices: true },
+    });
+    if (aliases.status !== 200) return 0;
+    const readOnly = Object.entries(aliases.body)
+      .filter(([, v]) => v.aliases?.[this.names.archiveAlias]?.is_write_index !== true)
+      .map(([index]) => index);
+    if (readOnly.length === 0) return 0;
+    await this.archiveRefresh.wait();
+    const stats = await this.search<never>(this.names.archivePattern, {
+      size: 0,
+      query: { terms: { _index: readOnly } },
+      aggs: {
+        by_index: {
+          terms: { field: '_index', size: readOnly.length },
+          aggs: { newest: { max: { field: 'last_claimed.result.at' } } },
+        },
+      },
+    });
+    let dropped = 0;
+    const buckets = (stats.aggregations?.by_index?.buckets ?? []) as { key: string; doc_count: number; newest: { value: number | null } }[];
+    const withDocs = new Set(buckets.map((b) => b.key));
+    for (const bucket of buckets) {
+      if (bucket.newest.value === null || bucket.newest.value > finishedBefore) continue;
+      const res = await this.http.request({ method: 'DELETE', path: `/${bucket.key}` });
+      if (res.status === 200) dropped += bucket.doc_count;
+    }
+    // Empty rolled-over indices (everything in them deleted one by one) go too.
+    for (const index of readOnly) {
+      if (!withDocs.has(index)) await this.http.request({ method: 'DELETE', path: `/${index}` });
+    }
+    return dropped;
+  }
+
+  /**
+   * Without ILM the leader rolls the archive over (it is the one calling taskArchive): at most once a
+   * minute it asks for a rollover with the configured conditions, which the engine applies only if met.
+   */
+  private async maybeRollOver(now: number): Promise<void> {
+    if (this.ilmManaged || now - this.lastRolloverCheck < 60_000) return;
+    this.lastRolloverCheck = now;
+    await this.archiveRefresh.wait(); // max_docs counts what is refreshed
+    await this.http.expect({
+      method: 'POST',
+      path: `/${this.names.archiveAlias}/_rollover`,
+      body: { conditions: { max_age: `${Math.max(1, Math.round(this.archive.rolloverMaxAgeMs / 1000))}s`, max_docs: this.archive.rolloverMaxDocs } },
+    });
+  }
+
+  /** Rolls the archive over now, whatever the conditions (tests, operators). Returns the new index. */
+  async archiveRollOver(): Promise<string> {
+    const res = await this.http.expect<{ new_index: string }>({ method: 'POST', path: `/${this.names.archiveAlias}/_rollover` });
+    return res.body.new_index;
+  }
+
+  // ── Recurring tasks ─────────────────────────────────────────────────────────────────────────────────
+
+  async recurringTaskCreate({ task }: RecurringTaskCreateParams): Promise<RecurringTask> {
+    const docId = recurringDocId(task.id);
+    const doc = recurringToDoc(task);
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const existing = await this.getDoc<RecurringDoc>(this.names.recurring, docId);
+      if (existing && !existing._source.is_deleted) throw errors.recurringTaskAlreadyExists(task.id);
+      // Over a soft-deleted one (v1 §8.4): replace it, but only the version we saw.
+      const result = existing
+        ? await this.putDoc(this.names.recurring, docId, doc, { expected: versionOf(existing) })
+        : await this.putDoc(this.names.recurring, docId, doc, { create: true });
+      if (result.version) return { ...task, version: result.version };
+    }
+    throw errors.recurringTaskVersionConflict(task.id);
+  }
+
+  async recurringTaskGet({ id, includeDeleted = false }: RecurringTaskGetParams): Promise<RecurringTask | undefined> {
+    const found = await this.getDoc<RecurringDoc>(this.names.recurring, recurringDocId(id));
+    if (!found || found._source.id !== id || (found._source.is_deleted && !includeDeleted)) return undefined;
+    return docToRecurring(found._source, versionOf(found));
+  }
+
+  async recurringTaskList(): Promise<RecurringTask[]> {
+    return this.listRecurring({ term: { is_deleted: false } });
+  }
+
+  async recurringTaskListNotLoaded(): Promise<RecurringTask[]> {
+    return this.listRecurring({ bool: { must_not: [{ exists: { field: 'loaded_at' } }] } });
+  }
+
+  /** Every recurring task matching `query`, sorted by id, paged with search_after. */
+  private async listRecurring(query: unknown): Promise<RecurringTask[]> {
+    await this.recurringRefresh.wait();
+    const out: RecurringTask[] = [];
+    let after: unknown[] | undefined;
+    for (;;) {
+      const found = await this.search<RecurringDoc>(this.names.recurring, {
+        size: 1000,
+        seq_no_primary_term: true,
+        track_total_hits: false,
+        query,
+        sort: [{ id: 'asc' }],
+        ...(after ? { search_after: after } : {}),
+      });
+      const hits = found.hits.hits;
+      for (const h of hits) out.push(docToRecurring(h._source, versionOf(h)));
+      if (hits.length < 1000) return out;
+      after = hits[hits.length - 1]!.sort;
+    }
+  }
+
+  async recurringTaskUpdate({ task, expectedVersion }: RecurringTaskUpdateParams): Promise<RecurringTask> {
+    const result = await this.putDoc(this.names.recurring, recurringDocId(task.id), recurringToDoc(task), {
+      expected: expectedVersion,
+    });
+    // 409 also when it does not exist: a CAS write never creates.
+    if (!result.version) throw errors.recurringTaskVersionConflict(task.id);
+    return { ...task, version: result.version };
+  }
+
+  async recurringTaskTickList({ recurringTaskIds }: RecurringTaskTickListParams): Promise<RecurringTaskTick[]> {
+    if (recurringTaskIds.length === 0) return [];
+    const res = await this.http.expect<{ docs: { found?: boolean; _source?: TickDoc }[] }>({
+      method: 'POST',
+      path: `/${this.names.meta}/_mget`,
+      body: { ids: [...new Set(recurringTaskIds)].map(tickDocId) },
+      read: true,
+    });
+    const wanted = new Set(recurringTaskIds);
+    return res.body.docs
+      .filter((d) => d.found && d._source && wanted.has(d._source.recurring_task_id))
+      .map((d) => ({ recurringTaskId: d._source!.recurring_task_id, lastTickAt: d._source!.last_tick_at }));
+  }
+
+  async recurringTaskTickRecord({ recurringTaskId, tickAt }: RecurringTaskTickRecordParams): Promise<RecurringTaskTick> {
+    const docId = tickDocId(recurringTaskId);
+    const doc: TickDoc = { kind: 'tick', recurring_task_id: recurringTaskId, last_tick_at: tickAt };
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const existing = await this.getDoc<TickDoc>(this.names.meta, docId);
+      if (existing && existing._source.last_tick_at >= tickAt) {
+        return { recurringTaskId, lastTickAt: existing._source.last_tick_at };
+      }
+      const result = existing
+        ? await this.putDoc(this.names.meta, docId, doc, { expected: versionOf(existing) })
+        : await this.putDoc(this.names.meta, docId, doc, { create: true });
+      if (result.version) return { recurringTaskId, lastTickAt: tickAt };
+    }
+    throw new ElasticsearchError(`recurring tick of ${recurringTaskId}: too many concurrent writers`, 409);
+  }
+
+  // ── Leader lease: one document, written only with create or CAS ──────────────────────────────────────
+
+  private async leaderDoc(): Promise<GetBody<LeaderDoc> | undefined> {
+    return this.getDoc<LeaderDoc>(this.names.meta, LEADER_DOC);
+  }
+
+  async leaderAttemptElect({ leaderId, now, ttlMs }: LeaderAttemptElectParams): Promise<LeaderLease | undefined> {
+    const lease: LeaderLease = { leaderId, electedAt: now, expiresAt: now + ttlMs };
+    const doc: LeaderDoc = { kind: 'leader', leader_id: leaderId, elected_at: now, expires_at: now + ttlMs };
+    const current = await this.leaderDoc();
+    if (current && current._source.expires_at > now && current._source.leader_id !== leaderId) return undefined;
+    // Of concurrent contenders that read the same state, the create or the CAS lets exactly one through.
+    const result = current
+      ? await this.putDoc(this.names.meta, LEADER_DOC, doc, { expected: versionOf(current) })
+      : await this.putDoc(this.names.meta, LEADER_DOC, doc, { create: true });
+    return result.version ? lease : undefined;
+  }
+
+  async leaderAttemptReelect({ leaderId, electedAt, now, ttlMs }: LeaderAttemptReelectParams): Promise<LeaderLease | undefined> {
+    const doc: LeaderDoc = { kind: 'leader', leader_id: leaderId, elected_at: electedAt, expires_at: now + ttlMs };
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const current = await this.leaderDoc();
+      if (!current || current._source.leader_id !== leaderId || current._source.elected_at !== electedAt) return undefined;
+      const result = await this.putDoc(this.names.meta, LEADER_DOC, doc, { expected: versionOf(current) });
+      if (result.version) return { leaderId, electedAt, expiresAt: now + ttlMs };
+      // Someone wrote in between: if it was not a takeover (e.g. our own concurrent renewal), try again.
+    }
+    return undefined;
+  }
+
+  async leaderGet({ now }: LeaderGetParams): Promise<LeaderLease | undefined> {
+    const current = await this.leaderDoc();
+    if (!current || current._source.expires_at <= now) return undefined;
+    const s = current._source;
+    return { leaderId: s.leader_id, electedAt: s.elected_at, expiresAt: s.expires_at };
+  }
+
+  async leaderResign({ leaderId, electedAt }: LeaderResignParams): Promise<boolean> {
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const current = await this.leaderDoc();
+      if (!current || current._source.leader_id !== leaderId || current._source.elected_at !== electedAt) return false;
+      const status = await this.deleteDoc(this.names.meta, LEADER_DOC, versionOf(current));
+      if (status === 200) return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * A thin HTTP client for the REST subset that Elasticsearch 7.10+/8/9 and OpenSearch 1/2/3 share, over
+ * Node's fetch. No vendor client: the official Elasticsearch 8/9 client refuses to talk to OpenSearch
+ * (product check, vendored media types), and we need only a dozen endpoints.
+ *
+ * - Plain `application/json` and `application/x-ndjson`, which every engine accepts.
+ * - Basic auth from the configuration. Credentials live only in the Authorization header, which is
+ *   never put into an error, a log line or an exception message.
+ * - Several addresses are tried in turn (round robin; a node that refuses connections is skipped).
+ * - Retries only where they are safe: a request that never reached a node (connection refused) and a
+ *   request the engine rejected without executing (429) are retried, whatever their method; reads
+ *   (GET, search, count, refresh, mget) are also retried after a broken connection, a timeout and
+ *   502/503/504. A write whose outcome is unknown is never retried: the caller decides (a CAS write
+ *   retried after it was applied would report a conflict with itself).
+ */
+
+export class ElasticsearchError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status; 0 when the request got no answer (network error or timeout). */
+    readonly status: number,
+    /** The engine's `error.type`, e.g. `version_conflict_engine_exception`. */
+    readonly type?: string | undefined,
+    /** Whether the request may have been executed (a write with an unknown outcome). */
+    readonly ambiguous = false,
+  ) {
+    super(message);
+    this.name = 'ElasticsearchError';
+  }
+}
+
+export interface EsHttpOptions {
+  /** Base URLs of the nodes, e.g. ['http://127.0.0.1:9200']. */
+  addresses: string[];
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Per-request timeout. */
+  requestTimeoutMs?: number;
+  /** Retries of a request that is safe to retry (see the module comment). */
+  maxRetries?: number;
+}
+
+export interface EsRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+  path: string;
+  /** Query-string parameters; undefined values are left out. */
+  query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON body, or for `ndjson` the lines (objects) of a bulk body. */
+  body?: unknown;
+  ndjson?: boolean;
+  /** The request only reads: it may be retried after a broken connection or a timeout. */
+  read?: boolean;
+}
+
+export interface EsResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+const RETRY_STATUS_READ = new Set([429, 502, 503, 504]);
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function causeCode(err: unknown): string | undefined {
+  const cause = (err as { cause?: { code?: string } })?.cause;
+  return cause?.code ?? (err as { code?: string })?.code;
+}
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class EsHttp {
+  private readonly nodes: string[];
+  private readonly auth: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private next = 0;
+
+  constructor(options: EsHttpOptions) {
+    if (options.addresses.length === 0) throw new Error('elasticsearch.addresses is empty');
+    this.nodes = options.addresses.map((a) => a.replace(/\/+$/, ''));
+    for (const node of this.nodes) {
+      const url = new URL(node); // throws on a malformed address
+      if (url.username || url.password) {
+        throw new Error('put engine credentials in elasticsearch.user.name/password, not in the address');
+      }
+    }
+    this.auth =
+      options.username !== undefined && options.username !== ''
+        ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
+        : undefined;
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.maxRetries = options.maxRetries ?? 3;
+  }
+
+  /** The node addresses (no credentials in them). */
+  get addresses(): readonly string[] {
+    return this.nodes;
+  }
+
+  /**
+   * Sends a request and returns status and parsed body for every HTTP answer (2xx or not); throws an
+   * ElasticsearchError only when no answer could be had.
+   */
+  async request<T = any>(req: EsRequest): Promise<EsResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.auth) headers.authorization = this.auth;
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      if (req.ndjson) {
+        body = `${(req.body as unknown[]).map((line) => JSON.stringify(line)).join('\n')}\n`;
+        headers['content-type'] = 'application/x-ndjson';
+      } else {
+        body = JSON.stringify(req.body);
+        headers['content-type'] = 'application/json';
+      }
+    }
+    let qs = '';
+    if (req.query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(req.query)) if (v !== undefined) params.set(k, String(v));
+      const s = params.toString();
+      if (s) qs = `?${s}`;
+    }
+    const read = req.read ?? (req.method === 'GET' || req.method === 'HEAD');
+    let lastError: ElasticsearchError | undefined;
+    for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+      if (attempt > 0) await wait(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random()));
+      const node = this.nodes[this.next++ % this.nodes.length]!;
+      let res: Response;
+      try {
+        res = await fetch(`${node}${req.path}${qs}`, {
+          method: req.method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        const code = causeCode(err);
+        const timedOut = (err as Error)?.name === 'TimeoutError';
+        const neverSent = code !== undefined && NEVER_SENT.has(code);
+        lastError = new ElasticsearchError(
+          `${req.method} ${req.path}: ${timedOut ? `no answer within ${this.timeoutMs} ms` : `cannot reach ${node} (${code ?? (err as Error).message})`}`,
+          0,
+          timedOut ? 'timeout' : code,
+          !neverSent,
+        );
+        if (neverSent || read) continue;
+        throw lastError;
+      }
+      const text = req.method === 'HEAD' ? '' : await res.text();
+      let parsed: unknown = undefined;
+      if (text !== '') {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = { raw: text.slice(0, 500) };
+        }
+      }
+      if (res.status === 429 || (read && RETRY_STATUS_READ.has(res.status))) {
+        lastError = new ElasticsearchError(`${req.method} ${req.path}: ${describe(res.status, parsed)}`, res.status, errorType(parsed));
+        if (attempt < this.maxRetries) continue;
+      }
+      return { status: res.status, body: parsed as T };
+    }
+    throw lastError!;
+  }
+
+  /** Like request(), but any status outside `ok` (default: 2xx) becomes an ElasticsearchError. */
+  async expect<T = any>(req: EsRequest, ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<EsResponse<T>> {
+    const res = await this.request<T>(req);
+    if (!ok(res.status)) {
+      throw new ElasticsearchError(`${req.method} ${req.path}: ${describe(res.status, res.body)}`, res.status, errorType(res.body));
+    }
+    return res;
+  }
+}
+
+export function errorType(body: unknown): string | undefined {
+  const error = (body as { error?: unknown })?.error;
+  if (typeof error === 'object' && error !== null) return (error as { type?: string }).type;
+  return undefined;
+}
+
+/** A one-line account of an error answer: status, type and reason (the engine's words). */
+export function describe(status: number, body: unknown): string {
+  const error = (body as { error?: unknown })?.error;
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { type?: string; reason?: string; root_cause?: { type?: string; reason?: string }[] };
+    const root = e.root_cause?.[0];
+    const reason = e.reason ?? root?.reason ?? '';
+    return `HTTP ${status} ${e.type ?? root?.type ?? 'error'}: ${reason}`.slice(0, 1000);
+  }
+  if (typeof error === 'string') return `HTTP ${status}: ${error}`.slice(0, 1000);
+  return `HTTP ${status}`;
+}

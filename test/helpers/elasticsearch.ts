@@ -1,0 +1,73 @@
+/**
+ * The real engine for Elasticsearch-store tests. `npm test` (scripts/run-tests.mjs) starts one
+ * OpenSearch node for the whole run and passes its URL in TASQUES_TEST_ELASTICSEARCH_URL (a developer
+ * may point it at another engine instead). Without it the Elasticsearch tests are skipped with a log
+ * line, except in CI, where they must run: there a missing engine fails the run.
+ *
+ * Every store gets its own index prefix, so tests never see each other's data; the store a test
+ * creates drops its indices and templates when it is closed.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConformanceOptions } from '../../src/store-conformance/index.js';
+import { ElasticsearchStore, type ElasticsearchStoreOptions } from '../../src/store/elasticsearch/elasticsearch-store.js';
+
+export const ES_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH_URL';
+
+let warned = false;
+
+/** The engine's URL, or undefined (after logging why the tests are skipped). Throws in CI when unset. */
+export function esTestUrl(): string | undefined {
+  const url = process.env[ES_URL_ENV];
+  if (url) return url;
+  if (process.env.CI) {
+    throw new Error(`${ES_URL_ENV} is not set: in CI the Elasticsearch tests must run (npm test starts the engine)`);
+  }
+  if (!warned) {
+    warned = true;
+    process.stderr.write(`# skipping Elasticsearch tests: ${ES_URL_ENV} is not set (npm test starts an OpenSearch node and sets it)\n`);
+  }
+  return undefined;
+}
+
+/** Why ES tests are skipped, for node:test's `skip` option; false when they run. */
+export function esSkip(): string | false {
+  return esTestUrl() ? false : `${ES_URL_ENV} not set`;
+}
+
+let counter = 0;
+
+/** A prefix no other test (nor another run on the same engine) uses. */
+export function uniquePrefix(tag = 't'): string {
+  return `tqt-${tag}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A store on a prefix of its own, set up (templates, indices) and dropped again by close(). */
+export class TestElasticsearchStore extends ElasticsearchStore {
+  override async close(): Promise<void> {
+    await this.drop();
+    await super.close();
+  }
+}
+
+export function storeOptions(prefix: string, extra: Partial<ElasticsearchStoreOptions> = {}): ElasticsearchStoreOptions {
+  const url = esTestUrl();
+  if (!url) throw new Error(`${ES_URL_ENV} is not set`);
+  return { http: { addresses: [url] }, indexPrefix: prefix, autoSetup: true, ...extra };
+}
+
+/** Conformance options: a fresh store per test on a unique prefix, peers on the same prefix. */
+export function esConformanceOptions(): ConformanceOptions {
+  return {
+    name: 'elasticsearch',
+    makeStore: async () => {
+      const store = new TestElasticsearchStore(storeOptions(uniquePrefix('c')));
+      await store.migrate();
+      return store;
+    },
+    makePeerStore: async (store) => {
+      const peer = new ElasticsearchStore(storeOptions((store as ElasticsearchStore).names.prefix, { autoSetup: false }));
+      await peer.migrate();
+      return peer;
+    },
+  };
+}
