@@ -165,7 +165,7 @@ export async function buildOpenSearch({ log = noop, force = false } = {}) {
   return withBuildLock(async () => {
     if (!force && !isOpenSearchBuildStale()) return { built: false, ms: Date.now() - t0 };
     const hash = inputsHash();
-    log('[opensearch] building engine/opensearch with Maven (the first build downloads ~75 MB into ~/.m2)');
+    log(`[opensearch] building engine/${ENGINE_NAME} with Maven (the first build downloads ~75 MB into ~/.m2)`);
     // copy-dependencies never deletes: drop old jars so a version bump cannot leave two Lucenes on the classpath
     fs.rmSync(LIB, { recursive: true, force: true });
     fs.rmSync(CDS_ARCHIVE, { force: true });

@@ -36,27 +36,38 @@ if (files.length === 0) {
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const ES_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH_URL';
+// The engines of the test matrix: OpenSearch 2.19 always; Elasticsearch 7.10.2 OSS (engine/elasticsearch7) in CI
+// or when TASQUES_TEST_ENGINES names it (e.g. TASQUES_TEST_ENGINES=opensearch,elasticsearch7).
+const ENGINES = [
+  { name: 'opensearch', urlEnv: 'TASQUES_TEST_ELASTICSEARCH_URL', files: /elasticsearch|opensearch/ },
+  { name: 'elasticsearch7', urlEnv: 'TASQUES_TEST_ELASTICSEARCH7_URL', files: /elasticsearch7/ },
+];
+const wanted = (process.env.TASQUES_TEST_ENGINES ?? (process.env.CI ? 'opensearch,elasticsearch7' : 'opensearch')).split(',');
 const env = { ...process.env, TASQUES_TEST: '1' };
-let engine;
-if (!env[ES_URL_ENV] && files.some((f) => /elasticsearch|opensearch/.test(f))) {
-  const { startOpenSearch } = await import('./opensearch.mjs');
+const engines = [];
+for (const spec of ENGINES) {
+  if (env[spec.urlEnv] || !wanted.includes(spec.name) || !files.some((f) => spec.files.test(f))) continue;
+  const { startOpenSearch } = await import(`./opensearch.mjs?engine=${spec.name}`);
   const t0 = Date.now();
   const tail = [];
   try {
-    engine = await startOpenSearch({
+    const engine = await startOpenSearch({
       log: (line) => {
         if (line.startsWith('[opensearch]')) console.error(line);
         tail.push(line);
         if (tail.length > 50) tail.shift();
       },
     });
-    env[ES_URL_ENV] = engine.url;
-    console.error(`[opensearch] test engine at ${engine.url} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    engines.push(engine);
+    env[spec.urlEnv] = engine.url;
+    console.error(`[${spec.name}] test engine at ${engine.url} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (err) {
-    console.error(`[opensearch] cannot start the test engine: ${err.message}\n${tail.join('\n')}`);
-    if (process.env.CI) process.exit(1);
-    console.error('[opensearch] the Elasticsearch tests will be skipped (outside CI only)');
+    console.error(`[${spec.name}] cannot start the test engine: ${err.message}\n${tail.join('\n')}`);
+    if (process.env.CI) {
+      for (const e of engines) await e.stop();
+      process.exit(1);
+    }
+    console.error(`[${spec.name}] its tests will be skipped (outside CI only)`);
   }
 }
 
@@ -68,8 +79,8 @@ const child = spawn(
 );
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 const status = await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
-if (engine) {
+for (const engine of engines) {
   const code = await engine.stop();
-  if (code !== 0) console.error(`[opensearch] test engine exited with code ${code}`);
+  if (code !== 0) console.error(`[engine] test engine exited with code ${code}`);
 }
 process.exit(status);

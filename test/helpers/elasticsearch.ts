@@ -12,26 +12,28 @@ import type { ConformanceOptions } from '../../src/store-conformance/index.js';
 import { ElasticsearchStore, type ElasticsearchStoreOptions } from '../../src/store/elasticsearch/elasticsearch-store.js';
 
 export const ES_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH_URL';
+/** The second engine of the matrix, Elasticsearch 7.10.2 OSS (engine/elasticsearch7); CI sets it. */
+export const ES7_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH7_URL';
 
-let warned = false;
+const warned = new Set<string>();
 
 /** The engine's URL, or undefined (after logging why the tests are skipped). Throws in CI when unset. */
-export function esTestUrl(): string | undefined {
-  const url = process.env[ES_URL_ENV];
+export function esTestUrl(envName = ES_URL_ENV): string | undefined {
+  const url = process.env[envName];
   if (url) return url;
   if (process.env.CI) {
-    throw new Error(`${ES_URL_ENV} is not set: in CI the Elasticsearch tests must run (npm test starts the engine)`);
+    throw new Error(`${envName} is not set: in CI the Elasticsearch tests must run (npm test starts the engine)`);
   }
-  if (!warned) {
-    warned = true;
-    process.stderr.write(`# skipping Elasticsearch tests: ${ES_URL_ENV} is not set (npm test starts an OpenSearch node and sets it)\n`);
+  if (!warned.has(envName)) {
+    warned.add(envName);
+    process.stderr.write(`# skipping Elasticsearch tests: ${envName} is not set (npm test starts the engine and sets it)\n`);
   }
   return undefined;
 }
 
 /** Why ES tests are skipped, for node:test's `skip` option; false when they run. */
-export function esSkip(): string | false {
-  return esTestUrl() ? false : `${ES_URL_ENV} not set`;
+export function esSkip(envName = ES_URL_ENV): string | false {
+  return esTestUrl(envName) ? false : `${envName} not set`;
 }
 
 let counter = 0;
@@ -49,23 +51,27 @@ export class TestElasticsearchStore extends ElasticsearchStore {
   }
 }
 
-export function storeOptions(prefix: string, extra: Partial<ElasticsearchStoreOptions> = {}): ElasticsearchStoreOptions {
-  const url = esTestUrl();
-  if (!url) throw new Error(`${ES_URL_ENV} is not set`);
+export function storeOptions(
+  prefix: string,
+  extra: Partial<ElasticsearchStoreOptions> = {},
+  envName = ES_URL_ENV,
+): ElasticsearchStoreOptions {
+  const url = esTestUrl(envName);
+  if (!url) throw new Error(`${envName} is not set`);
   return { http: { addresses: [url] }, indexPrefix: prefix, autoSetup: true, ...extra };
 }
 
 /** Conformance options: a fresh store per test on a unique prefix, peers on the same prefix. */
-export function esConformanceOptions(): ConformanceOptions {
+export function esConformanceOptions(name = 'elasticsearch', envName = ES_URL_ENV): ConformanceOptions {
   return {
-    name: 'elasticsearch',
+    name,
     makeStore: async () => {
-      const store = new TestElasticsearchStore(storeOptions(uniquePrefix('c')));
+      const store = new TestElasticsearchStore(storeOptions(uniquePrefix('c'), {}, envName));
       await store.migrate();
       return store;
     },
     makePeerStore: async (store) => {
-      const peer = new ElasticsearchStore(storeOptions((store as ElasticsearchStore).names.prefix, { autoSetup: false }));
+      const peer = new ElasticsearchStore(storeOptions((store as ElasticsearchStore).names.prefix, { autoSetup: false }, envName));
       await peer.migrate();
       return peer;
     },
