@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, validateConfig } from '../config/load.js';
-import { engineSettings } from './server.js';
+import { engineSettings } from '../engine/settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { ManualClock } from '../service/clock.js';
 import { silentLogger } from '../service/logger.js';

@@ -6,8 +6,8 @@ import { createWriteStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
-import { parseGoDuration } from '../domain/duration.js';
-import { TaskEngine, type EngineSettings } from '../engine/task-engine.js';
+import { engineSettings } from '../engine/settings.js';
+import { TaskEngine } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
 import { type Clock, systemClock } from '../service/clock.js';
 import { createLeadership, type Leadership } from './leadership.js';
@@ -40,28 +40,6 @@ export interface CreateServerOptions {
    * Tests that drive those services themselves pass false.
    */
   leadership?: boolean;
-}
-
-export function engineSettings(config: ServerConfig): EngineSettings {
-  const d = config.tasks.defaults;
-  const limits = config.tasks.limits;
-  const backoff = config.tasks.backoff;
-  return {
-    defaultClaimAmount: d.claim_amount,
-    defaultBlockForMs: durationMs(d.block_for),
-    defaultProcessingTimeoutNs: parseGoDuration(d.worker_processing_timeout),
-    defaultRetryTimes: d.retry_times,
-    maxClaimAmount: limits.max_claim_amount,
-    maxBlockForMs: durationMs(limits.max_block_for),
-    pollMinIntervalMs: durationMs(d.block_for_retry_min_wait),
-    pollDivisor: d.block_for_retry_max_retries,
-    versionConflictRetries: d.version_conflict_retry_times,
-    backoff: {
-      baseSeconds: durationMs(backoff.base) / 1000,
-      jitterSeconds: durationMs(backoff.jitter) / 1000,
-      maxSeconds: durationMs(backoff.max) / 1000,
-    },
-  };
 }
 
 export function createStore(config: ServerConfig): Store {

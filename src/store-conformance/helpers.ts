@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { validateConfig } from '../config/load.js';
 import { type EngineSettings, type NewTaskInput, TaskEngine } from '../engine/task-engine.js';
 import { type ErrorKind, TasquesError } from '../errors/index.js';
-import { engineSettings } from '../server/server.js';
+import { engineSettings } from '../engine/settings.js';
 import { ManualClock } from '../service/clock.js';
 import type { Store } from '../store/store.js';
 import type { RecordVersion, Task } from '../types/index.js';
