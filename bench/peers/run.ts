@@ -246,7 +246,8 @@ interface Adapter {
   confirmComplete?(queue: string, n: number, deadline: number): Promise<number>;
   close(): Promise<void>;
   settings: string;
-  cpuPid?: () => number | undefined;
+  /** Optional per-phase detail (e.g. Tasques' tasks per claim), read after the throughput phase. */
+  detail?: () => string;
 }
 
 interface RunFigures {
@@ -260,6 +261,7 @@ interface RunFigures {
   idleP99: number;
   benchCpuPct: number;
   timedOut: boolean;
+  detail: string;
 }
 
 async function throughputPhase(a: Adapter, queue: string, n: number, timeoutMs: number): Promise<Omit<RunFigures, 'idleP50' | 'idleP99'>> {
@@ -324,6 +326,7 @@ async function throughputPhase(a: Adapter, queue: string, n: number, timeoutMs: 
     loadP99: s.p99,
     benchCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / (end - t0),
     timedOut: done < n || started < n,
+    detail: a.detail?.() ?? '',
   };
 }
 
@@ -374,16 +377,22 @@ async function tasquesAdapter(server: BenchServer): Promise<Adapter> {
   let stopping = false;
   let workerClients: HttpClient[] = [];
   let loops: Promise<void>[] = [];
+  let claims = 0;
+  let emptyClaims = 0;
+  let claimed = 0;
   return {
+    detail: () => `${fmtInt(claims)} claims (${fmtInt(emptyClaims)} empty), ${(claimed / Math.max(1, claims - emptyClaims)).toFixed(2)} tasks per non-empty claim`,
     settings: `v1 HTTP, ${producers} producer connections (one POST per task), ${workersN} workers, claim amount ${amount}, block_for 1s, one done per task`,
     producer: { batch: 1, concurrency: producers },
-    cpuPid: () => server.child.pid,
     async enqueue(queue, indexes) {
       const client = producerClients[pc++ % producers] as HttpClient;
       for (const i of indexes) await createTask(client, queue, { i });
     },
     async startWorkers(queue, onStart, onDone) {
       stopping = false;
+      claims = 0;
+      emptyClaims = 0;
+      claimed = 0;
       workerClients = Array.from({ length: workersN }, () => new HttpClient(server.url));
       loops = workerClients.map(async (client, w) => {
         const workerId = `peers-worker-${w}`;
@@ -391,6 +400,9 @@ async function tasquesAdapter(server: BenchServer): Promise<Adapter> {
           let tasks;
           try {
             tasks = (await claimTasks(client, workerId, [queue], amount, '1s')).body;
+            claims++;
+            if (tasks.length === 0) emptyClaims++;
+            claimed += tasks.length;
           } catch (e) {
             if (!stopping) console.error(`  tasques claim: ${(e as Error).message}`);
             if (!stopping) await sleep(50);
@@ -633,7 +645,7 @@ async function runSystem(system: SystemName, ctx: { redis?: Redis; pg?: Postgres
       console.log(
         `  ${system} run ${r + 1}: ${fmtInt(fig.done)}/${fmtInt(fig.tasks)}, enqueue ${fmtInt(fig.enqueuePerS)}/s, processed ${fmtInt(fig.processedPerS)}/s, ` +
           `pick-up under load p50 ${fmtMs(fig.loadP50)} p99 ${fmtMs(fig.loadP99)} ms, idle p50 ${fmtMs(fig.idleP50)} p99 ${fmtMs(fig.idleP99)} ms` +
-          `${fig.timedOut ? ' (TIMED OUT)' : ''}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+          `${fig.timedOut ? ' (TIMED OUT)' : ''}${fig.detail ? `; ${fig.detail}` : ''}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
       );
     } catch (e) {
       console.error(`  ${system} run ${r + 1} failed: ${(e as Error).stack ?? e}`);
@@ -733,12 +745,12 @@ async function main(): Promise<void> {
     '',
     '## Every run',
     '',
-    '| system | run | done | enqueue/s | processed/s | load p50 | load p99 | idle p50 | idle p99 | bench CPU |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| system | run | done | enqueue/s | processed/s | load p50 | load p99 | idle p50 | idle p99 | bench CPU | detail |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...results.flatMap((r) =>
       r.runs.map(
         (f, k) =>
-          `| ${r.system} | ${k + 1} | ${f.done}${f.timedOut ? ' (timed out)' : ''} | ${fmtInt(f.enqueuePerS)} | ${fmtInt(f.processedPerS)} | ${fmtMs(f.loadP50)} | ${fmtMs(f.loadP99)} | ${fmtMs(f.idleP50)} | ${fmtMs(f.idleP99)} | ${f.benchCpuPct.toFixed(0)}% |`,
+          `| ${r.system} | ${k + 1} | ${f.done}${f.timedOut ? ' (timed out)' : ''} | ${fmtInt(f.enqueuePerS)} | ${fmtInt(f.processedPerS)} | ${fmtMs(f.loadP50)} | ${fmtMs(f.loadP99)} | ${fmtMs(f.idleP50)} | ${fmtMs(f.idleP99)} | ${f.benchCpuPct.toFixed(0)}% | ${f.detail} |`,
       ),
     ),
     '',
