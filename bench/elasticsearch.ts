@@ -11,7 +11,7 @@
  * - throughput: P producers create tasks one by one and W workers claim (block_for 1s) and mark done,
  *   spread round-robin over N servers sharing one index prefix; processed/s end to end, and pick-up
  *   latency (create 201 → claim received) under that load.
- * - pickup: one worker long-polls (block_for 30s) while a producer enqueues a task every --interval ms,
+ * - pickup: one worker long-polls (block_for 30s, --block-for) while a producer enqueues a task every --interval ms,
  *   on the same server and, with 2+ servers, on another one (the cross-server path: the waiting claim's
  *   periodic re-check, block_for_retry_min_wait).
  * - backlog: claim cost (one claim + done at a time, amount 1, block_for 0s) with SIZE tasks waiting;
@@ -54,6 +54,10 @@ const flags = parseFlags('Usage: npx tsx bench/elasticsearch.ts [flags]', {
   amount: { default: 1, help: 'throughput: amount per claim' },
   'pickup-tasks': { default: 200, help: 'pickup: measured tasks per path' },
   interval: { default: 200, help: 'pickup: ms between enqueues (the one worker must keep up: claim + done per task)' },
+  'block-for': {
+    default: '30s',
+    help: 'pickup: block_for of the waiting claim; a claim on another server re-checks every max(100ms, block_for/20)',
+  },
   sizes: { default: '1000,1000000', help: 'backlog: tasks waiting, comma list' },
   claims: { default: 500, help: 'backlog: measured claim + done pairs per size' },
   timeout: { default: 600, help: 'seconds per run before giving up' },
@@ -212,7 +216,7 @@ async function pickupRun(url: string, nServers: number): Promise<{ label: string
       const worker = (async () => {
         while (!stopping && got.length < total && now() < deadline) {
           try {
-            const res = await claimTasks(workerClient, 'pickup-worker', [queue], 1, '30s');
+            const res = await claimTasks(workerClient, 'pickup-worker', [queue], 1, flags['block-for']);
             for (const t of res.body) {
               got.push([t.id, res.at]);
               await markDone(workerClient, 'pickup-worker', t);
