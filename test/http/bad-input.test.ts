@@ -22,10 +22,10 @@ const NOT_AN_OBJECT: [string, RegExp][] = [
   ['{"queue": "q", "kind": ', /JSON/],
   ['{queue: "q"}', /JSON/],
   ["{'queue': 'q'}", /JSON/],
-  ['', /empty|body/i],
-  ['[]', /object/],
-  ['[{"queue":"q","kind":"k"}]', /object/],
-  ['"a string"', /object/],
+  ['', /^Request body is empty; expected a JSON object$/],
+  ['[]', /must be a JSON object \(got an array\)/],
+  ['[{"queue":"q","kind":"k"}]', /must be a JSON object \(got an array\)/],
+  ['"a string"', /must be a JSON object \(got string\)/],
   ['null', /object/],
   ['42', /object/],
   ['true', /object/],
@@ -57,7 +57,7 @@ test('bodies that are not a JSON object answer 400 on every route that takes a b
     }
     // No body at all.
     const none = await ts.request({ method: method as 'PUT', url, headers: worker('w') });
-    assertError(none, 400, /body/i, 'TQ_ERR_BAD_REQUEST');
+    assertError(none, 400, /^Request body is empty; expected a JSON object$/, 'TQ_ERR_BAD_REQUEST');
   }
   await assertNothingStored(ts);
 });

@@ -28,8 +28,11 @@ function validationMessage(error: FastifyError): string {
   if (detail.parentSchema?.format === 'go-duration' || detail.params?.format === 'go-duration') {
     return `${path} must be a Go duration string such as "300ms", "5s" or "1h30m" (got ${JSON.stringify(detail.data)})`;
   }
-  if (context === 'body' && (detail.instancePath ?? '') === '' && detail.data === undefined) {
-    return 'Request body is empty; expected a JSON object';
+  if (context === 'body' && (detail.instancePath ?? '') === '' && detail.keyword === 'type') {
+    // No body at all reaches validation as undefined or null, depending on how it was sent.
+    return detail.data === undefined || detail.data === null
+      ? 'Request body is empty; expected a JSON object'
+      : `Request body must be a JSON object (got ${Array.isArray(detail.data) ? 'an array' : typeof detail.data})`;
   }
   if (detail.keyword === 'required') return `${path} must have required property '${String(detail.params?.missingProperty)}'`;
   if (detail.keyword === 'format') {
