@@ -6,7 +6,9 @@
 import { formatGoDuration, parseGoDuration } from './duration.js';
 import { TasquesApiError, TasquesNetworkError, TasquesTimeoutError, isApiError } from './errors.js';
 import type {
+  BatchItemResult,
   Claim,
+  DoneItem,
   ErrorBody,
   JsonObject,
   NewRecurringTask,
@@ -198,6 +200,44 @@ export class TasquesClient {
       }
       throw e;
     }
+  }
+
+  /**
+   * Enqueues up to 1000 tasks in one call (`POST /tasques/batch`, additive to v1). `results[i]` answers
+   * `tasks[i]`: status 201 with the task, or 409 with the error when its id is taken. Tasks without an
+   * `id` get one from the client (unless `generateIds: false`), so a repeat after a lost answer gives 409
+   * items instead of duplicates.
+   * @throws TasquesApiError 400 when any item is invalid (nothing is stored then).
+   */
+  async createTasks(tasks: NewTask[], options?: CallOptions): Promise<BatchItemResult[]> {
+    const body = {
+      tasks: tasks.map((task) => (task.id == null && this.generateIds ? { ...task, id: newTaskId() } : task)),
+    };
+    const idempotent = body.tasks.every((task) => task.id != null);
+    const answer = await this.request<{ results: BatchItemResult[] }>({
+      method: 'POST',
+      path: '/tasques/batch',
+      body,
+      safety: idempotent ? 'idempotent' : 'unsafe',
+      options,
+    });
+    return answer.results;
+  }
+
+  /**
+   * Marks up to 1000 claimed tasks done in one call (`PUT /tasques/done`, additive to v1). `results[i]`
+   * answers `tasks[i]` as {@link markDone} would: 200 with the task, or 400 / 403 / 404 with the error.
+   */
+  async markDoneMany(tasks: DoneItem[], options?: WorkerCallOptions): Promise<BatchItemResult[]> {
+    const answer = await this.request<{ results: BatchItemResult[] }>({
+      method: 'PUT',
+      path: '/tasques/done',
+      body: { tasks },
+      workerId: this.workerIdFor(options),
+      safety: 'unsafe',
+      options,
+    });
+    return answer.results;
   }
 
   /**

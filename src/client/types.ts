@@ -4,6 +4,7 @@
  * server is loaded at run time.
  */
 import type { Static } from '@sinclair/typebox';
+import type { BatchItemResultSchema, DoneItemSchema } from '../http/schemas/batch.js';
 import type {
   NewRecurringTaskSchema,
   RecurringTaskSchema,
@@ -61,3 +62,8 @@ export type RecurringTaskUpdate = Static<typeof RecurringTaskUpdateSchema>;
 export type TaskDefinitionInput = Static<typeof TaskDefinitionInputSchema>;
 /** What a recurring task enqueues, with the server's defaults filled in (`recurring.TaskDefinitionResponse`). */
 export type TaskDefinition = Static<typeof TaskDefinitionSchema>;
+
+/** The result of one item of a batch call (`task.BatchItemResult`): the status the single-task call would have answered, with the task or the error. */
+export type BatchItemResult = Static<typeof BatchItemResultSchema>;
+/** One task to mark done in {@link TasquesClient.markDoneMany} (`task.DoneItem`). */
+export type DoneItem = Static<typeof DoneItemSchema>;

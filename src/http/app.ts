@@ -11,7 +11,15 @@ import { ERROR_CODES, errors } from '../errors/index.js';
 import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
+import { batchRoutes } from './routes/batch.js';
 import { recurringRoutes } from './routes/recurring.js';
+import {
+  BatchItemResultSchema,
+  BatchResultSchema,
+  DoneBatchSchema,
+  DoneItemSchema,
+  NewTaskBatchSchema,
+} from './schemas/batch.js';
 import { tasksRoutes } from './routes/tasks.js';
 import {
   NewRecurringTaskSchema,
@@ -62,6 +70,11 @@ const COMPONENT_SCHEMAS = [
   NewRecurringTaskSchema,
   RecurringTaskUpdateSchema,
   RecurringTaskSchema,
+  NewTaskBatchSchema,
+  DoneItemSchema,
+  DoneBatchSchema,
+  BatchItemResultSchema,
+  BatchResultSchema,
 ];
 
 /** Request bodies may nest objects and arrays this deep at most. */
@@ -151,6 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tags: [
         { name: 'tasks', description: 'Enqueue, claim and complete tasks' },
         { name: 'recurring-tasks', description: 'Tasks enqueued on a schedule' },
+        { name: 'batch', description: 'Many tasks per call (additive to v1), for throughput' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -163,6 +177,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(tasksRoutes(options.engine));
   await app.register(archivedRoutes(options.engine));
+  await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
   return app;
 }

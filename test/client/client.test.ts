@@ -50,6 +50,26 @@ describe('tasks', () => {
     assert.deepEqual(await rawGet(queue, created.id), created);
   });
 
+  it('creates many tasks in one call and marks many done in one call, with a result per item', async () => {
+    const queue = newQueue();
+    const results = await client.createTasks([
+      { queue, kind: 'k', args: { n: 1 } },
+      { queue, kind: 'k', id: 'dup' },
+      { queue, kind: 'k', id: 'dup' },
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [201, 201, 409]);
+    assert.match(results[0]?.task?.id ?? '', /^[0-9a-f]{32}$/, 'the client picks ids, so a repeat cannot duplicate');
+    assert.equal(results[2]?.error?.code, 'TQ_ERR_TASK_ALREADY_EXISTS');
+    const claimed = await client.claimTasks({ queues: [queue], amount: 10, block_for: '1s' });
+    assert.equal(claimed.length, 2);
+    const done = await client.markDoneMany([
+      ...claimed.map((t) => ({ queue, id: t.id, data: { ok: true } })),
+      { queue, id: 'missing' },
+    ]);
+    assert.deepEqual(done.map((r) => r.status), [200, 200, 404]);
+    for (const t of claimed) assert.equal((await rawGet(queue, t.id)).state, 'done');
+  });
+
   it('lets the server pick the id when generateIds is false', async () => {
     const plain = new TasquesClient({ baseUrl: server.url, generateIds: false });
     const queue = newQueue();

@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { queueNameViolations } from '../../domain/queue-name.js';
-import type { TaskEngine } from '../../engine/task-engine.js';
+import type { NewTaskInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
 import { durationNsFromBody, orUndefined, taskToJson } from '../mappers.js';
 import {
@@ -40,6 +40,32 @@ async function checkQueueParam(request: FastifyRequest): Promise<void> {
   assertQueueName((request.params as { queue: string }).queue);
 }
 
+/** Checks a `task.NewTask` body beyond its schema (queue name, durations, time) and maps it to the engine's input. */
+export function newTaskInputFromBody(body: NewTaskJson): NewTaskInput {
+  assertQueueName(body.queue);
+  const processingTimeoutNs = durationNsFromBody('processing_timeout', body.processing_timeout);
+  if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
+    throw errors.badRequest('processing_timeout: must be positive');
+  }
+  const runAt = orUndefined(body.run_at);
+  const runAtMs = runAt === undefined ? undefined : Date.parse(runAt);
+  // The date-time format lets through what Date cannot represent, e.g. a leap second (Go rejects it too).
+  if (runAtMs !== undefined && Number.isNaN(runAtMs)) {
+    throw errors.badRequest(`run_at: not a valid RFC 3339 date-time (got ${JSON.stringify(runAt)})`);
+  }
+  return {
+    queue: body.queue,
+    kind: body.kind,
+    id: orUndefined(body.id),
+    retryTimes: orUndefined(body.retry_times),
+    priority: orUndefined(body.priority),
+    processingTimeoutNs,
+    runAt: runAtMs,
+    args: orUndefined(body.args),
+    context: orUndefined(body.context),
+  };
+}
+
 export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Body: NewTaskJson }>(
@@ -55,29 +81,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const body = request.body;
-        assertQueueName(body.queue);
-        const processingTimeoutNs = durationNsFromBody('processing_timeout', body.processing_timeout);
-        if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
-          throw errors.badRequest('processing_timeout: must be positive');
-        }
-        const runAt = orUndefined(body.run_at);
-        const runAtMs = runAt === undefined ? undefined : Date.parse(runAt);
-        // The date-time format lets through what Date cannot represent, e.g. a leap second (Go rejects it too).
-        if (runAtMs !== undefined && Number.isNaN(runAtMs)) {
-          throw errors.badRequest(`run_at: not a valid RFC 3339 date-time (got ${JSON.stringify(runAt)})`);
-        }
-        const task = await engine.createTask({
-          queue: body.queue,
-          kind: body.kind,
-          id: orUndefined(body.id),
-          retryTimes: orUndefined(body.retry_times),
-          priority: orUndefined(body.priority),
-          processingTimeoutNs,
-          runAt: runAtMs,
-          args: orUndefined(body.args),
-          context: orUndefined(body.context),
-        });
+        const task = await engine.createTask(newTaskInputFromBody(request.body));
         return reply.code(201).send(taskToJson(task));
       },
     );
