@@ -290,6 +290,39 @@ export async function markDone(
   return res;
 }
 
+/** `POST /tasques/batch`: enqueues `argsList.length` tasks in one call; every item must answer 201. */
+export async function createTasks(
+  client: HttpClient,
+  queue: string,
+  argsList: Record<string, unknown>[],
+): Promise<HttpResult<{ results: { status: number; task?: TaskJson }[] }>> {
+  const res = await client.request<{ results: { status: number; task?: TaskJson }[] }>('POST', '/tasques/batch', {
+    tasks: argsList.map((args) => ({ queue, kind: 'noop', args })),
+  });
+  if (res.status !== 200 || res.body.results.some((r) => r.status !== 201)) {
+    throw new Error(`batch create: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  }
+  return res;
+}
+
+/** `PUT /tasques/done`: marks every given task done in one call; every item must answer 200. */
+export async function markDoneMany(
+  client: HttpClient,
+  workerId: string,
+  tasks: { queue: string; id: string }[],
+): Promise<HttpResult<{ results: { status: number }[] }>> {
+  const res = await client.request<{ results: { status: number }[] }>(
+    'PUT',
+    '/tasques/done',
+    { tasks: tasks.map((t) => ({ queue: t.queue, id: t.id })) },
+    { [WORKER_HEADER]: workerId },
+  );
+  if (res.status !== 200 || res.body.results.some((r) => r.status !== 200)) {
+    throw new Error(`batch done: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  }
+  return res;
+}
+
 // ── Statistics ────────────────────────────────────────────────────────────────────────────────────────
 
 export interface Summary {

@@ -13,10 +13,13 @@
 import {
   claimTasks,
   createTask,
+  createTasks,
   fmtInt,
   fmtMs,
   HttpClient,
   markDone,
+  markDoneMany,
+  type TaskJson,
   now,
   numberList,
   machineLine,
@@ -35,6 +38,7 @@ const flags = parseFlags('Usage: npm run bench -- [flags]   (tsx bench/throughpu
   workers: { default: 8, help: 'concurrent worker loops (one connection each)' },
   amount: { default: '1,100', help: 'claim amounts, one run each (comma list)' },
   'block-for': { default: '1s', help: 'block_for of each claim' },
+  batch: { default: 1, help: '>1: producers enqueue this many tasks per POST /tasques/batch, workers complete each claim with one PUT /tasques/done' },
   warmup: { default: 1_000, help: 'tasks pushed through first on another queue, not measured' },
   timeout: { default: 300, help: 'seconds before a run gives up' },
   'db-dir': { default: '', help: 'directory for the server\'s tmp dir and database (default: OS tmp dir; try /dev/shm)' },
@@ -74,6 +78,7 @@ interface PhaseOptions {
   blockFor: string;
   timeoutMs: number;
   serverPid: number | undefined;
+  batch: number;
 }
 
 async function runPhase(o: PhaseOptions): Promise<RunResult> {
@@ -106,6 +111,24 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
   const t0 = now();
   const producer = async (p: number) => {
     const client = producerClients[p] as HttpClient;
+    if (o.batch > 1) {
+      // Producer p sends the batches p, p + P, p + 2P, … of `batch` consecutive task indexes.
+      for (let start = p * o.batch; start < o.tasks && !stopping && now() < deadline; start += o.producers * o.batch) {
+        const indexes = Array.from({ length: Math.min(o.batch, o.tasks - start) }, (_, k) => start + k);
+        const at = now();
+        for (const i of indexes) sent[i] = at;
+        try {
+          const res = await createTasks(client, o.queue, indexes.map((i) => ({ i })));
+          res.body.results.forEach((r, k) => ack.set(r.task?.id ?? '', { index: indexes[k] as number, at: res.at }));
+          created += indexes.length;
+          if (created - received > maxDepth) maxDepth = created - received;
+          if (res.at > lastCreateAck) lastCreateAck = res.at;
+        } catch (e) {
+          firstError(e);
+        }
+      }
+      return;
+    }
     for (let i = p; i < o.tasks && !stopping && now() < deadline; i += o.producers) {
       sent[i] = now();
       try {
@@ -130,7 +153,7 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
     const client = workerClients[w] as HttpClient;
     const workerId = `bench-worker-${w}`;
     while (!stopping && done < o.tasks && now() < deadline) {
-      let tasks;
+      let tasks: TaskJson[];
       try {
         const res = await claimTasks(client, workerId, [o.queue], o.amount, o.blockFor);
         tasks = res.body;
@@ -145,6 +168,16 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
       } catch (e) {
         if (!stopping) firstError(e);
         continue;
+      }
+      if (o.batch > 1 && tasks.length > 0) {
+        try {
+          const res = await markDoneMany(client, workerId, tasks);
+          done += tasks.length;
+          if (res.at > lastDoneAck) lastDoneAck = res.at;
+        } catch (e) {
+          if (!stopping) firstError(e);
+        }
+        tasks = [];
       }
       for (const t of tasks) {
         if (stopping) break;
@@ -227,6 +260,7 @@ async function main(): Promise<void> {
         blockFor: flags['block-for'],
         timeoutMs: flags.timeout * 1000,
         serverPid: server.child.pid,
+        batch: flags.batch,
       };
       if (flags.warmup > 0) await runPhase({ ...base, queue: 'bench-warmup', tasks: flags.warmup });
       const r = await runPhase({ ...base, queue: 'bench', tasks: flags.tasks });
