@@ -331,7 +331,9 @@ export function connectionRefused(url: string): Promise<boolean> {
       resolve(false);
     });
     socket.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNREFUSED') resolve(true);
+      // A reset during connect means the listener closed with this connection still in its backlog:
+      // the server did not accept it, which is what "refused" asks.
+      if (e.code === 'ECONNREFUSED' || (e.code === 'ECONNRESET' && e.syscall === 'connect')) resolve(true);
       else reject(e);
     });
   });
