@@ -27,9 +27,11 @@ import {
   fmtInt,
   fmtMs,
   freePort,
+  createTasks,
   HttpClient,
   machineLine,
   markDone,
+  markDoneMany,
   now,
   parseFlags,
   printProfileTop,
@@ -43,7 +45,7 @@ import {
 
 const PEERS_DIR = fileURLToPath(new URL('.', import.meta.url));
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
-const ALL_SYSTEMS = ['tasques', 'bullmq', 'pg-boss', 'graphile-worker'] as const;
+const ALL_SYSTEMS = ['tasques', 'tasques-batch', 'bullmq', 'pg-boss', 'graphile-worker'] as const;
 type SystemName = (typeof ALL_SYSTEMS)[number];
 
 const flags = parseFlags('Usage: npm run bench:peers -- [flags]   (tsx bench/peers/run.ts)', {
@@ -368,7 +370,9 @@ async function idlePhase(a: Adapter, queue: string, n: number, interval: number,
 
 // ── Adapters ──────────────────────────────────────────────────────────────────────────────────────────
 
-async function tasquesAdapter(server: BenchServer): Promise<Adapter> {
+/** Tasques over HTTP: v1 calls (one create and one done per task), or with `batch` the additive batch
+ * endpoints (POST /tasques/batch with the producer's batch, one PUT /tasques/done per claim). */
+async function tasquesAdapter(server: BenchServer, batch = false): Promise<Adapter> {
   const producers = flags['tasques-producers'];
   const workersN = flags['tasques-workers'];
   const amount = flags['tasques-amount'];
@@ -382,10 +386,16 @@ async function tasquesAdapter(server: BenchServer): Promise<Adapter> {
   let claimed = 0;
   return {
     detail: () => `${fmtInt(claims)} claims (${fmtInt(emptyClaims)} empty), ${(claimed / Math.max(1, claims - emptyClaims)).toFixed(2)} tasks per non-empty claim`,
-    settings: `v1 HTTP, ${producers} producer connections (one POST per task), ${workersN} workers, claim amount ${amount}, block_for 1s, one done per task`,
-    producer: { batch: 1, concurrency: producers },
+    settings: batch
+      ? `batch HTTP: POST /tasques/batch of ${flags.batch} from ${producers} producer connections, ${workersN} workers, claim amount ${amount}, block_for 1s, one PUT /tasques/done per claim`
+      : `v1 HTTP, ${producers} producer connections (one POST per task), ${workersN} workers, claim amount ${amount}, block_for 1s, one done per task`,
+    producer: { batch: batch ? flags.batch : 1, concurrency: producers },
     async enqueue(queue, indexes) {
       const client = producerClients[pc++ % producers] as HttpClient;
+      if (batch) {
+        await createTasks(client, queue, indexes.map((i) => ({ i })));
+        return;
+      }
       for (const i of indexes) await createTask(client, queue, { i });
     },
     async startWorkers(queue, onStart, onDone) {
@@ -411,6 +421,15 @@ async function tasquesAdapter(server: BenchServer): Promise<Adapter> {
           for (const t of tasks) {
             const i = Number((t as unknown as { args?: { i?: number } }).args?.i ?? -1);
             onStart(i);
+          }
+          if (batch && tasks.length > 0 && !stopping) {
+            try {
+              await markDoneMany(client, workerId, tasks);
+              for (const t of tasks) onDone(Number((t as unknown as { args?: { i?: number } }).args?.i ?? -1));
+            } catch (e) {
+              if (!stopping) console.error(`  tasques done: ${(e as Error).message}`);
+            }
+            continue;
           }
           for (const t of tasks) {
             if (stopping) break;
@@ -627,17 +646,17 @@ async function runSystem(system: SystemName, ctx: { redis?: Redis; pg?: Postgres
     let server: BenchServer | undefined;
     let a: Adapter | undefined;
     try {
-      if (system === 'tasques') {
+      if (system === 'tasques' || system === 'tasques-batch') {
         server = await startServer({ cpuProf: flags['cpu-prof'] && r === flags.runs - 1, tmpRoot: flags['tasques-db-dir'] || undefined });
         servers.add(server);
-        a = await tasquesAdapter(server);
+        a = await tasquesAdapter(server, system === 'tasques-batch');
       } else if (system === 'bullmq') a = await bullmqAdapter(ctx.redis!.port);
       else if (system === 'pg-boss') a = await pgBossAdapter(ctx.pg!.url);
       else a = await graphileAdapter(ctx.pg!.url);
       settings = a.settings;
       const tag = `${system.replace(/[^a-z]/g, '')}-r${r}-${Date.now()}`;
       // Warm-up: once per fresh process-side adapter (each Tasques run is a fresh server).
-      if (flags.warmup > 0 && (r === 0 || system === 'tasques')) await throughputPhase(a, `warm-${tag}`, flags.warmup, timeoutMs);
+      if (flags.warmup > 0 && (r === 0 || system.startsWith('tasques'))) await throughputPhase(a, `warm-${tag}`, flags.warmup, timeoutMs);
       const t = await throughputPhase(a, `tp-${tag}`, flags.tasks, timeoutMs);
       const idle = await idlePhase(a, `idle-${tag}`, flags.pickup, flags.interval, timeoutMs);
       const fig: RunFigures = { ...t, idleP50: idle.p50, idleP99: idle.p99 };
@@ -684,7 +703,7 @@ async function main(): Promise<void> {
   console.log(`bench:peers: ${fmtInt(flags.tasks)} tasks × ${flags.runs} runs per system; systems ${systems.join(', ')}`);
   console.log(startLoad);
 
-  if (systems.some((s) => s !== 'tasques')) ensureNodePeers();
+  if (systems.some((s) => !s.startsWith('tasques'))) ensureNodePeers();
   const ctx: { redis?: Redis; pg?: Postgres } = {};
   const results: SystemResult[] = [];
   try {
