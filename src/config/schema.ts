@@ -5,16 +5,9 @@
  * `.` → `_`), e.g. `TASQUES_SERVER_BIND_ADDRESS=0.0.0.0:8080`.
  */
 import { FormatRegistry, type Static, Type } from '@sinclair/typebox';
-import { parseGoDuration } from '../domain/duration.js';
+import { isGoDuration } from '../domain/duration.js';
 
-FormatRegistry.Set('go-duration', (value) => {
-  try {
-    parseGoDuration(value);
-    return true;
-  } catch {
-    return false;
-  }
-});
+FormatRegistry.Set('go-duration', isGoDuration);
 
 const Duration = (defaultValue: string, description: string) =>
   Type.String({ format: 'go-duration', default: defaultValue, description });

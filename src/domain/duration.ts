@@ -77,6 +77,16 @@ export function formatGoDuration(nsInput: number): string {
   return sign + out;
 }
 
+/** True if `value` parses as a Go duration (used by the config and request-body `go-duration` formats). */
+export function isGoDuration(value: string): boolean {
+  try {
+    parseGoDuration(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const NS_PER_MS = 1_000_000;
 
 export function nsToMs(ns: number): number {

@@ -5,7 +5,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
-import { parseGoDuration } from '../domain/duration.js';
+import { isGoDuration } from '../domain/duration.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
 import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
@@ -94,14 +94,6 @@ function jsonDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-const isGoDuration = (value: string) => {
-  try {
-    parseGoDuration(value);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({

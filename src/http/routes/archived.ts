@@ -4,20 +4,18 @@
  * as `GET /tasques/{queue}/{id}`, or 404.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TaskEngine } from '../../engine/task-engine.js';
 import { taskToJson } from '../mappers.js';
 import { errorResponses, TaskParams, TaskSchema } from '../schemas/tasks.js';
-import { assertQueueName } from './tasks.js';
+import { checkQueueParam } from './tasks.js';
 
 export function archivedRoutes(engine: TaskEngine): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { queue: string; id: string } }>(
       '/tasques/archived/:queue/:id',
       {
-        preValidation: async (request: FastifyRequest) => {
-          assertQueueName((request.params as { queue: string }).queue);
-        },
+        preValidation: checkQueueParam,
         schema: {
           operationId: 'get-archived-task',
           summary: 'Get an archived Task',

@@ -36,7 +36,7 @@ export function workerIdOf(request: FastifyRequest): string {
 }
 
 /** onRequest hook: the queue in the path is checked before the body is read (v1's order). */
-async function checkQueueParam(request: FastifyRequest): Promise<void> {
+export async function checkQueueParam(request: FastifyRequest): Promise<void> {
   assertQueueName((request.params as { queue: string }).queue);
 }
 
