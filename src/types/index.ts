@@ -115,3 +115,30 @@ export interface RecurringTaskTick {
   recurringTaskId: string;
   lastTickAt: number;
 }
+
+/** Where a task listing page ended: the next page starts after this task (see Store.taskList). */
+export interface TaskListCursor {
+  createdAt: number;
+  queue: string;
+  id: string;
+}
+
+/** The operator-set state of a queue. Queues without one are not paused. */
+export interface QueueState {
+  queue: string;
+  paused: boolean;
+  /** When `paused` was last changed. */
+  modifiedAt: number;
+}
+
+/** One queue's statistics (Store.queueStatsList). */
+export interface QueueStats {
+  queue: string;
+  paused: boolean;
+  /** Live tasks by state; every state is present (0 when none). */
+  counts: Record<TaskState, number>;
+  /** Earliest runAt among claimable tasks (queued or failed, runAt <= now); its age is how long work has waited. */
+  oldestClaimableRunAt?: number | undefined;
+  /** Activity within the window: tasks created (createdAt), finished DONE and DEAD (lastClaimed.result.at). */
+  recent: { windowMs: number; created: number; done: number; dead: number };
+}
