@@ -17,8 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'bin', 'tasques.mjs');
-const DIST_ENTRY = join(ROOT, 'dist', 'cli', 'main.js');
+// TASQUES_BENCH_ROOT runs another build (a folder with bin/ and dist/, e.g. a copy of an earlier build)
+// for back-to-back comparisons.
+const SERVER_ROOT = process.env.TASQUES_BENCH_ROOT || ROOT;
+const CLI = join(SERVER_ROOT, 'bin', 'tasques.mjs');
+const DIST_ENTRY = join(SERVER_ROOT, 'dist', 'cli', 'main.js');
 
 /** Monotonic milliseconds (sub-ms resolution), comparable within this process. */
 export const now = (): number => performance.now();

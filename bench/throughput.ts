@@ -65,6 +65,8 @@ interface RunResult {
   serverCpuPct: number;
   /** The same for this process (all producers and workers). */
   clientCpuPct: number;
+  /** Server CPU time per task, in µs: less sensitive to other load on the machine than the rates. */
+  serverCpuUsPerTask: number;
   timedOut: boolean;
 }
 
@@ -235,6 +237,7 @@ async function runPhase(o: PhaseOptions): Promise<RunResult> {
     maxDepth,
     serverCpuPct,
     clientCpuPct,
+    serverCpuUsPerTask: cpu0 === undefined || cpu1 === undefined ? Number.NaN : ((cpu1 - cpu0) * 1000) / Math.max(1, done),
     timedOut: now() >= deadline,
   };
 }
@@ -280,7 +283,7 @@ async function main(): Promise<void> {
   }
 
   printTable(
-    ['amount', 'tasks', 'P', 'W', 'enqueue/s', 'processed/s', 'wall s', 'claims', 'empty', 'tasks/claim', 'max depth', 'server CPU', 'bench CPU', 'errors'],
+    ['amount', 'tasks', 'P', 'W', 'enqueue/s', 'processed/s', 'wall s', 'claims', 'empty', 'tasks/claim', 'max depth', 'server CPU', 'server µs/task', 'bench CPU', 'errors'],
     results.map((r) => [
       String(r.amount),
       fmtInt(r.done),
@@ -294,6 +297,7 @@ async function main(): Promise<void> {
       (r.done / Math.max(1, r.claims - r.emptyClaims)).toFixed(1),
       fmtInt(r.maxDepth),
       Number.isFinite(r.serverCpuPct) ? `${r.serverCpuPct.toFixed(0)}%` : '-',
+      Number.isFinite(r.serverCpuUsPerTask) ? r.serverCpuUsPerTask.toFixed(0) : '-',
       `${r.clientCpuPct.toFixed(0)}%`,
       String(r.errors + r.duplicates),
     ]),
