@@ -12,6 +12,8 @@ import type { Clock } from '../service/clock.js';
 import type { Store } from '../store/store.js';
 import type { JsonObject, RecurringTask, Task, TaskDefinition } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
+import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
+import type { NewTaskRecord } from '../types/index.js';
 
 export interface EngineSettings {
   /** `amount` of a claim that gives none. */
@@ -79,6 +81,16 @@ export interface RecurringTaskPatch {
   taskDefinition?: TaskDefinitionInput | undefined;
 }
 
+/** One item's outcome in createTasks / markDoneMany: the task, or the error the single-task call would throw. */
+export type { TaskWriteResult } from '../store/store.js';
+
+/** One task of markDoneMany. */
+export interface DoneItemInput {
+  queue: string;
+  id: string;
+  data?: JsonObject | undefined;
+}
+
 /** Go's zero time.Time, which the v1 Go client always sends as `run_at`: it means "now". */
 export const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 
@@ -99,29 +111,31 @@ export class TaskEngine {
   }
 
   async createTask(input: NewTaskInput): Promise<Task> {
-    const now = this.clock.now();
-    const runAt = input.runAt === undefined || input.runAt <= GO_ZERO_TIME_MS ? now : input.runAt;
-    const task = await this.store.taskCreate({
-      task: {
-        queue: input.queue,
-        id: input.id ?? generateTaskId(),
-        kind: input.kind,
-        state: 'queued',
-        priority: input.priority ?? 0,
-        runAt,
-        retryTimes: input.retryTimes ?? this.settings.defaultRetryTimes,
-        attempted: 0,
-        processingTimeoutNs: input.processingTimeoutNs ?? this.settings.defaultProcessingTimeoutNs,
-        args: input.args,
-        context: input.context,
-        lastEnqueuedAt: now,
-        createdAt: now,
-        modifiedAt: now,
-        recurringTaskId: input.recurringTaskId,
-      },
-    });
+    const task = await this.store.taskCreate({ task: this.newTaskRecord(input, this.clock.now()) });
     this.waiters.notify(task.queue);
     return task;
+  }
+
+  /** A new task's record: the input with the defaults filled in. */
+  private newTaskRecord(input: NewTaskInput, now: number): NewTaskRecord {
+    const runAt = input.runAt === undefined || input.runAt <= GO_ZERO_TIME_MS ? now : input.runAt;
+    return {
+      queue: input.queue,
+      id: input.id ?? generateTaskId(),
+      kind: input.kind,
+      state: 'queued',
+      priority: input.priority ?? 0,
+      runAt,
+      retryTimes: input.retryTimes ?? this.settings.defaultRetryTimes,
+      attempted: 0,
+      processingTimeoutNs: input.processingTimeoutNs ?? this.settings.defaultProcessingTimeoutNs,
+      args: input.args,
+      context: input.context,
+      lastEnqueuedAt: now,
+      createdAt: now,
+      modifiedAt: now,
+      recurringTaskId: input.recurringTaskId,
+    };
   }
 
   async getTask(queue: string, id: string): Promise<Task> {
@@ -220,6 +234,69 @@ export class TaskEngine {
         // Someone else moved it on; the timeout reaper is the safety net for anything left.
       }
     }
+  }
+
+  // ── Many tasks per call (batch endpoints): one store write for the lot ────────────────────────────────
+
+  /**
+   * Creates many tasks with one store write. `results[i]` answers `inputs[i]` as createTask would: the
+   * created task, or the error it would have thrown (TASK_ALREADY_EXISTS).
+   */
+  async createTasks(inputs: NewTaskInput[]): Promise<TaskWriteResult[]> {
+    const now = this.clock.now();
+    const results = await this.store.taskCreateMany({ tasks: inputs.map((input) => this.newTaskRecord(input, now)) });
+    const created = new Map<string, number>();
+    for (const { task } of results) if (task) created.set(task.queue, (created.get(task.queue) ?? 0) + 1);
+    for (const [queue, count] of created) this.waiters.notify(queue, count);
+    return results;
+  }
+
+  /**
+   * Marks many claimed tasks done: one read and one compare-and-set write for the lot. `results[i]`
+   * answers `items[i]` as markDone would, items taking effect in order: a task named twice is done by
+   * the first and TASK_NOT_CLAIMED for the second. Items that meet a concurrent write (and repeats) go
+   * the single-task way afterwards, in order, with its retries.
+   */
+  async markDoneMany(items: DoneItemInput[], workerId: string): Promise<TaskWriteResult[]> {
+    const now = this.clock.now();
+    const current = await this.store.taskGetMany({ keys: items.map(({ queue, id }) => ({ queue, id })) });
+    const results: (TaskWriteResult | undefined)[] = new Array(items.length);
+    const writes: { index: number; update: TaskUpdateParams }[] = [];
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      const key = `${item.queue}\u0000${item.id}`;
+      if (seen.has(key)) return; // a repeat: left for the single-task pass, after the first took effect
+      seen.add(key);
+      const task = current[i];
+      if (!task) {
+        results[i] = { error: errors.taskNotFound(item.queue, item.id) };
+        return;
+      }
+      try {
+        writes.push({ index: i, update: { task: intoDone(task, workerId, now, item.data), expectedVersion: task.version } });
+      } catch (e) {
+        if (!isTasquesError(e)) throw e;
+        results[i] = { error: e };
+      }
+    });
+    if (writes.length > 0) {
+      const written = await this.store.taskUpdateMany({ updates: writes.map((w) => w.update) });
+      written.forEach((result, k) => {
+        results[writes[k]!.index] = result;
+      });
+    }
+    for (let i = 0; i < items.length; i++) {
+      const result = results[i];
+      if (result !== undefined && !isTasquesError(result.error, 'TASK_VERSION_CONFLICT')) continue;
+      const item = items[i]!;
+      try {
+        results[i] = { task: await this.markDone(item.queue, item.id, workerId, item.data) };
+      } catch (e) {
+        if (!isTasquesError(e)) throw e;
+        results[i] = { error: e };
+      }
+    }
+    return results as TaskWriteResult[];
   }
 
   // ── Recurring tasks ────────────────────────────────────────────────────────────────────────────────

@@ -16,6 +16,7 @@ import { taskReapTests } from './task-reap.js';
 import { claimTests } from './task-claim.js';
 import { createTests } from './task-create.js';
 import { doneTests } from './task-done.js';
+import { manyTests } from './task-many.js';
 import { failedTests } from './task-failed.js';
 import { getTests } from './task-get.js';
 import { recurringTests } from './recurring-task.js';
@@ -40,6 +41,7 @@ export function exerciseStore(options: ConformanceOptions): void {
   claimTests(options);
   reportTests(options);
   doneTests(options);
+  manyTests(options);
   failedTests(options);
   unclaimTests(options);
   recurringTests(options);

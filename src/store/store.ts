@@ -17,6 +17,7 @@ import type {
   RecurringTaskTick,
   Task,
 } from '../types/index.js';
+import type { TasquesError } from '../errors/index.js';
 
 export interface StoreCapabilities {
   /** The driver's name, as in the `store.kind` configuration key. */
@@ -139,6 +140,29 @@ export interface TaskUpdateParams {
   expectedVersion: RecordVersion;
 }
 
+// ── Many-task operations (batch endpoints): one store round trip for many tasks ──────────────────────
+
+export interface TaskCreateManyParams {
+  /** The new tasks, in order. */
+  tasks: NewTaskRecord[];
+}
+
+export interface TaskGetManyParams {
+  /** The tasks to read, by (queue, id); the same key may appear more than once. */
+  keys: TaskGetParams[];
+}
+
+export interface TaskUpdateManyParams {
+  /** The compare-and-set writes, in order. */
+  updates: TaskUpdateParams[];
+}
+
+/**
+ * One item of a many-task write (`taskCreateMany`, `taskUpdateMany`): the task as stored, or the error
+ * the single-task method would have thrown for it.
+ */
+export type TaskWriteResult = { task: Task; error?: undefined } | { task?: undefined; error: TasquesError };
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
 
@@ -251,8 +275,20 @@ export interface Store {
   /** Inserts a new task. Throws TASK_ALREADY_EXISTS if (queue, id) exists. */
   taskCreate(params: TaskCreateParams): Promise<Task>;
 
+  /**
+   * Inserts many tasks, as one write where the driver can (SQLite: one transaction; Elasticsearch: one
+   * _bulk). `results[i]` answers `tasks[i]` as `taskCreate` would: the stored task, or TASK_ALREADY_EXISTS
+   * when (queue, id) exists, also when an earlier item of the same call took it. Items are independent:
+   * one that fails does not keep the others from being created. A failure of the store itself rejects
+   * the whole call (some items may have been written, as a single create with an unknown outcome).
+   */
+  taskCreateMany(params: TaskCreateManyParams): Promise<TaskWriteResult[]>;
+
   /** The task, or undefined. */
   taskGet(params: TaskGetParams): Promise<Task | undefined>;
+
+  /** `result[i]` is the task `keys[i]` names, or undefined: `taskGet` for many keys at once. */
+  taskGetMany(params: TaskGetManyParams): Promise<(Task | undefined)[]>;
 
   /**
    * Up to `limit` CLAIMED tasks whose claim has timed out (`lastClaimed.timesOutAt <= now`), earliest
@@ -271,6 +307,15 @@ export interface Store {
    * TASK_VERSION_CONFLICT if someone else wrote it first.
    */
   taskUpdate(params: TaskUpdateParams): Promise<Task>;
+
+  /**
+   * Many compare-and-set writes, as one write where the driver can (SQLite: one transaction;
+   * Elasticsearch: one _bulk with if_seq_no). `results[i]` answers `updates[i]` as `taskUpdate` would:
+   * the stored task, or TASK_NOT_FOUND / TASK_VERSION_CONFLICT. Applied in order, each on its own: two
+   * updates of one task with the same expected version give one success and one conflict. A failure of
+   * the store itself rejects the whole call (some items may have been written).
+   */
+  taskUpdateMany(params: TaskUpdateManyParams): Promise<TaskWriteResult[]>;
 }
 
 /** Creates a fresh, migrated, empty store. The conformance suite calls it once per test. */

@@ -3,14 +3,14 @@
  * One HTTP round trip instead of one per task is what bounds throughput on a small machine.
  *
  * The whole body is validated first (schema, queue names, durations): a malformed item answers 400
- * naming it, and nothing is written. Then every item is applied on its own and answered with its own
- * status, as the single-task route would have (201 created / 409 id taken; 200 done / 400 / 403 / 404).
+ * naming it, and nothing is written. Then the items are applied with one store write for the lot (one
+ * SQLite transaction, one Elasticsearch _bulk), each answered with its own status, as the single-task
+ * route would have (201 created / 409 id taken; 200 done / 400 / 403 / 404).
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { NewTaskInput, TaskEngine } from '../../engine/task-engine.js';
+import type { NewTaskInput, TaskEngine, TaskWriteResult } from '../../engine/task-engine.js';
 import { isTasquesError, TasquesError } from '../../errors/index.js';
-import type { Task } from '../../types/index.js';
 import { orUndefined, taskToJson } from '../mappers.js';
 import {
   type BatchItemResultJson,
@@ -24,22 +24,15 @@ import {
 import { errorResponses, WorkerIdHeader } from '../schemas/tasks.js';
 import { assertQueueName, newTaskInputFromBody, workerIdOf } from './tasks.js';
 
-/** Runs `apply` on each item in order, turning the errors a single-task route answers into item results. */
-async function eachItem<T>(
-  items: readonly T[],
-  successStatus: number,
-  apply: (item: T) => Promise<Task>,
-): Promise<{ results: BatchItemResultJson[] }> {
-  const results: BatchItemResultJson[] = [];
-  for (const item of items) {
-    try {
-      results.push({ status: successStatus, task: taskToJson(await apply(item)) });
-    } catch (e) {
-      if (!isTasquesError(e)) throw e;
-      results.push({ status: e.status, error: { message: e.message, code: e.code } });
-    }
-  }
-  return { results };
+/** Item results on the wire: the task with the success status, or the error a single-task route would answer. */
+function itemResults(results: readonly TaskWriteResult[], successStatus: number): { results: BatchItemResultJson[] } {
+  return {
+    results: results.map((r): BatchItemResultJson =>
+      r.task
+        ? { status: successStatus, task: taskToJson(r.task) }
+        : { status: r.error.status, error: { message: r.error.message, code: r.error.code } },
+    ),
+  };
 }
 
 /** Prefixes a validation error with the item it is about, e.g. `tasks[3]: Illegal Queue name: …`. */
@@ -72,7 +65,7 @@ export function batchRoutes(engine: TaskEngine): FastifyPluginAsync {
         const inputs: NewTaskInput[] = request.body.tasks.map((body, index) =>
           checkItem(index, () => newTaskInputFromBody(body)),
         );
-        return eachItem(inputs, 201, (input) => engine.createTask(input));
+        return itemResults(await engine.createTasks(inputs), 201);
       },
     );
 
@@ -95,7 +88,11 @@ export function batchRoutes(engine: TaskEngine): FastifyPluginAsync {
         const workerId = workerIdOf(request);
         const items = request.body.tasks;
         items.forEach((item, index) => checkItem(index, () => assertQueueName(item.queue)));
-        return eachItem(items, 200, (item) => engine.markDone(item.queue, item.id, workerId, orUndefined(item.data)));
+        const done = await engine.markDoneMany(
+          items.map((item) => ({ queue: item.queue, id: item.id, data: orUndefined(item.data) })),
+          workerId,
+        );
+        return itemResults(done, 200);
       },
     );
   };

@@ -42,6 +42,7 @@ import type {
   TaskNextRunAtParams,
   TaskUpdateParams,
 } from '../store.js';
+import type { TaskCreateManyParams, TaskGetManyParams, TaskUpdateManyParams, TaskWriteResult } from '../store.js';
 import {
   type ArchivedTaskDoc,
   type RecurringDoc,
@@ -899,5 +900,90 @@ export class ElasticsearchStore implements Store {
       if (status === 200) return true;
     }
     return false;
+  }
+
+  // ── Many-task operations (batch endpoints): one _mget or one _bulk for the lot ───────────────────────
+
+  async taskCreateMany({ tasks }: TaskCreateManyParams): Promise<TaskWriteResult[]> {
+    if (tasks.length === 0) return [];
+    const lines: unknown[] = [];
+    for (const task of tasks) {
+      lines.push({ create: { _index: this.names.tasks, _id: taskDocId(task.queue, task.id) } }, taskToDoc(task));
+    }
+    // Items of one bulk on one shard run in order: a second create of the same id gets 409.
+    const items = await this.bulk(lines);
+    return items.map((item, i): TaskWriteResult => {
+      const task = tasks[i]!;
+      if (item.status === 201 && item._seq_no !== undefined && item._primary_term !== undefined) {
+        return { task: { ...task, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } } };
+      }
+      if (item.status === 409) return { error: errors.taskAlreadyExists(task.id) };
+      throw this.bulkItemError('create', item);
+    });
+  }
+
+  async taskGetMany({ keys }: TaskGetManyParams): Promise<(Task | undefined)[]> {
+    if (keys.length === 0) return [];
+    const res = await this.http.expect<{ docs: (Partial<GetBody<TaskDoc>> & { error?: unknown })[] }>({
+      method: 'POST',
+      path: `/${this.names.tasks}/_mget`,
+      body: { ids: keys.map(({ queue, id }) => taskDocId(queue, id)) },
+      read: true,
+    });
+    return res.body.docs.map((doc, i) => {
+      const { queue, id } = keys[i]!;
+      if (doc.error !== undefined) {
+        // As taskGet: a missing index holds no task; anything else is the store failing.
+        const type = errorType({ error: doc.error });
+        if (type === 'index_not_found_exception') return undefined;
+        throw new ElasticsearchError(`_mget of task ${queue}/${id}: ${JSON.stringify(doc.error).slice(0, 500)}`, 500, type);
+      }
+      if (!doc.found || !doc._source || doc._source.queue !== queue || doc._source.id !== id) return undefined;
+      return docToTask(doc._source, versionOf(doc as GetBody<TaskDoc>));
+    });
+  }
+
+  async taskUpdateMany({ updates }: TaskUpdateManyParams): Promise<TaskWriteResult[]> {
+    if (updates.length === 0) return [];
+    const lines: unknown[] = [];
+    for (const { task, expectedVersion } of updates) {
+      const { version: _v, ...record } = task;
+      lines.push(
+        {
+          index: {
+            _index: this.names.tasks,
+            _id: taskDocId(task.queue, task.id),
+            if_seq_no: expectedVersion.seqNum,
+            if_primary_term: expectedVersion.primaryTerm,
+          },
+        },
+        taskToDoc(record),
+      );
+    }
+    // Items of one bulk on one shard run in order: a second CAS with the same expected version gets 409.
+    const items = await this.bulk(lines);
+    const results: (TaskWriteResult | undefined)[] = items.map((item, i) => {
+      const { task } = updates[i]!;
+      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+        return { task: { ...task, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } } };
+      }
+      if (item.status === 409 || item.status === 404) return undefined; // conflict or missing: told apart below
+      throw this.bulkItemError('update', item);
+    });
+    // A CAS write on a missing document answers 409 too (and creates nothing): one _mget tells which.
+    const unresolved = results.flatMap((r, i) => (r === undefined ? [i] : []));
+    if (unresolved.length > 0) {
+      const found = await this.taskGetMany({ keys: unresolved.map((i) => updates[i]!.task) });
+      unresolved.forEach((i, k) => {
+        const { task } = updates[i]!;
+        results[i] = found[k] ? { error: errors.taskVersionConflict(task.id) } : { error: errors.taskNotFound(task.queue, task.id) };
+      });
+    }
+    return results as TaskWriteResult[];
+  }
+
+  private bulkItemError(operation: string, item: BulkItem): ElasticsearchError {
+    const reason = item.error ? `${item.error.type ?? 'error'}: ${item.error.reason ?? ''}` : 'no result';
+    return new ElasticsearchError(`bulk ${operation} of ${item._id}: HTTP ${item.status} ${reason}`, item.status, item.error?.type);
   }
 }

@@ -44,6 +44,7 @@ import type {
   TaskNextRunAtParams,
   TaskUpdateParams,
 } from '../store.js';
+import type { TaskCreateManyParams, TaskGetManyParams, TaskUpdateManyParams, TaskWriteResult } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -567,5 +568,57 @@ export class SqliteStore implements Store {
   async taskListTimedOut({ now, limit }: TaskListTimedOutParams): Promise<Task[]> {
     if (limit <= 0) return [];
     return (this.mstmt.listTimedOut.all(now, limit) as TaskRow[]).map(rowToTask);
+  }
+
+  // ── Many-task operations (batch endpoints): one transaction, one commit for the lot ───────────────────
+
+  private createManyTx: Database.Transaction<(tasks: TaskCreateManyParams['tasks']) => TaskWriteResult[]> | undefined;
+  private updateManyTx: Database.Transaction<(updates: TaskUpdateManyParams['updates']) => TaskWriteResult[]> | undefined;
+
+  async taskCreateMany({ tasks }: TaskCreateManyParams): Promise<TaskWriteResult[]> {
+    if (tasks.length === 0) return [];
+    this.createManyTx ??= this.db.transaction((items: TaskCreateManyParams['tasks']) => {
+      // The queue rows first, as in taskCreate; in the same transaction, so they commit together.
+      for (const queue of new Set(items.map((task) => task.queue))) {
+        if (!this.knownQueues.has(queue)) this.stmt.insertQueue.run(queue);
+      }
+      return items.map((task): TaskWriteResult => {
+        try {
+          this.stmt.insertTask.run(taskToRow(task, 1));
+        } catch (e) {
+          // A failed INSERT undoes only itself: the transaction and the other items go on.
+          if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return { error: errors.taskAlreadyExists(task.id) };
+          throw e;
+        }
+        return { task: { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } } };
+      });
+    });
+    const results = this.createManyTx.immediate(tasks);
+    // Only once committed: a rolled-back queue row must be inserted again next time.
+    for (const task of tasks) this.knownQueues.add(task.queue);
+    return results;
+  }
+
+  async taskGetMany({ keys }: TaskGetManyParams): Promise<(Task | undefined)[]> {
+    return keys.map(({ queue, id }) => {
+      const row = this.stmt.getTask.get(queue, id) as TaskRow | undefined;
+      return row ? rowToTask(row) : undefined;
+    });
+  }
+
+  async taskUpdateMany({ updates }: TaskUpdateManyParams): Promise<TaskWriteResult[]> {
+    if (updates.length === 0) return [];
+    this.updateManyTx ??= this.db.transaction((items: TaskUpdateManyParams['updates']) =>
+      items.map(({ task, expectedVersion }): TaskWriteResult => {
+        const row = taskToRow(task, expectedVersion.seqNum + 1);
+        const result = this.stmt.updateTask.run({ ...row, expected_version: expectedVersion.seqNum });
+        if (result.changes === 0) {
+          if (!this.stmt.taskExists.get(task.queue, task.id)) return { error: errors.taskNotFound(task.queue, task.id) };
+          return { error: errors.taskVersionConflict(task.id) };
+        }
+        return { task: { ...task, version: { seqNum: row.version, primaryTerm: PRIMARY_TERM } } };
+      }),
+    );
+    return this.updateManyTx.immediate(updates);
   }
 }
