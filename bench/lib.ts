@@ -49,6 +49,8 @@ export interface StartServerOptions {
   keep?: boolean;
   /** Where to make the tmp dir (default the OS tmp dir), e.g. /dev/shm to take the disk out of the figures. */
   tmpRoot?: string;
+  /** Start bench/null-server.mjs (plain node:http, no storage: the ceiling of the call pattern) instead. */
+  nullServer?: boolean;
 }
 
 export interface BenchServer {
@@ -82,12 +84,13 @@ export function assertBuilt(): void {
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<BenchServer> {
-  assertBuilt();
+  if (!options.nullServer) assertBuilt();
   const dir = mkdtempSync(join(options.tmpRoot ?? tmpdir(), 'tasques-bench-'));
   const dbPath = options.dbPath ?? join(dir, 'bench.db');
   const port = await freePort();
   const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve'], {
+  const entry = options.nullServer ? join(ROOT, 'bench', 'null-server.mjs') : CLI;
+  const child = spawn(process.execPath, [...nodeArgs, entry, 'serve'], {
     cwd: dir,
     env: {
       ...process.env,

@@ -43,6 +43,7 @@ const flags = parseFlags('Usage: npm run bench -- [flags]   (tsx bench/throughpu
   timeout: { default: 300, help: 'seconds before a run gives up' },
   'db-dir': { default: '', help: 'directory for the server\'s tmp dir and database (default: OS tmp dir; try /dev/shm)' },
   'cpu-prof': { default: false, help: 'profile the server (node --cpu-prof) and print its top self-time functions' },
+  'null-server': { default: false, help: 'run against bench/null-server.mjs (node:http, no storage): the ceiling of the call pattern' },
 });
 
 interface RunResult {
@@ -252,7 +253,11 @@ async function main(): Promise<void> {
   console.log(machineLine());
   const results: RunResult[] = [];
   for (const amount of amounts) {
-    const server = await startServer({ cpuProf: flags['cpu-prof'], tmpRoot: flags['db-dir'] || undefined });
+    const server = await startServer({
+      cpuProf: flags['cpu-prof'],
+      tmpRoot: flags['db-dir'] || undefined,
+      nullServer: flags['null-server'],
+    });
     let profile: string | undefined;
     try {
       const base = {
