@@ -3,6 +3,8 @@
  * services: claim-timeout reaper, recurring scheduler, archiver), and an orderly shutdown.
  */
 import { createWriteStream } from 'node:fs';
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
@@ -52,6 +54,31 @@ export function createStore(config: ServerConfig): Store {
   });
 }
 
+/**
+ * Node keeps a keep-alive connection open after answering a request that was in flight when the server
+ * began closing (only idle connections are closed then), so a long poll or any request answered during
+ * shutdown would hold `close()` until shutdown_timeout. `closeAfterAnswer()` asks those connections to
+ * close with their answer. Tracked per connection, nothing per request.
+ */
+function trackConnections(server: Server): { closeAfterAnswer(): void } {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return {
+    closeAfterAnswer() {
+      for (const socket of sockets) {
+        // The response being written on the connection (Node's own field; absent when idle).
+        const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        if (!res) continue;
+        if (!res.headersSent) res.setHeader('connection', 'close');
+        else res.once('finish', () => socket.end());
+      }
+    },
+  };
+}
+
 function loggerOptions(config: ServerConfig) {
   const { level, file, json } = config.logging;
   if (level === 'silent') return false;
@@ -85,6 +112,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     logger: loggerOptions(config),
     version: VERSION,
   });
+  const connections = trackConnections(app.server);
   let url = '';
   if (options.listen !== false) {
     const colon = config.bind_address.lastIndexOf(':');
@@ -106,6 +134,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const close = () => {
     closing ??= (async () => {
       engine.shutdown();
+      connections.closeAfterAnswer();
       const forced = setTimeout(() => app.server.closeAllConnections?.(), shutdownTimeoutMs);
       try {
         // First, so that another server takes over leadership while this one finishes its requests.
