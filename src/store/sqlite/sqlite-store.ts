@@ -139,6 +139,28 @@ function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow {
   };
 }
 
+/**
+ * The row's values as positional parameters, in TASK_COLUMNS order (binding 24 named parameters costs
+ * about 2 µs more per statement than positional ones).
+ */
+function insertValues(r: TaskRow): unknown[] {
+  return [
+    r.queue, r.id, r.kind, r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args,
+    r.context, r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at,
+    r.result_success, r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
+  ];
+}
+
+/** The parameters of `updateTask`: every column but the key, in TASK_COLUMNS order, then queue, id, expected version. */
+function updateValues(r: TaskRow, expectedVersion: number): unknown[] {
+  return [
+    r.kind, r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
+    r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
+    r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
+    r.queue, r.id, expectedVersion,
+  ];
+}
+
 function rowToTask(row: TaskRow): Task {
   const task: Task = {
     queue: row.queue,
@@ -291,9 +313,9 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
     this.migrateNow();
-    const placeholders = TASK_COLUMNS.map((c) => `@${c}`).join(', ');
+    const placeholders = TASK_COLUMNS.map(() => '?').join(', ');
     const assignments = TASK_COLUMNS.filter((c) => c !== 'queue' && c !== 'id')
-      .map((c) => `${c} = @${c}`)
+      .map((c) => `${c} = ?`)
       .join(', ');
     const db = this.db;
     this.stmt = {
@@ -301,7 +323,7 @@ export class SqliteStore implements Store {
       insertQueue: db.prepare('INSERT OR IGNORE INTO queues (name) VALUES (?)'),
       getTask: db.prepare('SELECT * FROM tasks WHERE queue = ? AND id = ?'),
       updateTask: db.prepare(
-        `UPDATE tasks SET ${assignments} WHERE queue = @queue AND id = @id AND version = @expected_version`,
+        `UPDATE tasks SET ${assignments} WHERE queue = ? AND id = ? AND version = ?`,
       ),
       taskExists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
       claimCandidates: db.prepare(
@@ -450,7 +472,7 @@ export class SqliteStore implements Store {
       this.knownQueues.add(task.queue);
     }
     try {
-      this.stmt.insertTask.run(row);
+      this.stmt.insertTask.run(insertValues(row));
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw errors.taskAlreadyExists(task.id);
       throw e;
@@ -475,7 +497,7 @@ export class SqliteStore implements Store {
 
   async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
     const row = taskToRow(task, expectedVersion.seqNum + 1);
-    const result = this.stmt.updateTask.run({ ...row, expected_version: expectedVersion.seqNum });
+    const result = this.stmt.updateTask.run(updateValues(row, expectedVersion.seqNum));
     if (result.changes === 0) {
       if (!this.stmt.taskExists.get(task.queue, task.id)) throw errors.taskNotFound(task.queue, task.id);
       throw errors.taskVersionConflict(task.id);
@@ -584,7 +606,7 @@ export class SqliteStore implements Store {
       }
       return items.map((task): TaskWriteResult => {
         try {
-          this.stmt.insertTask.run(taskToRow(task, 1));
+          this.stmt.insertTask.run(insertValues(taskToRow(task, 1)));
         } catch (e) {
           // A failed INSERT undoes only itself: the transaction and the other items go on.
           if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return { error: errors.taskAlreadyExists(task.id) };
@@ -611,7 +633,7 @@ export class SqliteStore implements Store {
     this.updateManyTx ??= this.db.transaction((items: TaskUpdateManyParams['updates']) =>
       items.map(({ task, expectedVersion }): TaskWriteResult => {
         const row = taskToRow(task, expectedVersion.seqNum + 1);
-        const result = this.stmt.updateTask.run({ ...row, expected_version: expectedVersion.seqNum });
+        const result = this.stmt.updateTask.run(updateValues(row, expectedVersion.seqNum));
         if (result.changes === 0) {
           if (!this.stmt.taskExists.get(task.queue, task.id)) return { error: errors.taskNotFound(task.queue, task.id) };
           return { error: errors.taskVersionConflict(task.id) };
