@@ -6,7 +6,8 @@
  *
  *   npm run build && npx tsx bench/worker-throughput.ts [--tasks 5000] [--configs 8x1,8x50,32x1,32x50]
  *
- * Each row: enqueue N tasks (not timed), then time from start until the N-th task is done.
+ * Each row: enqueue N tasks (not timed), then time from start until the N-th task is done; the Worker
+ * with coalesced done calls (`batchDone`, its default) and with one done call per task.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,13 +69,14 @@ async function enqueue(client: TasquesClient, queue: string, count: number): Pro
   );
 }
 
-async function viaWorker(url: string, queue: string, concurrency: number, amount: number): Promise<number> {
+async function viaWorker(url: string, queue: string, concurrency: number, amount: number, batchDone: boolean): Promise<number> {
   const worker = new Worker({
     client: { baseUrl: url },
     handlers: { [queue]: async () => undefined },
     concurrency,
     claimAmount: amount,
     blockForMs: 1000,
+    batchDone,
   });
   let done = 0;
   const started = performance.now();
@@ -127,18 +129,21 @@ const dir = mkdtempSync(join(tmpdir(), 'tasques-bench-'));
 const server = await startServer(dir);
 const client = new TasquesClient({ baseUrl: server.url });
 console.log(`${N} no-op tasks per row; server ${server.url} (separate process, SQLite)`);
-console.log('concurrency  claim amount  Worker tasks/s  raw HTTP tasks/s');
+console.log('concurrency  claim amount  Worker tasks/s  Worker, batchDone off  raw HTTP tasks/s');
 let q = 0;
 try {
   for (const { concurrency, amount } of configs) {
     const workerQueue = `bench-w${++q}`;
     await enqueue(client, workerQueue, N);
-    const w = await viaWorker(server.url, workerQueue, concurrency, amount);
+    const w = await viaWorker(server.url, workerQueue, concurrency, amount, true);
+    const singleQueue = `bench-s${q}`;
+    await enqueue(client, singleQueue, N);
+    const s = await viaWorker(server.url, singleQueue, concurrency, amount, false);
     const rawQueue = `bench-r${q}`;
     await enqueue(client, rawQueue, N);
     const r = await viaRawHttp(server.url, rawQueue, concurrency, amount);
     console.log(
-      `${String(concurrency).padStart(11)}  ${String(amount).padStart(12)}  ${w.toFixed(0).padStart(14)}  ${r.toFixed(0).padStart(16)}`,
+      `${String(concurrency).padStart(11)}  ${String(amount).padStart(12)}  ${w.toFixed(0).padStart(14)}  ${s.toFixed(0).padStart(21)}  ${r.toFixed(0).padStart(16)}`,
     );
   }
 } finally {

@@ -9,11 +9,15 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import {
+  TasquesApiError,
   TasquesClient,
   TasquesClientError,
   TasquesNetworkError,
+  isApiError,
   isClaimLost,
+  isTransient,
   parseGoDuration,
+  type BatchItemResult,
   type JsonObject,
   type Task,
   type TasquesClientOptions,
@@ -94,6 +98,14 @@ export interface WorkerOptions {
   backoff?: { minDelayMs?: number; maxDelayMs?: number };
   /** Turns a handler's error into the failure data. Default {@link serializeError}. */
   serializeError?: (error: unknown) => JsonObject;
+  /**
+   * Mark tasks that finish close together done with one call (`PUT /tasques/done`, additive to v1):
+   * a done is sent at once when no done call is on the wire, and the ones that finish meanwhile go
+   * together in the next call. A lone task is never held back. Each task still gets its own answer
+   * (events, claim-lost and retries work as with one call per task). Against a server without the
+   * batch endpoint (a v1 server) the worker falls back to one call per task by itself. Default true.
+   */
+  batchDone?: boolean;
 }
 
 /** The operations the worker repeats after transient failures. */
@@ -197,6 +209,16 @@ interface Running {
 
 const DEFAULT_PROCESSING_TIMEOUT_MS = 30 * 60_000;
 
+/** Most tasks in one `PUT /tasques/done` (the server's batch limit). */
+const MAX_DONE_BATCH = 1000;
+
+interface PendingDone {
+  task: Task;
+  data: JsonObject | undefined;
+  resolve(task: Task): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Runs handlers for claimed tasks.
  *
@@ -228,6 +250,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly minDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly serialize: (error: unknown) => JsonObject;
+  /** Whether dones are sent in batches (false from the start, or once the server turned out to lack it). */
+  private batchDone: boolean;
+  /** Dones waiting for the done call on the wire to return. */
+  private readonly doneQueue: PendingDone[] = [];
+  private doneInFlight = false;
 
   private readonly running = new Map<string, Running>();
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
@@ -266,6 +293,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.minDelayMs = options.backoff?.minDelayMs ?? 100;
     this.maxDelayMs = options.backoff?.maxDelayMs ?? 10_000;
     this.serialize = options.serializeError ?? ((e) => serializeError(e));
+    this.batchDone = options.batchDone ?? true;
     for (const [queue, handler] of Object.entries(options.handlers ?? {})) {
       if (typeof handler === 'function') this.handle(queue, '*', handler);
       else for (const [kind, h] of Object.entries(handler)) this.handle(queue, kind, h);
@@ -475,7 +503,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       try {
         const updated =
           operation === 'done'
-            ? await this.client.markDone(task.queue, task.id, data, { workerId: this.workerId })
+            ? await this.markDone(task, data)
             : await this.client.markFailed(task.queue, task.id, data, { workerId: this.workerId });
         run.phase = 'finished';
         this.summary.finished++;
@@ -541,6 +569,75 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.clearReport(run);
     run.controller.abort(new ClaimLostError(run.task, error));
     this.emit('claimLost', run.task, error);
+  }
+
+  // ── Done calls, coalesced ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Marks one task done, resolving with the server's task or rejecting with what a single
+   * `PUT /tasques/done/{queue}/{id}` would have thrown for it. With `batchDone`, sent at once when no
+   * done call is on the wire; otherwise together with the others that finish meanwhile.
+   */
+  private markDone(task: Task, data: JsonObject | undefined): Promise<Task> {
+    if (!this.batchDone) return this.client.markDone(task.queue, task.id, data, { workerId: this.workerId });
+    return new Promise((resolve, reject) => {
+      this.doneQueue.push({ task, data, resolve, reject });
+      if (!this.doneInFlight) void this.flushDones();
+    });
+  }
+
+  private async flushDones(): Promise<void> {
+    this.doneInFlight = true;
+    try {
+      while (this.doneQueue.length > 0) {
+        const batch = this.doneQueue.splice(0, MAX_DONE_BATCH);
+        if (batch.length === 1 || !this.batchDone) await Promise.all(batch.map((item) => this.markDoneAlone(item)));
+        else await this.markDoneTogether(batch);
+      }
+    } finally {
+      this.doneInFlight = false;
+    }
+  }
+
+  private async markDoneAlone(item: PendingDone): Promise<void> {
+    try {
+      item.resolve(await this.client.markDone(item.task.queue, item.task.id, item.data, { workerId: this.workerId }));
+    } catch (e) {
+      item.reject(e);
+    }
+  }
+
+  private async markDoneTogether(batch: PendingDone[]): Promise<void> {
+    const path = '/tasques/done';
+    let results: BatchItemResult[];
+    try {
+      results = await this.client.markDoneMany(
+        batch.map(({ task, data }) => (data === undefined ? { queue: task.queue, id: task.id } : { queue: task.queue, id: task.id, data })),
+        { workerId: this.workerId },
+      );
+    } catch (e) {
+      if (isTransient(e)) {
+        // Each task retries as it would after this failure of its own call.
+        for (const item of batch) item.reject(e);
+        return;
+      }
+      // Refused as a whole (no such route on a v1 server, a body over the server's limit, a result that
+      // cannot be serialized, …): an answer about the call, not about any one task. One call per task
+      // gives each its own answer.
+      if (isApiError(e, 404) || isApiError(e, 405)) this.batchDone = false;
+      await Promise.all(batch.map((item) => this.markDoneAlone(item)));
+      return;
+    }
+    batch.forEach((item, i) => {
+      const result = results[i];
+      if (result?.task) item.resolve(result.task);
+      else if (result) {
+        const message = result.error?.message ?? `HTTP ${result.status}`;
+        item.reject(new TasquesApiError(result.status, message, result.error?.code as TasquesApiError['code'], result.error, 'PUT', path));
+      } else {
+        item.reject(new TasquesNetworkError(`PUT ${path}: no result for ${item.task.queue}/${item.task.id}`, undefined, true, 'PUT', path, undefined));
+      }
+    });
   }
 
   // ── Report-ins ─────────────────────────────────────────────────────────────────────────────────────
