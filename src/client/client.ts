@@ -13,9 +13,14 @@ import type {
   JsonObject,
   NewRecurringTask,
   NewTask,
+  QueueState,
+  QueueStats,
   RecurringTask,
+  RecurringTaskSchedule,
   RecurringTaskUpdate,
   Task,
+  TaskListFilter,
+  TaskPage,
 } from './types.js';
 
 /** The header that names the worker on worker operations. */
@@ -420,6 +425,95 @@ export class TasquesClient {
       safety: 'unsafe',
       options,
     });
+  }
+
+  // ── Operator API (additive to v1) ─────────────────────────────────────────────────────────────────
+
+  /**
+   * One page of tasks matching `filter`, newest first (`GET /tasques`). Pass the page's `next_cursor` as
+   * `cursor` for the next one; {@link listAllTasks} walks every page.
+   */
+  async listTasks(filter: TaskListFilter = {}, options?: CallOptions): Promise<TaskPage> {
+    const query = new URLSearchParams();
+    const time = (v: Date | string) => (typeof v === 'string' ? v : v.toISOString());
+    if (filter.queue !== undefined) query.set('queue', filter.queue);
+    if (filter.state !== undefined) query.set('state', ([] as string[]).concat(filter.state).join(','));
+    if (filter.kind !== undefined) query.set('kind', filter.kind);
+    if (filter.recurringTaskId !== undefined) query.set('recurring_task_id', filter.recurringTaskId);
+    if (filter.createdAfter !== undefined) query.set('created_after', time(filter.createdAfter));
+    if (filter.createdBefore !== undefined) query.set('created_before', time(filter.createdBefore));
+    if (filter.prefix !== undefined) query.set('prefix', filter.prefix);
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    if (filter.cursor !== undefined) query.set('cursor', filter.cursor);
+    const qs = query.toString();
+    return this.request<TaskPage>({ method: 'GET', path: `/tasques${qs ? `?${qs}` : ''}`, safety: 'idempotent', options });
+  }
+
+  /** Every task matching `filter`, page by page (`limit` is the page size). */
+  async *listAllTasks(filter: Omit<TaskListFilter, 'cursor'> = {}, options?: CallOptions): AsyncGenerator<Task> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listTasks({ ...filter, cursor }, options);
+      yield* page.tasks;
+      cursor = page.next_cursor;
+    } while (cursor !== undefined);
+  }
+
+  /** Statistics of every queue (`GET /queues`); `window` is a Go duration for the `recent` counts (default 5m). */
+  async listQueueStats(window?: string, options?: CallOptions): Promise<QueueStats[]> {
+    const qs = window === undefined ? '' : `?window=${encodeURIComponent(window)}`;
+    const answer = await this.request<{ queues: QueueStats[] }>({ method: 'GET', path: `/queues${qs}`, safety: 'idempotent', options });
+    return answer.queues;
+  }
+
+  /** Statistics of one queue (`GET /queues/{queue}`); zero counts for a queue without tasks. */
+  async getQueueStats(queue: string, window?: string, options?: CallOptions): Promise<QueueStats> {
+    const qs = window === undefined ? '' : `?window=${encodeURIComponent(window)}`;
+    return this.request<QueueStats>({ method: 'GET', path: `/queues/${seg(queue)}${qs}`, safety: 'idempotent', options });
+  }
+
+  /** Pauses a queue: it hands out no claims until resumed (`PUT /queues/{queue}/pause`). Idempotent. */
+  async pauseQueue(queue: string, options?: CallOptions): Promise<QueueState> {
+    return this.request<QueueState>({ method: 'PUT', path: `/queues/${seg(queue)}/pause`, safety: 'idempotent', options });
+  }
+
+  /** Resumes a paused queue (`PUT /queues/{queue}/resume`). Idempotent. */
+  async resumeQueue(queue: string, options?: CallOptions): Promise<QueueState> {
+    return this.request<QueueState>({ method: 'PUT', path: `/queues/${seg(queue)}/resume`, safety: 'idempotent', options });
+  }
+
+  /**
+   * Queues a DEAD task again with a fresh set of attempts (`PUT /tasques/retry/{queue}/{id}`).
+   * @throws TasquesApiError 404; 409 when the task is not dead.
+   */
+  async retryTask(queue: string, id: string, options?: CallOptions): Promise<Task> {
+    return this.request<Task>({ method: 'PUT', path: `/tasques/retry/${seg(queue)}/${seg(id)}`, safety: 'unsafe', options });
+  }
+
+  /**
+   * Cancels a QUEUED or FAILED task: it becomes DEAD with `{cancelled: true, reason}` as its failure
+   * (`PUT /tasques/cancel/{queue}/{id}`).
+   * @throws TasquesApiError 404; 409 when the task is claimed, done or dead.
+   */
+  async cancelTask(queue: string, id: string, reason?: string, options?: CallOptions): Promise<Task> {
+    return this.request<Task>({
+      method: 'PUT',
+      path: `/tasques/cancel/${seg(queue)}/${seg(id)}`,
+      body: reason === undefined ? {} : { reason },
+      safety: 'unsafe',
+      options,
+    });
+  }
+
+  /** Every recurring task with its next fire time and last tick (`GET /schedule`). */
+  async getSchedule(options?: CallOptions): Promise<RecurringTaskSchedule[]> {
+    const answer = await this.request<{ recurring_tasks: RecurringTaskSchedule[] }>({
+      method: 'GET',
+      path: '/schedule',
+      safety: 'idempotent',
+      options,
+    });
+    return answer.recurring_tasks;
   }
 
   // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────

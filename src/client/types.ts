@@ -6,6 +6,12 @@
 import type { Static } from '@sinclair/typebox';
 import type { BatchItemResultSchema, DoneItemSchema } from '../http/schemas/batch.js';
 import type {
+  QueueStateSchema,
+  QueueStatsSchema,
+  RecurringTaskScheduleSchema,
+  TaskPageSchema,
+} from '../http/schemas/operator.js';
+import type {
   NewRecurringTaskSchema,
   RecurringTaskSchema,
   RecurringTaskUpdateSchema,
@@ -67,3 +73,31 @@ export type TaskDefinition = Static<typeof TaskDefinitionSchema>;
 export type BatchItemResult = Static<typeof BatchItemResultSchema>;
 /** One task to mark done in {@link TasquesClient.markDoneMany} (`task.DoneItem`). */
 export type DoneItem = Static<typeof DoneItemSchema>;
+
+/** One page of {@link TasquesClient.listTasks} (`operator.TaskPage`). */
+export type TaskPage = Static<typeof TaskPageSchema>;
+/** One queue's statistics (`operator.QueueStats`). */
+export type QueueStats = Static<typeof QueueStatsSchema>;
+/** Whether a queue is paused (`operator.QueueState`). */
+export type QueueState = Static<typeof QueueStateSchema>;
+/** A recurring task with its next fire time (`operator.RecurringTaskSchedule`). */
+export type RecurringTaskSchedule = Static<typeof RecurringTaskScheduleSchema>;
+
+/** Filters of {@link TasquesClient.listTasks}; all optional and ANDed. */
+export interface TaskListFilter {
+  queue?: string;
+  /** One state or several. */
+  state?: TaskState | TaskState[];
+  kind?: string;
+  recurringTaskId?: string;
+  /** Created at or after (inclusive). */
+  createdAfter?: Date | string;
+  /** Created before (exclusive). */
+  createdBefore?: Date | string;
+  /** The task id or its kind starts with this. */
+  prefix?: string;
+  /** Page size, 1 to 1000 (server default 50). */
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+}

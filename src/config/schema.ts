@@ -50,6 +50,55 @@ export const ServerConfigSchema = Type.Object(
       },
       { default: {} },
     ),
+    metrics: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Serve `GET /metrics` (Prometheus text format) and count what it reports: tasks by queue and state, state changes, claim waits, HTTP and store call durations, leadership, process metrics.',
+        }),
+        require_auth: Type.Boolean({
+          default: false,
+          description:
+            'Put `GET /metrics` behind the basic auth of `auth.basic_auth` (when users are configured). Off by default: scrapers often cannot send credentials, and the metrics hold no task data beyond counts per queue.',
+        }),
+        queue_stats_max_age: Duration(
+          '5s',
+          'How long the per-queue figures read from the store (tasks by state, oldest claimable age, paused) are reused between scrapes, so that frequent scrapes cannot load the store.',
+        ),
+      },
+      { default: {} },
+    ),
+    tracing: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            'Export OpenTelemetry traces over OTLP/HTTP (protobuf): a span per HTTP request (a W3C `traceparent` header is honoured) with a child span per store call. Off by default, and then it costs nothing.',
+        }),
+        otlp_endpoint: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'Base URL of the OTLP/HTTP receiver (collector, Elastic APM, …); `/v1/traces` is appended. When unset, the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT applies, else http://localhost:4318. Headers (e.g. an APM secret token) come from OTEL_EXPORTER_OTLP_HEADERS.',
+          }),
+        ),
+        service_name: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description: 'The `service.name` of the spans. When unset, OTEL_SERVICE_NAME applies, else `tasques`.',
+          }),
+        ),
+        sample_ratio: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+          description:
+            'Fraction of requests traced when the caller sent no sampling decision; a `traceparent` from the caller decides for its request.',
+        }),
+      },
+      { default: {} },
+    ),
     store: Type.Object(
       {
         kind: Type.Union([Type.Literal('sqlite'), Type.Literal('elasticsearch')], {
@@ -95,6 +144,28 @@ export const ServerConfigSchema = Type.Object(
             archive_rollover_max_docs: PositiveInt(
               10_000_000,
               'The archive also rolls over once the current index holds this many tasks.',
+            ),
+            kibana: Type.Object(
+              {
+                url: Type.Optional(
+                  Type.String({
+                    minLength: 1,
+                    description:
+                      'Kibana base URL (with its base path and `/s/<space>` if any): `tasques setup` then imports a data view per index and a dashboard into it (as `--kibana-url` does). Only `setup` uses it.',
+                  }),
+                ),
+                user: Type.Object(
+                  {
+                    name: Type.Optional(Type.String({ description: 'Basic-auth user name for the Kibana import; none when unset.' })),
+                    password: Type.Optional(Secret('Basic-auth password for the Kibana import. Never logged; masked by `show config`.')),
+                  },
+                  { default: {} },
+                ),
+                api_key: Type.Optional(
+                  Secret('API key for the Kibana import (the base64 `encoded` value), instead of a user. Never logged; masked by `show config`.'),
+                ),
+              },
+              { default: {} },
             ),
           },
           { default: {} },

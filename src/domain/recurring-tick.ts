@@ -38,3 +38,21 @@ export function nextTickAfter(schedule: Schedule, tickAt: number, now: number): 
   }
   return next;
 }
+
+/**
+ * Where the tick chain of a recurring task starts: its last handled tick or, if its schedule was written
+ * after that (or it never ticked), the moment it was written. A new or changed schedule never fires for a
+ * time before it existed.
+ */
+export function tickChainAnchor(modifiedAt: number, lastTickAt: number | undefined): number {
+  return lastTickAt === undefined ? modifiedAt : Math.max(lastTickAt, modifiedAt);
+}
+
+/**
+ * When a recurring task fires next, as seen at `now`: the first tick after the anchor. A tick already
+ * due (the leader is about to fire it, or was down) counts as `now`. Undefined if it never fires again.
+ */
+export function upcomingTick(schedule: Schedule, anchor: number, now: number): number | undefined {
+  const next = schedule.nextAfter(anchor);
+  return next === undefined ? undefined : Math.max(next, now);
+}

@@ -109,3 +109,26 @@ export function intoUnclaimed(task: Task, workerId: string, now: number): Task {
 
 /** The failure data v1 records when the reaper times out a claim (spec §5). */
 export const TIMED_OUT_FAILURE: JsonObject = { timed_out: 'Did not finish before claim timeout period' };
+
+/** The worker id recorded on the claim record of a task cancelled before any worker claimed it. */
+export const OPERATOR_WORKER_ID = 'tasques-operator';
+
+/**
+ * An operator's retry of a DEAD task: QUEUED at once with a fresh set of attempts. `lastClaimed` is kept
+ * so the failure that killed it stays visible until the next claim replaces it.
+ */
+export function intoRetried(task: Task, now: number): Task {
+  if (task.state !== 'dead') throw errors.taskNotDead(task.id, task.state);
+  return { ...task, state: 'queued', attempted: 0, runAt: now, lastEnqueuedAt: now, modifiedAt: now };
+}
+
+/**
+ * An operator's cancel of a waiting (QUEUED or FAILED) task: DEAD, with a final result saying so. A claimed
+ * task cannot be cancelled: its worker would never learn of it and would finish it anyway.
+ */
+export function intoCancelled(task: Task, now: number, reason: string | undefined): Task {
+  if (task.state !== 'queued' && task.state !== 'failed') throw errors.taskNotWaiting(task.id, task.state);
+  const failure: JsonObject = reason === undefined ? { cancelled: true } : { cancelled: true, reason };
+  const claim = task.lastClaimed ?? { workerId: OPERATOR_WORKER_ID, claimedAt: now, timesOutAt: now };
+  return { ...task, state: 'dead', lastClaimed: { ...claim, result: { at: now, failure } }, modifiedAt: now };
+}

@@ -6,11 +6,13 @@
  */
 import type { BackoffPolicy } from '../domain/backoff.js';
 import { generateTaskId } from '../domain/ids.js';
-import { intoDone, intoFailed, intoReported, intoUnclaimed } from '../domain/task-lifecycle.js';
+import { tickChainAnchor, upcomingTick } from '../domain/recurring-tick.js';
+import { parseSchedule } from '../domain/schedule.js';
+import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnclaimed } from '../domain/task-lifecycle.js';
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
-import type { Store } from '../store/store.js';
-import type { JsonObject, RecurringTask, Task, TaskDefinition } from '../types/index.js';
+import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
+import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
 import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
 import type { NewTaskRecord } from '../types/index.js';
@@ -81,6 +83,36 @@ export interface RecurringTaskPatch {
   taskDefinition?: TaskDefinitionInput | undefined;
 }
 
+/** A listing request: the store's filters; the engine clamps the page size. */
+export type TaskListInput = TaskListParams;
+
+/** Most tasks per listing page. */
+export const MAX_TASK_LIST_LIMIT = 1000;
+
+/** A recurring task with when it fires next (as far as this server can tell) and when it last fired. */
+export interface RecurringTaskSchedule {
+  task: RecurringTask;
+  /** Undefined if the schedule never fires again or does not parse. */
+  nextRunAt?: number | undefined;
+  lastTickAt?: number | undefined;
+}
+
+/** Why a task changed, when it was not a call of the engine's own API. */
+export type TaskChangeCause = 'timed_out';
+
+/**
+ * Observer of task state changes, for metrics (src/observability/metrics.ts); the engine does not know
+ * what listens. Called after each successful write; implementations must be cheap and must not throw.
+ */
+export interface EngineEvents {
+  /** A task was created (`before` undefined) or written from `before` to `after`. */
+  taskChanged(after: Task, before: Task | undefined, cause?: TaskChangeCause): void;
+  /** One claim call answered with `tasks` (none: block_for ran out) after `waitedMs` (engine clock). */
+  claimed(tasks: readonly Task[], waitedMs: number): void;
+}
+
+const NO_EVENTS: EngineEvents = { taskChanged: () => {}, claimed: () => {} };
+
 /** One item's outcome in createTasks / markDoneMany: the task, or the error the single-task call would throw. */
 export type { TaskWriteResult } from '../store/store.js';
 
@@ -103,6 +135,7 @@ export class TaskEngine {
     private readonly settings: EngineSettings,
     private readonly clock: Clock,
     private readonly random: () => number = Math.random,
+    private readonly events: EngineEvents = NO_EVENTS,
   ) {}
 
   /** Number of claims currently long-polling (for tests and metrics). */
@@ -112,6 +145,7 @@ export class TaskEngine {
 
   async createTask(input: NewTaskInput): Promise<Task> {
     const task = await this.store.taskCreate({ task: this.newTaskRecord(input, this.clock.now()) });
+    this.events.taskChanged(task, undefined);
     this.waiters.notify(task.queue);
     return task;
   }
@@ -157,6 +191,13 @@ export class TaskEngine {
    * and does not eat into the claimed tasks' processing timeouts). Returns [] when time runs out.
    */
   async claimTasks(input: ClaimInput): Promise<Task[]> {
+    const startedAt = this.clock.now();
+    const claimed = await this.claimOrWait(input);
+    this.events.claimed(claimed, this.clock.now() - startedAt);
+    return claimed;
+  }
+
+  private async claimOrWait(input: ClaimInput): Promise<Task[]> {
     const amount = Math.min(input.amount ?? this.settings.defaultClaimAmount, this.settings.maxClaimAmount);
     const blockForMs = Math.min(input.blockForMs ?? this.settings.defaultBlockForMs, this.settings.maxBlockForMs);
     if (amount <= 0 || this.stopping) return [];
@@ -176,7 +217,10 @@ export class TaskEngine {
         const left = deadline - this.clock.now();
         if (left <= 0 || this.stopping || input.signal?.aborted) return [];
         const nextRunAt = await this.store.taskNextRunAt({ queues: input.queues });
-        const untilDue = nextRunAt === undefined ? Number.POSITIVE_INFINITY : Math.max(1, nextRunAt - this.clock.now());
+        // A task that was already due when we claimed, yet not handed out, sits in a paused queue (or went
+        // to a concurrent claimer): waking for it would spin. Resume and new work notify; polls cover the rest.
+        const untilDue =
+          nextRunAt === undefined || nextRunAt <= now ? Number.POSITIVE_INFINITY : Math.max(1, nextRunAt - this.clock.now());
         await waiter.wait(Math.min(left, pollMs, untilDue), input.signal);
       }
     } finally {
@@ -204,6 +248,58 @@ export class TaskEngine {
     return task;
   }
 
+  // ── Operator API (docs/design/operator-api.md) ────────────────────────────────────────────────────
+
+  async listTasks(input: TaskListInput): Promise<TaskListPage> {
+    return this.store.taskList({ ...input, limit: Math.min(Math.max(1, input.limit), MAX_TASK_LIST_LIMIT) });
+  }
+
+  /**
+   * Statistics of the given queues (every known queue if undefined), with `recent` over `windowMs`, and
+   * the instant they describe (ages are relative to it).
+   */
+  async queueStats(queues: string[] | undefined, windowMs: number): Promise<{ at: number; queues: QueueStats[] }> {
+    const at = this.clock.now();
+    return { at, queues: await this.store.queueStatsList({ now: at, recentWindowMs: windowMs, queues }) };
+  }
+
+  /** A paused queue hands out no claims; resuming wakes this server's long polls on it at once. */
+  async setQueuePaused(queue: string, paused: boolean): Promise<QueueState> {
+    const state = await this.store.queueSetPaused({ queue, paused, now: this.clock.now() });
+    if (!paused) this.waiters.notify(queue, Number.POSITIVE_INFINITY);
+    return state;
+  }
+
+  /** A DEAD task becomes QUEUED with a fresh set of attempts. */
+  async retryTask(queue: string, id: string): Promise<Task> {
+    const task = await this.mutateTask(queue, id, (t, now) => intoRetried(t, now));
+    this.waiters.notify(queue);
+    return task;
+  }
+
+  /** A waiting (QUEUED or FAILED) task becomes DEAD, recording the cancellation as its final result. */
+  async cancelTask(queue: string, id: string, reason: string | undefined): Promise<Task> {
+    return this.mutateTask(queue, id, (t, now) => intoCancelled(t, now, reason));
+  }
+
+  /** Every recurring task with its next and last fire times, sorted by id. */
+  async listSchedules(): Promise<RecurringTaskSchedule[]> {
+    const tasks = await this.store.recurringTaskList();
+    const ticks = await this.store.recurringTaskTickList({ recurringTaskIds: tasks.map((t) => t.id) });
+    const lastTicks = new Map(ticks.map((t) => [t.recurringTaskId, t.lastTickAt]));
+    const now = this.clock.now();
+    return tasks.map((task) => {
+      const lastTickAt = lastTicks.get(task.id);
+      let nextRunAt: number | undefined;
+      try {
+        nextRunAt = upcomingTick(parseSchedule(task.scheduleExpression), tickChainAnchor(task.modifiedAt, lastTickAt), now);
+      } catch {
+        nextRunAt = undefined; // stored before validation existed, or a zone this runtime lacks: it never fires
+      }
+      return { task, nextRunAt, lastTickAt };
+    });
+  }
+
   /** Stops handing out work: waiting claims return what they have (nothing) at once. */
   shutdown(): void {
     this.stopping = true;
@@ -217,7 +313,9 @@ export class TaskEngine {
       if (!current) throw errors.taskNotFound(queue, id);
       const next = transition(current, this.clock.now());
       try {
-        return await this.store.taskUpdate({ task: next, expectedVersion: current.version });
+        const written = await this.store.taskUpdate({ task: next, expectedVersion: current.version });
+        this.events.taskChanged(written, current);
+        return written;
       } catch (e) {
         if (isTasquesError(e, 'TASK_VERSION_CONFLICT') && attempt < this.settings.versionConflictRetries) continue;
         throw e;
@@ -246,7 +344,11 @@ export class TaskEngine {
     const now = this.clock.now();
     const results = await this.store.taskCreateMany({ tasks: inputs.map((input) => this.newTaskRecord(input, now)) });
     const created = new Map<string, number>();
-    for (const { task } of results) if (task) created.set(task.queue, (created.get(task.queue) ?? 0) + 1);
+    for (const { task } of results) {
+      if (!task) continue;
+      this.events.taskChanged(task, undefined);
+      created.set(task.queue, (created.get(task.queue) ?? 0) + 1);
+    }
     for (const [queue, count] of created) this.waiters.notify(queue, count);
     return results;
   }
@@ -282,7 +384,9 @@ export class TaskEngine {
     if (writes.length > 0) {
       const written = await this.store.taskUpdateMany({ updates: writes.map((w) => w.update) });
       written.forEach((result, k) => {
-        results[writes[k]!.index] = result;
+        const { index } = writes[k]!;
+        results[index] = result;
+        if (result.task) this.events.taskChanged(result.task, current[index]);
       });
     }
     for (let i = 0; i < items.length; i++) {

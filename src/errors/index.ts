@@ -16,8 +16,10 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: { code: 'TQ_ERR_SHUTTING_DOWN', status: 503 },
   TASK_ALREADY_EXISTS: { code: 'TQ_ERR_TASK_ALREADY_EXISTS', status: 409 },
   TASK_NOT_CLAIMED: { code: 'TQ_ERR_TASK_NOT_CLAIMED', status: 400 },
+  TASK_NOT_DEAD: { code: 'TQ_ERR_TASK_NOT_DEAD', status: 409 },
   TASK_NOT_FOUND: { code: 'TQ_ERR_TASK_NOT_FOUND', status: 404 },
   TASK_NOT_OWNED_BY_WORKER: { code: 'TQ_ERR_TASK_NOT_OWNED_BY_WORKER', status: 403 },
+  TASK_NOT_WAITING: { code: 'TQ_ERR_TASK_NOT_WAITING', status: 409 },
   TASK_REPORT_FROM_THE_PAST: { code: 'TQ_ERR_TASK_REPORT_FROM_THE_PAST', status: 400 },
   TASK_VERSION_CONFLICT: { code: 'TQ_ERR_TASK_VERSION_CONFLICT', status: 409 },
   UNAUTHORIZED: { code: 'TQ_ERR_UNAUTHORIZED', status: 401 },
@@ -65,6 +67,10 @@ export const errors = {
   taskAlreadyExists: (id: string) => new TasquesError('TASK_ALREADY_EXISTS', `Task with Id [${id}] already exists `),
   taskNotClaimed: (id: string) =>
     new TasquesError('TASK_NOT_CLAIMED', `The Task is not currently Claimed so cannot be reported on: [${id}]`),
+  taskNotDead: (id: string, state: string) =>
+    new TasquesError('TASK_NOT_DEAD', `Only a dead Task can be retried: [${id}] is ${state}`),
+  taskNotWaiting: (id: string, state: string) =>
+    new TasquesError('TASK_NOT_WAITING', `Only a queued or failed Task can be cancelled: [${id}] is ${state}`),
   taskNotFound: (queue: string, id: string) =>
     new TasquesError('TASK_NOT_FOUND', `Could not find [${id}] in queue [${queue}]`),
   taskNotOwnedByWorker: (workerId: string) =>

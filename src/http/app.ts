@@ -8,10 +8,12 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { isGoDuration } from '../domain/duration.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
+import { dashboardRoutes } from './dashboard.js';
 import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { batchRoutes } from './routes/batch.js';
+import { operatorRoutes } from './routes/operator.js';
 import { recurringRoutes } from './routes/recurring.js';
 import {
   BatchItemResultSchema,
@@ -20,6 +22,15 @@ import {
   DoneItemSchema,
   NewTaskBatchSchema,
 } from './schemas/batch.js';
+import {
+  CancelSchema,
+  QueueStateSchema,
+  QueueStatsListSchema,
+  QueueStatsSchema,
+  RecurringTaskScheduleSchema,
+  ScheduleSchema,
+  TaskPageSchema,
+} from './schemas/operator.js';
 import { tasksRoutes } from './routes/tasks.js';
 import {
   NewRecurringTaskSchema,
@@ -49,6 +60,11 @@ export interface AppOptions {
   basicAuthUsers?: readonly BasicAuthUser[];
   logger?: FastifyServerOptions['logger'];
   version?: string;
+  /**
+   * Applied to the bare app before anything else (src/observability/http-observability.ts): request ids,
+   * request metrics and spans, and the /healthz, /readyz and /metrics routes.
+   */
+  observability?: ((app: FastifyInstance) => void) | undefined;
 }
 
 /** Shared component schemas, in dependency order; they become `components.schemas` in openapi.json. */
@@ -75,6 +91,13 @@ const COMPONENT_SCHEMAS = [
   DoneBatchSchema,
   BatchItemResultSchema,
   BatchResultSchema,
+  TaskPageSchema,
+  QueueStatsSchema,
+  QueueStatsListSchema,
+  QueueStateSchema,
+  CancelSchema,
+  RecurringTaskScheduleSchema,
+  ScheduleSchema,
 ];
 
 /** Request bodies may nest objects and arrays this deep at most. */
@@ -100,7 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     // One log line per request costs ~10% of throughput; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     // Malformed URLs (e.g. bad percent-encoding) get the same {message, code} body as every other error.
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply).code(400).send({ message: error.message, code: ERROR_CODES.BAD_REQUEST.code });
@@ -141,6 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, body);
   });
 
+  options.observability?.(app);
   registerErrorHandling(app);
   registerBasicAuth(app, options.basicAuthUsers ?? []);
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
@@ -160,11 +184,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'tasks', description: 'Enqueue, claim and complete tasks' },
         { name: 'recurring-tasks', description: 'Tasks enqueued on a schedule' },
         { name: 'batch', description: 'Many tasks per call (additive to v1), for throughput' },
+        { name: 'operator', description: 'Listing, queue statistics and operator actions (additive to v1)' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/swagger' });
+  await app.register(dashboardRoutes()); // the web dashboard at /dashboard/ (and / redirects there)
   const document = () => app.swagger();
   app.get('/openapi.json', { schema: { hide: true } }, async () => document());
   app.get('/swagger/doc.json', { schema: { hide: true } }, async () => document());
@@ -174,5 +200,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(archivedRoutes(options.engine));
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
+  await app.register(operatorRoutes(options.engine));
   return app;
 }

@@ -20,7 +20,7 @@
  * `skip_if_outstanding_tasks_exist`: the tick is skipped (and recorded as handled) while a task spawned
  * by the recurring task is queued, claimed or failed.
  */
-import { nextTickAfter, recurringTickTaskId } from '../domain/recurring-tick.js';
+import { nextTickAfter, recurringTickTaskId, tickChainAnchor } from '../domain/recurring-tick.js';
 import { parseSchedule, type Schedule } from '../domain/schedule.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { isTasquesError } from '../errors/index.js';
@@ -189,9 +189,7 @@ export class RecurringScheduler extends LoopService<RecurringSchedulerResult> {
   }
 
   /**
-   * The schedule of a recurring task. Its tick chain starts at the last tick handled or, if the schedule
-   * was written after that (or never ticked), at the time it was written: a new or changed schedule
-   * never fires for a time before it existed.
+   * The schedule of a recurring task, with its tick chain started at tickChainAnchor.
    */
   private entryFor(task: RecurringTask, lastTickAt: number | undefined): Entry {
     let schedule: Schedule | undefined;
@@ -200,7 +198,7 @@ export class RecurringScheduler extends LoopService<RecurringSchedulerResult> {
     } catch (err) {
       this.logger.error({ err, recurring_task_id: task.id }, 'unparseable schedule; the recurring task will not fire');
     }
-    const anchor = lastTickAt === undefined ? task.modifiedAt : Math.max(lastTickAt, task.modifiedAt);
+    const anchor = tickChainAnchor(task.modifiedAt, lastTickAt);
     return { task, schedule, lastTickAt, nextTickAt: schedule?.nextAfter(anchor) };
   }
 

@@ -10,6 +10,7 @@
  */
 import type { BackoffPolicy } from '../domain/backoff.js';
 import { intoFailed, TIMED_OUT_FAILURE } from '../domain/task-lifecycle.js';
+import type { EngineEvents } from '../engine/task-engine.js';
 import { isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Logger } from '../service/logger.js';
@@ -30,6 +31,8 @@ export interface TimeoutReaperConfig {
   batchSize?: number;
   /** Backoff jitter source. Defaults to Math.random. */
   random?: () => number;
+  /** Told of every claim it fails (metrics), with cause `timed_out`. */
+  events?: EngineEvents | undefined;
 }
 
 export interface TimeoutReaperResult {
@@ -66,7 +69,8 @@ export class TimeoutReaper extends LoopService<TimeoutReaperResult> {
         if (owner === undefined) continue;
         const failed = intoFailed(task, owner, now, TIMED_OUT_FAILURE, this.config.backoff, this.config.random);
         try {
-          await this.store.taskUpdate({ task: failed, expectedVersion: task.version });
+          const written = await this.store.taskUpdate({ task: failed, expectedVersion: task.version });
+          this.config.events?.taskChanged(written, task, 'timed_out');
           reapedInBatch++;
         } catch (err) {
           if (isTasquesError(err, 'TASK_VERSION_CONFLICT') || isTasquesError(err, 'TASK_NOT_FOUND')) {

@@ -5,7 +5,7 @@
  */
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
-import type { EngineSettings, TaskEngine } from '../engine/task-engine.js';
+import type { EngineEvents, EngineSettings, TaskEngine } from '../engine/task-engine.js';
 import { Elector } from '../leadership/elector.js';
 import { Archiver } from '../maintenance/archiver.js';
 import { Maintainer } from '../maintenance/maintainer.js';
@@ -29,10 +29,12 @@ export interface LeadershipDeps {
   settings: EngineSettings;
   clock: Clock;
   logger: Logger;
+  /** Told of the claims the timeout reaper fails (metrics). */
+  events?: EngineEvents | undefined;
 }
 
 export function createLeadership(config: ServerConfig, deps: LeadershipDeps): Leadership {
-  const { store, engine, settings, clock, logger } = deps;
+  const { store, engine, settings, clock, logger, events } = deps;
   const r = config.recurring;
   const elector = new Elector(store, clock, logger, {
     intervalMs: durationMs(r.leader_lock.run_interval),
@@ -42,6 +44,7 @@ export function createLeadership(config: ServerConfig, deps: LeadershipDeps): Le
     backoff: settings.backoff,
     intervalMs: durationMs(r.timed_out_tasks_reaper.run_interval),
     batchSize: r.timed_out_tasks_reaper.scroll_size,
+    events,
   });
   const recurringScheduler = new RecurringScheduler(store, engine, clock, logger, {
     syncIntervalMs: durationMs(r.recurring_tasks.sync_run_interval),

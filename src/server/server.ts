@@ -1,8 +1,9 @@
 /**
  * The composition root: config → store → engine → HTTP app → leader election (which runs the leader-only
- * services: claim-timeout reaper, recurring scheduler, archiver), and an orderly shutdown.
+ * services: claim-timeout reaper, recurring scheduler, archiver), and an orderly shutdown. Observability
+ * (src/observability) wraps the store (metrics, spans), listens to the engine and the elector (metrics)
+ * and instruments the app (request ids, request metrics and spans, /healthz, /readyz, /metrics).
  */
-import { createWriteStream } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -11,11 +12,19 @@ import type { ServerConfig } from '../config/schema.js';
 import { engineSettings } from '../engine/settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
+import { Health } from '../observability/health.js';
+import { httpObservability } from '../observability/http-observability.js';
+import { instrumentStore } from '../observability/instrumented-store.js';
+import { loggerOptions } from '../observability/logging.js';
+import { TasquesMetrics } from '../observability/metrics.js';
+import { Tracing, tracingOptionsFromConfig } from '../observability/tracing.js';
 import { type Clock, systemClock } from '../service/clock.js';
+import { type Logger, silentLogger } from '../service/logger.js';
 import { createLeadership, type Leadership } from './leadership.js';
 import { elasticsearchStoreFromConfig } from '../store/elasticsearch/from-config.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
+import type { QueueStats } from '../types/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +34,11 @@ export interface TasquesServer {
   store: Store;
   /** Leader election and the leader-only services; undefined when disabled (`leadership: false`). */
   leadership: Leadership | undefined;
+  /** The Prometheus metrics; undefined with `metrics.enabled: false`. */
+  metrics: TasquesMetrics | undefined;
+  /** The trace exporter; undefined unless `tracing.enabled`. */
+  tracing: Tracing | undefined;
+  health: Health;
   /** The address it listens on, e.g. http://127.0.0.1:8080 (after listen). */
   url: string;
   /** Graceful stop: refuse new requests, answer long polls, finish in-flight requests, close the store. */
@@ -79,39 +93,49 @@ function trackConnections(server: Server): { closeAfterAnswer(): void } {
   };
 }
 
-function loggerOptions(config: ServerConfig) {
-  const { level, file, json } = config.logging;
-  if (level === 'silent') return false;
-  const stream = file ? createWriteStream(file, { flags: 'a' }) : process.stderr;
-  const base = { level, redact: ['req.headers.authorization', 'req.headers.cookie'] };
-  if (json) return { ...base, stream };
-  // Readable lines without extra dependencies: "2026-01-01T00:00:00.000Z INFO message {extra}".
-  const names: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-  return {
-    ...base,
-    stream: {
-      write(line: string) {
-        const { time, level: lvl, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>;
-        const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-        stream.write(`${new Date(time as number).toISOString()} ${names[lvl as number] ?? lvl} ${String(msg)}${extra}\n`);
-      },
-    },
-  };
-}
-
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TasquesServer> {
-  const store = options.store ?? createStore(config);
-  await store.migrate();
   const clock = options.clock ?? systemClock;
+  const tracingOptions = tracingOptionsFromConfig(config, VERSION);
+  const tracing = tracingOptions === undefined ? undefined : new Tracing(tracingOptions);
+  // Services built before the app log through its logger once it exists.
+  let appLogger: Logger = silentLogger;
+  const logger: Logger = {
+    debug: (fields, message) => appLogger.debug(fields, message),
+    error: (fields, message) => appLogger.error(fields, message),
+    info: (fields, message) => appLogger.info(fields, message),
+    warn: (fields, message) => appLogger.warn(fields, message),
+  };
+  const rawStore = options.store ?? createStore(config);
+  // The metrics read the per-queue figures through the instrumented store (so that read is timed too),
+  // and the instrumented store reports to the metrics: the store and the engine are bound late.
+  const metrics: TasquesMetrics | undefined = config.metrics.enabled
+    ? new TasquesMetrics({
+        store: { queueStatsList: (params): Promise<QueueStats[]> => store.queueStatsList(params) },
+        clock,
+        logger,
+        queueStatsMaxAgeMs: durationMs(config.metrics.queue_stats_max_age),
+        version: VERSION,
+        waitingClaims: (): number => engine.waitingClaims,
+      })
+    : undefined;
+  const store: Store = instrumentStore(rawStore, {
+    observe: metrics === undefined ? undefined : (method, seconds, error) => metrics.observeStoreCall(method, seconds, error),
+    startSpan: tracing === undefined ? undefined : (method) => tracing.startStoreSpan(method, rawStore.capabilities.kind),
+  });
+  const health = new Health(store, clock, logger);
+  await store.migrate();
+  health.markMigrated();
   const settings = engineSettings(config);
-  const engine = new TaskEngine(store, settings, clock);
+  const engine: TaskEngine = new TaskEngine(store, settings, clock, Math.random, metrics);
   const app = await buildApp({
     engine,
     bodyLimitBytes: config.tasks.limits.body_limit_bytes,
     basicAuthUsers: config.auth.basic_auth,
-    logger: loggerOptions(config),
+    logger: loggerOptions(config, tracing),
     version: VERSION,
+    observability: httpObservability({ health, metrics, metricsRequireAuth: config.metrics.require_auth, tracing }),
   });
+  appLogger = app.log;
   const connections = trackConnections(app.server);
   let url = '';
   if (options.listen !== false) {
@@ -126,13 +150,23 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     await app.ready();
   }
   const leadership =
-    options.leadership === false ? undefined : createLeadership(config, { store, engine, settings, clock, logger: app.log });
+    options.leadership === false
+      ? undefined
+      : createLeadership(config, { store, engine, settings, clock, logger: app.log, events: metrics });
+  if (leadership !== undefined && metrics !== undefined) {
+    const { elector } = leadership;
+    metrics.followLeadership(() => elector.isLeader);
+    elector.subscribe((change) => {
+      if (change.isLeader) metrics.elected();
+    });
+  }
   await leadership?.elector.start();
 
   let closing: Promise<void> | undefined;
   const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
   const close = () => {
     closing ??= (async () => {
+      health.markShuttingDown();
       engine.shutdown();
       connections.closeAfterAnswer();
       const forced = setTimeout(() => app.server.closeAllConnections?.(), shutdownTimeoutMs);
@@ -142,10 +176,25 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         await app.close();
       } finally {
         clearTimeout(forced);
-        await store.close();
+        await Promise.all([store.close(), tracing === undefined ? undefined : flushTraces(tracing, shutdownTimeoutMs, app.log)]);
       }
     })();
     return closing;
   };
-  return { app, engine, store, leadership, url, close };
+  return { app, engine, store, leadership, metrics, tracing, health, url, close };
+}
+
+/** Exports the last spans, waiting at most `timeoutMs` for an unreachable receiver. Never throws. */
+async function flushTraces(tracing: Tracing, timeoutMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([tracing.shutdown(), gaveUp]);
+  } catch (err) {
+    logger.warn({ err }, 'could not export the last traces');
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -18,7 +18,7 @@ import { type ErrorKind, TasquesError } from '../errors/index.js';
 import { engineSettings } from '../engine/settings.js';
 import { ManualClock } from '../service/clock.js';
 import type { Store } from '../store/store.js';
-import type { RecordVersion, Task } from '../types/index.js';
+import type { NewTaskRecord, RecordVersion, Task } from '../types/index.js';
 import type { ConformanceOptions } from './index.js';
 
 /** The instant every test starts at (the ManualClock's default). */
@@ -229,4 +229,31 @@ export function expectedBackoffMs(attempted: number, settings: EngineSettings, r
 /** Sorted ids, for comparing sets of tasks. */
 export function ids(tasks: readonly Pick<Task, 'id'>[]): string[] {
   return tasks.map((t) => t.id).sort();
+}
+
+/**
+ * A raw task record for driving the store directly (`store.taskCreate`): queued, due and last enqueued
+ * at `createdAt` (default T0), with the seeding defaults; any field can be overridden. For a finished
+ * task pass `state` and a `lastClaimed` with a `result` (see `finishedAt`).
+ */
+export function taskRecord(fields: Partial<NewTaskRecord> & { queue: string; id: string }): NewTaskRecord {
+  const createdAt = fields.createdAt ?? T0;
+  return {
+    kind: SEED_DEFAULTS.kind,
+    state: 'queued',
+    priority: SEED_DEFAULTS.priority,
+    runAt: createdAt,
+    retryTimes: SEED_DEFAULTS.retryTimes,
+    attempted: 0,
+    processingTimeoutNs: SEED_DEFAULTS.processingTimeoutNs,
+    lastEnqueuedAt: createdAt,
+    createdAt,
+    modifiedAt: createdAt,
+    ...fields,
+  };
+}
+
+/** The `lastClaimed` of a task claimed at `at - 1s` that finished (done or dead) at `at`. */
+export function finishedAt(at: number, workerId: string = WORKER): NonNullable<Task['lastClaimed']> {
+  return { workerId, claimedAt: at - SECOND, timesOutAt: at - SECOND + 15 * MINUTE, result: { at } };
 }

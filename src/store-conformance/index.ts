@@ -11,6 +11,8 @@
 import type { StoreFactory } from '../store/store.js';
 import { archiveTests } from './archive.js';
 import { leaderTests } from './leader.js';
+import { queuePauseTests } from './queue-pause.js';
+import { queueStatsTests } from './queue-stats.js';
 import { recurringScheduleTests } from './recurring-schedule.js';
 import { taskReapTests } from './task-reap.js';
 import { claimTests } from './task-claim.js';
@@ -19,6 +21,7 @@ import { doneTests } from './task-done.js';
 import { manyTests } from './task-many.js';
 import { failedTests } from './task-failed.js';
 import { getTests } from './task-get.js';
+import { taskListTests } from './task-list.js';
 import { recurringTests } from './recurring-task.js';
 import { reportTests } from './task-report.js';
 import { unclaimTests } from './task-unclaim.js';
@@ -49,6 +52,9 @@ export function exerciseStore(options: ConformanceOptions): void {
   taskReapTests(options);
   archiveTests(options);
   recurringScheduleTests(options);
+  taskListTests(options);
+  queueStatsTests(options);
+  queuePauseTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';

@@ -14,8 +14,12 @@ import type {
   NewTaskRecord,
   RecordVersion,
   RecurringTask,
+  QueueState,
+  QueueStats,
   RecurringTaskTick,
   Task,
+  TaskListCursor,
+  TaskState,
 } from '../types/index.js';
 import type { TasquesError } from '../errors/index.js';
 
@@ -62,6 +66,24 @@ export interface LeaderGetParams {
 export interface LeaderResignParams {
   leaderId: string;
   electedAt: number;
+}
+
+export interface QueueSetPausedParams {
+  queue: string;
+  paused: boolean;
+  now: number;
+}
+
+export interface QueueStatsListParams {
+  now: number;
+  /** `recent` counts cover `(now - recentWindowMs, now]`. */
+  recentWindowMs: number;
+  /**
+   * Only these queues: each named queue once (duplicates ignored), with zero counts if it has no live
+   * task and no stored state; an empty array gives an empty list. Undefined means every queue that has
+   * live tasks or a stored queue state (a queue whose tasks were all archived is then not listed).
+   */
+  queues?: string[] | undefined;
 }
 
 export interface RecurringTaskCreateParams {
@@ -122,6 +144,42 @@ export interface TaskCreateParams {
 export interface TaskGetParams {
   queue: string;
   id: string;
+}
+
+/** Filters of `taskList`; all optional and ANDed together. */
+export interface TaskListParams {
+  queue?: string | undefined;
+  /** Any of these states; undefined or empty means every state. */
+  states?: TaskState[] | undefined;
+  kind?: string | undefined;
+  recurringTaskId?: string | undefined;
+  /** createdAt >= createdFrom (inclusive). */
+  createdFrom?: number | undefined;
+  /** createdAt < createdTo (exclusive). */
+  createdTo?: number | undefined;
+  /** The task id or the kind starts with this (case-sensitive, literal: no wildcard characters). */
+  prefix?: string | undefined;
+  /** Page size, 1..1000. */
+  limit: number;
+  /**
+   * Continue strictly after this position (the `next` of the previous page), by keyset: the position
+   * need not be a task that still exists (any { createdAt, queue, id } works).
+   */
+  after?: TaskListCursor | undefined;
+}
+
+export interface TaskListPage {
+  /**
+   * Newest first: createdAt descending, then queue ascending, then id ascending (queue and id compare
+   * by code point, i.e. binary UTF-8 order: 'Z' < 'a').
+   */
+  tasks: Task[];
+  /**
+   * Set whenever the page is full (`tasks.length === limit`): the position ({ createdAt, queue, id }) of
+   * its last task. A full last page therefore still has a `next`, and the call after it returns an empty
+   * page without one. Undefined when the page is not full: the listing is exhausted.
+   */
+  next?: TaskListCursor | undefined;
 }
 
 export interface TaskListTimedOutParams {
@@ -208,6 +266,28 @@ export interface Store {
    */
   leaderResign(params: LeaderResignParams): Promise<boolean>;
 
+  /**
+   * Pauses or resumes a queue and returns its stored state. A queue need not have tasks to be paused.
+   * Idempotent: setting the state a queue already has changes nothing (its `modifiedAt` stays when
+   * `paused` was last changed) and returns the stored state. Resuming a queue never paused stores a
+   * state (`paused: false`) too. Once this resolves, no `taskClaim` that starts afterwards (through any
+   * store instance on the same data) hands out tasks of a paused queue; resuming makes them claimable
+   * again. Nothing else is affected: creates, report-ins, done and failed keep working on a paused queue.
+   */
+  queueSetPaused(params: QueueSetPausedParams): Promise<QueueState>;
+
+  /** Every queue with a stored state (ever paused or resumed through `queueSetPaused`), sorted by name. */
+  queueStateList(): Promise<QueueState[]>;
+
+  /**
+   * Statistics per queue, sorted by name: live tasks (not archived) counted by state, the earliest
+   * `runAt` among claimable tasks (queued or failed, `runAt <= now`), and recent activity. Queues with a
+   * stored state but no tasks are included with zero counts; every state key is present in `counts`.
+   * `recent` counts tasks created (createdAt) and tasks now DONE or DEAD that finished
+   * (`lastClaimed.result.at`) within `(now - recentWindowMs, now]`. Read-your-writes, as every method.
+   */
+  queueStatsList(params: QueueStatsListParams): Promise<QueueStats[]>;
+
   /** Brings the schema up to date. Idempotent; safe to call from several processes at once. */
   migrate(): Promise<void>;
 
@@ -250,7 +330,8 @@ export interface Store {
    * queue named twice counts once; ties beyond that order are broken as the driver likes). Each claimed
    * task goes through `intoClaimed`. No task is ever handed to two concurrent callers, nor twice to one.
    * Under contention a driver may return fewer than `amount` while candidates remain; callers claim again.
-   * Returns the claimed tasks in that order.
+   * Tasks of a paused queue (`queueSetPaused`) are never claimed, whether the queue is named, one of
+   * several, or implied by `queues: []`. Returns the claimed tasks in that order.
    *
    * Every method sees the writes that completed before it was called (read-your-writes), also through
    * another store instance on the same data; versions of a record only move forward.
@@ -291,6 +372,12 @@ export interface Store {
   taskGetMany(params: TaskGetManyParams): Promise<(Task | undefined)[]>;
 
   /**
+   * Live tasks (not archived) matching the filters, newest first, one page at a time. Paging with `next`
+   * neither skips nor repeats a task that is unchanged meanwhile. Read-your-writes, as every method.
+   */
+  taskList(params: TaskListParams): Promise<TaskListPage>;
+
+  /**
    * Up to `limit` CLAIMED tasks whose claim has timed out (`lastClaimed.timesOutAt <= now`), earliest
    * deadline first. Read-only: the reaper decides what becomes of them and writes with `taskUpdate`.
    */
@@ -298,7 +385,8 @@ export interface Store {
 
   /**
    * The earliest `runAt` among tasks waiting in the given queues (queued or failed), or undefined if none.
-   * Long polls use it to wake when a scheduled or backed-off task comes due.
+   * Long polls use it to wake when a scheduled or backed-off task comes due. Tasks of paused queues may
+   * be left out or not: the engine ignores an answer that was already due when its claim found nothing.
    */
   taskNextRunAt(params: TaskNextRunAtParams): Promise<number | undefined>;
 

@@ -11,8 +11,15 @@ export interface BasicAuthUser {
   password: string;
 }
 
-/** Path prefixes behind auth: every route of the v1 API (and later additions under them). */
-export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques'];
+/** Path prefixes behind auth: every route of the v1 API (and additions under them), and the operator routes. */
+export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques', '/queues', '/schedule'];
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Puts a route outside the protected prefixes behind the auth too (`/metrics` with `metrics.require_auth`). */
+    requireAuth?: boolean;
+  }
+}
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -25,7 +32,8 @@ export function registerBasicAuth(app: FastifyInstance, users: readonly BasicAut
     // The raw URL and the matched route pattern: the router percent-decodes paths, so `/%74asques/...`
     // reaches a /tasques route although its raw URL does not start with /tasques.
     const route = request.routeOptions.url;
-    if (!isProtected(request.url) && !(route !== undefined && isProtected(route))) return;
+    const required = request.routeOptions.config.requireAuth === true;
+    if (!required && !isProtected(request.url) && !(route !== undefined && isProtected(route))) return;
     const header = request.headers.authorization ?? '';
     const match = /^Basic\s+(\S+)$/i.exec(header);
     if (match) {

@@ -16,7 +16,16 @@
 import { randomBytes } from 'node:crypto';
 import { intoClaimed } from '../../domain/task-lifecycle.js';
 import { errors } from '../../errors/index.js';
-import type { LeaderLease, RecordVersion, RecurringTask, RecurringTaskTick, Task } from '../../types/index.js';
+import type {
+  LeaderLease,
+  QueueState,
+  QueueStats,
+  RecordVersion,
+  RecurringTask,
+  RecurringTaskTick,
+  Task,
+  TaskState,
+} from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
   ArchivedTaskDeleteBeforeResult,
@@ -25,6 +34,8 @@ import type {
   LeaderAttemptReelectParams,
   LeaderGetParams,
   LeaderResignParams,
+  QueueSetPausedParams,
+  QueueStatsListParams,
   RecurringTaskCreateParams,
   RecurringTaskGetParams,
   RecurringTaskTickListParams,
@@ -38,6 +49,8 @@ import type {
   TaskCountOutstandingParams,
   TaskCreateParams,
   TaskGetParams,
+  TaskListPage,
+  TaskListParams,
   TaskListTimedOutParams,
   TaskNextRunAtParams,
   TaskUpdateParams,
@@ -57,7 +70,7 @@ import {
   taskToDoc,
 } from './documents.js';
 import { ElasticsearchError, EsHttp, type EsHttpOptions, type EsRequest, describe, errorType } from './http.js';
-import { type IndexNames, indexNames } from './mappings.js';
+import { INDEXED, type IndexNames, indexNames } from './mappings.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
 
 export interface ElasticsearchStoreOptions {
@@ -93,6 +106,10 @@ const DEFAULT_ARCHIVE: ArchiveOptions = {
 /** Largest page a search may ask for (the engines' default `index.max_result_window`). */
 const MAX_PAGE = 10_000;
 const LEADER_DOC = 'leader';
+/** The one document holding every queue state (in the meta index). */
+const QUEUES_DOC = 'queues';
+/** Buckets per page of the queue-statistics composite aggregation (each bucket has ~10 sub-buckets). */
+const STATS_PAGE = 500;
 const tickDocId = (recurringTaskId: string) => `tick/${recurringDocId(recurringTaskId)}`;
 const CONFLICT_RETRIES = 50;
 
@@ -142,6 +159,27 @@ interface TickDoc {
   kind: 'tick';
   recurring_task_id: string;
   last_tick_at: number;
+}
+
+/**
+ * Every queue state, in one document so that a claim search can exclude the paused queues with a terms
+ * lookup on `paused_queues` (the engine reads it with a realtime GET while it runs the search).
+ */
+interface QueuesDoc {
+  kind: 'queues';
+  /** Sorted; always the queues of `queue_states` with `paused: true`. */
+  paused_queues: string[];
+  queue_states: { queue: string; paused: boolean; modified_at: number }[];
+}
+
+/** Code-point order of UTF-8 bytes, as the engine sorts keywords (and SQLite compares BINARY). */
+const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+interface StatsBucket {
+  key: { queue: string };
+  states: { buckets: { key: string; doc_count: number }[] };
+  claimable: { oldest: { value: number | null } };
+  recent: { buckets: { created: { doc_count: number }; done: { doc_count: number }; dead: { doc_count: number } } };
 }
 
 const versionOf = (x: { _seq_no: number; _primary_term: number }): RecordVersion => ({
@@ -379,6 +417,17 @@ export class ElasticsearchStore implements Store {
   }
 
   /**
+   * Matches the tasks of paused queues, for a `must_not`. A terms lookup: while it runs the search, the
+   * engine reads `paused_queues` from the queue-states document with a GET, which is realtime (it sees
+   * writes not yet refreshed). So a search sees every pause and resume that completed before it was sent,
+   * by any process, at no extra round trip and with no cache to go stale (elasticsearch-claims.md). No
+   * document yet (nothing ever paused): no terms, nothing excluded.
+   */
+  private pausedQueues(): Record<string, unknown> {
+    return { terms: { queue: { index: this.names.meta, id: QUEUES_DOC, path: 'paused_queues' } } };
+  }
+
+  /**
    * Claims of this process that arrive before the same refresh are served together (ClaimBatch): one
    * search for all of them, candidates dealt out so that they never compete with each other, and one
    * bulk of CAS writes. Only claimers in other processes can then take a candidate first; those losses
@@ -430,6 +479,8 @@ export class ElasticsearchStore implements Store {
               { range: { remaining_attempts: { gt: 0 } } },
               ...this.queueFilter(batch.queues),
             ],
+            // A paused queue hands out no claims (queueSetPaused).
+            must_not: [this.pausedQueues()],
           },
         },
         sort: [{ priority: 'desc' }, { run_at: 'asc' }, { remaining_attempts: 'desc' }],
@@ -532,11 +583,59 @@ export class ElasticsearchStore implements Store {
       size: 1,
       _source: false,
       track_total_hits: false,
-      query: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, ...this.queueFilter(queues)] } },
+      query: {
+        bool: {
+          filter: [{ terms: { state: ['queued', 'failed'] } }, ...this.queueFilter(queues)],
+          // Tasks of a paused queue never come due for a claim: a long poll must not wake (and spin) for them.
+          must_not: [this.pausedQueues()],
+        },
+      },
       sort: [{ run_at: 'asc' }],
     });
     const first = found.hits.hits[0];
     return first?.sort ? Number(first.sort[0]) : undefined;
+  }
+
+  /**
+   * Newest first, keyset paging with `search_after` on (created_at, queue, id): a total order, since
+   * (queue, id) is unique among live tasks. The tasks index is sorted on the claim order, not on this
+   * one, so a page costs a pass over the matching tasks (the engine skips non-competitive ones with the
+   * points of `created_at.indexed`); fine for an operator's listing, not for a hot path.
+   */
+  async taskList(params: TaskListParams): Promise<TaskListPage> {
+    const limit = Math.min(params.limit, MAX_PAGE);
+    if (!(limit >= 1)) return { tasks: [] };
+    const filter: Record<string, unknown>[] = [];
+    if (params.queue !== undefined) filter.push({ term: { queue: params.queue } });
+    if (params.states && params.states.length > 0) filter.push({ terms: { state: [...new Set(params.states)] } });
+    if (params.kind !== undefined) filter.push({ term: { [INDEXED.kind]: params.kind } });
+    if (params.recurringTaskId !== undefined) filter.push({ term: { recurring_task_id: params.recurringTaskId } });
+    if (params.createdFrom !== undefined || params.createdTo !== undefined) {
+      filter.push({ range: { [INDEXED.createdAt]: { gte: params.createdFrom, lt: params.createdTo } } });
+    }
+    if (params.prefix) {
+      // `prefix` queries are literal (no wildcard characters) and case-sensitive on keyword fields.
+      filter.push({
+        bool: {
+          should: [{ prefix: { id: params.prefix } }, { prefix: { [INDEXED.kind]: params.prefix } }],
+          minimum_should_match: 1,
+        },
+      });
+    }
+    await this.tasksRefresh.wait();
+    const found = await this.search<TaskDoc>(this.names.tasks, {
+      size: limit,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      query: { bool: { filter } },
+      sort: [{ [INDEXED.createdAt]: 'desc' }, { queue: 'asc' }, { id: 'asc' }],
+      ...(params.after ? { search_after: [params.after.createdAt, params.after.queue, params.after.id] } : {}),
+    });
+    const tasks = found.hits.hits.map((h) => docToTask(h._source, versionOf(h)));
+    const last = tasks[tasks.length - 1];
+    // A full page has a next, even if nothing follows (the contract); the next page is then empty.
+    if (tasks.length < limit || !last) return { tasks };
+    return { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } };
   }
 
   async taskListTimedOut({ now, limit }: TaskListTimedOutParams): Promise<Task[]> {
@@ -762,6 +861,119 @@ export class ElasticsearchStore implements Store {
   async archiveRollOver(): Promise<string> {
     const res = await this.http.expect<{ new_index: string }>({ method: 'POST', path: `/${this.names.archiveAlias}/_rollover` });
     return res.body.new_index;
+  }
+
+  // ── Queues: operator state and statistics ──────────────────────────────────────────────────────────
+
+  private async queuesDoc(): Promise<GetBody<QueuesDoc> | undefined> {
+    return this.getDoc<QueuesDoc>(this.names.meta, QUEUES_DOC);
+  }
+
+  /**
+   * Read, change, compare-and-set the queue-states document (create-only when there is none yet);
+   * retried on a conflict. The write is acknowledged once every copy of the shard has it, so the
+   * realtime terms lookup of any claim search sent afterwards sees it.
+   */
+  async queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const current = await this.queuesDoc();
+      const states = current?._source.queue_states ?? [];
+      const existing = states.find((s) => s.queue === queue);
+      // Idempotent: the same state again keeps modifiedAt. The document is still written back (unchanged,
+      // with CAS): what was read may be another process's write that is not acknowledged yet, and the
+      // pause must hold on every copy before this resolves.
+      const state = existing?.paused === paused ? existing : { queue, paused, modified_at: now };
+      const next = [...states.filter((s) => s.queue !== queue), state].sort((a, b) => byBytes(a.queue, b.queue));
+      const doc: QueuesDoc = {
+        kind: 'queues',
+        paused_queues: next.filter((s) => s.paused).map((s) => s.queue),
+        queue_states: next,
+      };
+      const result = current
+        ? await this.putDoc(this.names.meta, QUEUES_DOC, doc, { expected: versionOf(current) })
+        : await this.putDoc(this.names.meta, QUEUES_DOC, doc, { create: true });
+      if (result.version) return { queue, paused, modifiedAt: state.modified_at };
+      if (result.status === 404) throw new ElasticsearchError(`cannot store the queue state: index ${this.names.meta} is missing`, 404);
+    }
+    throw new ElasticsearchError(`queue state of ${queue}: too many concurrent writers`, 409);
+  }
+
+  async queueStateList(): Promise<QueueState[]> {
+    const found = await this.queuesDoc();
+    return (found?._source.queue_states ?? [])
+      .map((s) => ({ queue: s.queue, paused: s.paused, modifiedAt: s.modified_at }))
+      .sort((a, b) => byBytes(a.queue, b.queue));
+  }
+
+  /**
+   * One aggregation over the live tasks (after a refresh), read alongside the queue states (realtime
+   * GET). Queues are the buckets of a composite aggregation, paged STATS_PAGE at a time: there is no
+   * limit on their number (each page is one more search).
+   */
+  async queueStatsList({ now, recentWindowMs, queues }: QueueStatsListParams): Promise<QueueStats[]> {
+    const wanted = queues === undefined ? undefined : [...new Set(queues)];
+    if (wanted?.length === 0) return [];
+    const [states, buckets] = await Promise.all([this.queueStateList(), this.statsBuckets(now, recentWindowMs, wanted)]);
+    const paused = new Map(states.map((s) => [s.queue, s.paused]));
+    const names = wanted ?? [...new Set([...buckets.keys(), ...paused.keys()])];
+    return names.sort(byBytes).map((queue): QueueStats => {
+      const counts: Record<TaskState, number> = { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 };
+      const bucket = buckets.get(queue);
+      for (const b of bucket?.states.buckets ?? []) if (b.key in counts) counts[b.key as TaskState] = b.doc_count;
+      const stats: QueueStats = {
+        queue,
+        paused: paused.get(queue) ?? false,
+        counts,
+        recent: {
+          windowMs: recentWindowMs,
+          created: bucket?.recent.buckets.created.doc_count ?? 0,
+          done: bucket?.recent.buckets.done.doc_count ?? 0,
+          dead: bucket?.recent.buckets.dead.doc_count ?? 0,
+        },
+      };
+      const oldest = bucket?.claimable.oldest.value;
+      if (oldest !== null && oldest !== undefined) stats.oldestClaimableRunAt = oldest;
+      return stats;
+    });
+  }
+
+  private async statsBuckets(now: number, windowMs: number, queues: string[] | undefined): Promise<Map<string, StatsBucket>> {
+    await this.tasksRefresh.wait();
+    const window = { gt: now - windowMs, lte: now };
+    const finished = (state: TaskState) => ({
+      bool: { filter: [{ term: { state } }, { range: { 'last_claimed.result.at': window } }] },
+    });
+    const out = new Map<string, StatsBucket>();
+    let after: unknown;
+    for (;;) {
+      const found = await this.search<never>(this.names.tasks, {
+        size: 0,
+        track_total_hits: false,
+        query: { bool: { filter: queues ? this.queueFilter(queues) : [] } },
+        aggs: {
+          queues: {
+            composite: { size: STATS_PAGE, sources: [{ queue: { terms: { field: 'queue' } } }], ...(after ? { after } : {}) },
+            aggs: {
+              states: { terms: { field: 'state', size: 10 } },
+              claimable: {
+                filter: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, { range: { run_at: { lte: now } } }] } },
+                aggs: { oldest: { min: { field: 'run_at' } } },
+              },
+              recent: {
+                filters: {
+                  filters: { created: { range: { [INDEXED.createdAt]: window } }, done: finished('done'), dead: finished('dead') },
+                },
+              },
+            },
+          },
+        },
+      });
+      const agg = found.aggregations?.queues as { buckets: StatsBucket[]; after_key?: unknown } | undefined;
+      const buckets = agg?.buckets ?? [];
+      for (const b of buckets) out.set(b.key.queue, b);
+      if (buckets.length < STATS_PAGE || agg?.after_key === undefined) return out;
+      after = agg.after_key;
+    }
   }
 
   // ── Recurring tasks ─────────────────────────────────────────────────────────────────────────────────

@@ -9,7 +9,7 @@
  * | `P-tasks`           | every live task of every queue, `_id` = `<queue>/<id>` (a queue name cannot contain `/`) |
  * | `P-archive`         | write alias of the archive; the indices behind it are `P-archive-000001`, … and roll over |
  * | `P-recurring`       | recurring-task definitions, `_id` = the recurring task id             |
- * | `P-meta`            | the leader lease (`_id` `leader`) and recurring tick bookkeeping (`tick/<id>`) |
+ * | `P-meta`            | the leader lease (`_id` `leader`), recurring tick bookkeeping (`tick/<id>`) and the queue states (`queues`) |
  *
  * Unlike v1 (one index per queue, `.tasques_queue-<q>`), all queues share one index: a claim over many
  * queues, or over all of them, is one search with one global order, an unknown queue costs nothing, and
@@ -21,8 +21,17 @@
  * visiting every waiting task: claim cost does not grow with the backlog.
  */
 
-/** Bumped whenever a mapping or template changes; stored in each template's `version` and `_meta`. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped whenever a mapping or template changes; stored in each template's `version` and `_meta`. A
+ * server refuses to start on an older schema until `tasques setup` has brought it up to date.
+ *
+ * - 1: the first layout.
+ * - 2: indexed copies of `created_at` and `kind` (multi-fields `created_at.indexed`, `kind.indexed`) for
+ *   the operator API's task listing and queue statistics; the queue states in `P-meta`. Additive: setup
+ *   puts the new fields into an existing index's mapping and re-writes the tasks written before, which
+ *   the new fields do not cover yet (setup.ts, backfillIndexedFields).
+ */
+export const SCHEMA_VERSION = 2;
 
 /** Composable-template priority: above the engines' built-in templates (ES 8 uses 100), below most user ones. */
 const TEMPLATE_PRIORITY = 210;
@@ -74,11 +83,19 @@ const storedKeyword = { type: 'keyword', index: false, doc_values: false } as co
 /** Stored in `_source`, not indexed: any JSON object. */
 const opaque = { type: 'object', enabled: false } as const;
 
+/**
+ * Indexed copies of fields that schema 1 kept in `_source` only. An existing field's `index`/`doc_values`
+ * cannot be changed in place, but a multi-field can be added to it (`PUT _mapping`), so the same mapping
+ * serves new installs and upgraded ones. Query these names, never the parent field.
+ */
+export const INDEXED = { createdAt: 'created_at.indexed', kind: 'kind.indexed' } as const;
+
 /** A task document. Times are epoch milliseconds, durations nanoseconds (as in the domain types). */
 const taskProperties = {
   queue: keyword,
   id: keyword,
-  kind: storedKeyword,
+  /** Listing filters on it (term, prefix): `kind.indexed`. */
+  kind: { ...storedKeyword, fields: { indexed: keyword } },
   state: keyword,
   priority: long,
   run_at: long,
@@ -99,7 +116,11 @@ const taskProperties = {
     },
   },
   last_enqueued_at: storedLong,
-  created_at: storedLong,
+  /**
+   * Listing sorts and filters on it, queue statistics count by it: `created_at.indexed`. A `date` (epoch
+   * ms, the same long inside) rather than a `long`, so that Kibana can use it as a data view's time field.
+   */
+  created_at: { ...storedLong, fields: { indexed: { type: 'date', format: 'epoch_millis' } } },
   modified_at: storedLong,
   recurring_task_id: keyword,
 };
@@ -165,6 +186,13 @@ export const META_MAPPINGS = {
     expires_at: long,
     recurring_task_id: keyword,
     last_tick_at: long,
+    /**
+     * The queue states: one document (`_id` `queues`) holding every queue's state, and the names of the
+     * paused ones, which every claim search reads with a terms lookup (realtime GET, from `_source`: no
+     * index needed). See docs/design/elasticsearch-claims.md.
+     */
+    paused_queues: storedKeyword,
+    queue_states: opaque,
   },
 };
 

@@ -10,6 +10,7 @@
 import { type EsHttp, ElasticsearchError, describe, errorType } from './http.js';
 import {
   ARCHIVE_MAPPINGS,
+  INDEXED,
   META_MAPPINGS,
   RECURRING_MAPPINGS,
   SCHEMA_VERSION,
@@ -67,6 +68,8 @@ export interface SetupReport {
   createdIndices: string[];
   updatedMappings: string[];
   archiveAliasCreated: boolean;
+  /** Tasks written before their index had the schema-2 fields, re-written by this setup (see backfillIndexedFields). */
+  backfilledTasks: number;
 }
 
 /** Installs (or upgrades) everything the store needs. */
@@ -91,6 +94,7 @@ export async function setupElasticsearch(http: EsHttp, names: IndexNames, option
     createdIndices: [],
     updatedMappings: [],
     archiveAliasCreated: false,
+    backfilledTasks: 0,
   };
   const fixed: [string, unknown][] = [
     [names.tasks, TASKS_MAPPINGS],
@@ -103,6 +107,7 @@ export async function setupElasticsearch(http: EsHttp, names: IndexNames, option
       // An existing index gets the fields a newer schema added (additive changes only).
       await http.expect({ method: 'PUT', path: `/${index}/_mapping`, body: withoutMeta(mappings) });
       report.updatedMappings.push(index);
+      if (index === names.tasks) report.backfilledTasks = await backfillIndexedFields(http, names.tasks);
     }
   }
   // The archive: a write alias over rolling indices, bootstrapped once.
@@ -130,6 +135,62 @@ export async function setupElasticsearch(http: EsHttp, names: IndexNames, option
     }
   }
   return report;
+}
+
+const BACKFILL_PAGE = 1000;
+
+/**
+ * Upgrade from schema 1: a field added to an existing index's mapping covers the documents written from
+ * then on; the ones written before are not in its index until they are written again. This re-writes
+ * them, unchanged, with compare-and-set on the version it read (no script, no update-by-query: neither
+ * is in the REST subset this driver relies on): a 409 means another writer got there first, and any
+ * write after the mapping update indexes the new fields anyway. Safe while servers run and when several
+ * setups run at once; each round refreshes first, so re-written tasks drop out of the next search.
+ * Returns how many tasks this call re-wrote. Re-writing moves a task's version forward, as any write.
+ */
+export async function backfillIndexedFields(http: EsHttp, index: string): Promise<number> {
+  let rewritten = 0;
+  for (;;) {
+    await http.expect({ method: 'POST', path: `/${index}/_refresh`, read: true });
+    const found = await http.expect<{ hits: { hits: { _id: string; _seq_no: number; _primary_term: number; _source: unknown }[] } }>({
+      method: 'POST',
+      path: `/${index}/_search`,
+      read: true,
+      body: {
+        size: BACKFILL_PAGE,
+        seq_no_primary_term: true,
+        track_total_hits: false,
+        query: {
+          bool: {
+            should: [
+              { bool: { must_not: [{ exists: { field: INDEXED.createdAt } }] } },
+              { bool: { must_not: [{ exists: { field: INDEXED.kind } }] } },
+            ],
+            minimum_should_match: 1,
+          },
+        },
+      },
+    });
+    const hits = found.body.hits.hits;
+    if (hits.length === 0) return rewritten;
+    const lines: unknown[] = [];
+    for (const h of hits) {
+      lines.push({ index: { _index: index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } });
+      lines.push(h._source);
+    }
+    const res = await http.expect<{ items: Record<string, { status: number; error?: unknown }>[] }>({
+      method: 'POST',
+      path: '/_bulk',
+      body: lines,
+      ndjson: true,
+    });
+    for (const item of res.body.items) {
+      const { status, error } = Object.values(item)[0]!;
+      if (status === 200 || status === 201) rewritten++;
+      else if (status !== 409) throw new ElasticsearchError(`backfilling ${index}: ${describe(status, { error })}`, status, errorType({ error }));
+    }
+    if (hits.length < BACKFILL_PAGE) return rewritten;
+  }
 }
 
 function withoutMeta(mappings: unknown): unknown {

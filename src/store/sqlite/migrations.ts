@@ -123,4 +123,58 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'operator_api',
+    sql: `
+      -- Operator-set queue states (pause/resume). Tiny: claims read the paused ones on every claim.
+      CREATE TABLE queue_states (
+        queue TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL,
+        modified_at INTEGER NOT NULL           -- epoch ms: when paused last changed
+      ) WITHOUT ROWID;
+
+      -- Live tasks per (queue, state), kept by triggers so queue statistics never count the whole table
+      -- (a synchronous driver: a long read would stall every claim). A transition costs one small upsert
+      -- and one small update, on rows that stay in cache. Rows at 0 are kept.
+      CREATE TABLE queue_counts (
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (queue, state)
+      ) WITHOUT ROWID;
+      INSERT INTO queue_counts (queue, state, n) SELECT queue, state, COUNT(*) FROM tasks GROUP BY queue, state;
+      CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO queue_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+        UPDATE queue_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+      END;
+      CREATE TRIGGER tasks_count_update AFTER UPDATE OF queue, state ON tasks
+        WHEN old.state IS NOT new.state OR old.queue IS NOT new.queue BEGIN
+        UPDATE queue_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+        INSERT INTO queue_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+      END;
+
+      -- Task listing, newest first (created_at DESC, queue, id). Keys that never change after the insert,
+      -- so claims and updates do not touch these two: they cost on create and archive only.
+      CREATE INDEX tasks_created ON tasks (created_at DESC, queue, id);
+      CREATE INDEX tasks_queue_created ON tasks (queue, created_at DESC, id);
+      -- Listing failed/dead tasks (the ones operators look for, usually few among many done). Touched only
+      -- by transitions into or out of failed/dead, never by create → claim → done.
+      CREATE INDEX tasks_failed_dead_created ON tasks (created_at DESC, queue, id) WHERE state IN ('failed', 'dead');
+      -- Listing the tasks of a recurring task: only recurring tasks' rows are in it.
+      CREATE INDEX tasks_recurring_created ON tasks (recurring_task_id, created_at DESC, queue, id)
+        WHERE recurring_task_id IS NOT NULL;
+
+      -- Finished tasks by finish time per queue and final state, replacing the global tasks_finished: the
+      -- statistics' recent done/dead counts become a range count per (queue, state) instead of a walk over
+      -- every queue's window, and the archiver merges the oldest of each (queue, state). Same rows (written
+      -- once, on done or death) as the index it replaces, so no extra cost on the hot path.
+      DROP INDEX tasks_finished;
+      CREATE INDEX tasks_finished_by_queue ON tasks (queue, state, result_at) WHERE state IN ('done', 'dead');
+    `,
+  },
 ];

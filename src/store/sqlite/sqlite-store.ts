@@ -14,10 +14,13 @@ import type {
   JsonObject,
   LeaderLease,
   NewRecurringTaskRecord,
+  QueueState,
+  QueueStats,
   RecurringTask,
   RecurringTaskTick,
   Task,
   TaskDefinition,
+  TaskState,
 } from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
@@ -27,6 +30,8 @@ import type {
   LeaderAttemptReelectParams,
   LeaderGetParams,
   LeaderResignParams,
+  QueueSetPausedParams,
+  QueueStatsListParams,
   RecurringTaskTickListParams,
   RecurringTaskTickRecordParams,
   TaskArchiveParams,
@@ -41,6 +46,8 @@ import type {
   TaskClaimParams,
   TaskCreateParams,
   TaskGetParams,
+  TaskListPage,
+  TaskListParams,
   TaskNextRunAtParams,
   TaskUpdateParams,
 } from '../store.js';
@@ -103,6 +110,9 @@ const TASK_COLUMNS = [
   'result_success', 'result_failure', 'last_enqueued_at', 'created_at', 'modified_at', 'version', 'recurring_task_id',
 ] as const;
 
+/** Set at create and never changed by the engine: keys of the listing indexes (migration 3). */
+const IMMUTABLE_TASK_COLUMNS = ['queue', 'id', 'kind', 'created_at', 'recurring_task_id'] as const;
+
 const PRIMARY_TERM = 1;
 
 const json = (value: JsonObject | undefined): string | null => (value === undefined ? null : JSON.stringify(value));
@@ -158,6 +168,19 @@ function updateValues(r: TaskRow, expectedVersion: number): unknown[] {
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
     r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
     r.queue, r.id, expectedVersion,
+  ];
+}
+
+/**
+ * The parameters of `updateTaskMutable`: the columns that change after create, in TASK_COLUMNS order, then
+ * the key, the expected version and the columns that never change (matched in WHERE).
+ */
+function mutableUpdateValues(r: TaskRow, expectedVersion: number): unknown[] {
+  return [
+    r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
+    r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
+    r.result_failure, r.last_enqueued_at, r.modified_at, r.version,
+    r.queue, r.id, expectedVersion, r.kind, r.created_at, r.recurring_task_id,
   ];
 }
 
@@ -271,11 +294,17 @@ function prepareMaintenanceStatements(db: Database.Database) {
            AND state IN ('queued', 'claimed', 'failed')`,
       )
       .pluck(),
-    archivable: db
-      .prepare(
-        `SELECT rowid FROM tasks WHERE state IN ('done', 'dead') AND result_at <= ? ORDER BY result_at, rowid LIMIT ?`,
-      )
-      .pluck(),
+    // The oldest finished tasks are the oldest of some (queue, final state): taskArchive takes the `limit`
+    // oldest of each non-empty one through tasks_finished_by_queue and merges them.
+    archivableGroups: db.prepare(
+      `SELECT queue, state FROM queue_counts WHERE state IN ('done', 'dead') AND n > 0`,
+    ),
+    archivableIn: db.prepare(
+      // The literal IN term lets SQLite use the partial index (it does not derive it from `state = ?`).
+      `SELECT rowid AS row_id, result_at FROM tasks INDEXED BY tasks_finished_by_queue
+       WHERE queue = ? AND state = ? AND state IN ('done', 'dead') AND result_at <= ?
+       ORDER BY result_at LIMIT ?`,
+    ),
     archiveCopy: db.prepare(
       `INSERT INTO archived_tasks (${columns}, archived_at) SELECT ${columns}, ? FROM tasks WHERE rowid IN (${rowids})`,
     ),
@@ -300,6 +329,64 @@ function prepareMaintenanceStatements(db: Database.Database) {
   };
 }
 
+interface QueueStateRow {
+  queue: string;
+  paused: number;
+  modified_at: number;
+}
+
+const rowToQueueState = (row: QueueStateRow): QueueState => ({
+  queue: row.queue,
+  paused: row.paused === 1,
+  modifiedAt: row.modified_at,
+});
+
+/** Statements of queue states and statistics (migration 3). Task listings are built per filter set. */
+function prepareOperatorStatements(db: Database.Database) {
+  return {
+    // A repeat of the current state changes nothing: modified_at is when `paused` last changed.
+    setPaused: db.prepare(
+      `INSERT INTO queue_states (queue, paused, modified_at) VALUES (@queue, @paused, @now)
+       ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, modified_at = excluded.modified_at
+       WHERE queue_states.paused <> excluded.paused`,
+    ),
+    getState: db.prepare('SELECT queue, paused, modified_at FROM queue_states WHERE queue = ?'),
+    listStates: db.prepare('SELECT queue, paused, modified_at FROM queue_states ORDER BY queue'),
+    // Queues with live tasks: from the trigger-kept counts, never from the tasks table.
+    liveQueues: db.prepare('SELECT queue FROM queue_counts GROUP BY queue HAVING SUM(n) > 0').pluck(),
+    counts: db.prepare('SELECT queue, state, n FROM queue_counts WHERE n > 0'),
+    // Range counts over covering indexes: cost grows with the tasks of that queue inside the window only.
+    recentCreated: db
+      .prepare(
+        `SELECT COUNT(*) FROM tasks INDEXED BY tasks_queue_created
+         WHERE queue = ? AND created_at > ? AND created_at <= ?`,
+      )
+      .pluck(),
+    recentFinished: db
+      .prepare(
+        `SELECT COUNT(*) FROM tasks INDEXED BY tasks_finished_by_queue
+         WHERE queue = ? AND state = ? AND state IN ('done', 'dead') AND result_at > ? AND result_at <= ?`,
+      )
+      .pluck(),
+  };
+}
+
+/**
+ * The index a task listing walks, newest first, and the literal WHERE terms that let SQLite use a
+ * partial index (it only does when the index's own condition appears in the query). Chosen by rule, not
+ * by the planner (there are no statistics): the filter most likely to be selective wins.
+ */
+function listingIndex(params: TaskListParams, states: TaskState[] | undefined): { index: string; terms: string[] } {
+  if (params.recurringTaskId !== undefined) return { index: 'tasks_recurring_created', terms: [] };
+  if (states?.every((s) => s === 'failed' || s === 'dead')) {
+    return { index: 'tasks_failed_dead_created', terms: ["state IN ('failed', 'dead')"] };
+  }
+  // In-flight tasks are few (bounded by workers × claim amount): gather them all and sort.
+  if (states?.every((s) => s === 'claimed')) return { index: 'tasks_claim_deadline', terms: ["state = 'claimed'"] };
+  if (params.queue !== undefined) return { index: 'tasks_queue_created', terms: [] };
+  return { index: 'tasks_created', terms: [] };
+}
+
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { kind: 'sqlite' };
   readonly db: Database.Database;
@@ -317,6 +404,12 @@ export class SqliteStore implements Store {
     const assignments = TASK_COLUMNS.filter((c) => c !== 'queue' && c !== 'id')
       .map((c) => `${c} = ?`)
       .join(', ');
+    // SQLite rewrites an index entry whenever a column of the index is in the SET list, changed or not; so
+    // the usual update leaves out the columns that never change after create (and only key the listing
+    // indexes), and matches them in WHERE instead.
+    const mutableAssignments = TASK_COLUMNS.filter((c) => !(IMMUTABLE_TASK_COLUMNS as readonly string[]).includes(c))
+      .map((c) => `${c} = ?`)
+      .join(', ');
     const db = this.db;
     this.stmt = {
       insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${placeholders})`),
@@ -324,6 +417,10 @@ export class SqliteStore implements Store {
       getTask: db.prepare('SELECT * FROM tasks WHERE queue = ? AND id = ?'),
       updateTask: db.prepare(
         `UPDATE tasks SET ${assignments} WHERE queue = ? AND id = ? AND version = ?`,
+      ),
+      updateTaskMutable: db.prepare(
+        `UPDATE tasks SET ${mutableAssignments}
+         WHERE queue = ? AND id = ? AND version = ? AND kind = ? AND created_at = ? AND recurring_task_id IS ?`,
       ),
       taskExists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
       claimCandidates: db.prepare(
@@ -344,6 +441,9 @@ export class SqliteStore implements Store {
         .prepare(`SELECT MIN(run_at) FROM tasks WHERE queue = ? AND state IN ('queued', 'failed')`)
         .pluck(),
       allQueues: db.prepare('SELECT name FROM queues ORDER BY name').pluck(),
+      // Read inside the claim transaction (under the write lock), so a pause committed by any connection
+      // before the claim began is seen. A handful of rows at most; the candidate query is unchanged.
+      pausedQueues: db.prepare('SELECT queue FROM queue_states WHERE paused = 1').pluck(),
       getRecurring: db.prepare('SELECT * FROM recurring_tasks WHERE id = ?'),
       listRecurring: db.prepare('SELECT * FROM recurring_tasks WHERE is_deleted = 0 ORDER BY id'),
       upsertRecurring: db.prepare(
@@ -443,7 +543,12 @@ export class SqliteStore implements Store {
   /** Picks the best `amount` candidates: per queue through the claim-order index, then merged. */
   private claimNow(queues: string[], amount: number, workerId: string, now: number): Task[] {
     // Deduplicated: a queue named twice must not yield (and claim) its candidates twice.
-    const queueList = queues.length > 0 ? [...new Set(queues)] : (this.stmt.allQueues.all() as string[]);
+    let queueList = queues.length > 0 ? [...new Set(queues)] : (this.stmt.allQueues.all() as string[]);
+    const paused = this.stmt.pausedQueues.all() as string[];
+    if (paused.length > 0) {
+      const skip = new Set(paused);
+      queueList = queueList.filter((queue) => !skip.has(queue));
+    }
     let candidates: (TaskRow & { row_id: number })[] = [];
     for (const queue of queueList) {
       candidates.push(...(this.stmt.claimCandidates.all(queue, now, amount) as (TaskRow & { row_id: number })[]));
@@ -497,12 +602,21 @@ export class SqliteStore implements Store {
 
   async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
     const row = taskToRow(task, expectedVersion.seqNum + 1);
-    const result = this.stmt.updateTask.run(updateValues(row, expectedVersion.seqNum));
+    const result = this.writeTask(row, expectedVersion.seqNum);
     if (result.changes === 0) {
       if (!this.stmt.taskExists.get(task.queue, task.id)) throw errors.taskNotFound(task.queue, task.id);
       throw errors.taskVersionConflict(task.id);
     }
     return { ...task, version: { seqNum: row.version, primaryTerm: PRIMARY_TERM } };
+  }
+
+  /**
+   * The compare-and-set write of a task row. The narrow update first; the full replacement only when it
+   * did not match: a conflict, a missing task, or a caller that changed a field that normally never changes.
+   */
+  private writeTask(row: TaskRow, expectedVersion: number): Database.RunResult {
+    const result = this.stmt.updateTaskMutable.run(mutableUpdateValues(row, expectedVersion));
+    return result.changes === 0 ? this.stmt.updateTask.run(updateValues(row, expectedVersion)) : result;
   }
   // ── Leader lease, maintenance jobs and archive (migration 2) ─────────────────────────────────────────
 
@@ -574,7 +688,12 @@ export class SqliteStore implements Store {
     if (limit <= 0) return { archived: 0 };
     // Copy then delete the same rows, under one write lock: no reader sees a task in both or neither.
     const move = this.db.transaction(() => {
-      const rows = JSON.stringify(this.mstmt.archivable.all(finishedBefore, limit));
+      let oldest: { row_id: number; result_at: number }[] = [];
+      for (const { queue, state } of this.mstmt.archivableGroups.all() as { queue: string; state: string }[]) {
+        oldest.push(...(this.mstmt.archivableIn.all(queue, state, finishedBefore, limit) as typeof oldest));
+      }
+      oldest = oldest.sort((a, b) => a.result_at - b.result_at || a.row_id - b.row_id).slice(0, limit);
+      const rows = JSON.stringify(oldest.map((r) => r.row_id));
       const copied = this.mstmt.archiveCopy.run(now, rows).changes;
       const deleted = this.mstmt.archiveDelete.run(rows).changes;
       if (copied !== deleted) throw new Error(`archive copied ${copied} tasks but deleted ${deleted}`);
@@ -642,6 +761,123 @@ export class SqliteStore implements Store {
       }),
     );
     return this.updateManyTx.immediate(updates);
+  }
+
+  // ── Operator API: queue states, statistics, task listing (migration 3) ───────────────────────────────
+
+  private operatorStatements: ReturnType<typeof prepareOperatorStatements> | undefined;
+  /** Listing statements by SQL text: one per combination of filters present (a bounded set). */
+  private readonly listStatements = new Map<string, Database.Statement>();
+
+  private get ostmt(): ReturnType<typeof prepareOperatorStatements> {
+    this.operatorStatements ??= prepareOperatorStatements(this.db);
+    return this.operatorStatements;
+  }
+
+  async queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
+    const set = this.db.transaction(() => {
+      this.ostmt.setPaused.run({ queue, paused: paused ? 1 : 0, now });
+      return this.ostmt.getState.get(queue) as QueueStateRow;
+    });
+    return rowToQueueState(set.immediate());
+  }
+
+  async queueStateList(): Promise<QueueState[]> {
+    return (this.ostmt.listStates.all() as QueueStateRow[]).map(rowToQueueState);
+  }
+
+  async queueStatsList({ now, recentWindowMs, queues }: QueueStatsListParams): Promise<QueueStats[]> {
+    // One read transaction: every figure comes from the same snapshot.
+    const read = this.db.transaction((): QueueStats[] => {
+      const states = new Map((this.ostmt.listStates.all() as QueueStateRow[]).map((r) => [r.queue, r.paused === 1]));
+      const names =
+        queues !== undefined
+          ? [...new Set(queues)]
+          : [...new Set([...(this.ostmt.liveQueues.all() as string[]), ...states.keys()])];
+      names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const byQueue = new Map<string, QueueStats>();
+      const from = now - recentWindowMs;
+      for (const queue of names) {
+        const oldest = this.stmt.nextRunAt.get(queue) as number | null;
+        byQueue.set(queue, {
+          queue,
+          paused: states.get(queue) ?? false,
+          counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 },
+          oldestClaimableRunAt: oldest !== null && oldest <= now ? oldest : undefined,
+          recent: {
+            windowMs: recentWindowMs,
+            created: this.ostmt.recentCreated.get(queue, from, now) as number,
+            done: this.ostmt.recentFinished.get(queue, 'done', from, now) as number,
+            dead: this.ostmt.recentFinished.get(queue, 'dead', from, now) as number,
+          },
+        });
+      }
+      for (const row of this.ostmt.counts.all() as { queue: string; state: TaskState; n: number }[]) {
+        const stats = byQueue.get(row.queue);
+        if (stats) stats.counts[row.state] = row.n;
+      }
+      return [...byQueue.values()];
+    });
+    return read();
+  }
+
+  async taskList(params: TaskListParams): Promise<TaskListPage> {
+    const { limit, after } = params;
+    if (!(limit >= 1)) return { tasks: [] };
+    const states = params.states !== undefined && params.states.length > 0 ? [...new Set(params.states)] : undefined;
+    const { index, terms } = listingIndex(params, states);
+    const where = [...terms];
+    const args: (string | number)[] = [];
+    if (params.queue !== undefined) {
+      where.push('queue = ?');
+      args.push(params.queue);
+    }
+    if (states !== undefined) {
+      where.push(`state IN (${states.map(() => '?').join(', ')})`);
+      args.push(...states);
+    }
+    if (params.kind !== undefined) {
+      where.push('kind = ?');
+      args.push(params.kind);
+    }
+    if (params.recurringTaskId !== undefined) {
+      where.push('recurring_task_id = ?');
+      args.push(params.recurringTaskId);
+    }
+    if (params.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      args.push(params.createdFrom);
+    }
+    if (params.createdTo !== undefined) {
+      where.push('created_at < ?');
+      args.push(params.createdTo);
+    }
+    if (params.prefix !== undefined) {
+      // substr, not LIKE or GLOB: those have wildcards, and LIKE ignores ASCII case.
+      where.push('(substr(id, 1, length(?)) = ? OR substr(kind, 1, length(?)) = ?)');
+      args.push(params.prefix, params.prefix, params.prefix, params.prefix);
+    }
+    if (after !== undefined) {
+      // Keyset: strictly after (createdAt, queue, id) in (created_at DESC, queue ASC, id ASC) order. The
+      // leading `created_at <= ?` bounds the index range; the rest drops the cursor's instant up to it.
+      where.push('created_at <= ? AND (created_at < ? OR queue > ? OR (queue = ? AND id > ?))');
+      args.push(after.createdAt, after.createdAt, after.queue, after.queue, after.id);
+    }
+    const sql =
+      `SELECT * FROM tasks INDEXED BY ${index}` +
+      (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' ORDER BY created_at DESC, queue, id LIMIT ?';
+    let statement = this.listStatements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.listStatements.set(sql, statement);
+    }
+    const tasks = (statement.all(...args, limit) as TaskRow[]).map(rowToTask);
+    const last = tasks[tasks.length - 1];
+    // Full page: there may be more (the caller's next call finds out); see TaskListPage.next.
+    return tasks.length === limit && last !== undefined
+      ? { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } }
+      : { tasks };
   }
 }
 

@@ -1,0 +1,117 @@
+// Recurring tasks: schedule, what they enqueue, when they fire next and when the leader last ticked them
+// (GET /recurring_tasques joined with GET /schedule by id).
+import { api, ApiError } from '../api.js';
+import { h, jsonView, replaceChildren } from '../dom.js';
+import { timeEl } from '../format.js';
+
+const tasksHref = (params) => `#/tasks?${new URLSearchParams(params)}`;
+
+export function recurringView() {
+  let bodyEl;
+  let summaryEl;
+  let highlight; // ?id=… : the row to point at (a link from a task)
+  let scrolled = false;
+  const open = new Set(); // ids whose definition is expanded: kept across refreshes
+
+  const row = (rt, sched) => {
+    const def = rt.task_definition ?? {};
+    const details = h(
+      'details',
+      {
+        class: 'definition',
+        open: open.has(rt.id),
+        on: { toggle: () => (details.open ? open.add(rt.id) : open.delete(rt.id)) },
+      },
+      h('summary', {}, 'definition'),
+      h(
+        'dl',
+        { class: 'fields compact' },
+        h('dt', {}, 'Priority'),
+        h('dd', {}, String(def.priority)),
+        h('dt', {}, 'Retries'),
+        h('dd', {}, String(def.retry_times)),
+        h('dt', {}, 'Timeout'),
+        h('dd', {}, def.processing_timeout ?? '—'),
+        h('dt', {}, 'Loaded'),
+        h('dd', {}, timeEl(rt.loaded_at)),
+      ),
+      def.args === undefined ? null : [h('h3', {}, 'Args'), jsonView(def.args, 'Args')],
+      def.context === undefined ? null : [h('h3', {}, 'Context'), jsonView(def.context, 'Context')],
+    );
+    return h(
+      'tr',
+      { dataset: { id: rt.id }, class: rt.id === highlight ? 'highlight' : null },
+      h('th', { scope: 'row', 'data-label': 'Id' }, h('span', { class: 'mono' }, rt.id), details),
+      h('td', { 'data-label': 'Schedule' }, h('code', {}, rt.schedule_expression)),
+      h('td', { 'data-label': 'Enqueues' }, h('span', { class: 'kind' }, def.kind), h('span', { class: 'muted' }, ' on '), def.queue),
+      h('td', { class: 'next-run', 'data-label': 'Next run' }, sched ? timeEl(sched.next_run_at) : h('span', { class: 'muted' }, '—')),
+      h('td', { class: 'last-tick', 'data-label': 'Last tick' }, sched ? timeEl(sched.last_tick_at) : h('span', { class: 'muted' }, '—')),
+      h(
+        'td',
+        { 'data-label': 'Skip if outstanding' },
+        rt.skip_if_outstanding_tasks_exist ? h('span', { class: 'badge neutral' }, 'skips') : h('span', { class: 'muted' }, 'no'),
+      ),
+      h('td', { 'data-label': '' }, h('a', { href: tasksHref({ recurring_task_id: rt.id }) }, 'tasks →')),
+    );
+  };
+
+  return {
+    mount(el, r) {
+      highlight = r.params.get('id') ?? undefined;
+      bodyEl = h('tbody', {});
+      summaryEl = h('p', { class: 'muted small summary' }, 'Loading…');
+      el.appendChild(
+        h(
+          'section',
+          { class: 'recurring-view' },
+          h('div', { class: 'view-head' }, h('h1', {}, 'Recurring tasks'), summaryEl),
+          h(
+            'div',
+            { class: 'table-wrap' },
+            h(
+              'table',
+              { class: 'data recurring' },
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  ['Id', 'Schedule', 'Enqueues', 'Next run', 'Last tick', 'Skip if outstanding', ''].map((c) => h('th', { scope: 'col' }, c)),
+                ),
+              ),
+              bodyEl,
+            ),
+          ),
+        ),
+      );
+    },
+    update(r) {
+      highlight = r.params.get('id') ?? undefined;
+      scrolled = false;
+    },
+    async refresh(ctx) {
+      const gen = ctx.generation;
+      const [list, schedule] = await Promise.all([
+        api.recurring(),
+        // The schedule is an operator route; an older server without it still gets the list.
+        api.schedule().catch((err) => {
+          if (err instanceof ApiError && err.status === 404) return { recurring_tasks: [] };
+          throw err;
+        }),
+      ]);
+      if (!ctx.isCurrent(gen)) return;
+      const byId = new Map(schedule.recurring_tasks.map((s) => [s.id, s]));
+      summaryEl.textContent = `${list.length} recurring task${list.length === 1 ? '' : 's'}; the leader enqueues them on schedule`;
+      if (list.length === 0) {
+        replaceChildren(bodyEl, h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No recurring tasks (POST /recurring_tasques creates one).')));
+        return;
+      }
+      replaceChildren(bodyEl, list.map((rt) => row(rt, byId.get(rt.id))));
+      if (highlight && !scrolled) {
+        scrolled = true;
+        bodyEl.querySelector('tr.highlight')?.scrollIntoView({ block: 'center' });
+      }
+    },
+  };
+}

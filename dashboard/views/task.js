@@ -1,0 +1,260 @@
+// One task: its fields, args and context, last claim, last report and result, the recurring task that
+// enqueued it; Retry (DEAD) and Cancel (QUEUED, FAILED). A task that has left the live index is looked up
+// among the archived ones.
+import { api, ApiError } from '../api.js';
+import { h, jsonView, replaceChildren } from '../dom.js';
+import { stateBadge, timeBoth, timeEl } from '../format.js';
+
+const tasksHref = (params) => `#/tasks?${new URLSearchParams(params)}`;
+
+function field(label, ...value) {
+  return [h('dt', {}, label), h('dd', {}, ...value)];
+}
+
+function jsonSection(title, value, name) {
+  return h(
+    'section',
+    { class: 'card', dataset: { section: name } },
+    h('h2', {}, title),
+    value === undefined ? h('p', { class: 'muted' }, 'None.') : jsonView(value, title),
+  );
+}
+
+export function taskView() {
+  let queue;
+  let id;
+  let root;
+  let headEl;
+  let bodyEl;
+  let shownVersion; // re-render only when the task changed, so an open cancel form is not wiped
+  let archived = false;
+  let cancelOpen = false;
+
+  const actions = (task, ctx) => {
+    if (archived) return null;
+    const out = [];
+    if (task.state === 'dead') {
+      const retry = h(
+        'button',
+        {
+          type: 'button',
+          class: 'button primary',
+          dataset: { action: 'retry' },
+          title: 'Queue it again now, with a fresh set of retries',
+          on: {
+            click: async () => {
+              retry.disabled = true;
+              try {
+                show(await api.retryTask(task.queue, task.id), ctx);
+                ctx.notify('Task queued again.');
+              } catch (err) {
+                ctx.reportError(err, { sticky: true });
+                retry.disabled = false;
+              }
+            },
+          },
+        },
+        'Retry',
+      );
+      out.push(retry);
+    }
+    if (task.state === 'queued' || task.state === 'failed') {
+      if (!cancelOpen) {
+        out.push(
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'button danger-outline',
+              dataset: { action: 'cancel' },
+              on: {
+                click: () => {
+                  cancelOpen = true;
+                  show(task, ctx, true);
+                },
+              },
+            },
+            'Cancel…',
+          ),
+        );
+      } else {
+        const reason = h('input', { type: 'text', name: 'reason', maxlength: 1000, placeholder: 'Reason (optional)', 'aria-label': 'Reason' });
+        const confirm = h('button', { type: 'submit', class: 'button danger', dataset: { action: 'confirm-cancel' } }, 'Cancel task');
+        const form = h(
+          'form',
+          {
+            class: 'cancel-form',
+            on: {
+              submit: async (e) => {
+                e.preventDefault();
+                confirm.disabled = true;
+                try {
+                  const t = await api.cancelTask(task.queue, task.id, reason.value.trim());
+                  cancelOpen = false;
+                  show(t, ctx);
+                  ctx.notify('Task cancelled: it is dead now.');
+                } catch (err) {
+                  ctx.reportError(err, { sticky: true });
+                  confirm.disabled = false;
+                }
+              },
+            },
+          },
+          h('span', { class: 'small' }, 'It becomes DEAD and is not run.'),
+          reason,
+          confirm,
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'button link',
+              on: {
+                click: () => {
+                  cancelOpen = false;
+                  show(task, ctx, true);
+                },
+              },
+            },
+            'Keep it',
+          ),
+        );
+        out.push(form);
+        queueMicrotask(() => reason.focus());
+      }
+    }
+    return out.length ? h('div', { class: 'actions' }, out) : null;
+  };
+
+  const lastClaimSection = (lc) => {
+    if (!lc) return h('section', { class: 'card', dataset: { section: 'last-claim' } }, h('h2', {}, 'Last claim'), h('p', { class: 'muted' }, 'Never claimed.'));
+    const result = lc.result;
+    return h(
+      'section',
+      { class: 'card', dataset: { section: 'last-claim' } },
+      h('h2', {}, 'Last claim'),
+      h(
+        'dl',
+        { class: 'fields' },
+        field('Worker', h('span', { class: 'mono' }, lc.worker_id)),
+        field('Claimed', timeBoth(lc.claimed_at)),
+        // Once the attempt has a result the claim is over: its timeout is history, not a countdown.
+        field('Times out', result ? timeEl(lc.times_out_at, { absolute: true }) : timeBoth(lc.times_out_at)),
+      ),
+      h('h3', {}, 'Last report'),
+      lc.last_report
+        ? [h('p', { class: 'small' }, timeBoth(lc.last_report.at)), lc.last_report.data === undefined ? null : jsonView(lc.last_report.data, 'Last report data')]
+        : h('p', { class: 'muted' }, 'No report.'),
+      h('h3', {}, 'Result'),
+      result
+        ? h(
+            'div',
+            { class: ['result', result.failure ? 'result-failure' : 'result-success'], dataset: { section: 'result' } },
+            h('p', { class: 'small' }, h('strong', {}, result.failure ? 'Failure' : 'Success'), ' · ', timeBoth(result.at)),
+            jsonView(result.failure ?? result.success ?? {}, result.failure ? 'Failure' : 'Success'),
+          )
+        : h('p', { class: 'muted' }, 'No result yet.'),
+    );
+  };
+
+  const show = (task, ctx, force = false) => {
+    const version = `${task.state}/${task.metadata?.version?.seq_num}/${task.metadata?.modified_at}`;
+    if (!force && version === shownVersion) return;
+    if (version !== shownVersion && !force) cancelOpen = cancelOpen && (task.state === 'queued' || task.state === 'failed');
+    shownVersion = version;
+    const m = task.metadata ?? {};
+    replaceChildren(
+      headEl,
+      h(
+        'nav',
+        { class: 'crumbs small', 'aria-label': 'Breadcrumb' },
+        h('a', { href: '#/tasks' }, 'Tasks'),
+        ' / ',
+        h('a', { href: tasksHref({ queue: task.queue }) }, task.queue),
+        ' / ',
+        h('span', { class: 'mono' }, task.id),
+      ),
+      h(
+        'div',
+        { class: 'title-row' },
+        h('h1', {}, h('span', { class: 'kind' }, task.kind)),
+        stateBadge(task.state),
+        archived ? h('span', { class: 'badge archived-badge' }, 'archived') : null,
+      ),
+      actions(task, ctx),
+    );
+    replaceChildren(
+      bodyEl,
+      h(
+        'section',
+        { class: 'card', dataset: { section: 'fields' } },
+        h('h2', {}, 'Task'),
+        h(
+          'dl',
+          { class: 'fields' },
+          field('Id', h('span', { class: 'mono' }, task.id)),
+          field('Queue', h('a', { href: tasksHref({ queue: task.queue }) }, task.queue)),
+          field('Kind', h('a', { href: tasksHref({ kind: task.kind }) }, task.kind)),
+          field('State', stateBadge(task.state)),
+          field('Attempts', `${task.attempted} of at most ${task.retry_times + 1} (retry_times ${task.retry_times})`),
+          field('Priority', String(task.priority)),
+          field('Processing timeout', task.processing_timeout),
+          field('Run at', timeBoth(task.run_at)),
+          field('Last enqueued', timeBoth(task.last_enqueued_at)),
+          task.recurring_task_id
+            ? field(
+                'Recurring task',
+                h('a', { href: `#/recurring?id=${encodeURIComponent(task.recurring_task_id)}`, class: 'mono' }, task.recurring_task_id),
+                ' · ',
+                h('a', { href: tasksHref({ recurring_task_id: task.recurring_task_id }) }, 'its tasks'),
+              )
+            : null,
+          field('Created', timeBoth(m.created_at)),
+          field('Modified', timeBoth(m.modified_at)),
+          field('Version', m.version ? `seq_num ${m.version.seq_num}, primary_term ${m.version.primary_term}` : '—'),
+        ),
+      ),
+      lastClaimSection(task.last_claimed),
+      jsonSection('Args', task.args, 'args'),
+      jsonSection('Context', task.context, 'context'),
+    );
+  };
+
+  const notFound = () => {
+    shownVersion = undefined;
+    replaceChildren(
+      headEl,
+      h('nav', { class: 'crumbs small' }, h('a', { href: '#/tasks' }, 'Tasks')),
+      h('h1', {}, 'Task not found'),
+    );
+    replaceChildren(bodyEl, h('p', { class: 'muted' }, `No task [${id}] in queue [${queue}], live or archived.`));
+  };
+
+  return {
+    mount(el, r) {
+      [queue = '', id = ''] = r.path;
+      headEl = h('div', { class: 'task-head' });
+      bodyEl = h('div', { class: 'task-body' });
+      root = h('section', { class: 'task-view' }, headEl, bodyEl);
+      el.appendChild(root);
+    },
+    async refresh(ctx) {
+      const gen = ctx.generation;
+      let task;
+      try {
+        task = await api.task(queue, id);
+        archived = false;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) throw err;
+        try {
+          task = await api.archivedTask(queue, id);
+          archived = true;
+        } catch (err2) {
+          if (!(err2 instanceof ApiError && err2.status === 404)) throw err2;
+          if (ctx.isCurrent(gen)) notFound();
+          return;
+        }
+      }
+      if (ctx.isCurrent(gen)) show(task, ctx);
+    },
+  };
+}

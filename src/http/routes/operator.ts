@@ -1,0 +1,301 @@
+/**
+ * The operator routes (additive to v1; docs/design/operator-api.md): list tasks, queue statistics,
+ * pause/resume, retry a dead task, cancel a waiting one, and the recurring schedule. The dashboard uses
+ * nothing else (besides the v1 routes).
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { formatGoDuration, msToNs, nsToMs, parseGoDuration } from '../../domain/duration.js';
+import type { TaskEngine, TaskListInput } from '../../engine/task-engine.js';
+import { MAX_TASK_LIST_LIMIT } from '../../engine/task-engine.js';
+import { errors } from '../../errors/index.js';
+import { TASK_STATES, type QueueState, type QueueStats, type TaskListCursor, type TaskState } from '../../types/index.js';
+import { taskToJson } from '../mappers.js';
+import {
+  type CancelJson,
+  CancelSchema,
+  DEFAULT_STATS_WINDOW,
+  DEFAULT_TASK_LIST_LIMIT,
+  MAX_STATS_WINDOW_MS,
+  type QueueStateJson,
+  QueueStateSchema,
+  type QueueStatsJson,
+  QueueStatsListSchema,
+  QueueStatsSchema,
+  type ScheduleJson,
+  ScheduleSchema,
+  TaskListQuery,
+  type TaskListQueryJson,
+  type TaskPageJson,
+  TaskPageSchema,
+  WindowQuery,
+  type WindowQueryJson,
+} from '../schemas/operator.js';
+import { errorResponses, TaskParams, TaskSchema } from '../schemas/tasks.js';
+import { assertQueueName, checkQueueParam } from './tasks.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The opaque `next_cursor`: base64url of [createdAt, queue, id]. */
+export function encodeCursor(cursor: TaskListCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.queue, cursor.id])).toString('base64url');
+}
+
+export function decodeCursor(text: string): TaskListCursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    !Number.isSafeInteger(parsed[0]) ||
+    typeof parsed[1] !== 'string' ||
+    typeof parsed[2] !== 'string'
+  ) {
+    throw errors.badRequest('cursor: not a cursor this server handed out (pass next_cursor back unchanged)');
+  }
+  return { createdAt: parsed[0] as number, queue: parsed[1], id: parsed[2] };
+}
+
+function parseTime(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw errors.badRequest(`${name}: not an RFC 3339 date-time such as "2026-01-02T15:04:05Z"`);
+  return ms;
+}
+
+function parseStates(value: string | undefined): TaskState[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  const states = value.split(',').map((s) => s.trim());
+  for (const state of states) {
+    if (!(TASK_STATES as readonly string[]).includes(state)) {
+      throw errors.badRequest(`state: unknown state "${state}" (expected ${TASK_STATES.join(', ')})`);
+    }
+  }
+  return states as TaskState[];
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_TASK_LIST_LIMIT;
+  const limit = /^\d{1,7}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_TASK_LIST_LIMIT)) {
+    throw errors.badRequest(`limit: must be an integer from 1 to ${MAX_TASK_LIST_LIMIT} (got ${JSON.stringify(value)})`);
+  }
+  return limit;
+}
+
+/** The statistics window in ms, from a Go duration up to 24h. */
+function parseWindow(value: string | undefined): number {
+  const text = value ?? DEFAULT_STATS_WINDOW;
+  let ms: number;
+  try {
+    ms = nsToMs(parseGoDuration(text));
+  } catch (e) {
+    throw errors.badRequest(`window: ${(e as Error).message}`);
+  }
+  if (!(ms >= 1 && ms <= MAX_STATS_WINDOW_MS)) throw errors.badRequest('window: must be from 1ms to 24h');
+  return ms;
+}
+
+export function taskListInputFromQuery(query: TaskListQueryJson): TaskListInput {
+  if (query.queue !== undefined) assertQueueName(query.queue);
+  return {
+    queue: query.queue,
+    states: parseStates(query.state),
+    kind: query.kind,
+    recurringTaskId: query.recurring_task_id,
+    createdFrom: parseTime('created_after', query.created_after),
+    createdTo: parseTime('created_before', query.created_before),
+    prefix: query.prefix === '' ? undefined : query.prefix,
+    limit: parseLimit(query.limit),
+    after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+  };
+}
+
+export function queueStatsToJson(stats: QueueStats, now: number): QueueStatsJson {
+  const oldest = stats.oldestClaimableRunAt;
+  return {
+    queue: stats.queue,
+    paused: stats.paused,
+    counts: { ...stats.counts },
+    oldest_claimable_run_at: oldest === undefined ? undefined : iso(oldest),
+    oldest_claimable_age_seconds: oldest === undefined ? undefined : Math.max(0, now - oldest) / 1000,
+    recent: {
+      window: formatGoDuration(msToNs(stats.recent.windowMs)),
+      created: stats.recent.created,
+      done: stats.recent.done,
+      dead: stats.recent.dead,
+    },
+  };
+}
+
+const queueStateToJson = (state: QueueState): QueueStateJson => ({
+  queue: state.queue,
+  paused: state.paused,
+  modified_at: iso(state.modifiedAt),
+});
+
+const QueueParams = Type.Object({ queue: Type.String() });
+
+export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Querystring: TaskListQueryJson }>(
+      '/tasques',
+      {
+        schema: {
+          operationId: 'list-tasks',
+          summary: 'List and search tasks',
+          description:
+            'Live tasks (not archived) matching every given filter, newest first, one page at a time. ' +
+            'Pass `next_cursor` back as `cursor` for the next page.',
+          tags: ['operator'],
+          querystring: TaskListQuery,
+          response: { 200: Type.Ref(TaskPageSchema), ...errorResponses(400, 401) },
+        },
+      },
+      async (request): Promise<TaskPageJson> => {
+        const page = await engine.listTasks(taskListInputFromQuery(request.query));
+        return {
+          tasks: page.tasks.map(taskToJson),
+          next_cursor: page.next === undefined ? undefined : encodeCursor(page.next),
+        };
+      },
+    );
+
+    app.get<{ Querystring: WindowQueryJson }>(
+      '/queues',
+      {
+        schema: {
+          operationId: 'list-queue-stats',
+          summary: 'Statistics of every queue',
+          description: 'Every queue that has live tasks or was ever paused, sorted by name.',
+          tags: ['operator'],
+          querystring: WindowQuery,
+          response: { 200: Type.Ref(QueueStatsListSchema), ...errorResponses(400, 401) },
+        },
+      },
+      async (request) => {
+        const { at, queues } = await engine.queueStats(undefined, parseWindow(request.query.window));
+        return { queues: queues.map((s) => queueStatsToJson(s, at)) };
+      },
+    );
+
+    app.get<{ Params: { queue: string }; Querystring: WindowQueryJson }>(
+      '/queues/:queue',
+      {
+        preValidation: checkQueueParam,
+        schema: {
+          operationId: 'get-queue-stats',
+          summary: 'Statistics of one queue',
+          description: 'Zero counts for a queue without tasks.',
+          tags: ['operator'],
+          params: QueueParams,
+          querystring: WindowQuery,
+          response: { 200: Type.Ref(QueueStatsSchema), ...errorResponses(400, 401) },
+        },
+      },
+      async (request) => {
+        const queue = request.params.queue;
+        const windowMs = parseWindow(request.query.window);
+        const { at, queues } = await engine.queueStats([queue], windowMs);
+        const empty: QueueStats = {
+          queue,
+          paused: false,
+          counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 },
+          recent: { windowMs, created: 0, done: 0, dead: 0 },
+        };
+        return queueStatsToJson(queues[0] ?? empty, at);
+      },
+    );
+
+    for (const action of ['pause', 'resume'] as const) {
+      app.put<{ Params: { queue: string } }>(
+        `/queues/:queue/${action}`,
+        {
+          preValidation: checkQueueParam,
+          schema: {
+            operationId: `${action}-queue`,
+            summary: action === 'pause' ? 'Pause a queue' : 'Resume a paused queue',
+            description:
+              action === 'pause'
+                ? 'A paused queue hands out no claims (long polls on it wait). Enqueueing, report-in, done and ' +
+                  'failed keep working. Idempotent; a queue without tasks can be paused ahead of time.'
+                : 'Its tasks are claimable again; long polls on this server wake at once.',
+            tags: ['operator'],
+            params: QueueParams,
+            response: { 200: Type.Ref(QueueStateSchema), ...errorResponses(400, 401) },
+          },
+        },
+        async (request) => queueStateToJson(await engine.setQueuePaused(request.params.queue, action === 'pause')),
+      );
+    }
+
+    app.put<{ Params: { queue: string; id: string } }>(
+      '/tasques/retry/:queue/:id',
+      {
+        preValidation: checkQueueParam,
+        schema: {
+          operationId: 'retry-dead-task',
+          summary: 'Retry a dead Task',
+          description:
+            'The task becomes queued at once with a fresh set of attempts (attempted = 0); last_claimed is kept ' +
+            'until the next claim. 409 if the task is not dead.',
+          tags: ['operator'],
+          params: TaskParams,
+          response: { 200: Type.Ref(TaskSchema, { description: 'The queued task' }), ...errorResponses(400, 401, 404, 409) },
+        },
+      },
+      async (request) => taskToJson(await engine.retryTask(request.params.queue, request.params.id)),
+    );
+
+    app.put<{ Params: { queue: string; id: string }; Body: CancelJson | undefined }>(
+      '/tasques/cancel/:queue/:id',
+      {
+        preValidation: checkQueueParam,
+        schema: {
+          operationId: 'cancel-waiting-task',
+          summary: 'Cancel a queued or failed Task',
+          description:
+            'The task becomes dead; last_claimed.result.failure records {"cancelled": true, "reason": …}. A claimed, ' +
+            'done or dead task answers 409. The body is optional.',
+          tags: ['operator'],
+          params: TaskParams,
+          body: Type.Union([Type.Ref(CancelSchema), Type.Null()]),
+          response: { 200: Type.Ref(TaskSchema, { description: 'The dead task' }), ...errorResponses(400, 401, 404, 409) },
+        },
+      },
+      async (request) =>
+        taskToJson(await engine.cancelTask(request.params.queue, request.params.id, request.body?.reason)),
+    );
+
+    app.get(
+      '/schedule',
+      {
+        schema: {
+          operationId: 'get-recurring-schedule',
+          summary: 'When each recurring task fires next',
+          description: 'Every recurring task (not deleted) with its next fire time and the last tick the leader handled.',
+          tags: ['operator'],
+          response: { 200: Type.Ref(ScheduleSchema), ...errorResponses(401) },
+        },
+      },
+      async (): Promise<ScheduleJson> => {
+        const schedules = await engine.listSchedules();
+        return {
+          recurring_tasks: schedules.map(({ task, nextRunAt, lastTickAt }) => ({
+            id: task.id,
+            schedule_expression: task.scheduleExpression,
+            skip_if_outstanding_tasks_exist: task.skipIfOutstandingTasksExist,
+            queue: task.taskDefinition.queue,
+            kind: task.taskDefinition.kind,
+            next_run_at: nextRunAt === undefined ? undefined : iso(nextRunAt),
+            last_tick_at: lastTickAt === undefined ? undefined : iso(lastTickAt),
+          })),
+        };
+      },
+    );
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Schemas of the operator routes (additive to v1; docs/design/operator-api.md): task listing, queue
+ * statistics and pausing, retry and cancel, the recurring schedule. No v1 response gains a field.
+ *
+ * Querystring values stay strings in the schema (JSON bodies are validated without type coercion, and
+ * Fastify shares one validator for both); the route parses them and names the parameter on error.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { TaskSchema } from './tasks.js';
+
+export const DEFAULT_TASK_LIST_LIMIT = 50;
+export const DEFAULT_STATS_WINDOW = '5m';
+/** The longest `window` of queue statistics. */
+export const MAX_STATS_WINDOW_MS = 24 * 3600 * 1000;
+
+const DateTime = (description: string) => Type.String({ format: 'date-time', description });
+
+export const TaskListQuery = Type.Object({
+  queue: Type.Optional(Type.String({ description: 'Only this queue.' })),
+  state: Type.Optional(
+    Type.String({ description: 'One state or several, comma-separated (queued, claimed, failed, done, dead).' }),
+  ),
+  kind: Type.Optional(Type.String({ description: 'Only tasks of this kind.' })),
+  recurring_task_id: Type.Optional(Type.String({ description: 'Only tasks enqueued by this recurring task.' })),
+  created_after: Type.Optional(Type.String({ description: 'RFC 3339; created at or after (inclusive).' })),
+  created_before: Type.Optional(Type.String({ description: 'RFC 3339; created before (exclusive).' })),
+  prefix: Type.Optional(Type.String({ description: 'The task id or its kind starts with this.' })),
+  limit: Type.Optional(Type.String({ description: `Page size, 1 to 1000. Default ${DEFAULT_TASK_LIST_LIMIT}.` })),
+  cursor: Type.Optional(Type.String({ description: 'The next_cursor of the previous page.' })),
+});
+export type TaskListQueryJson = Static<typeof TaskListQuery>;
+
+export const TaskPageSchema = Type.Object(
+  {
+    tasks: Type.Array(Type.Ref(TaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
+    next_cursor: Type.Optional(
+      Type.String({ description: 'Present when the page is full: pass it as `cursor` for the next page.' }),
+    ),
+  },
+  { $id: 'operator.TaskPage' },
+);
+
+export const WindowQuery = Type.Object({
+  window: Type.Optional(
+    Type.String({ description: `Go duration of the \`recent\` counts, up to 24h. Default ${DEFAULT_STATS_WINDOW}.` }),
+  ),
+});
+export type WindowQueryJson = Static<typeof WindowQuery>;
+
+const Count = Type.Integer({ minimum: 0 });
+
+export const QueueStatsSchema = Type.Object(
+  {
+    queue: Type.String(),
+    paused: Type.Boolean({ description: 'A paused queue hands out no claims.' }),
+    counts: Type.Object(
+      { queued: Count, claimed: Count, failed: Count, done: Count, dead: Count },
+      { description: 'Live (not archived) tasks by state.' },
+    ),
+    oldest_claimable_run_at: Type.Optional(
+      DateTime('run_at of the longest-waiting claimable task (queued or failed, due). Absent when none.'),
+    ),
+    oldest_claimable_age_seconds: Type.Optional(
+      Type.Number({ description: 'How long that task has been due: the number to alert on.' }),
+    ),
+    recent: Type.Object(
+      {
+        window: Type.String({ description: 'Go duration the counts cover, up to now.' }),
+        created: Count,
+        done: Count,
+        dead: Count,
+      },
+      { description: 'Tasks created, and tasks that finished DONE or DEAD, within the window.' },
+    ),
+  },
+  { $id: 'operator.QueueStats' },
+);
+export type QueueStatsJson = Static<typeof QueueStatsSchema>;
+
+export const QueueStatsListSchema = Type.Object(
+  { queues: Type.Array(Type.Ref(QueueStatsSchema), { description: 'Sorted by queue name.' }) },
+  { $id: 'operator.QueueStatsList' },
+);
+
+export const QueueStateSchema = Type.Object(
+  {
+    queue: Type.String(),
+    paused: Type.Boolean(),
+    modified_at: DateTime('When `paused` last changed.'),
+  },
+  { $id: 'operator.QueueState' },
+);
+export type QueueStateJson = Static<typeof QueueStateSchema>;
+
+export const CancelSchema = Type.Object(
+  {
+    reason: Type.Optional(
+      Type.String({ maxLength: 1000, description: 'Recorded as last_claimed.result.failure.reason.' }),
+    ),
+  },
+  { $id: 'operator.Cancel' },
+);
+export type CancelJson = Static<typeof CancelSchema>;
+
+export const RecurringTaskScheduleSchema = Type.Object(
+  {
+    id: Type.String(),
+    schedule_expression: Type.String(),
+    skip_if_outstanding_tasks_exist: Type.Boolean(),
+    queue: Type.String(),
+    kind: Type.String(),
+    next_run_at: Type.Optional(
+      DateTime('When it fires next (now if a tick is due). Absent if the schedule never fires again.'),
+    ),
+    last_tick_at: Type.Optional(DateTime('The last tick the leader handled (enqueued or skipped).')),
+  },
+  { $id: 'operator.RecurringTaskSchedule' },
+);
+
+export const ScheduleSchema = Type.Object(
+  { recurring_tasks: Type.Array(Type.Ref(RecurringTaskScheduleSchema), { description: 'Sorted by id.' }) },
+  { $id: 'operator.Schedule' },
+);
+export type ScheduleJson = Static<typeof ScheduleSchema>;
+
+export type TaskPageJson = Static<typeof TaskPageSchema>;

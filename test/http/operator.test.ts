@@ -1,0 +1,292 @@
+// The operator routes (additive to v1; docs/design/operator-api.md): listing with filters and cursor
+// paging, queue statistics, pause/resume, retry of a dead task, cancel of a waiting one, the recurring
+// schedule, and their errors. A real server over a real SQLite file, through Fastify's inject.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../../src/service/clock.js';
+import { assertError, assertJsonContentType, assertTaskShape, claim, createTask, LIMIT, startTestServer, worker } from '../helpers/http.js';
+
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function deadTask(ts: Awaited<ReturnType<typeof startTestServer>>, queue: string, id: string) {
+  await createTask(ts, { queue, id, kind: 'boom', retry_times: 0, priority: 100, args: { n: 1 } }); // claimed first
+  const [claimed] = await claim(ts, 'w-dead', { queues: [queue], block_for: '0s' });
+  assert.equal(claimed.id, id);
+  const failed = await ts.request({
+    method: 'PUT',
+    url: `/tasques/failed/${queue}/${id}`,
+    headers: worker('w-dead'),
+    payload: { data: { error: 'exploded' } },
+  });
+  assert.equal(failed.json.state, 'dead');
+}
+
+test('GET /tasques lists newest first, filters by every field, and pages with next_cursor', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, {}, { clock });
+  for (let i = 0; i < 5; i++) {
+    await createTask(ts, { queue: 'mail', id: `mail-${i}`, kind: i % 2 === 0 ? 'send' : 'bounce' });
+    await createTask(ts, { queue: 'sms', id: `sms-${i}`, kind: 'send' });
+    clock.advance(1000);
+  }
+  await deadTask(ts, 'mail', 'mail-dead'); // created at T0 + 5s
+
+  const all = await ts.request({ method: 'GET', url: '/tasques' });
+  assert.equal(all.status, 200, all.body);
+  assertJsonContentType(all);
+  assert.equal(all.json.tasks.length, 11);
+  all.json.tasks.forEach(assertTaskShape);
+  assert.equal(all.json.tasks[0].id, 'mail-dead', 'newest first');
+  assert.deepEqual(all.json.tasks.slice(1, 3).map((x: { id: string }) => x.id), ['mail-4', 'sms-4'], 'same instant: by queue');
+  assert.equal(all.json.next_cursor, undefined, 'one page holds everything');
+
+  const ids = async (query: string) =>
+    (await ts.request({ method: 'GET', url: `/tasques?${query}` })).json.tasks.map((x: { id: string }) => x.id);
+  assert.deepEqual(await ids('queue=sms&kind=send&limit=2'), ['sms-4', 'sms-3']);
+  assert.deepEqual(await ids('queue=mail&kind=bounce'), ['mail-3', 'mail-1']);
+  assert.deepEqual(await ids('state=dead'), ['mail-dead']);
+  assert.deepEqual((await ids('state=dead,queued')).length, 11);
+  assert.deepEqual(await ids('prefix=sms-1'), ['sms-1']);
+  assert.deepEqual(await ids('queue=mail&prefix=bou'), ['mail-3', 'mail-1'], 'prefix matches the kind too');
+  assert.deepEqual(
+    await ids(`queue=sms&created_after=${iso(T0 + 1000)}&created_before=${iso(T0 + 3000)}`),
+    ['sms-2', 'sms-1'],
+    'created_after inclusive, created_before exclusive',
+  );
+  assert.deepEqual(await ids('recurring_task_id=nope'), []);
+
+  // Paging: limit 3 walks all 11 exactly once, in the same order as the single page.
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await ts.request({
+      method: 'GET',
+      url: `/tasques?limit=3${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+    });
+    assert.equal(page.status, 200, page.body);
+    seen.push(...page.json.tasks.map((x: { id: string }) => x.id));
+    cursor = page.json.next_cursor;
+    pages++;
+  } while (cursor !== undefined && pages < 10);
+  assert.deepEqual(seen, all.json.tasks.map((x: { id: string }) => x.id));
+});
+
+test('GET /tasques rejects bad parameters with a 400 naming the parameter', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  const cases: [string, RegExp][] = [
+    ['limit=0', /^limit: /],
+    ['limit=1001', /^limit: /],
+    ['limit=ten', /^limit: /],
+    ['state=running', /^state: unknown state "running"/],
+    ['cursor=not-a-cursor', /^cursor: /],
+    ['created_after=yesterday', /^created_after: /],
+    ['created_before=2026-13-45T00:00:00Z', /^created_before: /],
+    ['queue=Not%20Valid', /Illegal Queue name/],
+  ];
+  for (const [query, message] of cases) {
+    const res = await ts.request({ method: 'GET', url: `/tasques?${query}` });
+    assert.equal(res.status, 400, `${query} → ${res.status} ${res.body}`);
+    assert.match(res.json.message, message, query);
+    assert.ok(res.json.code?.startsWith('TQ_ERR_'), query);
+  }
+});
+
+test('GET /queues counts tasks by state, the oldest claimable age and recent activity', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, {}, { clock });
+  await createTask(ts, { queue: 'mail', id: 'a', kind: 'k' });
+  clock.advance(10_000);
+  await createTask(ts, { queue: 'mail', id: 'b', kind: 'k' });
+  await createTask(ts, { queue: 'mail', id: 'later', kind: 'k', run_at: iso(T0 + 3_600_000) });
+  await deadTask(ts, 'sms', 'gone');
+  await claim(ts, 'w', { queues: ['mail'], block_for: '0s' }); // claims `a`, the oldest
+  clock.advance(20_000);
+
+  const res = await ts.request({ method: 'GET', url: '/queues' });
+  assert.equal(res.status, 200, res.body);
+  assert.deepEqual(res.json, {
+    queues: [
+      {
+        queue: 'mail',
+        paused: false,
+        counts: { queued: 2, claimed: 1, failed: 0, done: 0, dead: 0 },
+        oldest_claimable_run_at: iso(T0 + 10_000),
+        oldest_claimable_age_seconds: 20,
+        recent: { window: '5m0s', created: 3, done: 0, dead: 0 },
+      },
+      {
+        queue: 'sms',
+        paused: false,
+        counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 1 },
+        recent: { window: '5m0s', created: 1, done: 0, dead: 1 },
+      },
+    ],
+  });
+
+  clock.advance(5 * 60_000);
+  const narrow = await ts.request({ method: 'GET', url: '/queues/mail?window=1m' });
+  assert.equal(narrow.status, 200, narrow.body);
+  assert.deepEqual(narrow.json.recent, { window: '1m0s', created: 0, done: 0, dead: 0 });
+  assert.equal(narrow.json.oldest_claimable_age_seconds, 320);
+
+  const empty = await ts.request({ method: 'GET', url: '/queues/nothing-here' });
+  assert.equal(empty.status, 200);
+  assert.deepEqual(empty.json.counts, { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 });
+
+  assertError(await ts.request({ method: 'GET', url: '/queues?window=5' }), 400, undefined, 'TQ_ERR_BAD_REQUEST');
+  assertError(await ts.request({ method: 'GET', url: '/queues?window=25h' }), 400, 'window: must be from 1ms to 24h');
+  assertError(await ts.request({ method: 'GET', url: '/queues/Bad%20Queue' }), 400, undefined, 'TQ_ERR_INVALID_QUEUE_NAME');
+});
+
+test('a paused queue hands out no claims, also inside a claim over several queues; resume wakes a long poll', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  await createTask(ts, { queue: 'mail', id: 'm1', kind: 'k' });
+  await createTask(ts, { queue: 'sms', id: 's1', kind: 'k' });
+
+  const paused = await ts.request({ method: 'PUT', url: '/queues/mail/pause' });
+  assert.equal(paused.status, 200, paused.body);
+  assert.equal(paused.json.queue, 'mail');
+  assert.equal(paused.json.paused, true);
+  assert.equal((await ts.request({ method: 'PUT', url: '/queues/mail/pause' })).json.paused, true, 'idempotent');
+
+  assert.deepEqual(await claim(ts, 'w', { queues: ['mail'], block_for: '0s' }), []);
+  const both = await claim(ts, 'w', { queues: ['mail', 'sms'], amount: 10, block_for: '0s' });
+  assert.deepEqual(both.map((x) => x.id), ['s1'], 'the other queue is still served');
+  assert.deepEqual(await claim(ts, 'w', { queues: [], amount: 10, block_for: '0s' }), [], '[] = every queue, but not paused ones');
+  assert.equal((await ts.request({ method: 'GET', url: '/queues/mail' })).json.paused, true);
+
+  // A long poll on the paused queue waits, and gets the task as soon as the queue is resumed.
+  const waiting = ts.server.engine.claimTasks({ queues: ['mail'], workerId: 'w2', blockForMs: 15_000 });
+  while (ts.server.engine.waitingClaims === 0) await new Promise((resolve) => setImmediate(resolve));
+  const resumed = await ts.request({ method: 'PUT', url: '/queues/mail/resume' });
+  assert.equal(resumed.json.paused, false);
+  const got = await waiting;
+  assert.deepEqual(got.map((x) => x.id), ['m1']);
+});
+
+test('PUT /tasques/retry queues a dead task again with fresh attempts; other states answer 409', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, {}, { clock });
+  await deadTask(ts, 'jobs', 'j1');
+  clock.advance(60_000);
+  const res = await ts.request({ method: 'PUT', url: '/tasques/retry/jobs/j1' });
+  assert.equal(res.status, 200, res.body);
+  assertTaskShape(res.json);
+  assert.equal(res.json.state, 'queued');
+  assert.equal(res.json.attempted, 0);
+  assert.equal(res.json.run_at, iso(T0 + 60_000));
+  assert.deepEqual(res.json.last_claimed.result.failure, { error: 'exploded' }, 'the last failure stays visible');
+  const [again] = await claim(ts, 'w', { queues: ['jobs'], block_for: '0s' });
+  assert.equal(again.id, 'j1', 'claimable again');
+
+  assertError(
+    await ts.request({ method: 'PUT', url: '/tasques/retry/jobs/j1' }),
+    409,
+    'Only a dead Task can be retried: [j1] is claimed',
+    'TQ_ERR_TASK_NOT_DEAD',
+  );
+  assertError(await ts.request({ method: 'PUT', url: '/tasques/retry/jobs/nope' }), 404, undefined, 'TQ_ERR_TASK_NOT_FOUND');
+});
+
+test('PUT /tasques/cancel makes a waiting task dead with the reason recorded; claimed tasks answer 409', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, {}, { clock });
+  await createTask(ts, { queue: 'jobs', id: 'c1', kind: 'k' });
+  await createTask(ts, { queue: 'jobs', id: 'c2', kind: 'k' });
+
+  const res = await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c1', payload: { reason: 'customer left' } });
+  assert.equal(res.status, 200, res.body);
+  assertTaskShape(res.json);
+  assert.equal(res.json.state, 'dead');
+  assert.equal(res.json.last_claimed.worker_id, 'tasques-operator');
+  assert.deepEqual(res.json.last_claimed.result.failure, { cancelled: true, reason: 'customer left' });
+
+  const [held] = await claim(ts, 'w', { queues: ['jobs'], block_for: '0s' });
+  assert.equal(held.id, 'c2', 'the cancelled task is never claimed');
+  assertError(
+    await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c2' }),
+    409,
+    'Only a queued or failed Task can be cancelled: [c2] is claimed',
+    'TQ_ERR_TASK_NOT_WAITING',
+  );
+  assertError(await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c1' }), 409, undefined, 'TQ_ERR_TASK_NOT_WAITING');
+  assertError(
+    await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c2', payload: { reason: 5 } }),
+    400,
+    undefined,
+    'TQ_ERR_BAD_REQUEST',
+  );
+
+  // A failed task (waiting for its retry) can be cancelled without a body; its claim record is kept.
+  await createTask(ts, { queue: 'jobs', id: 'c3', kind: 'k', retry_times: 3 });
+  const [c3] = await claim(ts, 'w3', { queues: ['jobs'], block_for: '0s' });
+  await ts.request({ method: 'PUT', url: `/tasques/failed/jobs/${c3.id}`, headers: worker('w3'), payload: {} });
+  const cancelled = await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c3' });
+  assert.equal(cancelled.status, 200, cancelled.body);
+  assert.equal(cancelled.json.last_claimed.worker_id, 'w3');
+  assert.deepEqual(cancelled.json.last_claimed.result.failure, { cancelled: true });
+});
+
+test('GET /schedule answers each recurring task with its next fire time', LIMIT, async (t) => {
+  const clock = new ManualClock(T0 + 30_000);
+  const ts = await startTestServer(t, {}, { clock });
+  const created = await ts.request({
+    method: 'POST',
+    url: '/recurring_tasques',
+    payload: { id: 'nightly', schedule_expression: '0 3 * * *', task_definition: { queue: 'ops', kind: 'backup' } },
+  });
+  assert.equal(created.status, 201, created.body);
+  await ts.request({
+    method: 'POST',
+    url: '/recurring_tasques',
+    payload: { id: 'often', schedule_expression: '@every 1m', task_definition: { queue: 'ops', kind: 'ping' } },
+  });
+  const res = await ts.request({ method: 'GET', url: '/schedule' });
+  assert.equal(res.status, 200, res.body);
+  assert.deepEqual(res.json, {
+    recurring_tasks: [
+      {
+        id: 'nightly',
+        schedule_expression: '0 3 * * *',
+        skip_if_outstanding_tasks_exist: false,
+        queue: 'ops',
+        kind: 'backup',
+        next_run_at: '2026-03-02T03:00:00.000Z',
+      },
+      {
+        id: 'often',
+        schedule_expression: '@every 1m',
+        skip_if_outstanding_tasks_exist: false,
+        queue: 'ops',
+        kind: 'ping',
+        next_run_at: iso(T0 + 90_000),
+      },
+    ],
+  });
+});
+
+test('the operator routes are behind basic auth when it is configured', LIMIT, async (t) => {
+  const ts = await startTestServer(t, { auth: { basic_auth: [{ name: 'ops', password: 'pw' }] } });
+  for (const [method, url] of [
+    ['GET', '/tasques'],
+    ['GET', '/queues'],
+    ['GET', '/queues/q'],
+    ['PUT', '/queues/q/pause'],
+    ['PUT', '/queues/q/resume'],
+    ['PUT', '/tasques/retry/q/x'],
+    ['PUT', '/tasques/cancel/q/x'],
+    ['GET', '/schedule'],
+  ] as const) {
+    const res = await ts.request({ method, url });
+    assert.equal(res.status, 401, `${method} ${url}`);
+  }
+  const authorized = await ts.request({
+    method: 'PUT',
+    url: '/queues/q/pause',
+    headers: { authorization: `Basic ${Buffer.from('ops:pw').toString('base64')}` },
+  });
+  assert.equal(authorized.status, 200);
+  assert.equal(authorized.json.paused, true);
+});
