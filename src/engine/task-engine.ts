@@ -155,7 +155,7 @@ export class TaskEngine {
     const runAt = input.runAt === undefined || input.runAt <= GO_ZERO_TIME_MS ? now : input.runAt;
     return {
       queue: input.queue,
-      id: input.id ?? generateTaskId(),
+      id: input.id ?? generateTaskId(now),
       kind: input.kind,
       state: 'queued',
       priority: input.priority ?? 0,

@@ -26,7 +26,7 @@ test('POST /tasques answers 201 with the full Task and v1 defaults', LIMIT, asyn
   assertJsonContentType(res);
   assertTaskShape(res.json);
   const { id, metadata, ...rest } = res.json;
-  assert.match(id, /^[0-9a-f]{32}$/, 'a generated id is a UUIDv4 without hyphens');
+  assert.match(id, /^[0-9a-f]{32}$/, 'a generated id is a UUID without hyphens (32 lower-case hex characters)');
   assert.deepEqual(rest, {
     queue: 'run-later',
     retry_times: 25,
