@@ -399,6 +399,10 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
+    // Statement journals (a statement that fires triggers, inside a transaction) in memory, not in temp
+    // files: nothing in them needs to outlive the transaction, and the files made every such write 2–3×
+    // dearer (a create in a batch or a group commit: 25 µs against 13 µs).
+    this.db.pragma('temp_store = MEMORY');
     this.migrateNow();
     const placeholders = TASK_COLUMNS.map(() => '?').join(', ');
     const assignments = TASK_COLUMNS.filter((c) => c !== 'queue' && c !== 'id')
@@ -431,11 +435,11 @@ export class SqliteStore implements Store {
          ORDER BY priority DESC, run_at ASC LIMIT ?`,
       ),
       markClaimed: db.prepare(
-        `UPDATE tasks SET state = 'claimed', attempted = @attempted, claimed_worker_id = @claimed_worker_id,
-           claimed_at = @claimed_at, times_out_at = @times_out_at, report_at = NULL, report_data = NULL,
-           result_at = NULL, result_success = NULL, result_failure = NULL, modified_at = @modified_at,
+        `UPDATE tasks SET state = 'claimed', attempted = ?, claimed_worker_id = ?,
+           claimed_at = ?, times_out_at = ?, report_at = NULL, report_data = NULL,
+           result_at = NULL, result_success = NULL, result_failure = NULL, modified_at = ?,
            version = version + 1
-         WHERE rowid = @row_id`,
+         WHERE rowid = ?`,
       ),
       nextRunAt: db
         .prepare(`SELECT MIN(run_at) FROM tasks WHERE queue = ? AND state IN ('queued', 'failed')`)
@@ -557,14 +561,7 @@ export class SqliteStore implements Store {
     return candidates.map((row) => {
       const claimed = intoClaimed(rowToTask(row), { workerId, now });
       const lc = claimed.lastClaimed!;
-      this.stmt.markClaimed.run({
-        row_id: row.row_id,
-        attempted: claimed.attempted,
-        claimed_worker_id: lc.workerId,
-        claimed_at: lc.claimedAt,
-        times_out_at: lc.timesOutAt,
-        modified_at: claimed.modifiedAt,
-      });
+      this.stmt.markClaimed.run(claimed.attempted, lc.workerId, lc.claimedAt, lc.timesOutAt, claimed.modifiedAt, row.row_id);
       return { ...claimed, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
     });
   }
@@ -752,7 +749,7 @@ export class SqliteStore implements Store {
     this.updateManyTx ??= this.db.transaction((items: TaskUpdateManyParams['updates']) =>
       items.map(({ task, expectedVersion }): TaskWriteResult => {
         const row = taskToRow(task, expectedVersion.seqNum + 1);
-        const result = this.stmt.updateTask.run(updateValues(row, expectedVersion.seqNum));
+        const result = this.writeTask(row, expectedVersion.seqNum);
         if (result.changes === 0) {
           if (!this.stmt.taskExists.get(task.queue, task.id)) return { error: errors.taskNotFound(task.queue, task.id) };
           return { error: errors.taskVersionConflict(task.id) };
