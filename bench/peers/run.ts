@@ -60,6 +60,7 @@ const flags = parseFlags('Usage: npm run bench:peers -- [flags]   (tsx bench/pee
   'tasques-workers': { default: 8, help: 'Tasques: worker connections' },
   'tasques-amount': { default: 100, help: 'Tasques: claim amount' },
   'tasques-db-dir': { default: '', help: 'Tasques: directory for the server tmp dir and SQLite file (default OS tmp dir; try /dev/shm)' },
+  'tasques-fresh-server': { default: false, help: 'Tasques: a fresh server (and database) for every run, warmed up each time; default one server per system for all its runs, warmed up once, like the peers\' processes' },
   'bullmq-concurrency': { default: 100, help: 'BullMQ: Worker concurrency (one Worker)' },
   'pgboss-workers': { default: 8, help: 'pg-boss: work() loops' },
   'pgboss-batch': { default: 100, help: 'pg-boss: work() batchSize' },
@@ -642,21 +643,36 @@ async function runSystem(system: SystemName, ctx: { redis?: Redis; pg?: Postgres
   const runs: RunFigures[] = [];
   let settings = '';
   const timeoutMs = flags.timeout * 1000;
+  const isTasques = system === 'tasques' || system === 'tasques-batch';
+  // One server for all runs (as the peers keep one process, Redis and PostgreSQL), unless asked otherwise.
+  const fresh = flags['tasques-fresh-server'];
+  let shared: BenchServer | undefined;
+  const stopServer = async (server: BenchServer) => {
+    const profile = await server.stop();
+    servers.delete(server);
+    if (profile) {
+      console.log(`\n== Tasques server CPU profile, last run (includes warm-up and idle phase) ==`);
+      printProfileTop(profile, 25);
+    }
+  };
   for (let r = 0; r < flags.runs; r++) {
     let server: BenchServer | undefined;
     let a: Adapter | undefined;
     try {
-      if (system === 'tasques' || system === 'tasques-batch') {
-        server = await startServer({ cpuProf: flags['cpu-prof'] && r === flags.runs - 1, tmpRoot: flags['tasques-db-dir'] || undefined });
-        servers.add(server);
-        a = await tasquesAdapter(server, system === 'tasques-batch');
+      if (isTasques) {
+        if (fresh || shared === undefined) {
+          server = await startServer({ cpuProf: flags['cpu-prof'] && (fresh ? r === flags.runs - 1 : true), tmpRoot: flags['tasques-db-dir'] || undefined });
+          servers.add(server);
+          if (!fresh) shared = server;
+        }
+        a = await tasquesAdapter((server ?? shared)!, system === 'tasques-batch');
       } else if (system === 'bullmq') a = await bullmqAdapter(ctx.redis!.port);
       else if (system === 'pg-boss') a = await pgBossAdapter(ctx.pg!.url);
       else a = await graphileAdapter(ctx.pg!.url);
       settings = a.settings;
       const tag = `${system.replace(/[^a-z]/g, '')}-r${r}-${Date.now()}`;
-      // Warm-up: once per fresh process-side adapter (each Tasques run is a fresh server).
-      if (flags.warmup > 0 && (r === 0 || system.startsWith('tasques'))) await throughputPhase(a, `warm-${tag}`, flags.warmup, timeoutMs);
+      // Warm-up: once per process (every run when each Tasques run gets a fresh server).
+      if (flags.warmup > 0 && (r === 0 || (isTasques && fresh))) await throughputPhase(a, `warm-${tag}`, flags.warmup, timeoutMs);
       const t = await throughputPhase(a, `tp-${tag}`, flags.tasks, timeoutMs);
       const idle = await idlePhase(a, `idle-${tag}`, flags.pickup, flags.interval, timeoutMs);
       const fig: RunFigures = { ...t, idleP50: idle.p50, idleP99: idle.p99 };
@@ -668,19 +684,14 @@ async function runSystem(system: SystemName, ctx: { redis?: Redis; pg?: Postgres
       );
     } catch (e) {
       console.error(`  ${system} run ${r + 1} failed: ${(e as Error).stack ?? e}`);
+      if (shared) await stopServer(shared);
       return { system, settings, runs, median: medians(runs), error: (e as Error).message };
     } finally {
       await a?.close().catch(() => {});
-      if (server) {
-        const profile = await server.stop();
-        servers.delete(server);
-        if (profile) {
-          console.log(`\n== Tasques server CPU profile, last run (includes warm-up and idle phase) ==`);
-          printProfileTop(profile, 25);
-        }
-      }
+      if (server && fresh) await stopServer(server);
     }
   }
+  if (shared) await stopServer(shared);
   return { system, settings, runs, median: medians(runs) };
 }
 
