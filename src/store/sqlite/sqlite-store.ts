@@ -427,6 +427,11 @@ export class SqliteStore implements Store {
          WHERE queue = ? AND id = ? AND version = ? AND kind = ? AND created_at = ? AND recurring_task_id IS ?`,
       ),
       taskExists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
+      // The state a compare-and-set update replaces (for queue_counts): the row the update will match.
+      stateAtVersion: db.prepare('SELECT state FROM tasks WHERE queue = ? AND id = ? AND version = ?').pluck(),
+      addCount: db.prepare(
+        'INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?) ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n',
+      ),
       claimCandidates: db.prepare(
         // INDEXED BY: without statistics SQLite prefers tasks_next_run for the run_at range and then sorts
         // the whole backlog; walking tasks_claim_order in order stops after `amount` rows (flat claim cost).
@@ -558,12 +563,16 @@ export class SqliteStore implements Store {
       candidates.push(...(this.stmt.claimCandidates.all(queue, now, amount) as (TaskRow & { row_id: number })[]));
     }
     if (queueList.length > 1) candidates = candidates.sort(compareClaimOrder).slice(0, amount);
-    return candidates.map((row) => {
-      const claimed = intoClaimed(rowToTask(row), { workerId, now });
-      const lc = claimed.lastClaimed!;
-      this.stmt.markClaimed.run(claimed.attempted, lc.workerId, lc.claimedAt, lc.timesOutAt, claimed.modifiedAt, row.row_id);
-      return { ...claimed, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
+    const counts = new CountChanges();
+    const claimed = candidates.map((row) => {
+      const task = intoClaimed(rowToTask(row), { workerId, now });
+      const lc = task.lastClaimed!;
+      this.stmt.markClaimed.run(task.attempted, lc.workerId, lc.claimedAt, lc.timesOutAt, task.modifiedAt, row.row_id);
+      counts.move(row.queue, row.state, 'claimed');
+      return { ...task, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
     });
+    counts.apply(this.stmt.addCount);
+    return claimed;
   }
 
   async taskCreate({ task }: TaskCreateParams): Promise<Task> {
@@ -573,13 +582,21 @@ export class SqliteStore implements Store {
       this.stmt.insertQueue.run(task.queue);
       this.knownQueues.add(task.queue);
     }
-    try {
-      this.stmt.insertTask.run(insertValues(row));
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw errors.taskAlreadyExists(task.id);
-      throw e;
-    }
+    this.inTransaction(() => {
+      try {
+        this.stmt.insertTask.run(insertValues(row));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw errors.taskAlreadyExists(task.id);
+        throw e;
+      }
+      this.stmt.addCount.run(task.queue, task.state, 1);
+    });
     return { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } };
+  }
+
+  /** Runs `fn` in the open transaction (a group commit's), or in one of its own: writes and their counts commit together. */
+  private inTransaction<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
   }
 
   async taskGet({ queue, id }: TaskGetParams): Promise<Task | undefined> {
@@ -599,7 +616,12 @@ export class SqliteStore implements Store {
 
   async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
     const row = taskToRow(task, expectedVersion.seqNum + 1);
-    const result = this.writeTask(row, expectedVersion.seqNum);
+    const result = this.inTransaction(() => {
+      const counts = new CountChanges();
+      const written = this.writeTask(row, expectedVersion.seqNum, counts);
+      counts.apply(this.stmt.addCount);
+      return written;
+    });
     if (result.changes === 0) {
       if (!this.stmt.taskExists.get(task.queue, task.id)) throw errors.taskNotFound(task.queue, task.id);
       throw errors.taskVersionConflict(task.id);
@@ -611,9 +633,13 @@ export class SqliteStore implements Store {
    * The compare-and-set write of a task row. The narrow update first; the full replacement only when it
    * did not match: a conflict, a missing task, or a caller that changed a field that normally never changes.
    */
-  private writeTask(row: TaskRow, expectedVersion: number): Database.RunResult {
-    const result = this.stmt.updateTaskMutable.run(mutableUpdateValues(row, expectedVersion));
-    return result.changes === 0 ? this.stmt.updateTask.run(updateValues(row, expectedVersion)) : result;
+  private writeTask(row: TaskRow, expectedVersion: number, counts: CountChanges): { changes: number } {
+    const before = this.stmt.stateAtVersion.get(row.queue, row.id, expectedVersion) as string | undefined;
+    if (before === undefined) return { changes: 0 }; // gone, or written meanwhile: the update would match nothing
+    let result = this.stmt.updateTaskMutable.run(mutableUpdateValues(row, expectedVersion));
+    if (result.changes === 0) result = this.stmt.updateTask.run(updateValues(row, expectedVersion));
+    if (result.changes > 0) counts.move(row.queue, before, row.state);
+    return result;
   }
   // ── Leader lease, maintenance jobs and archive (migration 2) ─────────────────────────────────────────
 
@@ -685,15 +711,21 @@ export class SqliteStore implements Store {
     if (limit <= 0) return { archived: 0 };
     // Copy then delete the same rows, under one write lock: no reader sees a task in both or neither.
     const move = this.db.transaction(() => {
-      let oldest: { row_id: number; result_at: number }[] = [];
+      let oldest: { row_id: number; result_at: number; queue: string; state: string }[] = [];
       for (const { queue, state } of this.mstmt.archivableGroups.all() as { queue: string; state: string }[]) {
-        oldest.push(...(this.mstmt.archivableIn.all(queue, state, finishedBefore, limit) as typeof oldest));
+        const rows = this.mstmt.archivableIn.all(queue, state, finishedBefore, limit) as { row_id: number; result_at: number }[];
+        oldest.push(...rows.map((r) => ({ ...r, queue, state })));
       }
       oldest = oldest.sort((a, b) => a.result_at - b.result_at || a.row_id - b.row_id).slice(0, limit);
       const rows = JSON.stringify(oldest.map((r) => r.row_id));
       const copied = this.mstmt.archiveCopy.run(now, rows).changes;
       const deleted = this.mstmt.archiveDelete.run(rows).changes;
-      if (copied !== deleted) throw new Error(`archive copied ${copied} tasks but deleted ${deleted}`);
+      if (copied !== deleted || deleted !== oldest.length) {
+        throw new Error(`archive selected ${oldest.length} tasks, copied ${copied} and deleted ${deleted}`);
+      }
+      const counts = new CountChanges();
+      for (const r of oldest) counts.add(r.queue, r.state, -1);
+      counts.apply(this.stmt.addCount);
       return deleted;
     });
     return { archived: move.immediate() };
@@ -720,7 +752,8 @@ export class SqliteStore implements Store {
       for (const queue of new Set(items.map((task) => task.queue))) {
         if (!this.knownQueues.has(queue)) this.stmt.insertQueue.run(queue);
       }
-      return items.map((task): TaskWriteResult => {
+      const counts = new CountChanges();
+      const results = items.map((task): TaskWriteResult => {
         try {
           this.stmt.insertTask.run(insertValues(taskToRow(task, 1)));
         } catch (e) {
@@ -728,8 +761,11 @@ export class SqliteStore implements Store {
           if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return { error: errors.taskAlreadyExists(task.id) };
           throw e;
         }
+        counts.add(task.queue, task.state, 1);
         return { task: { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } } };
       });
+      counts.apply(this.stmt.addCount);
+      return results;
     });
     const results = this.createManyTx.immediate(tasks);
     // Only once committed: a rolled-back queue row must be inserted again next time.
@@ -746,17 +782,20 @@ export class SqliteStore implements Store {
 
   async taskUpdateMany({ updates }: TaskUpdateManyParams): Promise<TaskWriteResult[]> {
     if (updates.length === 0) return [];
-    this.updateManyTx ??= this.db.transaction((items: TaskUpdateManyParams['updates']) =>
-      items.map(({ task, expectedVersion }): TaskWriteResult => {
+    this.updateManyTx ??= this.db.transaction((items: TaskUpdateManyParams['updates']) => {
+      const counts = new CountChanges();
+      const results = items.map(({ task, expectedVersion }): TaskWriteResult => {
         const row = taskToRow(task, expectedVersion.seqNum + 1);
-        const result = this.writeTask(row, expectedVersion.seqNum);
+        const result = this.writeTask(row, expectedVersion.seqNum, counts);
         if (result.changes === 0) {
           if (!this.stmt.taskExists.get(task.queue, task.id)) return { error: errors.taskNotFound(task.queue, task.id) };
           return { error: errors.taskVersionConflict(task.id) };
         }
         return { task: { ...task, version: { seqNum: row.version, primaryTerm: PRIMARY_TERM } } };
-      }),
-    );
+      });
+      counts.apply(this.stmt.addCount);
+      return results;
+    });
     return this.updateManyTx.immediate(updates);
   }
 
@@ -875,6 +914,32 @@ export class SqliteStore implements Store {
     return tasks.length === limit && last !== undefined
       ? { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } }
       : { tasks };
+  }
+}
+
+/**
+ * Changes to queue_counts (live tasks per queue and state) made by one write operation, applied as one
+ * upsert per (queue, state) at its end, inside its transaction: a claim or a batch of 100 costs two or
+ * three small upserts instead of a trigger firing per row.
+ */
+class CountChanges {
+  private readonly deltas = new Map<string, { queue: string; state: string; n: number }>();
+
+  add(queue: string, state: string, n: number): void {
+    const key = `${queue}\u0000${state}`;
+    const entry = this.deltas.get(key);
+    if (entry) entry.n += n;
+    else this.deltas.set(key, { queue, state, n });
+  }
+
+  move(queue: string, from: string, to: string): void {
+    if (from === to) return;
+    this.add(queue, from, -1);
+    this.add(queue, to, 1);
+  }
+
+  apply(addCount: Database.Statement): void {
+    for (const { queue, state, n } of this.deltas.values()) if (n !== 0) addCount.run(queue, state, n);
   }
 }
 
