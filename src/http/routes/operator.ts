@@ -199,15 +199,11 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
       },
       async (request) => {
         const queue = request.params.queue;
-        const windowMs = parseWindow(request.query.window);
-        const { at, queues } = await engine.queueStats([queue], windowMs);
-        const empty: QueueStats = {
-          queue,
-          paused: false,
-          counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 },
-          recent: { windowMs, created: 0, done: 0, dead: 0 },
-        };
-        return queueStatsToJson(queues[0] ?? empty, at);
+        const { at, queues } = await engine.queueStats([queue], parseWindow(request.query.window));
+        // The store answers every queue it is asked about, with zero counts when it has no tasks.
+        const [stats] = queues;
+        if (stats === undefined) throw new Error(`the store answered no statistics for queue ${queue}`);
+        return queueStatsToJson(stats, at);
       },
     );
 
