@@ -75,6 +75,25 @@ describe('SQLite group commit', () => {
     assert.deepEqual(committedIds(path), ['a', 'b', 'taken']);
   });
 
+  it('a group that SQLite rolls back fails every member and leaves no in-memory state ahead of the database', async (t) => {
+    const { store, path } = sqliteFixture(t);
+    // A write after which SQLite rolls the whole transaction back, as on a full disk or an I/O error.
+    store.db.exec(
+      `CREATE TRIGGER poison AFTER INSERT ON tasks WHEN new.id = 'poison' BEGIN SELECT RAISE(ROLLBACK, 'forced rollback'); END`,
+    );
+    const outcomes = await Promise.allSettled([
+      store.taskCreate({ task: record('a', 'fresh') }), // the first task of a new queue
+      store.taskCreate({ task: record('poison') }),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+    assert.deepEqual(committedIds(path), []);
+    // The queue's row was rolled back with its task: the store must write it again with the next task...
+    await store.taskCreate({ task: record('b', 'fresh') });
+    // ...so that a claim over every queue finds that task.
+    const claimed = await store.taskClaim({ queues: [], amount: 10, workerId: 'w', now: T0 });
+    assert.deepEqual(claimed.map((task) => task.id), ['b']);
+  });
+
   it('close() commits the open group before closing', async (t) => {
     const { path, peer } = sqliteFixture(t);
     const store = peer();

@@ -1,0 +1,90 @@
+/**
+ * Task listing (Store.taskList): newest first, by keyset, over the listing indexes of migration 3. One
+ * statement per combination of filters present (a bounded set), prepared on first use.
+ */
+import type Database from 'better-sqlite3';
+import type { TaskListPage, TaskListParams } from '../store.js';
+import type { TaskState } from '../../types/index.js';
+import { rowToTask, type TaskRow } from './rows.js';
+
+/**
+ * The index a task listing walks, newest first, and the literal WHERE terms that let SQLite use a
+ * partial index (it only does when the index's own condition appears in the query). Chosen by rule, not
+ * by the planner (there are no statistics): the filter most likely to be selective wins.
+ */
+function listingIndex(params: TaskListParams, states: TaskState[] | undefined): { index: string; terms: string[] } {
+  if (params.recurringTaskId !== undefined) return { index: 'tasks_recurring_created', terms: [] };
+  if (states?.every((s) => s === 'failed' || s === 'dead')) {
+    return { index: 'tasks_failed_dead_created', terms: ["state IN ('failed', 'dead')"] };
+  }
+  // In-flight tasks are few (bounded by workers × claim amount): gather them all and sort.
+  if (states?.every((s) => s === 'claimed')) return { index: 'tasks_claim_deadline', terms: ["state = 'claimed'"] };
+  if (params.queue !== undefined) return { index: 'tasks_queue_created', terms: [] };
+  return { index: 'tasks_created', terms: [] };
+}
+
+export class TaskListing {
+  /** Listing statements by SQL text. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  list(params: TaskListParams): TaskListPage {
+    const { limit, after } = params;
+    if (!(limit >= 1)) return { tasks: [] };
+    const states = params.states !== undefined && params.states.length > 0 ? [...new Set(params.states)] : undefined;
+    const { index, terms } = listingIndex(params, states);
+    const where = [...terms];
+    const args: (string | number)[] = [];
+    if (params.queue !== undefined) {
+      where.push('queue = ?');
+      args.push(params.queue);
+    }
+    if (states !== undefined) {
+      where.push(`state IN (${states.map(() => '?').join(', ')})`);
+      args.push(...states);
+    }
+    if (params.kind !== undefined) {
+      where.push('kind = ?');
+      args.push(params.kind);
+    }
+    if (params.recurringTaskId !== undefined) {
+      where.push('recurring_task_id = ?');
+      args.push(params.recurringTaskId);
+    }
+    if (params.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      args.push(params.createdFrom);
+    }
+    if (params.createdTo !== undefined) {
+      where.push('created_at < ?');
+      args.push(params.createdTo);
+    }
+    if (params.prefix !== undefined) {
+      // substr, not LIKE or GLOB: those have wildcards, and LIKE ignores ASCII case.
+      where.push('(substr(id, 1, length(?)) = ? OR substr(kind, 1, length(?)) = ?)');
+      args.push(params.prefix, params.prefix, params.prefix, params.prefix);
+    }
+    if (after !== undefined) {
+      // Keyset: strictly after (createdAt, queue, id) in (created_at DESC, queue ASC, id ASC) order. The
+      // leading `created_at <= ?` bounds the index range; the rest drops the cursor's instant up to it.
+      where.push('created_at <= ? AND (created_at < ? OR queue > ? OR (queue = ? AND id > ?))');
+      args.push(after.createdAt, after.createdAt, after.queue, after.queue, after.id);
+    }
+    const sql =
+      `SELECT * FROM tasks INDEXED BY ${index}` +
+      (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' ORDER BY created_at DESC, queue, id LIMIT ?';
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    const tasks = (statement.all(...args, limit) as TaskRow[]).map(rowToTask);
+    const last = tasks[tasks.length - 1];
+    // Full page: there may be more (the caller's next call finds out); see TaskListPage.next.
+    return tasks.length === limit && last !== undefined
+      ? { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } }
+      : { tasks };
+  }
+}

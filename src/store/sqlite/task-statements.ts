@@ -1,0 +1,115 @@
+/**
+ * Statements over the `tasks` table, and the task writes built from them: the compare-and-set write and
+ * the claim. Listing is in task-listing.ts; the per-queue counts these writes keep are in queue-counts.ts.
+ */
+import type Database from 'better-sqlite3';
+import { CLAIM_ORDER_SQL, compareClaimOrder } from '../../domain/claim-order.js';
+import { intoClaimed } from '../../domain/task-lifecycle.js';
+import type { Task } from '../../types/index.js';
+import type { CountChanges } from './queue-counts.js';
+import {
+  claimOrderOfRow,
+  IMMUTABLE_TASK_COLUMNS,
+  mutableUpdateValues,
+  PRIMARY_TERM,
+  rowToTask,
+  TASK_COLUMNS,
+  updateValues,
+  type TaskRow,
+} from './rows.js';
+
+export type TaskStatements = Record<'insert' | 'get' | 'update' | 'updateMutable' | 'exists' | 'stateAtVersion' | 'claimCandidates' | 'markClaimed' | 'nextRunAt' | 'listTimedOut' | 'countOutstanding', Database.Statement>;
+
+export function prepareTaskStatements(db: Database.Database): TaskStatements {
+  const placeholders = TASK_COLUMNS.map(() => '?').join(', ');
+  const assignments = TASK_COLUMNS.filter((c) => c !== 'queue' && c !== 'id')
+    .map((c) => `${c} = ?`)
+    .join(', ');
+  // SQLite rewrites an index entry whenever a column of the index is in the SET list, changed or not; so
+  // the usual update leaves out the columns that never change after create (and only key the listing
+  // indexes), and matches them in WHERE instead.
+  const mutableAssignments = TASK_COLUMNS.filter((c) => !(IMMUTABLE_TASK_COLUMNS as readonly string[]).includes(c))
+    .map((c) => `${c} = ?`)
+    .join(', ');
+  return {
+    insert: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES (${placeholders})`),
+    get: db.prepare('SELECT * FROM tasks WHERE queue = ? AND id = ?'),
+    update: db.prepare(`UPDATE tasks SET ${assignments} WHERE queue = ? AND id = ? AND version = ?`),
+    updateMutable: db.prepare(
+      `UPDATE tasks SET ${mutableAssignments}
+       WHERE queue = ? AND id = ? AND version = ? AND kind = ? AND created_at = ? AND recurring_task_id IS ?`,
+    ),
+    exists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
+    // The state a compare-and-set update replaces (for queue_counts): the row the update will match.
+    stateAtVersion: db.prepare('SELECT state FROM tasks WHERE queue = ? AND id = ? AND version = ?').pluck(),
+    claimCandidates: db.prepare(
+      // INDEXED BY: without statistics SQLite prefers tasks_next_run for the run_at range and then sorts
+      // the whole backlog; walking tasks_claim_order in order stops after `amount` rows (flat claim cost).
+      `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order
+       WHERE queue = ? AND state IN ('queued', 'failed') AND run_at <= ? AND attempted <= retry_times
+       ORDER BY ${CLAIM_ORDER_SQL} LIMIT ?`,
+    ),
+    markClaimed: db.prepare(
+      `UPDATE tasks SET state = 'claimed', attempted = ?, claimed_worker_id = ?,
+         claimed_at = ?, times_out_at = ?, report_at = NULL, report_data = NULL,
+         result_at = NULL, result_success = NULL, result_failure = NULL, modified_at = ?,
+         version = version + 1
+       WHERE rowid = ?`,
+    ),
+    nextRunAt: db.prepare(`SELECT MIN(run_at) FROM tasks WHERE queue = ? AND state IN ('queued', 'failed')`).pluck(),
+    listTimedOut: db.prepare(
+      `SELECT * FROM tasks WHERE state = 'claimed' AND times_out_at <= ? ORDER BY times_out_at LIMIT ?`,
+    ),
+    countOutstanding: db
+      .prepare(
+        `SELECT COUNT(*) FROM tasks WHERE queue = ? AND recurring_task_id = ?
+           AND state IN ('queued', 'claimed', 'failed')`,
+      )
+      .pluck(),
+  };
+}
+
+/**
+ * The compare-and-set write of a task row. The narrow update first; the full replacement only when it
+ * did not match: a conflict, a missing task, or a caller that changed a field that normally never changes.
+ */
+export function writeTask(s: TaskStatements, row: TaskRow, expectedVersion: number, counts: CountChanges): { changes: number } {
+  const before = s.stateAtVersion.get(row.queue, row.id, expectedVersion) as string | undefined;
+  if (before === undefined) return { changes: 0 }; // gone, or written meanwhile: the update would match nothing
+  let result = s.updateMutable.run(mutableUpdateValues(row, expectedVersion));
+  if (result.changes === 0) result = s.update.run(updateValues(row, expectedVersion));
+  if (result.changes > 0) counts.move(row.queue, before, row.state);
+  return result;
+}
+
+type CandidateRow = TaskRow & { row_id: number };
+
+/**
+ * Claims the best `amount` claimable tasks of `queues` (already deduplicated, paused ones left out): per
+ * queue through the claim-order index, then merged in the claim order. Runs inside the caller's transaction.
+ */
+export function claimTasks(
+  s: TaskStatements,
+  queues: readonly string[],
+  amount: number,
+  workerId: string,
+  now: number,
+  counts: CountChanges,
+): Task[] {
+  let candidates: CandidateRow[] = [];
+  for (const queue of queues) candidates.push(...(s.claimCandidates.all(queue, now, amount) as CandidateRow[]));
+  if (queues.length > 1) {
+    candidates = candidates
+      .map((row) => ({ row, order: claimOrderOfRow(row) }))
+      .sort((a, b) => compareClaimOrder(a.order, b.order))
+      .slice(0, amount)
+      .map(({ row }) => row);
+  }
+  return candidates.map((row) => {
+    const task = intoClaimed(rowToTask(row), { workerId, now });
+    const lc = task.lastClaimed!;
+    s.markClaimed.run(task.attempted, lc.workerId, lc.claimedAt, lc.timesOutAt, task.modifiedAt, row.row_id);
+    counts.move(row.queue, row.state, 'claimed');
+    return { ...task, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
+  });
+}
