@@ -239,6 +239,11 @@ export const ServerConfigSchema = Type.Object(
             max_claim_amount: PositiveInt(1000, 'Largest `amount` a claim hands out; larger requests are clamped.'),
             max_block_for: Duration('60s', 'Longest long poll; a larger `block_for` is clamped, not refused.'),
             body_limit_bytes: PositiveInt(1_048_576, 'Largest request body, in bytes; larger ones get 413.'),
+            max_answer_bytes: PositiveInt(
+              16_777_216,
+              'Largest claim answer and `GET /tasques` page, in bytes of JSON (docs/limits.md). A claim hands out fewer tasks once the next would pass it and gives the others back unclaimed (their attempt not counted); a page ends early with a `next_cursor`. At least one task always: a single larger task is handed out alone. At most 256 MiB (a JavaScript string holds at most ~512 MiB).',
+              268_435_456,
+            ),
           },
           { default: {} },
         ),

@@ -16,6 +16,7 @@ export function engineSettings(config: ServerConfig): EngineSettings {
     defaultRetryTimes: d.retry_times,
     maxClaimAmount: limits.max_claim_amount,
     maxBlockForMs: durationMs(limits.max_block_for),
+    maxAnswerBytes: limits.max_answer_bytes,
     pollMinIntervalMs: durationMs(d.block_for_retry_min_wait),
     pollDivisor: d.block_for_retry_max_retries,
     versionConflictRetries: d.version_conflict_retry_times,

@@ -4,6 +4,7 @@
  * src/domain/task-lifecycle.ts, retries compare-and-set conflicts, and wakes waiting claims.
  * It knows nothing of HTTP.
  */
+import { withinBudget } from '../domain/answer-budget.js';
 import type { BackoffPolicy } from '../domain/backoff.js';
 import { generateTaskId } from '../domain/ids.js';
 import { tickChainAnchor, upcomingTick } from '../domain/recurring-tick.js';
@@ -28,6 +29,8 @@ export interface EngineSettings {
   maxClaimAmount: number;
   /** Long polls longer than this are clamped. */
   maxBlockForMs: number;
+  /** Claim answers and listing pages stop at about this many bytes (docs/limits.md); at least one task. */
+  maxAnswerBytes: number;
   /** A waiting claim re-checks the store at max(this, blockFor / pollDivisor), for work from other processes. */
   pollMinIntervalMs: number;
   pollDivisor: number;
@@ -57,7 +60,15 @@ export interface ClaimInput {
   blockForMs?: number | undefined;
   /** Aborts the wait, e.g. when the HTTP client goes away. */
   signal?: AbortSignal | undefined;
+  /** How the answer measures a task; with it, the claim hands out no more than `maxAnswerBytes`. */
+  sizeOf?: TaskAnswerSize | undefined;
 }
+
+/**
+ * A task's size in an answer, in bytes (e.g. its serialized JSON). May throw when the task cannot be
+ * answered at all: a claim then gives back every task it claimed, and fails.
+ */
+export type TaskAnswerSize = (task: Task) => number;
 
 export interface TaskDefinitionInput {
   queue: string;
@@ -192,9 +203,32 @@ export class TaskEngine {
    */
   async claimTasks(input: ClaimInput): Promise<Task[]> {
     const startedAt = this.clock.now();
-    const claimed = await this.claimOrWait(input);
+    let claimed = await this.claimOrWait(input);
+    if (input.sizeOf !== undefined && claimed.length > 0) claimed = await this.answerable(claimed, input.workerId, input.sizeOf);
     this.events.claimed(claimed, this.clock.now() - startedAt);
     return claimed;
+  }
+
+  /** Bytes a claim answer or a listing page may hold (docs/limits.md); the HTTP layer measures with `sizeOf`. */
+  get maxAnswerBytes(): number {
+    return this.settings.maxAnswerBytes;
+  }
+
+  /**
+   * The claimed tasks that fit in the answer; the others are given back at once (queued again, the
+   * attempt not counted) rather than left claimed until their timeout. All are given back if one cannot
+   * be measured (it could not be answered either).
+   */
+  private async answerable(claimed: Task[], workerId: string, sizeOf: TaskAnswerSize): Promise<Task[]> {
+    let kept: Task[];
+    try {
+      kept = withinBudget(claimed, claimed.length, this.settings.maxAnswerBytes, sizeOf);
+    } catch (e) {
+      await this.releaseClaims(claimed, workerId);
+      throw e;
+    }
+    if (kept.length < claimed.length) await this.releaseClaims(claimed.slice(kept.length), workerId);
+    return kept;
   }
 
   private async claimOrWait(input: ClaimInput): Promise<Task[]> {
@@ -207,7 +241,13 @@ export class TaskEngine {
     try {
       for (;;) {
         const now = this.clock.now();
-        const claimed = await this.store.taskClaim({ queues: input.queues, amount, workerId: input.workerId, now });
+        const claimed = await this.store.taskClaim({
+          queues: input.queues,
+          amount,
+          workerId: input.workerId,
+          now,
+          maxBytes: this.settings.maxAnswerBytes,
+        });
         if (input.signal?.aborted && claimed.length > 0) {
           // Nobody will receive these: give them back rather than leave them to the timeout reaper.
           await this.releaseClaims(claimed, input.workerId);
@@ -250,8 +290,18 @@ export class TaskEngine {
 
   // ── Operator API (docs/design/operator-api.md) ────────────────────────────────────────────────────
 
-  async listTasks(input: TaskListInput): Promise<TaskListPage> {
-    return this.store.taskList({ ...input, limit: Math.min(Math.max(1, input.limit), MAX_TASK_LIST_LIMIT) });
+  /**
+   * A page of tasks. With `sizeOf`, the page holds no more than `maxAnswerBytes` (at least one task): a
+   * page ended early has `next` after its last task, so the next page resumes exactly there.
+   */
+  async listTasks(input: TaskListInput, sizeOf?: TaskAnswerSize): Promise<TaskListPage> {
+    const maxBytes = this.settings.maxAnswerBytes;
+    const page = await this.store.taskList({ ...input, limit: Math.min(Math.max(1, input.limit), MAX_TASK_LIST_LIMIT), maxBytes });
+    if (sizeOf === undefined) return page;
+    const tasks = withinBudget(page.tasks, page.tasks.length, maxBytes, sizeOf);
+    const last = tasks[tasks.length - 1];
+    if (tasks.length === page.tasks.length || last === undefined) return page;
+    return { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } };
   }
 
   /**

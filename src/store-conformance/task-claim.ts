@@ -508,6 +508,57 @@ export function claimTests(options: ConformanceOptions): void {
         assert.equal(await store.taskNextRunAt({ queues: ['q1'] }), T0 + 10 * SECOND);
       }),
     );
+
+    it(
+      'with a byte budget (maxBytes) claims at least one task, a prefix of the claim order; the rest stays claimable',
+      withHarness(options, async ({ engine, store, clock }) => {
+        const big = { text: 'x'.repeat(2_000) };
+        const seeded: Task[] = [];
+        for (let i = 0; i < 5; i++) seeded.push(await engine.createTask({ queue: 'q', kind: 'k', id: `t${i}`, priority: 10 - i, args: big }));
+        // A budget smaller than any task: the first in claim order, alone (a driver may honour the hint or not).
+        const claimed = await store.taskClaim({ queues: ['q'], amount: 5, workerId: WORKER, now: clock.now(), maxBytes: 1 });
+        assert.ok(claimed.length >= 1, 'at least one task, however small the budget');
+        assert.deepEqual(ids(claimed), ids(seeded.slice(0, claimed.length)), 'a prefix of the claim order');
+        const rest = await store.taskClaim({ queues: [], amount: 5, workerId: WORKER, now: clock.now(), maxBytes: 1_000_000 });
+        assert.deepEqual(ids(rest), ids(seeded.slice(claimed.length)), 'the others were left claimable, in order');
+      }),
+    );
+
+    it(
+      'through the engine with sizeOf: the answer stops at maxAnswerBytes, at least one task; the others are given back unclaimed',
+      withHarness(
+        options,
+        async ({ engine, store, clock }) => {
+          const seeded = await seedTasks(engine, 5, { queue: 'q' });
+          const sizeOf = () => 400; // what an answer would measure: 2 fit in 1 000 bytes, not 3
+          const first = await engine.claimTasks({ queues: ['q'], amount: 5, workerId: WORKER, blockForMs: 0, sizeOf });
+          // Two fit; the store may have stopped earlier on its own estimate of the budget (a hint).
+          assert.ok(first.length === 1 || first.length === 2, `claimed ${first.length}`);
+          assert.deepEqual(ids(first), ids(seeded.slice(0, first.length)));
+          let next = first.length;
+          for (const task of seeded.slice(next)) {
+            const stored = await store.taskGet({ queue: 'q', id: task.id });
+            assert.equal(stored?.state, 'queued', `${task.id} was given back`);
+            assert.equal(stored?.attempted, 0, `${task.id}: giving it back did not count an attempt`);
+          }
+          const alone = await engine.claimTasks({ queues: ['q'], amount: 5, workerId: WORKER, blockForMs: 0, sizeOf: () => 5_000 });
+          assert.deepEqual(ids(alone), ids(seeded.slice(next, next + 1)), 'a task larger than the budget is handed out alone');
+          next += 1;
+          // An answer that cannot be built gives back everything it claimed.
+          const unanswerable = () => {
+            throw new Error('cannot serialize');
+          };
+          await assert.rejects(
+            engine.claimTasks({ queues: ['q'], amount: 5, workerId: WORKER, blockForMs: 0, sizeOf: unanswerable }),
+            /cannot serialize/,
+          );
+          const rest = await store.taskClaim({ queues: ['q'], amount: 5, workerId: WORKER, now: clock.now() });
+          assert.deepEqual(ids(rest), ids(seeded.slice(next)), 'still claimable, in order, attempts not counted');
+          assert.ok(rest.every((task) => task.attempted === 1));
+        },
+        { settings: { maxAnswerBytes: 1_000 } },
+      ),
+    );
   });
 }
 

@@ -270,6 +270,29 @@ export function taskListTests(options: ConformanceOptions): void {
     );
 
     it(
+      'with a byte budget (maxBytes): a page ended early has next after its last task, and paging lists every task once',
+      withHarness(options, async ({ store }) => {
+        const records: NewTaskRecord[] = [];
+        for (let i = 0; i < 9; i++) {
+          records.push(taskRecord({ queue: 'big', id: `b${i}`, createdAt: T0 + Math.floor(i / 2) * SECOND, args: { text: 'x'.repeat(3_000) } }));
+        }
+        await createAll(store, records);
+        const expected = expectedKeys(records, () => true);
+        // A budget under one task: at least one per page (a driver may honour the hint or not).
+        const pages = await allPages(store, { limit: 100, maxBytes: 1 });
+        for (const page of pages.slice(0, -1)) assert.ok(page.length >= 1, 'no empty page before the end');
+        assert.deepEqual(pages.flat().map(key), expected, 'every task exactly once, in order');
+        const [page] = pages;
+        assert.ok(page);
+        if (page.length < records.length) {
+          const first = await store.taskList({ limit: 100, maxBytes: 1 });
+          const last = first.tasks[first.tasks.length - 1]!;
+          assert.deepEqual(first.next, { createdAt: last.createdAt, queue: last.queue, id: last.id }, 'next after the last task');
+        }
+      }),
+    );
+
+    it(
       'pages one task at a time across createdAt ties without skipping or repeating',
       withHarness(options, async ({ store }) => {
         const records: NewTaskRecord[] = [];

@@ -130,6 +130,13 @@ export interface TaskClaimParams {
   amount: number;
   workerId: string;
   now: number;
+  /**
+   * Answer budget, a hint: a driver may stop claiming once the tasks it would hand out reach this many
+   * bytes of stored JSON (args and context), so that it never loads far more than the caller can answer.
+   * At least one task is always claimed when one is claimable, however large; the claimed tasks stay a
+   * prefix of the claim order. A driver may ignore it: the engine bounds the answer itself.
+   */
+  maxBytes?: number | undefined;
 }
 
 export interface TaskCountOutstandingParams {
@@ -166,6 +173,12 @@ export interface TaskListParams {
    * need not be a task that still exists (any { createdAt, queue, id } works).
    */
   after?: TaskListCursor | undefined;
+  /**
+   * Page budget, a hint: a driver may end the page early once its tasks reach this many bytes of stored
+   * JSON (args, context, report and result data), with `next` set after the last task of the page. At
+   * least one task per page. A driver may ignore it: the engine bounds the answer itself.
+   */
+  maxBytes?: number | undefined;
 }
 
 export interface TaskListPage {
@@ -175,9 +188,9 @@ export interface TaskListPage {
    */
   tasks: Task[];
   /**
-   * Set whenever the page is full (`tasks.length === limit`): the position ({ createdAt, queue, id }) of
-   * its last task. A full last page therefore still has a `next`, and the call after it returns an empty
-   * page without one. Undefined when the page is not full: the listing is exhausted.
+   * Set whenever the page is full (`tasks.length === limit`) or was ended early by `maxBytes`: the
+   * position ({ createdAt, queue, id }) of its last task. A full last page therefore still has a `next`,
+   * and the call after it returns an empty page without one. Undefined otherwise: the listing is exhausted.
    */
   next?: TaskListCursor | undefined;
 }

@@ -10,6 +10,7 @@ import type { TaskEngine, TaskListInput } from '../../engine/task-engine.js';
 import { MAX_TASK_LIST_LIMIT } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
 import { TASK_STATES, type QueueState, type QueueStats, type TaskListCursor, type TaskState } from '../../types/index.js';
+import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
 import { taskToJson } from '../mappers.js';
 import {
   type CancelJson,
@@ -156,12 +157,12 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
           response: { 200: Type.Ref(TaskPageSchema), ...errorResponses(400, 401) },
         },
       },
-      async (request): Promise<TaskPageJson> => {
-        const page = await engine.listTasks(taskListInputFromQuery(request.query));
-        return {
-          tasks: page.tasks.map(taskToJson),
-          next_cursor: page.next === undefined ? undefined : encodeCursor(page.next),
-        };
+      async (request, reply) => {
+        // Serialized task by task as the engine measures them: the page stays within max_answer_bytes.
+        const answer = new TaskAnswer();
+        const page = await engine.listTasks(taskListInputFromQuery(request.query), answer.sizeOf);
+        const cursor = page.next === undefined ? '' : `,"next_cursor":${JSON.stringify(encodeCursor(page.next))}`;
+        return reply.type(JSON_CONTENT_TYPE).send(`{"tasks":${answer.array(page.tasks)}${cursor}}`);
       },
     );
 

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { queueNameViolations } from '../../domain/queue-name.js';
 import type { NewTaskInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
+import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
 import { durationNsFromBody, orUndefined, taskToJson } from '../mappers.js';
 import {
   ClaimSchema,
@@ -129,6 +130,8 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
         const abort = new AbortController();
         const onClose = () => abort.abort();
         request.raw.socket.once('close', onClose);
+        // Serialized task by task as the engine measures them: the answer stays within max_answer_bytes.
+        const answer = new TaskAnswer();
         let tasks: Awaited<ReturnType<typeof engine.claimTasks>>;
         try {
           tasks = await engine.claimTasks({
@@ -137,6 +140,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
             amount: orUndefined(body.amount),
             blockForMs: blockForNs === undefined ? undefined : blockForNs / 1e6,
             signal: abort.signal,
+            sizeOf: answer.sizeOf,
           });
         } finally {
           request.raw.socket.off('close', onClose);
@@ -152,7 +156,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
             if (!delivered) void engine.releaseClaims(tasks, workerId);
           });
         }
-        return tasks.map(taskToJson);
+        return reply.type(JSON_CONTENT_TYPE).send(answer.array(tasks));
       },
     );
 

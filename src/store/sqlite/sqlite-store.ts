@@ -341,7 +341,7 @@ export class SqliteStore implements Store {
     return this.group.run('taskClaim', () => (params.amount > 0 ? this.claimTx.immediate(params) : []));
   }
 
-  private claimNow({ queues, amount, workerId, now }: TaskClaimParams): Task[] {
+  private claimNow({ queues, ...claim }: TaskClaimParams): Task[] {
     // Deduplicated: a queue named twice must not yield (and claim) its candidates twice.
     let queueList = queues.length > 0 ? [...new Set(queues)] : (this.queues.all.all() as string[]);
     const paused = this.queues.paused.all() as string[];
@@ -350,7 +350,7 @@ export class SqliteStore implements Store {
       queueList = queueList.filter((queue) => !skip.has(queue));
     }
     const counts = new CountChanges();
-    const claimed = claimTasks(this.tasks, queueList, amount, workerId, now, counts);
+    const claimed = claimTasks(this.tasks, queueList, claim, counts);
     counts.apply(this.counts);
     return claimed;
   }

@@ -4,8 +4,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { TaskListPage, TaskListParams } from '../store.js';
-import type { TaskState } from '../../types/index.js';
-import { rowToTask, type TaskRow } from './rows.js';
+import type { Task, TaskState } from '../../types/index.js';
+import { answerBytesOfRow, rowToTask, type TaskRow } from './rows.js';
 
 /**
  * The index a task listing walks, newest first, and the literal WHERE terms that let SQLite use a
@@ -80,10 +80,22 @@ export class TaskListing {
       statement = this.db.prepare(sql);
       this.statements.set(sql, statement);
     }
-    const tasks = (statement.all(...args, limit) as TaskRow[]).map(rowToTask);
+    // Row by row, so that a page ended by its byte budget reads (and holds) no more than it answers.
+    const maxBytes = params.maxBytes ?? Number.POSITIVE_INFINITY;
+    const tasks: Task[] = [];
+    let bytes = 0;
+    let cut = false;
+    for (const row of statement.iterate(...args, limit) as IterableIterator<TaskRow>) {
+      bytes += answerBytesOfRow(row);
+      if (tasks.length > 0 && bytes > maxBytes) {
+        cut = true;
+        break;
+      }
+      tasks.push(rowToTask(row));
+    }
     const last = tasks[tasks.length - 1];
     // Full page: there may be more (the caller's next call finds out); see TaskListPage.next.
-    return tasks.length === limit && last !== undefined
+    return (cut || tasks.length === limit) && last !== undefined
       ? { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } }
       : { tasks };
   }

@@ -4,10 +4,13 @@
  */
 import type Database from 'better-sqlite3';
 import { CLAIM_ORDER_SQL, compareClaimOrder } from '../../domain/claim-order.js';
+import { withinBudget } from '../../domain/answer-budget.js';
 import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { Task } from '../../types/index.js';
+import type { TaskClaimParams } from '../store.js';
 import type { CountChanges } from './queue-counts.js';
 import {
+  claimAnswerBytesOfRow,
   claimOrderOfRow,
   IMMUTABLE_TASK_COLUMNS,
   mutableUpdateValues,
@@ -86,26 +89,33 @@ type CandidateRow = TaskRow & { row_id: number };
 
 /**
  * Claims the best `amount` claimable tasks of `queues` (already deduplicated, paused ones left out): per
- * queue through the claim-order index, then merged in the claim order. Runs inside the caller's transaction.
+ * queue through the claim-order index, then merged in the claim order; no more than `maxBytes` of answer
+ * (claimAnswerBytesOfRow), at least one task. Runs inside the caller's transaction.
  */
 export function claimTasks(
   s: TaskStatements,
   queues: readonly string[],
-  amount: number,
-  workerId: string,
-  now: number,
+  { amount, workerId, now, maxBytes = Number.POSITIVE_INFINITY }: Omit<TaskClaimParams, 'queues'>,
   counts: CountChanges,
 ): Task[] {
   let candidates: CandidateRow[] = [];
-  for (const queue of queues) candidates.push(...(s.claimCandidates.all(queue, now, amount) as CandidateRow[]));
+  for (const queue of queues) {
+    let bytes = 0;
+    for (const row of s.claimCandidates.iterate(queue, now, amount) as IterableIterator<CandidateRow>) {
+      candidates.push(row);
+      bytes += claimAnswerBytesOfRow(row);
+      // A later row of this queue comes after all of these in the merged order too: it cannot fit. (This
+      // one may still be handed out, alone, if it is the first of all.) Nothing past it is read.
+      if (bytes > maxBytes) break;
+    }
+  }
   if (queues.length > 1) {
     candidates = candidates
       .map((row) => ({ row, order: claimOrderOfRow(row) }))
       .sort((a, b) => compareClaimOrder(a.order, b.order))
-      .slice(0, amount)
       .map(({ row }) => row);
   }
-  return candidates.map((row) => {
+  return withinBudget(candidates, amount, maxBytes, claimAnswerBytesOfRow).map((row) => {
     const task = intoClaimed(rowToTask(row), { workerId, now });
     const lc = task.lastClaimed!;
     s.markClaimed.run(task.attempted, lc.workerId, lc.claimedAt, lc.timesOutAt, task.modifiedAt, row.row_id);
