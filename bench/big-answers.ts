@@ -3,7 +3,7 @@
  * claim of 1000 and one `GET /tasques?limit=1000`. Before answers were bounded in bytes both answered 500
  * (`Invalid string length`) and the claim's tasks stayed claimed until their timeout.
  *
- * Prints, per call: status, tasks and bytes answered, wall time, the server's peak RSS during the call
+ * Prints, per call: status, tasks and bytes answered, wall time and server CPU time, the server's peak RSS during the call
  * (VmHWM, reset before it through /proc/<pid>/clear_refs) and RSS after it, and the longest answer of a
  * `/healthz` probe sent every 10 ms on its own connection meanwhile (how long the event loop was blocked,
  * seen from outside); then how many tasks the claim left claimed (GET /queues/big).
@@ -14,7 +14,7 @@
  * The database lives in /dev/shm (the disk is not what is measured). Linux only (/proc).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { HttpClient, machineLine, now, parseFlags, sleep, startServer, WORKER_HEADER } from './lib.js';
+import { HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
 
 const { tasks, 'arg-mib': argMib } = parseFlags('npx tsx bench/big-answers.ts', {
   tasks: { default: 560, help: 'tasks to create' },
@@ -86,14 +86,16 @@ async function main(): Promise<void> {
       const probe = healthProbe(server.url);
       await sleep(50);
       const t0 = now();
+      const cpu0 = processCpuMs(pid) ?? Number.NaN;
       const res = await call();
       const ms = now() - t0;
+      const cpuMs = (processCpuMs(pid) ?? Number.NaN) - cpu0;
       const stall = await probe.stop();
       const body = res.body as unknown;
       const answered = Array.isArray(body) ? body.length : ((body as { tasks?: unknown[] })?.tasks?.length ?? 0);
       const bytes = Buffer.byteLength(typeof body === 'string' ? body : JSON.stringify(body ?? ''));
       console.log(
-        `${name}: status ${res.status}, ${answered} tasks, ${(bytes / 1_048_576).toFixed(1)} MiB, ${ms.toFixed(0)} ms; ` +
+        `${name}: status ${res.status}, ${answered} tasks, ${(bytes / 1_048_576).toFixed(1)} MiB, ${ms.toFixed(0)} ms (server CPU ${cpuMs.toFixed(0)} ms); ` +
           `RSS peak ${mb(procStatusKb(pid, 'VmHWM'))}, after ${mb(procStatusKb(pid, 'VmRSS'))}; longest /healthz ${stall.toFixed(0)} ms`,
       );
     }

@@ -66,6 +66,10 @@ export const ServerConfigSchema = Type.Object(
           '5s',
           'How long the per-queue figures read from the store (tasks by state, oldest claimable age, paused) are reused between scrapes, so that frequent scrapes cannot load the store.',
         ),
+        max_queue_series: PositiveInt(
+          1000,
+          `Queues with their own \`queue\` label in the metrics: the first this many queues the server sees. The figures of every later queue are summed into \`queue="_other"\` (docs/limits.md), so that the exposition stays bounded however many queues exist.`,
+        ),
       },
       { default: {} },
     ),

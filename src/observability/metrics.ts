@@ -34,6 +34,39 @@ const CLAIM_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 export const UNMATCHED_ROUTE = 'unmatched';
 
 /**
+ * The `queue` label of the queues past `metrics.max_queue_series`: their figures are summed into it. Not a
+ * valid queue name (none starts with `_`), so it never mixes with a real queue.
+ */
+export const OTHER_QUEUES_LABEL = '_other';
+
+/**
+ * The `queue` label of each queue: its own name for the first `max` queues this server sees (by a state
+ * change or in a scrape, queues in name order), OTHER_QUEUES_LABEL for every later one. Bounds the number
+ * of series however many queues exist; a queue keeps its label for the life of the process.
+ */
+class QueueLabels {
+  private readonly named = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  of(queue: string): string {
+    if (this.named.has(queue)) return queue;
+    if (this.named.size >= this.max) return OTHER_QUEUES_LABEL;
+    this.named.add(queue);
+    return queue;
+  }
+}
+
+/** The figures of one `queue` label: one queue's, or the sum over the queues of OTHER_QUEUES_LABEL. */
+interface LabelStats {
+  counts: Record<TaskState, number>;
+  /** The earliest claimable run_at among its queues. */
+  oldestClaimableRunAt: number | undefined;
+  /** How many of its queues are paused (0 or 1 for a queue's own label). */
+  paused: number;
+}
+
+/**
  * Process metrics (process_*, nodejs_*) under their standard names, so stock dashboards work. One registry
  * per process: its collectors (GC observer, event-loop monitor) are process-wide and are never removed,
  * so several servers in one process (tests) share them instead of piling them up.
@@ -54,6 +87,8 @@ export interface MetricsOptions {
   logger: Logger;
   /** How long per-queue figures read from the store are reused (`metrics.queue_stats_max_age`). */
   queueStatsMaxAgeMs: number;
+  /** Queues with their own series (`metrics.max_queue_series`); the others share OTHER_QUEUES_LABEL. */
+  maxQueueSeries: number;
   version: string;
   /** Long polls in progress (the engine's `waitingClaims`). */
   waitingClaims: () => number;
@@ -76,9 +111,11 @@ export class TasquesMetrics implements EngineEvents {
   private readonly elections: Counter;
   private readonly queueStatsErrors: Counter;
   private isLeader: () => boolean = () => false;
-  private cached: { at: number; stats: Promise<QueueStats[] | undefined> } | undefined;
+  private cached: { at: number; stats: Promise<Map<string, LabelStats> | undefined> } | undefined;
+  private readonly queueLabels: QueueLabels;
 
   constructor(private readonly options: MetricsOptions) {
+    this.queueLabels = new QueueLabels(options.maxQueueSeries);
     const registers = [this.registry];
     const perQueue = (name: string, help: string) =>
       new Counter({ name: `tasques_tasks_${name}_total`, help, labelNames: ['queue'] as const, registers });
@@ -158,7 +195,7 @@ export class TasquesMetrics implements EngineEvents {
       async collect() {
         const stats = await self.queueStats();
         this.reset();
-        for (const q of stats ?? []) for (const state of TASK_STATES) this.set({ queue: q.queue, state }, q.counts[state] ?? 0);
+        for (const [queue, q] of stats ?? []) for (const state of TASK_STATES) this.set({ queue, state }, q.counts[state]);
       },
     });
     new Gauge({
@@ -170,21 +207,21 @@ export class TasquesMetrics implements EngineEvents {
         const stats = await self.queueStats();
         this.reset();
         const now = self.options.clock.now();
-        for (const q of stats ?? []) {
+        for (const [queue, q] of stats ?? []) {
           const runAt = q.oldestClaimableRunAt;
-          this.set({ queue: q.queue }, runAt === undefined ? 0 : Math.max(0, now - runAt) / 1000);
+          this.set({ queue }, runAt === undefined ? 0 : Math.max(0, now - runAt) / 1000);
         }
       },
     });
     new Gauge({
       name: 'tasques_queue_paused',
-      help: '1 while the queue is paused (hands out no claims), else 0.',
+      help: `1 while the queue is paused (hands out no claims), else 0; for queue="${OTHER_QUEUES_LABEL}", how many of those queues are paused.`,
       labelNames: ['queue'] as const,
       registers,
       async collect() {
         const stats = await self.queueStats();
         this.reset();
-        for (const q of stats ?? []) this.set({ queue: q.queue }, q.paused ? 1 : 0);
+        for (const [queue, q] of stats ?? []) this.set({ queue }, q.paused);
       },
     });
   }
@@ -200,7 +237,7 @@ export class TasquesMetrics implements EngineEvents {
   // ── EngineEvents ─────────────────────────────────────────────────────────────────────────────────
 
   taskChanged(after: Task, before: Task | undefined, cause?: TaskChangeCause): void {
-    const labels = { queue: after.queue };
+    const labels = { queue: this.queueLabels.of(after.queue) };
     if (cause === 'timed_out') this.timedOut.inc(labels);
     if (before === undefined) {
       this.created.inc(labels);
@@ -229,11 +266,14 @@ export class TasquesMetrics implements EngineEvents {
   claimed(tasks: readonly Task[], waitedMs: number): void {
     this.claimWait.observe({ outcome: tasks.length > 0 ? 'tasks' : 'empty' }, Math.max(0, waitedMs) / 1000);
     if (tasks.length === 1) {
-      this.claimedTotal.inc({ queue: (tasks[0] as Task).queue });
+      this.claimedTotal.inc({ queue: this.queueLabels.of((tasks[0] as Task).queue) });
       return;
     }
     const perQueue = new Map<string, number>();
-    for (const t of tasks) perQueue.set(t.queue, (perQueue.get(t.queue) ?? 0) + 1);
+    for (const t of tasks) {
+      const queue = this.queueLabels.of(t.queue);
+      perQueue.set(queue, (perQueue.get(queue) ?? 0) + 1);
+    }
     for (const [queue, n] of perQueue) this.claimedTotal.inc({ queue }, n);
   }
 
@@ -262,11 +302,12 @@ export class TasquesMetrics implements EngineEvents {
    * share one read). A failed read is remembered as long, so a struggling store is not hit by every
    * scrape; its gauges are absent meanwhile and `tasques_queue_stats_errors_total` tells why.
    */
-  private queueStats(): Promise<QueueStats[] | undefined> {
+  private queueStats(): Promise<Map<string, LabelStats> | undefined> {
     const now = this.options.clock.now();
     if (this.cached !== undefined && now - this.cached.at < this.options.queueStatsMaxAgeMs) return this.cached.stats;
     const stats = this.options.store
       .queueStatsList({ now, recentWindowMs: 0 })
+      .then((list) => this.byLabel(list))
       .catch((err: unknown) => {
         this.queueStatsErrors.inc();
         this.options.logger.warn({ err }, 'metrics: could not read the queue statistics');
@@ -274,5 +315,25 @@ export class TasquesMetrics implements EngineEvents {
       });
     this.cached = { at: now, stats };
     return stats;
+  }
+
+  /** The store's per-queue figures by `queue` label: past max_queue_series, summed into OTHER_QUEUES_LABEL. */
+  private byLabel(list: readonly QueueStats[]): Map<string, LabelStats> {
+    const out = new Map<string, LabelStats>();
+    for (const q of list) {
+      const label = this.queueLabels.of(q.queue);
+      let entry = out.get(label);
+      if (entry === undefined) {
+        entry = { counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 }, oldestClaimableRunAt: undefined, paused: 0 };
+        out.set(label, entry);
+      }
+      for (const state of TASK_STATES) entry.counts[state] += q.counts[state] ?? 0;
+      const runAt = q.oldestClaimableRunAt;
+      if (runAt !== undefined && (entry.oldestClaimableRunAt === undefined || runAt < entry.oldestClaimableRunAt)) {
+        entry.oldestClaimableRunAt = runAt;
+      }
+      if (q.paused) entry.paused += 1;
+    }
+    return out;
   }
 }

@@ -114,6 +114,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         clock,
         logger,
         queueStatsMaxAgeMs: durationMs(config.metrics.queue_stats_max_age),
+        maxQueueSeries: config.metrics.max_queue_series,
         version: VERSION,
         waitingClaims: (): number => engine.waitingClaims,
       })

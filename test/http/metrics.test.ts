@@ -282,6 +282,26 @@ describe('GET /metrics', () => {
     assert.equal((await closed.request({ method: 'GET', url: '/readyz' })).status, 200);
   });
 
+  it('metrics.max_queue_series bounds the per-queue series: later queues are summed into queue="_other"', LIMIT, async (t) => {
+    const ts = await startTestServer(t, { metrics: { max_queue_series: 2 } });
+    // Five queues; the first two this server sees keep their own series.
+    for (const queue of ['qa', 'qb', 'qc', 'qd', 'qe']) {
+      await createTask(ts, { queue, kind: 'k' });
+      await createTask(ts, { queue, kind: 'k' });
+    }
+    await ts.request({ method: 'PUT', url: '/queues/qe/pause' });
+    const samples = await scrape(ts);
+    const queuesOf = (name: string) => new Set(samples.filter((x) => x.name === name).map((x) => x.labels.queue));
+    for (const name of ['tasques_tasks', 'tasques_tasks_created_total', 'tasques_queue_paused', 'tasques_queue_oldest_claimable_age_seconds']) {
+      assert.deepEqual([...queuesOf(name)].sort(), ['_other', 'qa', 'qb'], name);
+    }
+    assert.equal(value(samples, 'tasques_tasks', { queue: 'qa', state: 'queued' }), 2);
+    assert.equal(value(samples, 'tasques_tasks', { queue: '_other', state: 'queued' }), 6, 'qc, qd and qe summed');
+    assert.equal(value(samples, 'tasques_tasks_created_total', { queue: '_other' }), 6);
+    assert.equal(value(samples, 'tasques_queue_paused', { queue: '_other' }), 1, 'how many of them are paused');
+    assert.equal(value(samples, 'tasques_queue_paused', { queue: 'qa' }), 0);
+  });
+
   it('metrics.enabled false: no /metrics route, and the store is not wrapped', LIMIT, async (t) => {
     const ts = await startTestServer(t, { metrics: { enabled: false } });
     assert.equal(ts.server.metrics, undefined);

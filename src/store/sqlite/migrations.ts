@@ -189,4 +189,15 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TRIGGER IF EXISTS tasks_count_update;
     `,
   },
+  {
+    version: 5,
+    name: 'claim_order_across_queues',
+    sql: `
+      -- Claims over every queue (queues: []) walk the waiting tasks of all queues in claim order and stop
+      -- after \`amount\`: their cost follows the claimable tasks, not the number of queues ever seen (which
+      -- a per-queue walk over the queues table paid, e.g. 2.5 s per claim with 50 000 queues). Also gives
+      -- the earliest run_at per priority for long polls over every queue.
+      CREATE INDEX tasks_claim_order_all ON tasks (priority DESC, run_at) WHERE state IN ('queued', 'failed');
+    `,
+  },
 ];

@@ -10,16 +10,22 @@ import type { QueueStatements } from './queue-statements.js';
 import type { QueueStateRow } from './rows.js';
 import type { TaskStatements } from './task-statements.js';
 
-export type QueueCountStatements = Record<'add' | 'liveQueues' | 'all' | 'recentCreated' | 'recentFinished', Database.Statement>;
+export type QueueCountStatements = Record<
+  'add' | 'liveQueuesAfter' | 'between' | 'of' | 'recentCreated' | 'recentFinished',
+  Database.Statement
+>;
 
 export function prepareQueueCountStatements(db: Database.Database): QueueCountStatements {
   return {
     add: db.prepare(
       'INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?) ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n',
     ),
-    // Queues with live tasks: from the counts, never from the tasks table.
-    liveQueues: db.prepare('SELECT queue FROM queue_counts GROUP BY queue HAVING SUM(n) > 0').pluck(),
-    all: db.prepare('SELECT queue, state, n FROM queue_counts WHERE n > 0'),
+    // Queues with live tasks, by name, a chunk at a time: from the counts, never from the tasks table.
+    liveQueuesAfter: db
+      .prepare('SELECT DISTINCT queue FROM queue_counts WHERE queue > ? AND n > 0 ORDER BY queue LIMIT ?')
+      .pluck(),
+    between: db.prepare('SELECT queue, state, n FROM queue_counts WHERE queue > ? AND queue <= ? AND n > 0'),
+    of: db.prepare('SELECT queue, state, n FROM queue_counts WHERE queue = ? AND n > 0'),
     // Range counts over covering indexes: cost grows with the tasks of that queue inside the window only.
     recentCreated: db
       .prepare(
@@ -62,19 +68,62 @@ export class CountChanges {
   }
 }
 
-/** Store.queueStatsList; call inside a read transaction, so every figure comes from the same snapshot. */
-export function readQueueStats(
-  s: { counts: QueueCountStatements; queues: QueueStatements; tasks: TaskStatements },
-  { now, recentWindowMs, queues }: QueueStatsListParams,
+type StatsStatements = { counts: QueueCountStatements; queues: QueueStatements; tasks: TaskStatements };
+type CountRow = { queue: string; state: TaskState; n: number };
+
+/** Queues per chunk of an all-queue statistics read: a few ms of work, then the event loop is free again. */
+export const QUEUE_STATS_CHUNK = 500;
+
+/**
+ * Statistics of the named queues (Store.queueStatsList with `queues`), sorted by name. Call inside a read
+ * transaction, so that every figure comes from the same snapshot.
+ */
+export function readNamedQueueStats(s: StatsStatements, params: QueueStatsListParams, queues: readonly string[]): QueueStats[] {
+  const names = [...new Set(queues)].sort(byName);
+  const states = new Map<string, boolean>();
+  const counts: CountRow[] = [];
+  for (const queue of names) {
+    const state = s.queues.getState.get(queue) as QueueStateRow | undefined;
+    if (state !== undefined) states.set(queue, state.paused === 1);
+    counts.push(...(s.counts.of.all(queue) as CountRow[]));
+  }
+  return statsOf(s, params, names, states, counts);
+}
+
+/**
+ * One chunk of an all-queue statistics read: the queues after `after` (by name) that have live tasks or a
+ * stored state, up to QUEUE_STATS_CHUNK of the former; `next` resumes after the chunk, undefined at the end.
+ * Call inside a read transaction (one snapshot per chunk).
+ */
+export function readQueueStatsChunk(
+  s: StatsStatements,
+  params: QueueStatsListParams,
+  after: string,
+): { stats: QueueStats[]; next?: string } {
+  const live = s.counts.liveQueuesAfter.all(after, QUEUE_STATS_CHUNK) as string[];
+  const last = live[live.length - 1];
+  const full = live.length === QUEUE_STATS_CHUNK && last !== undefined;
+  const stateRows = (full ? s.queues.statesBetween.all(after, last) : s.queues.statesAfter.all(after)) as QueueStateRow[];
+  const states = new Map(stateRows.map((r) => [r.queue, r.paused === 1]));
+  const names = [...new Set([...live, ...states.keys()])].sort(byName);
+  const counts = last === undefined ? [] : (s.counts.between.all(after, last) as CountRow[]);
+  const stats = statsOf(s, params, names, states, counts);
+  return full ? { stats, next: last } : { stats };
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function statsOf(
+  s: StatsStatements,
+  { now, recentWindowMs }: QueueStatsListParams,
+  names: readonly string[],
+  states: ReadonlyMap<string, boolean>,
+  counts: readonly CountRow[],
 ): QueueStats[] {
-  const states = new Map((s.queues.listStates.all() as QueueStateRow[]).map((r) => [r.queue, r.paused === 1]));
-  const names =
-    queues !== undefined
-      ? [...new Set(queues)]
-      : [...new Set([...(s.counts.liveQueues.all() as string[]), ...states.keys()])];
-  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const byQueue = new Map<string, QueueStats>();
   const from = now - recentWindowMs;
+  // An empty window, (now, now], counts nothing: the metrics ask for none, and skip three reads per queue.
+  const recent = recentWindowMs > 0;
   for (const queue of names) {
     const oldest = s.tasks.nextRunAt.get(queue) as number | null;
     byQueue.set(queue, {
@@ -84,13 +133,13 @@ export function readQueueStats(
       oldestClaimableRunAt: oldest !== null && oldest <= now ? oldest : undefined,
       recent: {
         windowMs: recentWindowMs,
-        created: s.counts.recentCreated.get(queue, from, now) as number,
-        done: s.counts.recentFinished.get(queue, 'done', from, now) as number,
-        dead: s.counts.recentFinished.get(queue, 'dead', from, now) as number,
+        created: recent ? (s.counts.recentCreated.get(queue, from, now) as number) : 0,
+        done: recent ? (s.counts.recentFinished.get(queue, 'done', from, now) as number) : 0,
+        dead: recent ? (s.counts.recentFinished.get(queue, 'dead', from, now) as number) : 0,
       },
     });
   }
-  for (const row of s.counts.all.all() as { queue: string; state: TaskState; n: number }[]) {
+  for (const row of counts) {
     const stats = byQueue.get(row.queue);
     if (stats) stats.counts[row.state] = row.n;
   }

@@ -51,7 +51,13 @@ import { prepareArchiveStatements, type ArchiveStatements } from './archive-stat
 import { GroupCommit } from './group-commit.js';
 import { prepareLeaderStatements, type LeaderStatements } from './leader-statements.js';
 import { MIGRATIONS } from './migrations.js';
-import { CountChanges, prepareQueueCountStatements, readQueueStats, type QueueCountStatements } from './queue-counts.js';
+import {
+  CountChanges,
+  prepareQueueCountStatements,
+  readNamedQueueStats,
+  readQueueStatsChunk,
+  type QueueCountStatements,
+} from './queue-counts.js';
 import { prepareQueueStatements, type QueueStatements } from './queue-statements.js';
 import { prepareRecurringStatements, type RecurringStatements } from './recurring-statements.js';
 import {
@@ -68,7 +74,7 @@ import {
   type RecurringRow,
   type TaskRow,
 } from './rows.js';
-import { claimTasks, prepareTaskStatements, writeTask, type TaskStatements } from './task-statements.js';
+import { claimTasks, earliestWaitingRunAt, prepareTaskStatements, writeTask, type TaskStatements } from './task-statements.js';
 import { TaskListing } from './task-listing.js';
 
 export interface SqliteStoreOptions {
@@ -267,12 +273,28 @@ export class SqliteStore implements Store {
     return this.group.run('queueStateList', () => (this.queues.listStates.all() as QueueStateRow[]).map(rowToQueueState));
   }
 
-  queueStatsList(params: QueueStatsListParams): Promise<QueueStats[]> {
-    return this.group.run('queueStatsList', () => {
-      // One read transaction: every figure comes from the same snapshot.
-      const read = this.db.transaction(() => readQueueStats({ counts: this.counts, queues: this.queues, tasks: this.tasks }, params));
-      return read();
-    });
+  async queueStatsList(params: QueueStatsListParams): Promise<QueueStats[]> {
+    const statements = { counts: this.counts, queues: this.queues, tasks: this.tasks };
+    // Named queues: one read transaction, every figure from the same snapshot.
+    const { queues } = params;
+    if (queues !== undefined) {
+      return this.group.run('queueStatsList', () => this.db.transaction(() => readNamedQueueStats(statements, params, queues))());
+    }
+    // Every queue: a chunk of queues per turn of the event loop, each chunk one snapshot, so that tens of
+    // thousands of queues (a metrics scrape, GET /queues) never block other requests for long.
+    const all: QueueStats[] = [];
+    let after = '';
+    for (let chunks = 0; chunks < 1_000_000; chunks++) {
+      const from = after;
+      const chunk = await this.group.run('queueStatsList', () =>
+        this.db.transaction(() => readQueueStatsChunk(statements, params, from))(),
+      );
+      all.push(...chunk.stats);
+      if (chunk.next === undefined) break;
+      after = chunk.next;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return all;
   }
 
   // ── Recurring tasks ───────────────────────────────────────────────────────────────────────────────
@@ -342,12 +364,16 @@ export class SqliteStore implements Store {
   }
 
   private claimNow({ queues, ...claim }: TaskClaimParams): Task[] {
-    // Deduplicated: a queue named twice must not yield (and claim) its candidates twice.
-    let queueList = queues.length > 0 ? [...new Set(queues)] : (this.queues.all.all() as string[]);
-    const paused = this.queues.paused.all() as string[];
-    if (paused.length > 0) {
-      const skip = new Set(paused);
-      queueList = queueList.filter((queue) => !skip.has(queue));
+    // Deduplicated: a queue named twice must not yield (and claim) its candidates twice. Every queue: one
+    // walk across queues, with paused ones left out by the query.
+    let queueList: string[] | 'all' = 'all';
+    if (queues.length > 0) {
+      queueList = [...new Set(queues)];
+      const paused = this.queues.paused.all() as string[];
+      if (paused.length > 0) {
+        const skip = new Set(paused);
+        queueList = queueList.filter((queue) => !skip.has(queue));
+      }
     }
     const counts = new CountChanges();
     const claimed = claimTasks(this.tasks, queueList, claim, counts);
@@ -427,9 +453,9 @@ export class SqliteStore implements Store {
 
   taskNextRunAt({ queues }: TaskNextRunAtParams): Promise<number | undefined> {
     return this.group.run('taskNextRunAt', () => {
-      const queueList = queues.length > 0 ? queues : (this.queues.all.all() as string[]);
+      if (queues.length === 0) return earliestWaitingRunAt(this.tasks);
       let earliest: number | undefined;
-      for (const queue of queueList) {
+      for (const queue of queues) {
         const at = this.tasks.nextRunAt.get(queue) as number | null;
         if (at !== null && (earliest === undefined || at < earliest)) earliest = at;
       }

@@ -21,7 +21,24 @@ import {
   type TaskRow,
 } from './rows.js';
 
-export type TaskStatements = Record<'insert' | 'get' | 'update' | 'updateMutable' | 'exists' | 'stateAtVersion' | 'claimCandidates' | 'markClaimed' | 'nextRunAt' | 'listTimedOut' | 'countOutstanding', Database.Statement>;
+export type TaskStatements = Record<
+  | 'insert'
+  | 'get'
+  | 'update'
+  | 'updateMutable'
+  | 'exists'
+  | 'stateAtVersion'
+  | 'claimCandidates'
+  | 'claimCandidatesAtPriority'
+  | 'claimCandidatesBelowPriority'
+  | 'firstWaitingBelowPriority'
+  | 'nextRunAtAll'
+  | 'markClaimed'
+  | 'nextRunAt'
+  | 'listTimedOut'
+  | 'countOutstanding',
+  Database.Statement
+>;
 
 export function prepareTaskStatements(db: Database.Database): TaskStatements {
   const placeholders = TASK_COLUMNS.map(() => '?').join(', ');
@@ -52,6 +69,29 @@ export function prepareTaskStatements(db: Database.Database): TaskStatements {
        WHERE queue = ? AND state IN ('queued', 'failed') AND run_at <= ? AND attempted <= retry_times
        ORDER BY ${CLAIM_ORDER_SQL} LIMIT ?`,
     ),
+    // Every queue at once, one priority level at a time: the run_at range stops the walk at the first task
+    // not yet due. Paused queues are left out by the query (their due tasks are skipped one by one).
+    claimCandidatesAtPriority: db.prepare(
+      `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order_all
+       WHERE state IN ('queued', 'failed') AND priority = ? AND run_at <= ? AND attempted <= retry_times
+         AND queue NOT IN (SELECT queue FROM queue_states WHERE paused = 1)
+       ORDER BY run_at LIMIT ?`,
+    ),
+    // The same below a priority, for when there are many priority levels: walks the tasks not yet due too.
+    claimCandidatesBelowPriority: db.prepare(
+      `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order_all
+       WHERE state IN ('queued', 'failed') AND priority < ? AND run_at <= ? AND attempted <= retry_times
+         AND queue NOT IN (SELECT queue FROM queue_states WHERE paused = 1)
+       ORDER BY ${CLAIM_ORDER_SQL} LIMIT ?`,
+    ),
+    // The first waiting task of the highest priority below ?: one index seek per priority level present.
+    firstWaitingBelowPriority: db.prepare(
+      `SELECT priority, run_at FROM tasks INDEXED BY tasks_claim_order_all
+       WHERE state IN ('queued', 'failed') AND priority < ? ORDER BY ${CLAIM_ORDER_SQL} LIMIT 1`,
+    ),
+    nextRunAtAll: db
+      .prepare(`SELECT MIN(run_at) FROM tasks INDEXED BY tasks_claim_order_all WHERE state IN ('queued', 'failed')`)
+      .pluck(),
     markClaimed: db.prepare(
       `UPDATE tasks SET state = 'claimed', attempted = ?, claimed_worker_id = ?,
          claimed_at = ?, times_out_at = ?, report_at = NULL, report_data = NULL,
@@ -87,29 +127,57 @@ export function writeTask(s: TaskStatements, row: TaskRow, expectedVersion: numb
 
 type CandidateRow = TaskRow & { row_id: number };
 
+/** Bound of the per-priority-level walks across queues; past it, one walk of the rest of the index. */
+const MAX_PRIORITY_SEEKS = 64;
+
 /**
  * Claims the best `amount` claimable tasks of `queues` (already deduplicated, paused ones left out): per
- * queue through the claim-order index, then merged in the claim order; no more than `maxBytes` of answer
+ * queue through the claim-order index, then merged in the claim order, or, for 'all' (every unpaused
+ * queue), in one walk of the index across queues; no more than `maxBytes` of answer
  * (claimAnswerBytesOfRow), at least one task. Runs inside the caller's transaction.
  */
 export function claimTasks(
   s: TaskStatements,
-  queues: readonly string[],
+  queues: readonly string[] | 'all',
   { amount, workerId, now, maxBytes = Number.POSITIVE_INFINITY }: Omit<TaskClaimParams, 'queues'>,
   counts: CountChanges,
 ): Task[] {
   let candidates: CandidateRow[] = [];
-  for (const queue of queues) {
-    let bytes = 0;
-    for (const row of s.claimCandidates.iterate(queue, now, amount) as IterableIterator<CandidateRow>) {
+  let bytes = 0;
+  /** Reads rows in claim order until one passes the budget; false when it did (the walk is over). */
+  const read = (rows: IterableIterator<CandidateRow>): boolean => {
+    for (const row of rows) {
       candidates.push(row);
       bytes += claimAnswerBytesOfRow(row);
-      // A later row of this queue comes after all of these in the merged order too: it cannot fit. (This
+      // A later row of this walk comes after all of these in the merged order too: it cannot fit. (This
       // one may still be handed out, alone, if it is the first of all.) Nothing past it is read.
-      if (bytes > maxBytes) break;
+      if (bytes > maxBytes) return false;
+    }
+    return true;
+  };
+  if (queues === 'all') {
+    // Priority levels from the highest; each level's due tasks in run_at order. The levels come out in
+    // claim order, so the rows need no merge.
+    let below = Number.MAX_SAFE_INTEGER;
+    for (let seeks = 0; candidates.length < amount; seeks++) {
+      const left = amount - candidates.length;
+      if (seeks >= MAX_PRIORITY_SEEKS) {
+        read(s.claimCandidatesBelowPriority.iterate(below, now, left) as IterableIterator<CandidateRow>);
+        break;
+      }
+      const level = s.firstWaitingBelowPriority.get(below) as { priority: number; run_at: number } | undefined;
+      if (level === undefined) break;
+      below = level.priority;
+      if (level.run_at > now) continue; // nothing of this level is due yet
+      if (!read(s.claimCandidatesAtPriority.iterate(level.priority, now, left) as IterableIterator<CandidateRow>)) break;
+    }
+  } else {
+    for (const queue of queues) {
+      bytes = 0;
+      read(s.claimCandidates.iterate(queue, now, amount) as IterableIterator<CandidateRow>);
     }
   }
-  if (queues.length > 1) {
+  if (queues === 'all' || queues.length > 1) {
     candidates = candidates
       .map((row) => ({ row, order: claimOrderOfRow(row) }))
       .sort((a, b) => compareClaimOrder(a.order, b.order))
@@ -122,4 +190,22 @@ export function claimTasks(
     counts.move(row.queue, row.state, 'claimed');
     return { ...task, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
   });
+}
+
+
+/**
+ * The earliest run_at among waiting (queued or failed) tasks of every queue: within a priority the index
+ * is in run_at order, so one seek per priority level present gives it, whatever the number of queues.
+ */
+export function earliestWaitingRunAt(s: TaskStatements): number | undefined {
+  let earliest: number | undefined;
+  let below = Number.MAX_SAFE_INTEGER;
+  for (let seeks = 0; seeks < MAX_PRIORITY_SEEKS; seeks++) {
+    const row = s.firstWaitingBelowPriority.get(below) as { priority: number; run_at: number } | undefined;
+    if (row === undefined) return earliest;
+    if (earliest === undefined || row.run_at < earliest) earliest = row.run_at;
+    below = row.priority;
+  }
+  // Many priority levels: a scan of the waiting tasks (it follows them, not the queues ever seen).
+  return (s.nextRunAtAll.get() as number | null) ?? undefined;
 }
