@@ -113,6 +113,7 @@ export class TasquesMetrics implements EngineEvents {
   private isLeader: () => boolean = () => false;
   private cached: { at: number; stats: Promise<Map<string, LabelStats> | undefined> } | undefined;
   private readonly queueLabels: QueueLabels;
+  private scrapeStats: Promise<Map<string, LabelStats> | undefined> | undefined;
 
   constructor(private readonly options: MetricsOptions) {
     this.queueLabels = new QueueLabels(options.maxQueueSeries);
@@ -193,7 +194,7 @@ export class TasquesMetrics implements EngineEvents {
       labelNames: ['queue', 'state'] as const,
       registers,
       async collect() {
-        const stats = await self.queueStats();
+        const stats = await self.statsOfThisScrape();
         this.reset();
         for (const [queue, q] of stats ?? []) for (const state of TASK_STATES) this.set({ queue, state }, q.counts[state]);
       },
@@ -204,7 +205,7 @@ export class TasquesMetrics implements EngineEvents {
       labelNames: ['queue'] as const,
       registers,
       async collect() {
-        const stats = await self.queueStats();
+        const stats = await self.statsOfThisScrape();
         this.reset();
         const now = self.options.clock.now();
         for (const [queue, q] of stats ?? []) {
@@ -219,7 +220,7 @@ export class TasquesMetrics implements EngineEvents {
       labelNames: ['queue'] as const,
       registers,
       async collect() {
-        const stats = await self.queueStats();
+        const stats = await self.statsOfThisScrape();
         this.reset();
         for (const [queue, q] of stats ?? []) this.set({ queue }, q.paused);
       },
@@ -228,10 +229,22 @@ export class TasquesMetrics implements EngineEvents {
 
   /** The exposition: this server's metrics, then the process metrics. */
   async render(): Promise<string> {
-    // The store read first, so that its own timing (or failure) is in this scrape, not the next.
-    await this.queueStats();
-    const [own, process] = await Promise.all([this.registry.metrics(), defaultMetrics().metrics()]);
-    return own + process;
+    // The store read first, so that its own timing (or failure) is in this scrape, not the next; the
+    // gauges of this scrape share it, also when queue_stats_max_age is shorter than the scrape.
+    const stats = this.queueStats();
+    this.scrapeStats = stats;
+    try {
+      await stats;
+      const [own, process] = await Promise.all([this.registry.metrics(), defaultMetrics().metrics()]);
+      return own + process;
+    } finally {
+      if (this.scrapeStats === stats) this.scrapeStats = undefined;
+    }
+  }
+
+  /** The figures of the scrape in progress (one store read per scrape), else a read within max age. */
+  private statsOfThisScrape(): Promise<Map<string, LabelStats> | undefined> {
+    return this.scrapeStats ?? this.queueStats();
   }
 
   // ── EngineEvents ─────────────────────────────────────────────────────────────────────────────────
