@@ -114,7 +114,8 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
           summary: 'Claims a number of Tasks',
           description:
             'Claims up to `amount` tasks from `queues`, waiting up to `block_for` for some to become claimable. ' +
-            'Answers [] when none could be claimed in time.',
+            'Answers [] when none could be claimed in time. Fewer than `amount` once the answer reaches ' +
+            '`tasks.limits.max_answer_bytes` (at least one task); the others stay claimable.',
           tags: ['tasks'],
           headers: WorkerIdHeader,
           body: Type.Ref(ClaimSchema),

@@ -34,7 +34,10 @@ export const TaskPageSchema = Type.Object(
   {
     tasks: Type.Array(Type.Ref(TaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
     next_cursor: Type.Optional(
-      Type.String({ description: 'Present when the page is full: pass it as `cursor` for the next page.' }),
+      Type.String({
+        description:
+          'Present when the page is full, or was ended early by the answer budget (tasks.limits.max_answer_bytes): pass it as `cursor` for the next page.',
+      }),
     ),
   },
   { $id: 'operator.TaskPage' },
