@@ -2,7 +2,10 @@
 import type Database from 'better-sqlite3';
 import { TASK_COLUMNS } from './rows.js';
 
-export type ArchiveStatements = Record<'archivableGroups' | 'archivableIn' | 'copy' | 'deleteLive' | 'get' | 'deleteBefore', Database.Statement>;
+export type ArchiveStatements = Record<
+  'archivableGroups' | 'archivableIn' | 'copy' | 'deleteLive' | 'get' | 'deleteBefore',
+  Database.Statement
+>;
 
 export function prepareArchiveStatements(db: Database.Database): ArchiveStatements {
   const columns = TASK_COLUMNS.join(', ');

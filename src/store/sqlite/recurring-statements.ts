@@ -1,7 +1,10 @@
 /** Statements over the recurring tasks and their schedule ticks. */
 import type Database from 'better-sqlite3';
 
-export type RecurringStatements = Record<'get' | 'list' | 'listNotLoaded' | 'upsert' | 'update' | 'tickList' | 'tickRecord', Database.Statement>;
+export type RecurringStatements = Record<
+  'get' | 'list' | 'listNotLoaded' | 'upsert' | 'update' | 'tickList' | 'tickRecord',
+  Database.Statement
+>;
 
 export function prepareRecurringStatements(db: Database.Database): RecurringStatements {
   return {
