@@ -1,7 +1,7 @@
 /** The v1 recurring-task routes (spec §1.2–§1.3, §8). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { parseSchedule, ScheduleParseError } from '../../domain/schedule.js';
+import { parseStorableSchedule, ScheduleParseError } from '../../domain/schedule.js';
 import type { TaskDefinitionInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
 import { durationNsFromBody, orUndefined, recurringTaskToJson } from '../mappers.js';
@@ -17,9 +17,10 @@ import {
 import { errorResponses } from '../schemas/tasks.js';
 import { assertQueueName } from './tasks.js';
 
-function checkSchedule(expression: string): string {
+/** The expression, if it parses as v1 parses schedules and fires within 5 years of `now`; else a 400. */
+function checkSchedule(expression: string, now: number): string {
   try {
-    parseSchedule(expression);
+    parseStorableSchedule(expression, now);
     return expression;
   } catch (e) {
     if (e instanceof ScheduleParseError) {
@@ -63,7 +64,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
         const body = request.body;
         const task = await engine.createRecurringTask({
           id: body.id,
-          scheduleExpression: checkSchedule(body.schedule_expression),
+          scheduleExpression: checkSchedule(body.schedule_expression, engine.now()),
           skipIfOutstandingTasksExist: orUndefined(body.skip_if_outstanding_tasks_exist),
           taskDefinition: toDefinition(body.task_definition),
         });
@@ -118,7 +119,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
         const schedule = orUndefined(body.schedule_expression);
         const definition = orUndefined(body.task_definition);
         const task = await engine.updateRecurringTask(request.params.id, {
-          scheduleExpression: schedule === undefined ? undefined : checkSchedule(schedule),
+          scheduleExpression: schedule === undefined ? undefined : checkSchedule(schedule, engine.now()),
           skipIfOutstandingTasksExist: orUndefined(body.skip_if_outstanding_tasks_exist),
           taskDefinition: definition === undefined ? undefined : toDefinition(definition),
         });
