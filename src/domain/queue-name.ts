@@ -3,6 +3,8 @@
  * always be an index. All violations are collected, as v1 does.
  */
 
+import { hasLoneSurrogate } from './identifiers.js';
+
 const FORBIDDEN_CHARS = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
 
 /** Maximum length in UTF-8 bytes: the Elasticsearch index-name limit less the `.tasques_queue-` prefix. */
@@ -23,6 +25,7 @@ export function queueNameViolations(name: string): string[] {
   }
   if (name === '.' || name === '..') reasons.push(`Queue name cannot be [${name}]`);
   if (name.toLowerCase() !== name) reasons.push('Queue name must be lower case');
+  if (hasLoneSurrogate(name)) reasons.push('Queue name cannot contain a lone UTF-16 surrogate');
   if (Buffer.byteLength(name, 'utf8') > MAX_QUEUE_NAME_BYTES) {
     reasons.push(`Queue name cannot be longer than ${MAX_QUEUE_NAME_BYTES} bytes`);
   }

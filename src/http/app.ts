@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { isGoDuration } from '../domain/duration.js';
+import { MAX_PATH_PARAM_LENGTH } from '../domain/identifiers.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -122,6 +123,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
+    // Fastify's default (100) refused ids and queue names that create accepts.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // One log line per request costs ~10% of throughput; errors are still logged.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     // Malformed URLs (e.g. bad percent-encoding) get the same {message, code} body as every other error.

@@ -19,14 +19,21 @@ function body(kind: ErrorKind, message: string) {
   return { message, code: ERROR_CODES[kind].code };
 }
 
+/** A value for an error message, cut short: a message never echoes a whole oversized field back. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
+}
+
 /** A readable message for the first schema violation, e.g. `body/queues must be array`. */
 function validationMessage(error: FastifyError): string {
   const detail = (error.validation as ValidationDetail[] | undefined)?.[0];
   const context = error.validationContext ?? 'body';
   if (!detail) return error.message;
   const path = `${context}${detail.instancePath ?? ''}`;
+  if (detail.keyword === 'maxLength' || detail.keyword === 'maxItems') return error.message; // names the limit
   if (detail.parentSchema?.format === 'go-duration' || detail.params?.format === 'go-duration') {
-    return `${path} must be a Go duration string such as "300ms", "5s" or "1h30m" (got ${JSON.stringify(detail.data)})`;
+    return `${path} must be a Go duration string such as "300ms", "5s" or "1h30m" (got ${shown(detail.data)})`;
   }
   if (context === 'body' && (detail.instancePath ?? '') === '' && detail.keyword === 'type') {
     // No body at all reaches validation as undefined or null, depending on how it was sent.

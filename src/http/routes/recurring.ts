@@ -15,7 +15,7 @@ import {
   type TaskDefinitionInputJson,
 } from '../schemas/recurring.js';
 import { errorResponses } from '../schemas/tasks.js';
-import { assertQueueName } from './tasks.js';
+import { assertQueueName, assertWellFormed } from './tasks.js';
 
 /** The expression, if it parses as v1 parses schedules and fires within 5 years of `now`; else a 400. */
 function checkSchedule(expression: string, now: number): string {
@@ -32,6 +32,7 @@ function checkSchedule(expression: string, now: number): string {
 
 function toDefinition(def: TaskDefinitionInputJson): TaskDefinitionInput {
   assertQueueName(def.queue);
+  assertWellFormed('task_definition.kind', def.kind);
   const processingTimeoutNs = durationNsFromBody('task_definition.processing_timeout', def.processing_timeout);
   if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
     throw errors.badRequest('task_definition.processing_timeout: must be positive');
@@ -62,6 +63,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body;
+        assertWellFormed('id', body.id);
         const task = await engine.createRecurringTask({
           id: body.id,
           scheduleExpression: checkSchedule(body.schedule_expression, engine.now()),

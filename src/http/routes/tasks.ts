@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { hasLoneSurrogate } from '../../domain/identifiers.js';
 import { queueNameViolations } from '../../domain/queue-name.js';
 import type { NewTaskInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
@@ -28,6 +29,13 @@ export function assertQueueName(name: string): void {
   if (reasons.length > 0) throw errors.invalidQueueName(reasons);
 }
 
+/** 400 for an id or kind that is not well-formed Unicode (a lone surrogate): it could not be stored as sent. */
+export function assertWellFormed(field: string, value: string | null | undefined): void {
+  if (value !== null && value !== undefined && hasLoneSurrogate(value)) {
+    throw errors.badRequest(`${field}: must not contain a lone UTF-16 surrogate`);
+  }
+}
+
 export function workerIdOf(request: FastifyRequest): string {
   const raw = request.headers[WORKER_ID_HEADER];
   const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
@@ -43,6 +51,8 @@ export async function checkQueueParam(request: FastifyRequest): Promise<void> {
 /** Checks a `task.NewTask` body beyond its schema (queue name, durations, time) and maps it to the engine's input. */
 export function newTaskInputFromBody(body: NewTaskJson): NewTaskInput {
   assertQueueName(body.queue);
+  assertWellFormed('id', body.id);
+  assertWellFormed('kind', body.kind);
   const processingTimeoutNs = durationNsFromBody('processing_timeout', body.processing_timeout);
   if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
     throw errors.badRequest('processing_timeout: must be positive');

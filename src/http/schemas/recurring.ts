@@ -1,5 +1,7 @@
 /** Recurring-task schemas (spec §1.4–§1.5, §8), with v1's component ids. */
 import { type Static, Type } from '@sinclair/typebox';
+import { MAX_ID_LENGTH } from '../../domain/identifiers.js';
+import { MAX_SCHEDULE_EXPRESSION_LENGTH } from '../../domain/schedule.js';
 import { DurationString, INT32_MAX, JsonObjectSchema, Metadata, Nullable } from './tasks.js';
 
 const SCHEDULE_DESCRIPTION =
@@ -34,8 +36,8 @@ export const TaskDefinitionSchema = Type.Object(
 
 export const NewRecurringTaskSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 512, description: 'Your id for the recurring task.' }),
-    schedule_expression: Type.String({ minLength: 1, description: SCHEDULE_DESCRIPTION }),
+    id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, description: 'Your id for the recurring task.' }),
+    schedule_expression: Type.String({ minLength: 1, maxLength: MAX_SCHEDULE_EXPRESSION_LENGTH, description: SCHEDULE_DESCRIPTION }),
     skip_if_outstanding_tasks_exist: Nullable(
       Type.Boolean({
         description: 'Skip a tick while tasks enqueued by this recurring task are still queued, claimed or failed.',
@@ -48,7 +50,9 @@ export const NewRecurringTaskSchema = Type.Object(
 
 export const RecurringTaskUpdateSchema = Type.Object(
   {
-    schedule_expression: Nullable(Type.String({ minLength: 1, description: SCHEDULE_DESCRIPTION })),
+    schedule_expression: Nullable(
+      Type.String({ minLength: 1, maxLength: MAX_SCHEDULE_EXPRESSION_LENGTH, description: SCHEDULE_DESCRIPTION }),
+    ),
     skip_if_outstanding_tasks_exist: Nullable(Type.Boolean()),
     task_definition: Type.Optional(Type.Ref(TaskDefinitionInputSchema)),
   },

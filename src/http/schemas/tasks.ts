@@ -5,9 +5,17 @@
  * class names.
  */
 import { type Static, Type, type TSchema } from '@sinclair/typebox';
+import { MAX_DURATION_LENGTH } from '../../domain/duration.js';
+import { MAX_ID_LENGTH } from '../../domain/identifiers.js';
 import { TASK_STATES, type JsonObject, type TaskState as TaskStateValue } from '../../types/index.js';
 
 export const INT32_MAX = 2_147_483_647;
+
+/**
+ * Most queues one claim may name (400 beyond). Each poll of a long poll works on the whole list, so the
+ * list is bounded like `amount` and `block_for`; `[]` claims from every queue.
+ */
+export const MAX_CLAIM_QUEUES = 1000;
 
 /** A free-form JSON object (args, context, report data, results). */
 export const JsonObjectSchema = (description: string) =>
@@ -17,7 +25,7 @@ export const JsonObjectSchema = (description: string) =>
 export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Unsafe<Static<T>>({ ...schema, nullable: true }));
 
 export const DurationString = (description: string) =>
-  Type.String({ format: 'go-duration', description: `${description} A Go duration string, e.g. "300ms", "5s", "1h30m".` });
+  Type.String({ format: 'go-duration', maxLength: MAX_DURATION_LENGTH, description: `${description} A Go duration string, e.g. "300ms", "5s", "1h30m".` });
 
 const DateTime = (description: string) => Type.String({ format: 'date-time', description });
 
@@ -122,7 +130,7 @@ export const NewTaskSchema = Type.Object(
     id: Nullable(
       Type.String({
         minLength: 1,
-        maxLength: 512,
+        maxLength: MAX_ID_LENGTH,
         description: 'Optional idempotency key, unique per queue (409 if taken). Generated when absent.',
       }),
     ),
@@ -144,7 +152,10 @@ export const NewTaskSchema = Type.Object(
 
 export const ClaimSchema = Type.Object(
   {
-    queues: Type.Array(Type.String(), { description: 'Queues to claim from; [] means every queue.' }),
+    queues: Type.Array(Type.String(), {
+      maxItems: MAX_CLAIM_QUEUES,
+      description: `Queues to claim from, at most ${MAX_CLAIM_QUEUES}; [] means every queue.`,
+    }),
     amount: Nullable(
       Type.Integer({
         minimum: 0,
