@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { hasLoneSurrogate } from '../../domain/identifiers.js';
 import { queueNameViolations } from '../../domain/queue-name.js';
+import { parseRfc3339 } from '../../domain/time.js';
 import type { NewTaskInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
 import { durationNsFromBody, orUndefined, taskToJson } from '../mappers.js';
@@ -58,9 +59,9 @@ export function newTaskInputFromBody(body: NewTaskJson): NewTaskInput {
     throw errors.badRequest('processing_timeout: must be positive');
   }
   const runAt = orUndefined(body.run_at);
-  const runAtMs = runAt === undefined ? undefined : Date.parse(runAt);
-  // The date-time format lets through what Date cannot represent, e.g. a leap second (Go rejects it too).
-  if (runAtMs !== undefined && Number.isNaN(runAtMs)) {
+  const runAtMs = runAt === undefined ? undefined : parseRfc3339(runAt);
+  // The schema's date-time format lets through what Go refuses, e.g. a leap second.
+  if (runAt !== undefined && runAtMs === undefined) {
     throw errors.badRequest(`run_at: not a valid RFC 3339 date-time (got ${JSON.stringify(runAt)})`);
   }
   return {
