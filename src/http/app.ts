@@ -58,6 +58,10 @@ import {
 export interface AppOptions {
   engine: TaskEngine;
   bodyLimitBytes: number;
+  /** Longest time to receive a whole request (408 beyond); 0 for none. */
+  requestTimeoutMs?: number;
+  /** Longest time to receive the request headers. */
+  headersTimeoutMs?: number;
   basicAuthUsers?: readonly BasicAuthUser[];
   logger?: FastifyServerOptions['logger'];
   version?: string;
@@ -123,6 +127,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs ?? 0,
+    // Node checks the two timeouts on an interval (30 s by default), which would stretch a short one.
+    http: {
+      ...(options.headersTimeoutMs === undefined ? {} : { headersTimeout: options.headersTimeoutMs }),
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, (options.headersTimeoutMs ?? 60_000) / 4)),
+    },
     // Fastify's default (100) refused ids and queue names that create accepts.
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // One log line per request costs ~10% of throughput; errors are still logged.
