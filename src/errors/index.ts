@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { code: 'TQ_ERR_BODY_TOO_LARGE', status: 413 },
   INTERNAL: { code: 'TQ_ERR_INTERNAL', status: 500 },
   INVALID_QUEUE_NAME: { code: 'TQ_ERR_INVALID_QUEUE_NAME', status: 400 },
+  METHOD_NOT_ALLOWED: { code: 'TQ_ERR_METHOD_NOT_ALLOWED', status: 405 },
   RECURRING_TASK_ALREADY_EXISTS: { code: 'TQ_ERR_RECURRING_TASK_ALREADY_EXISTS', status: 409 },
   RECURRING_TASK_NOT_FOUND: { code: 'TQ_ERR_RECURRING_TASK_NOT_FOUND', status: 404 },
   RECURRING_TASK_VERSION_CONFLICT: { code: 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT', status: 409 },
@@ -54,6 +55,8 @@ export const errors = {
   badRequest: (message: string) => new TasquesError('BAD_REQUEST', message),
   invalidQueueName: (reasons: string[]) =>
     new TasquesError('INVALID_QUEUE_NAME', `Illegal Queue name: [[${reasons.join(' ')}]]`),
+  methodNotAllowed: (method: string, allowed: readonly string[]) =>
+    new TasquesError('METHOD_NOT_ALLOWED', `Method ${method} is not allowed here; allowed: ${allowed.join(', ')}`),
   recurringTaskAlreadyExists: (id: string) =>
     new TasquesError('RECURRING_TASK_ALREADY_EXISTS', `Id already exists [${id}]`),
   recurringTaskNotFound: (id: string) => new TasquesError('RECURRING_TASK_NOT_FOUND', `Could not find [${id}]`),

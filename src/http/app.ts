@@ -10,8 +10,8 @@ import { MAX_PATH_PARAM_LENGTH } from '../domain/identifiers.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
 import { dashboardRoutes } from './dashboard.js';
-import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { type BasicAuthUser, isProtectedPath, registerBasicAuth } from './plugins/auth.js';
+import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { batchRoutes } from './routes/batch.js';
 import { operatorRoutes } from './routes/operator.js';
@@ -177,10 +177,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, body);
   });
 
+  const methodsOf = trackRouteMethods(app); // first, to see every route
   options.observability?.(app);
-  registerErrorHandling(app);
+  registerErrorHandling(app, methodsOf);
   registerBasicAuth(app, options.basicAuthUsers ?? []);
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
+  // The routes behind the optional basic auth say so in the OpenAPI document; `{}` is the alternative
+  // of no credentials, for a server without users.
+  app.addHook('onRoute', (route) => {
+    if (route.schema && !route.schema.hide && isProtectedPath(route.url)) {
+      route.schema = { ...route.schema, security: [{ basicAuth: [] }, {}] };
+    }
+  });
 
   await app.register(swagger, {
     openapi: {

@@ -4,6 +4,7 @@
  * (never a stack trace or store internals).
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { QUEUE_NAME_PATTERN, queueNameViolations } from '../../domain/queue-name.js';
 import { ERROR_CODES, type ErrorKind, errors, isTasquesError } from '../../errors/index.js';
 
 interface ValidationDetail {
@@ -11,7 +12,7 @@ interface ValidationDetail {
   keyword?: string;
   params?: Record<string, unknown>;
   message?: string;
-  parentSchema?: { format?: string };
+  parentSchema?: { format?: string; pattern?: string };
   data?: unknown;
 }
 
@@ -48,8 +49,47 @@ function validationMessage(error: FastifyError): string {
   return error.message;
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setNotFoundHandler((_request, reply) => {
+/**
+ * The methods of the routes registered so far, by path pattern, to tell "no such path" (404) from "not
+ * with this method" (405 with `Allow`, RFC 9110 §15.5.6). Paths are compared segment by segment, each
+ * percent-decoded (an encoded `/` stays inside its segment, as in the router); a parameter matches one
+ * non-empty segment and a trailing `*` anything.
+ */
+export function trackRouteMethods(app: FastifyInstance): (rawPath: string) => string[] {
+  const SEPARATOR = '\u0000'; // cannot occur in a URL, even decoded (the router refuses %00)
+  const routes: { pattern: RegExp; method: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const source = route.url
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^\\u0000]+' : segment === '*' ? '.*' : escape(segment)))
+      .join(SEPARATOR);
+    for (const method of [route.method].flat()) routes.push({ pattern: new RegExp(`^${source}$`), method });
+  });
+  return (rawPath) => {
+    const path = rawPath
+      .split('/')
+      .map((segment) => {
+        try {
+          return decodeURIComponent(segment);
+        } catch {
+          return segment; // a malformed escape: compared as sent
+        }
+      })
+      .join(SEPARATOR);
+    return [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
+  };
+}
+
+/** @param methodsOf the methods of the routes matching a path (trackRouteMethods, called before any route) */
+export function registerErrorHandling(app: FastifyInstance, methodsOf: (path: string) => string[]): void {
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = methodsOf(request.url.split('?')[0] ?? '');
+    if (allowed.length > 0) {
+      const e = errors.methodNotAllowed(request.method, allowed);
+      void reply.code(e.status).header('allow', allowed.join(', ')).send({ message: e.message, code: e.code });
+      return;
+    }
     void reply.code(404).send(body('ROUTE_NOT_FOUND', 'No such route.'));
   });
 
@@ -62,6 +102,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
       // The only header with a schema is X-TASQUES-WORKER-ID; answer with v1's message.
       const e = errors.workerIdMissing();
       return reply.code(e.status).send({ message: e.message, code: e.code });
+    }
+    const detail = (error.validation as ValidationDetail[] | undefined)?.[0];
+    if (detail?.parentSchema?.pattern === QUEUE_NAME_PATTERN && typeof detail.data === 'string') {
+      // A queue name the schema refuses gets v1's answer, as the routes give it (spec §2.6).
+      const e = errors.invalidQueueName(queueNameViolations(detail.data));
+      // A batch names the item, as its route does (`tasks[1]: …`).
+      const item = /^\/tasks\/(\d+)\//.exec(detail.instancePath ?? '')?.[1];
+      return reply.code(e.status).send({ message: item === undefined ? e.message : `tasks[${item}]: ${e.message}`, code: e.code });
     }
     if (error.validation) {
       return reply.code(400).send(body('BAD_REQUEST', validationMessage(error)));

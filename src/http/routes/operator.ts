@@ -32,7 +32,7 @@ import {
   WindowQuery,
   type WindowQueryJson,
 } from '../schemas/operator.js';
-import { errorResponses, TaskParams, TaskSchema } from '../schemas/tasks.js';
+import { errorResponses, QueueName, TaskParams, TaskSchema } from '../schemas/tasks.js';
 import { assertQueueName, checkQueueParam } from './tasks.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -139,7 +139,7 @@ const queueStateToJson = (state: QueueState): QueueStateJson => ({
   modified_at: iso(state.modifiedAt),
 });
 
-const QueueParams = Type.Object({ queue: Type.String() });
+const QueueParams = Type.Object({ queue: QueueName() });
 
 export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
   return async (app) => {

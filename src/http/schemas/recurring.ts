@@ -2,7 +2,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { MAX_ID_LENGTH } from '../../domain/identifiers.js';
 import { MAX_SCHEDULE_EXPRESSION_LENGTH } from '../../domain/schedule.js';
-import { DurationString, INT32_MAX, JsonObjectSchema, Metadata, Nullable } from './tasks.js';
+import { DurationString, INT32_MAX, JsonObjectSchema, Metadata, Nullable, QueueName } from './tasks.js';
 
 const SCHEDULE_DESCRIPTION =
   '5-field cron ("0,5,10 * * * *"), a descriptor (@yearly @monthly @weekly @daily @hourly) or "@every <duration>" ' +
@@ -10,7 +10,7 @@ const SCHEDULE_DESCRIPTION =
 
 export const TaskDefinitionInputSchema = Type.Object(
   {
-    queue: Type.String({ description: 'Queue of the enqueued tasks.' }),
+    queue: QueueName('Queue of the enqueued tasks.'),
     kind: Type.String({ minLength: 1 }),
     retry_times: Nullable(Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Default 25.' })),
     priority: Nullable(Type.Integer({ minimum: -INT32_MAX - 1, maximum: INT32_MAX, description: 'Default 0.' })),
