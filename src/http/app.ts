@@ -64,7 +64,8 @@ export interface AppOptions {
   headersTimeoutMs?: number;
   basicAuthUsers?: readonly BasicAuthUser[];
   logger?: FastifyServerOptions['logger'];
-  version?: string;
+  /** The package version, shown in the OpenAPI document. */
+  version: string;
   /**
    * Applied to the bare app before anything else (src/observability/http-observability.ts): request ids,
    * request metrics and spans, and the /healthz, /readyz and /metrics routes.
@@ -139,7 +140,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     // Malformed URLs (e.g. bad percent-encoding) get the same {message, code} body as every other error.
     frameworkErrors: (error, _request, reply) => {
-      void (reply as FastifyReply).code(400).send({ message: error.message, code: ERROR_CODES.BAD_REQUEST.code });
+      void (reply as FastifyReply)
+        .code(ERROR_CODES.BAD_REQUEST.status)
+        .send({ message: error.message, code: ERROR_CODES.BAD_REQUEST.code });
     },
     ajv: {
       customOptions: {
@@ -197,7 +200,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         title: 'Tasques',
         description:
           'Background-task queues with language-agnostic workers. Wire-compatible with the Tasques v1 API.',
-        version: options.version ?? '0.1.0',
+        version: options.version,
         license: { name: 'MIT' },
       },
       components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },

@@ -4,6 +4,7 @@
  * (src/observability) wraps the store (metrics, spans), listens to the engine and the elector (metrics)
  * and instruments the app (request ids, request metrics and spans, /healthz, /readyz, /metrics).
  */
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
@@ -24,7 +25,10 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import type { QueueStats } from '../types/index.js';
 
-export const VERSION = '0.1.0';
+/** The package version, read once from package.json (two levels up from src/server and dist/server). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export interface TasquesServer {
   app: FastifyInstance;

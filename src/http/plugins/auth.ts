@@ -47,7 +47,7 @@ export function registerBasicAuth(app: FastifyInstance, users: readonly BasicAut
       if (ok) return;
     }
     return reply
-      .code(401)
+      .code(ERROR_CODES.UNAUTHORIZED.status)
       .header('WWW-Authenticate', 'Basic realm="Authorization Required"')
       .send({ message: 'Unauthorized: valid basic-auth credentials are required', code: ERROR_CODES.UNAUTHORIZED.code });
   });

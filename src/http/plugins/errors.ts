@@ -3,7 +3,7 @@
  * parsing errors say which field is wrong; unknown errors are logged and answered with a generic 500
  * (never a stack trace or store internals).
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { QUEUE_NAME_PATTERN, queueNameViolations } from '../../domain/queue-name.js';
 import { ERROR_CODES, type ErrorKind, errors, isTasquesError } from '../../errors/index.js';
 
@@ -19,6 +19,9 @@ interface ValidationDetail {
 function body(kind: ErrorKind, message: string) {
   return { message, code: ERROR_CODES[kind].code };
 }
+
+/** Answers the error `kind` with the registry's status: a handler never writes a status of its own. */
+const answer = (reply: FastifyReply, kind: ErrorKind, message: string) => reply.code(ERROR_CODES[kind].status).send(body(kind, message));
 
 /** A value for an error message, cut short: a message never echoes a whole oversized field back. */
 function shown(value: unknown): string {
@@ -90,7 +93,7 @@ export function registerErrorHandling(app: FastifyInstance, methodsOf: (path: st
       void reply.code(e.status).header('allow', allowed.join(', ')).send({ message: e.message, code: e.code });
       return;
     }
-    void reply.code(404).send(body('ROUTE_NOT_FOUND', 'No such route.'));
+    void answer(reply, 'ROUTE_NOT_FOUND', 'No such route.');
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -112,26 +115,26 @@ export function registerErrorHandling(app: FastifyInstance, methodsOf: (path: st
       return reply.code(e.status).send({ message: item === undefined ? e.message : `tasks[${item}]: ${e.message}`, code: e.code });
     }
     if (error.validation) {
-      return reply.code(400).send(body('BAD_REQUEST', validationMessage(error)));
+      return answer(reply, 'BAD_REQUEST', validationMessage(error));
     }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return reply.code(413).send(body('BODY_TOO_LARGE', `Request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`));
+        return answer(reply, 'BODY_TOO_LARGE', `Request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`);
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return reply.code(400).send(body('BAD_REQUEST', 'Request body is empty; expected a JSON object'));
+        return answer(reply, 'BAD_REQUEST', 'Request body is empty; expected a JSON object');
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return reply.code(415).send(body('UNSUPPORTED_MEDIA_TYPE', error.message));
+        return answer(reply, 'UNSUPPORTED_MEDIA_TYPE', error.message);
       default:
         break;
     }
     if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-      return reply.code(400).send(body('BAD_REQUEST', `Request body is not valid JSON: ${error.message}`));
+      return answer(reply, 'BAD_REQUEST', `Request body is not valid JSON: ${error.message}`);
     }
-    const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      return reply.code(status).send(body('BAD_REQUEST', error.message));
+    const frameworkStatus = error.statusCode ?? 500;
+    if (frameworkStatus >= 400 && frameworkStatus < 500) {
+      return reply.code(frameworkStatus).send(body('BAD_REQUEST', error.message));
     }
     request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send(body('INTERNAL', 'Internal server error'));
+    return answer(reply, 'INTERNAL', 'Internal server error');
   });
 }
