@@ -389,3 +389,12 @@ test('malformed percent-encoding in paths answers 400 with {message, code}, not 
     assert.deepEqual(Object.keys(res.json).sort(), ['code', 'message']);
   }
 });
+
+test('a method without routes (QUERY, with a body and no Content-Type) on a known path answers 405, on an unknown one 404', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  const known = await ts.request({ method: 'QUERY' as 'GET', url: '/tasques/q/id', body: 'x', headers: { 'content-type': '' } });
+  assertError(known, 405, /^Method QUERY is not allowed here/, 'TQ_ERR_METHOD_NOT_ALLOWED');
+  assert.equal(known.headers.allow, 'GET, HEAD');
+  const unknown = await ts.request({ method: 'QUERY' as 'GET', url: '/nope', body: 'x', headers: { 'content-type': '' } });
+  assertError(unknown, 404, 'No such route.', 'TQ_ERR_ROUTE_NOT_FOUND');
+});

@@ -3,7 +3,7 @@
  * parsing errors say which field is wrong; unknown errors are logged and answered with a generic 500
  * (never a stack trace or store internals).
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { QUEUE_NAME_PATTERN, queueNameViolations } from '../../domain/queue-name.js';
 import { ERROR_CODES, type ErrorKind, errors, isTasquesError } from '../../errors/index.js';
 
@@ -86,17 +86,22 @@ export function trackRouteMethods(app: FastifyInstance): (rawPath: string) => st
 
 /** @param methodsOf the methods of the routes matching a path (trackRouteMethods, called before any route) */
 export function registerErrorHandling(app: FastifyInstance, methodsOf: (path: string) => string[]): void {
-  app.setNotFoundHandler((request, reply) => {
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
     const allowed = methodsOf(request.url.split('?')[0] ?? '');
     if (allowed.length > 0) {
       const e = errors.methodNotAllowed(request.method, allowed);
-      void reply.code(e.status).header('allow', allowed.join(', ')).send({ message: e.message, code: e.code });
-      return;
+      return reply.code(e.status).header('allow', allowed.join(', ')).send({ message: e.message, code: e.code });
     }
-    void answer(reply, 'ROUTE_NOT_FOUND', 'No such route.');
+    return answer(reply, 'ROUTE_NOT_FOUND', 'No such route.');
+  };
+  app.setNotFoundHandler((request, reply) => {
+    void noRoute(request, reply);
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // A request without a route can still fail before the not-found handler, e.g. reading the body of a
+    // QUERY without a Content-Type: what it gets is still "no such route" or "not with this method".
+    if (request.is404 && !isTasquesError(error)) return noRoute(request, reply);
     if (isTasquesError(error)) {
       if (error.status >= 500) request.log.error({ err: error }, 'request failed');
       return reply.code(error.status).send({ message: error.message, code: error.code });
