@@ -7,7 +7,8 @@
  * at least TASQUES_FUZZ_MIN_REQUESTS requests (5 000), and the server's peak RSS stay under 300 MB.
  *
  * `npm run test:fuzz`; a soak-tier file (test/soak), never run by `npm test`. Knobs:
- * TASQUES_FUZZ_MAX_EXAMPLES (cases per operation and phase, default 60), TASQUES_FUZZ_SEED.
+ * TASQUES_FUZZ_MAX_EXAMPLES (cases per operation and phase, default 60), TASQUES_FUZZ_SEED (rounds use
+ * seed+1, seed+2, …), TASQUES_FUZZ_MIN_REQUESTS.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,6 +22,7 @@ after(killAllServers);
 const SCHEMATHESIS = join(REPO_ROOT, 'build', 'fuzz', 'venv', 'bin', 'schemathesis');
 const MAX_EXAMPLES = process.env.TASQUES_FUZZ_MAX_EXAMPLES ?? '60';
 const MIN_REQUESTS = Number(process.env.TASQUES_FUZZ_MIN_REQUESTS ?? 5_000);
+const MAX_ROUNDS = 6;
 const MAX_RSS_BYTES = 300 * 1024 * 1024;
 const CHECKS = [
   'not_a_server_error',
@@ -85,41 +87,51 @@ describe('schema fuzzing of the real server (schemathesis)', { timeout: 60 * 60_
         },
       });
       const dir = makeTempDir('tasques-fuzz-');
-      const report = join(dir, 'events.ndjson');
       const started = performance.now();
-      const result = await run(
-        SCHEMATHESIS,
-        [
-          'run',
-          `${server.url}/openapi.json`,
-          '--checks',
-          CHECKS,
-          '--max-examples',
-          MAX_EXAMPLES,
-          '--workers',
-          '2',
-          '--no-color',
-          '--generation-database',
-          'none',
-          '--report',
-          'ndjson',
-          '--report-ndjson-path',
-          report,
-          ...(process.env.TASQUES_FUZZ_SEED ? ['--seed', process.env.TASQUES_FUZZ_SEED] : []),
-          ...(mode === 'with auth' ? ['--auth', credentials] : []),
-        ],
-        dir,
-      );
+      // Rounds with fresh seeds until enough requests went out (one round sends about 2 500).
+      let requests = 0;
+      const byStatus = new Map<number, number>();
+      const serverErrors: string[] = [];
+      for (let round = 1; round <= MAX_ROUNDS && requests < MIN_REQUESTS; round++) {
+        const report = join(dir, `events-${round}.ndjson`);
+        const seed = process.env.TASQUES_FUZZ_SEED === undefined ? [] : ['--seed', String(Number(process.env.TASQUES_FUZZ_SEED) + round)];
+        const result = await run(
+          SCHEMATHESIS,
+          [
+            'run',
+            `${server.url}/openapi.json`,
+            '--checks',
+            CHECKS,
+            '--max-examples',
+            MAX_EXAMPLES,
+            '--workers',
+            '2',
+            '--no-color',
+            '--generation-database',
+            'none',
+            '--report',
+            'ndjson',
+            '--report-ndjson-path',
+            report,
+            ...seed,
+            ...(mode === 'with auth' ? ['--auth', credentials] : []),
+          ],
+          dir,
+        );
+        const summary = summarize(report);
+        requests += summary.requests;
+        for (const [status, n] of summary.byStatus) byStatus.set(status, (byStatus.get(status) ?? 0) + n);
+        serverErrors.push(...summary.serverErrors);
+        assert.equal(result.code, 0, `schemathesis found problems in round ${round}:\n${result.output.slice(-8000)}`);
+      }
       const seconds = (performance.now() - started) / 1000;
       const rss = peakRssBytes(server.pid);
-      const { requests, byStatus, serverErrors } = summarize(report);
       const statuses = [...byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(', ');
       console.log(
         `schema fuzz ${mode}: ${requests} requests in ${seconds.toFixed(0)} s (load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}); ` +
           `statuses ${statuses}; server peak RSS ${(rss / 1024 / 1024).toFixed(0)} MB`,
       );
       assert.deepEqual(serverErrors, [], 'server errors');
-      assert.equal(result.code, 0, `schemathesis found problems:\n${result.output.slice(-8000)}`);
       assert.ok(requests >= MIN_REQUESTS, `only ${requests} requests (at least ${MIN_REQUESTS} wanted)`);
       if (mode === 'with auth') assert.ok(!server.stderr.includes('fuzz-secret-Qw7'), 'the password was logged');
       assert.ok(rss < MAX_RSS_BYTES, `server peak RSS ${rss} bytes`);
