@@ -232,6 +232,10 @@ describe('unknown keys', () => {
         '    recurring:\n      recurring_tasks:\n        scroll_size: 500\n',
     );
     const loaded = loadConfig({ file, env: { TASQUES_SERVER_APM_SECRET_TOKEN: 't' } });
+    const config = loaded.config as Record<string, unknown>;
+    assert.equal(config.kibana, undefined, 'not kept (show config would print it, secrets included)');
+    assert.equal(config.apm, undefined);
+    assert.equal((config.tasks as Record<string, unknown>).queues, undefined);
     assert.deepEqual(loaded.ignoredV1Keys.sort(), [
       'TASQUES_SERVER_APM_SECRET_TOKEN',
       'tasques.server.apm',

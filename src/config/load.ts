@@ -175,7 +175,9 @@ export function validateConfig(input: unknown): ServerConfig {
     return `${key}: ${why} (got ${got})`;
   });
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`);
-  const config = withDefaults as ServerConfig;
+  // Only the schema's keys go on: v1's keys without effect (kibana.user.password among them) are neither
+  // used nor printed by `show config`.
+  const config = Value.Clean(ServerConfigSchema, withDefaults) as ServerConfig;
   checkRecurringSettings(config.recurring);
   checkHttpSettings(config);
   const port = /^.+:(\d{1,5})$/.exec(config.bind_address)?.[1];
