@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'setup') return setup(loaded.config, kibana);
-  return serve(loaded.config, loaded.file);
+  return serve(loaded.config, loaded.file, loaded.ignoredV1Keys);
 }
 
 interface KibanaFlags {
@@ -168,7 +168,11 @@ async function setup(config: Parameters<typeof createServer>[0], kibanaFlags: Ki
   }
 }
 
-async function serve(config: Parameters<typeof createServer>[0], file: string | undefined): Promise<number> {
+async function serve(
+  config: Parameters<typeof createServer>[0],
+  file: string | undefined,
+  ignoredV1Keys: readonly string[],
+): Promise<number> {
   let server;
   try {
     server = await createServer(config);
@@ -182,6 +186,9 @@ async function serve(config: Parameters<typeof createServer>[0], file: string | 
     { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },
     `tasques listening on ${server.url}`,
   );
+  if (ignoredV1Keys.length > 0) {
+    log.warn({ keys: ignoredV1Keys }, 'v1 configuration keys without effect on this server were ignored');
+  }
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (signal: NodeJS.Signals) => {

@@ -155,13 +155,18 @@ describe('loadConfig: environment overrides', () => {
     assert.deepEqual(config.auth.basic_auth, [{ name: 'alice', password: 'from-file' }]);
   });
 
-  it('ignores variables without the prefix or for unknown keys', () => {
-    const config = loadConfig({
-      file: file(),
-      env: { BIND_ADDRESS: 'x:1', TASQUES_BIND_ADDRESS: 'x:2', TASQUES_SERVER_NO_SUCH_KEY: 'x' },
-    }).config;
+  it('ignores variables without the prefix', () => {
+    const config = loadConfig({ file: file(), env: { BIND_ADDRESS: 'x:1', TASQUES_BIND_ADDRESS: 'x:2' } }).config;
     assert.equal(config.bind_address, 'file:1');
-    assert.equal((config as Record<string, unknown>).no_such_key, undefined);
+  });
+
+  it('refuses an unknown TASQUES_SERVER_ variable, naming it with the closest known one, never its value', () => {
+    const message = assertConfigError(
+      () => loadConfig({ env: { TASQUES_SERVER_BIND_ADRESS: '0.0.0.0:1', TASQUES_SERVER_NO_SUCH_KEY: 'secret-value' } }),
+      'TASQUES_SERVER_BIND_ADRESS: unknown environment variable; did you mean TASQUES_SERVER_BIND_ADDRESS?',
+      'TASQUES_SERVER_NO_SUCH_KEY: unknown environment variable',
+    );
+    assert.ok(!message.includes('secret-value'), message);
   });
 
   it('parses basic-auth users from user:password lists and from JSON', () => {
@@ -199,6 +204,49 @@ describe('loadConfig: environment overrides', () => {
   });
 });
 
+describe('unknown keys', () => {
+  it('refuses an unknown key in the file, naming it with "did you mean", at any depth', () => {
+    const { file } = dirWith(
+      'tasques:\n  server:\n    bind_adress: 0.0.0.0:8080\n    tasks:\n      defaults:\n        retry_time: 3\n    auth:\n      basic_auth:\n        - name: a\n          pasword: x\n',
+    );
+    const message = assertConfigError(
+      () => loadConfig({ file, env: {} }),
+      'tasques.server.bind_adress',
+      'did you mean bind_address?',
+      'tasques.server.tasks.defaults.retry_time',
+      'did you mean retry_times?',
+      'tasques.server.auth.basic_auth.0.pasword',
+    );
+    assert.ok(!message.includes('0.0.0.0:8080'), 'values are not echoed');
+  });
+
+  it('lists the keys of a section when nothing is close', () => {
+    const { file } = dirWith('tasques:\n  server:\n    logging:\n      verbosity: 3\n');
+    assertConfigError(() => loadConfig({ file, env: {} }), 'tasques.server.logging.verbosity', 'known keys here: json, level, file');
+  });
+
+  it("accepts v1's keys that have no effect here (a v1 config file loads), and reports them", () => {
+    const { file } = dirWith(
+      'tasques:\n  server:\n    kibana:\n      address: http://localhost:5601\n    apm:\n      address: http://apm\n' +
+        '    tasks:\n      queues:\n        refresh_if_last_touched_over: 30s\n      defaults:\n        claim_amount_search_multiplier: 5\n' +
+        '    recurring:\n      recurring_tasks:\n        scroll_size: 500\n',
+    );
+    const loaded = loadConfig({ file, env: { TASQUES_SERVER_APM_SECRET_TOKEN: 't' } });
+    const config = loaded.config as Record<string, unknown>;
+    assert.equal(config.kibana, undefined, 'not kept (show config would print it, secrets included)');
+    assert.equal(config.apm, undefined);
+    assert.equal((config.tasks as Record<string, unknown>).queues, undefined);
+    assert.deepEqual(loaded.ignoredV1Keys.sort(), [
+      'TASQUES_SERVER_APM_SECRET_TOKEN',
+      'tasques.server.apm',
+      'tasques.server.kibana',
+      'tasques.server.recurring.recurring_tasks.scroll_size',
+      'tasques.server.tasks.defaults.claim_amount_search_multiplier',
+      'tasques.server.tasks.queues',
+    ]);
+  });
+});
+
 describe('validation', () => {
   const cases: Array<[what: string, env: Record<string, string>, key: string, hint?: string]> = [
     ['a duration that is not one', { TASQUES_SERVER_TASKS_DEFAULTS_BLOCK_FOR: 'soon' }, 'tasques.server.tasks.defaults.block_for', 'must be a Go duration'],
@@ -209,7 +257,12 @@ describe('validation', () => {
     ['a zero claim_amount', { TASQUES_SERVER_TASKS_DEFAULTS_CLAIM_AMOUNT: '0' }, 'tasques.server.tasks.defaults.claim_amount'],
     ['a non-boolean', { TASQUES_SERVER_LOGGING_JSON: 'yes' }, 'tasques.server.logging.json'],
     ['an unknown level', { TASQUES_SERVER_LOGGING_LEVEL: 'loud' }, 'tasques.server.logging.level'],
-    ['an unknown store', { TASQUES_SERVER_STORE_KIND: 'postgres' }, 'tasques.server.store.kind'],
+    ['an unknown store', { TASQUES_SERVER_STORE_KIND: 'postgres' }, 'tasques.server.store.kind', 'must be one of "sqlite", "elasticsearch"'],
+    ['an unknown level, listing the levels', { TASQUES_SERVER_LOGGING_LEVEL: 'loud' }, 'tasques.server.logging.level', 'must be one of "trace", "debug"'],
+    ['a port beyond 65535', { TASQUES_SERVER_BIND_ADDRESS: 'localhost:99999' }, 'tasques.server.bind_address', 'port'],
+    ['a headers timeout longer than the request timeout', { TASQUES_SERVER_HTTP_HEADERS_TIMEOUT: '1m' }, 'tasques.server.http.headers_timeout'],
+    ['a zero request timeout', { TASQUES_SERVER_HTTP_REQUEST_TIMEOUT: '0s' }, 'tasques.server.http.request_timeout'],
+    ['a zero connection limit', { TASQUES_SERVER_HTTP_MAX_CONNECTIONS: '0' }, 'tasques.server.http.max_connections'],
     ['a bind address without a port', { TASQUES_SERVER_BIND_ADDRESS: 'nope' }, 'tasques.server.bind_address', 'host:port'],
     ['an empty bind address', { TASQUES_SERVER_BIND_ADDRESS: '' }, 'tasques.server.bind_address'],
     ['a user without a name', { TASQUES_SERVER_AUTH_BASIC_AUTH: '[{"password":"x"}]' }, 'tasques.server.auth.basic_auth.0.name'],

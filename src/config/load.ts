@@ -26,7 +26,29 @@ export interface LoadedConfig {
   config: ServerConfig;
   /** The file that was read, if any. */
   file?: string | undefined;
+  /** v1 keys that were set and have no effect here (V1_KEYS_WITHOUT_EFFECT), for a warning at start. */
+  ignoredV1Keys: string[];
 }
+
+/**
+ * Keys of v1's config (spec §11.3) that this server does not use, with their subtrees. A v1 config file
+ * (Kibana was even mandatory there) must still load, so they are accepted, and reported; any other
+ * unknown key is refused.
+ */
+export const V1_KEYS_WITHOUT_EFFECT: readonly string[] = [
+  'kibana',
+  'apm',
+  'tasks.queues',
+  'tasks.defaults.claim_amount_search_multiplier',
+  'recurring.timed_out_tasks_reaper.scroll_ttl',
+  'recurring.tasks_archiver.scroll_ttl',
+  'recurring.recurring_tasks.enforce_sync_run_interval',
+  'recurring.recurring_tasks.scroll_size',
+  'recurring.recurring_tasks.scroll_ttl',
+  'lifecycle_setup.archived_tasks.custom_policy',
+];
+
+const V1_ENV_WITHOUT_EFFECT = V1_KEYS_WITHOUT_EFFECT.map((key) => ENV_PREFIX + key.replaceAll('.', '_').toUpperCase());
 
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
@@ -51,8 +73,88 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     }
     fromFile = server ?? {};
   }
+  const ignoredV1Keys: string[] = [];
+  const unknown = [
+    ...(file === undefined ? [] : unknownFileKeys(fromFile, file, ignoredV1Keys)),
+    ...unknownEnvNames(env, ignoredV1Keys),
+  ];
+  if (unknown.length > 0) throw new ConfigError(`unknown configuration keys:\n  ${unknown.join('\n  ')}`);
   const merged = applyEnv(structuredClone(fromFile) as Record<string, unknown>, ServerConfigSchema, env, []);
-  return { config: validateConfig(merged), file };
+  return { config: validateConfig(merged), file, ignoredV1Keys };
+}
+
+/** Edit distance of two short strings (keys), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** "did you mean X?" for the closest of `known` (when close enough), else the list of `known`. */
+function suggestion(name: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))) return `did you mean ${best}?`;
+  return known.length <= 12 ? `known keys here: ${known.join(', ')}` : 'see docs/reference/config.md';
+}
+
+/** Keys of the file's tasques.server section that the schema does not have (a typo is never ignored). */
+function unknownFileKeys(section: unknown, file: string, ignoredV1Keys: string[]): string[] {
+  const found: string[] = [];
+  const walk = (value: unknown, schema: TObject, path: string): void => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return; // the validator names it
+    const known = Object.keys(schema.properties);
+    for (const [key, child] of Object.entries(value)) {
+      const childSchema = schema.properties[key];
+      const relative = `${path}.${key}`.slice('tasques.server.'.length);
+      if (V1_KEYS_WITHOUT_EFFECT.includes(relative)) {
+        ignoredV1Keys.push(`tasques.server.${relative}`);
+      } else if (childSchema === undefined) {
+        found.push(`${path}.${key} (in ${file}): unknown key; ${suggestion(key, known)}`);
+      } else if (childSchema[Kind] === 'Object') {
+        walk(child, childSchema as TObject, `${path}.${key}`);
+      } else if (childSchema[Kind] === 'Array' && (childSchema as TSchema & { items: TSchema }).items[Kind] === 'Object' && Array.isArray(child)) {
+        child.forEach((item, i) => walk(item, (childSchema as TSchema & { items: TObject }).items, `${path}.${key}.${i}`));
+      }
+    }
+  };
+  walk(section, ServerConfigSchema, 'tasques.server');
+  return found;
+}
+
+/** Every `TASQUES_SERVER_…` name the schema answers to: each key and each section. */
+function knownEnvNames(schema: TObject, path: string[] = []): string[] {
+  return Object.entries(schema.properties).flatMap(([key, child]) => {
+    const keyPath = [...path, key];
+    const name = ENV_PREFIX + keyPath.join('_').toUpperCase();
+    return child[Kind] === 'Object' ? [name, ...knownEnvNames(child as TObject, keyPath)] : [name];
+  });
+}
+
+/** `TASQUES_SERVER_…` variables that set nothing (only their names: values may be secrets). */
+function unknownEnvNames(env: NodeJS.ProcessEnv, ignoredV1Keys: string[]): string[] {
+  const known = knownEnvNames(ServerConfigSchema);
+  const knownSet = new Set(known);
+  const names = Object.keys(env).filter((name) => name.startsWith(ENV_PREFIX) && !knownSet.has(name)).sort();
+  const v1 = (name: string) => V1_ENV_WITHOUT_EFFECT.some((prefix) => name === prefix || name.startsWith(`${prefix}_`));
+  ignoredV1Keys.push(...names.filter(v1));
+  return names
+    .filter((name) => !v1(name))
+    .map((name) => `${name}: unknown environment variable; ${suggestion(name, known)}`);
 }
 
 /** Fills defaults and validates; throws ConfigError naming every bad key as `tasques.server.a.b`. */
@@ -60,19 +162,47 @@ export function validateConfig(input: unknown): ServerConfig {
   const withDefaults = Value.Default(ServerConfigSchema, structuredClone(input ?? {}));
   const problems = [...Value.Errors(ServerConfigSchema, withDefaults)].map((e) => {
     const key = `tasques.server${e.path.replaceAll('/', '.')}`;
-    const schema = e.schema as { format?: string };
-    const why = schema.format === 'go-duration' ? 'must be a Go duration such as "300ms", "5s" or "1h30m"' : e.message;
+    const schema = e.schema as { format?: string; anyOf?: { const?: unknown }[] };
+    const choices = schema.anyOf?.every((s) => s.const !== undefined) ? schema.anyOf.map((s) => JSON.stringify(s.const)) : undefined;
+    const why =
+      schema.format === 'go-duration'
+        ? 'must be a Go duration such as "300ms", "5s" or "1h30m"'
+        : choices !== undefined
+          ? `must be one of ${choices.join(', ')}`
+          : e.message;
     // A bad value that is, or holds, a secret (e.g. a malformed basic-auth entry) is not echoed.
     const got = JSON.stringify(e.schema).includes('"secret":true') ? '"******"' : JSON.stringify(e.value);
     return `${key}: ${why} (got ${got})`;
   });
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`);
-  const config = withDefaults as ServerConfig;
+  // Only the schema's keys go on: v1's keys without effect (kibana.user.password among them) are neither
+  // used nor printed by `show config`.
+  const config = Value.Clean(ServerConfigSchema, withDefaults) as ServerConfig;
   checkRecurringSettings(config.recurring);
-  if (!/^.+:\d{1,5}$/.test(config.bind_address)) {
+  checkHttpSettings(config);
+  const port = /^.+:(\d{1,5})$/.exec(config.bind_address)?.[1];
+  if (port === undefined) {
     throw new ConfigError(`tasques.server.bind_address: must be host:port (got ${JSON.stringify(config.bind_address)})`);
   }
+  if (Number(port) > 65_535) {
+    throw new ConfigError(`tasques.server.bind_address: the port must be 0 to 65535 (got ${port})`);
+  }
   return config;
+}
+
+/** Timeouts of the HTTP server and of shutdown, which constrain one another. */
+function checkHttpSettings(config: ServerConfig): void {
+  const { request_timeout, headers_timeout } = config.http;
+  if (durationMs(request_timeout) <= 0) throw new ConfigError(`tasques.server.http.request_timeout: must be positive (got ${request_timeout})`);
+  if (durationMs(headers_timeout) <= 0) throw new ConfigError(`tasques.server.http.headers_timeout: must be positive (got ${headers_timeout})`);
+  if (durationMs(headers_timeout) > durationMs(request_timeout)) {
+    throw new ConfigError(
+      `tasques.server.http.headers_timeout: must be at most http.request_timeout (got ${headers_timeout} and ${request_timeout})`,
+    );
+  }
+  if (durationMs(config.shutdown_drain_delay) < 0) {
+    throw new ConfigError(`tasques.server.shutdown_drain_delay: must not be negative (got ${config.shutdown_drain_delay})`);
+  }
 }
 
 /** The leader and maintenance settings, which constrain one another. */

@@ -30,6 +30,24 @@ export const ServerConfigSchema = Type.Object(
       description: 'host:port to listen on (v1 key). Use 0.0.0.0:8080 to listen on every interface.',
     }),
     shutdown_timeout: Duration('5s', 'How long a graceful shutdown waits for in-flight requests (v1 key).'),
+    shutdown_drain_delay: Duration(
+      '0s',
+      'On SIGTERM or SIGINT, how long the server keeps serving every route while `/readyz` answers 503 (and answers close their connections), before it stops: time for load balancers to stop sending it requests. Behind a readiness probe, use more than its period times its failure threshold (e.g. 10s on Kubernetes).',
+    ),
+    http: Type.Object(
+      {
+        request_timeout: Duration(
+          '30s',
+          'Longest time to receive a whole request, headers and body; a slower client gets 408 and its connection is closed. Long polls are not cut: the time ends when the request is received.',
+        ),
+        headers_timeout: Duration('10s', 'Longest time to receive the request headers. At most request_timeout.'),
+        max_connections: PositiveInt(
+          10_000,
+          'Most open connections; connections beyond it are closed at once. Each long-polling worker holds one.',
+        ),
+      },
+      { default: {} },
+    ),
     logging: Type.Object(
       {
         json: Type.Boolean({ default: true, description: 'JSON log lines (v1 key); false gives readable lines.' }),

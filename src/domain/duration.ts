@@ -19,11 +19,20 @@ const MAX_INT64 = (1n << 63n) - 1n;
 
 export class DurationParseError extends Error {}
 
+/**
+ * Longest duration string parsed. The longest Go prints is 24 characters ("2562047h47m16.854775807s");
+ * the parse turns digits into BigInts, whose cost grows faster than the length.
+ */
+export const MAX_DURATION_LENGTH = 64;
+
 /** Parses a Go duration string into nanoseconds. Throws DurationParseError with Go-like messages. */
 export function parseGoDuration(input: string): number {
   const fail = (why: string): never => {
     throw new DurationParseError(`time: ${why} ${JSON.stringify(input)}`);
   };
+  if (input.length > MAX_DURATION_LENGTH) {
+    throw new DurationParseError(`time: invalid duration: longer than ${MAX_DURATION_LENGTH} characters`);
+  }
   let s = input;
   let negative = false;
   if (s.startsWith('-') || s.startsWith('+')) {

@@ -1,7 +1,7 @@
 /** Schedule expressions as v1 accepts them (robfig/cron v3 ParseStandard, spec §8.1), and their fire times. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSchedule, ScheduleParseError } from './schedule.js';
+import { parseSchedule, parseStorableSchedule, ScheduleParseError } from './schedule.js';
 
 const at = (iso: string) => Date.parse(iso);
 const next = (expression: string, afterIso: string) => {
@@ -65,6 +65,20 @@ describe('parseSchedule: rejected expressions', () => {
     '@reboot',
     '@fortnightly',
     'TZ=Mars/Olympus 0 * * * *',
+    // croner syntax that robfig/cron v3 (v1) refuses
+    '0 0 L * *',
+    '0 0 * * 5L',
+    '0 0 * * 5#5',
+    '0 0 15W * *',
+    '0 0 * * 7',
+    '*/0 * * * *',
+    '5-1 * * * *',
+    '0 0 * jan-foo *',
+    '0 0 * * */x',
+    // days that never come in the months given
+    '0 0 31 4,6,9,11 *',
+    '0 0 30,31 2 *',
+    `${'0,'.repeat(200)}0 * * * *`,
   ]) {
     it(`rejects ${JSON.stringify(expression)}`, () => {
       assert.throws(() => parseSchedule(expression), ScheduleParseError);
@@ -125,7 +139,24 @@ describe('Schedule.nextAfter', () => {
     assert.equal(next('0 0 13 * FRI', '2026-01-10T00:00:00Z'), '2026-01-13T00:00:00.000Z'); // Tuesday the 13th
   });
 
-  it('answers undefined for a schedule that never fires', () => {
-    assert.equal(next('0 0 31 2 *', '2026-01-01T00:00:00Z'), undefined);
+  it('refuses a day of month that none of its months has, unless a day of week widens it', () => {
+    assert.throws(() => parseSchedule('0 0 31 2 *'), /never fires/);
+    assert.throws(() => parseSchedule('0 0 31 4,6,9,11 ?'), /never fires/);
+    assert.equal(next('0 0 31 4,6,9,11 FRI', '2026-01-01T00:00:00Z'), '2026-04-03T00:00:00.000Z');
+    assert.equal(next('0 0 29 2 *', '2026-01-01T00:00:00Z'), '2028-02-29T00:00:00.000Z');
+  });
+
+  it('reads names of months and weekdays in any case, and a/n as a to the end by n', () => {
+    assert.equal(next('0 0 1 jul *', '2026-01-01T00:00:00Z'), '2026-07-01T00:00:00.000Z');
+    assert.equal(next('0 0 * * sat', '2026-01-01T00:00:00Z'), '2026-01-03T00:00:00.000Z');
+    assert.equal(next('50/5 * * * *', '2026-01-01T00:00:00Z'), '2026-01-01T00:50:00.000Z');
+  });
+});
+
+describe('parseStorableSchedule', () => {
+  it('refuses a schedule without a run within 5 years, and accepts one every 4 years', () => {
+    const now = at('2026-03-01T00:00:00Z');
+    assert.throws(() => parseStorableSchedule('0 0 31 4,6,9,11 *', now), /never fires/);
+    assert.equal(parseStorableSchedule('0 0 29 2 *', now).nextAfter(now), at('2028-02-29T00:00:00Z'));
   });
 });

@@ -453,6 +453,11 @@ export class TaskEngine {
     return results as TaskWriteResult[];
   }
 
+  /** The engine's clock, for rules checked against the current time before a write. */
+  now(): number {
+    return this.clock.now();
+  }
+
   // ── Recurring tasks ────────────────────────────────────────────────────────────────────────────────
 
   async createRecurringTask(input: NewRecurringTaskInput): Promise<RecurringTask> {

@@ -4,27 +4,113 @@
  * Messages of v1 errors keep v1's text (spec §1.1) so that existing clients and logs read the same.
  */
 
+/** Each code once, with its HTTP status and meaning; docs/reference/errors.md is generated from it. */
 export const ERROR_CODES = {
-  BAD_REQUEST: { code: 'TQ_ERR_BAD_REQUEST', status: 400 },
-  BODY_TOO_LARGE: { code: 'TQ_ERR_BODY_TOO_LARGE', status: 413 },
-  INTERNAL: { code: 'TQ_ERR_INTERNAL', status: 500 },
-  INVALID_QUEUE_NAME: { code: 'TQ_ERR_INVALID_QUEUE_NAME', status: 400 },
-  RECURRING_TASK_ALREADY_EXISTS: { code: 'TQ_ERR_RECURRING_TASK_ALREADY_EXISTS', status: 409 },
-  RECURRING_TASK_NOT_FOUND: { code: 'TQ_ERR_RECURRING_TASK_NOT_FOUND', status: 404 },
-  RECURRING_TASK_VERSION_CONFLICT: { code: 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT', status: 409 },
-  ROUTE_NOT_FOUND: { code: 'TQ_ERR_ROUTE_NOT_FOUND', status: 404 },
-  SHUTTING_DOWN: { code: 'TQ_ERR_SHUTTING_DOWN', status: 503 },
-  TASK_ALREADY_EXISTS: { code: 'TQ_ERR_TASK_ALREADY_EXISTS', status: 409 },
-  TASK_NOT_CLAIMED: { code: 'TQ_ERR_TASK_NOT_CLAIMED', status: 400 },
-  TASK_NOT_DEAD: { code: 'TQ_ERR_TASK_NOT_DEAD', status: 409 },
-  TASK_NOT_FOUND: { code: 'TQ_ERR_TASK_NOT_FOUND', status: 404 },
-  TASK_NOT_OWNED_BY_WORKER: { code: 'TQ_ERR_TASK_NOT_OWNED_BY_WORKER', status: 403 },
-  TASK_NOT_WAITING: { code: 'TQ_ERR_TASK_NOT_WAITING', status: 409 },
-  TASK_REPORT_FROM_THE_PAST: { code: 'TQ_ERR_TASK_REPORT_FROM_THE_PAST', status: 400 },
-  TASK_VERSION_CONFLICT: { code: 'TQ_ERR_TASK_VERSION_CONFLICT', status: 409 },
-  UNAUTHORIZED: { code: 'TQ_ERR_UNAUTHORIZED', status: 401 },
-  UNSUPPORTED_MEDIA_TYPE: { code: 'TQ_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
-  WORKER_ID_MISSING: { code: 'TQ_ERR_WORKER_ID_MISSING', status: 400 },
+  BAD_REQUEST: {
+    code: 'TQ_ERR_BAD_REQUEST',
+    status: 400,
+    meaning: 'The request is malformed: a body that is not a JSON object, a field of the wrong type or format, a value beyond a documented limit. The message names the field.',
+  },
+  BODY_TOO_LARGE: {
+    code: 'TQ_ERR_BODY_TOO_LARGE',
+    status: 413,
+    meaning: 'The request body is larger than `tasks.limits.body_limit_bytes`.',
+  },
+  INTERNAL: {
+    code: 'TQ_ERR_INTERNAL',
+    status: 500,
+    meaning: 'An unexpected server error, logged with the request id. Never a consequence of bad input.',
+  },
+  INVALID_QUEUE_NAME: {
+    code: 'TQ_ERR_INVALID_QUEUE_NAME',
+    status: 400,
+    meaning: 'A queue name breaks v1\'s rules (lower case; no space or any of the characters in the OpenAPI pattern; not starting with _, - or +; at most 200 bytes; well-formed Unicode). The message lists every rule broken.',
+  },
+  METHOD_NOT_ALLOWED: {
+    code: 'TQ_ERR_METHOD_NOT_ALLOWED',
+    status: 405,
+    meaning: 'The path exists but not with this method; the `Allow` header lists the methods it takes.',
+  },
+  RECURRING_TASK_ALREADY_EXISTS: {
+    code: 'TQ_ERR_RECURRING_TASK_ALREADY_EXISTS',
+    status: 409,
+    meaning: 'A live recurring task already has this id.',
+  },
+  RECURRING_TASK_NOT_FOUND: {
+    code: 'TQ_ERR_RECURRING_TASK_NOT_FOUND',
+    status: 404,
+    meaning: 'No live recurring task has this id.',
+  },
+  RECURRING_TASK_VERSION_CONFLICT: {
+    code: 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT',
+    status: 409,
+    meaning: 'The recurring task was written concurrently, more often than the server retries.',
+  },
+  ROUTE_NOT_FOUND: {
+    code: 'TQ_ERR_ROUTE_NOT_FOUND',
+    status: 404,
+    meaning: 'No route has this path.',
+  },
+  SHUTTING_DOWN: {
+    code: 'TQ_ERR_SHUTTING_DOWN',
+    status: 503,
+    meaning: 'The server is shutting down and takes no new work.',
+  },
+  TASK_ALREADY_EXISTS: {
+    code: 'TQ_ERR_TASK_ALREADY_EXISTS',
+    status: 409,
+    meaning: 'A live task in the queue already has this id (ids are idempotency keys).',
+  },
+  TASK_NOT_CLAIMED: {
+    code: 'TQ_ERR_TASK_NOT_CLAIMED',
+    status: 400,
+    meaning: 'Report, done, failed or unclaim of a task that is not claimed.',
+  },
+  TASK_NOT_DEAD: {
+    code: 'TQ_ERR_TASK_NOT_DEAD',
+    status: 409,
+    meaning: 'Retry of a task that is not dead.',
+  },
+  TASK_NOT_FOUND: {
+    code: 'TQ_ERR_TASK_NOT_FOUND',
+    status: 404,
+    meaning: 'No task with this id in this queue (archived tasks are read at `/tasques/archived/{queue}/{id}`).',
+  },
+  TASK_NOT_OWNED_BY_WORKER: {
+    code: 'TQ_ERR_TASK_NOT_OWNED_BY_WORKER',
+    status: 403,
+    meaning: 'The task is claimed by another worker than the one in `X-TASQUES-WORKER-ID`.',
+  },
+  TASK_NOT_WAITING: {
+    code: 'TQ_ERR_TASK_NOT_WAITING',
+    status: 409,
+    meaning: 'Cancel of a task that is not queued or failed.',
+  },
+  TASK_REPORT_FROM_THE_PAST: {
+    code: 'TQ_ERR_TASK_REPORT_FROM_THE_PAST',
+    status: 400,
+    meaning: 'A report older than the one already stored.',
+  },
+  TASK_VERSION_CONFLICT: {
+    code: 'TQ_ERR_TASK_VERSION_CONFLICT',
+    status: 409,
+    meaning: 'The task was written concurrently, more often than `tasks.defaults.version_conflict_retry_times` retries.',
+  },
+  UNAUTHORIZED: {
+    code: 'TQ_ERR_UNAUTHORIZED',
+    status: 401,
+    meaning: 'Basic-auth users are configured and the request has no valid credentials.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    code: 'TQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+    status: 415,
+    meaning: 'The Content-Type cannot be read as a body.',
+  },
+  WORKER_ID_MISSING: {
+    code: 'TQ_ERR_WORKER_ID_MISSING',
+    status: 400,
+    meaning: 'A worker route without a non-blank `X-TASQUES-WORKER-ID` header.',
+  },
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_CODES;
@@ -54,6 +140,8 @@ export const errors = {
   badRequest: (message: string) => new TasquesError('BAD_REQUEST', message),
   invalidQueueName: (reasons: string[]) =>
     new TasquesError('INVALID_QUEUE_NAME', `Illegal Queue name: [[${reasons.join(' ')}]]`),
+  methodNotAllowed: (method: string, allowed: readonly string[]) =>
+    new TasquesError('METHOD_NOT_ALLOWED', `Method ${method} is not allowed here; allowed: ${allowed.join(', ')}`),
   recurringTaskAlreadyExists: (id: string) =>
     new TasquesError('RECURRING_TASK_ALREADY_EXISTS', `Id already exists [${id}]`),
   recurringTaskNotFound: (id: string) => new TasquesError('RECURRING_TASK_NOT_FOUND', `Could not find [${id}]`),

@@ -6,11 +6,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { isGoDuration } from '../domain/duration.js';
+import { MAX_PATH_PARAM_LENGTH } from '../domain/identifiers.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
 import { dashboardRoutes } from './dashboard.js';
-import { type BasicAuthUser, registerBasicAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { type BasicAuthUser, isProtectedPath, registerBasicAuth } from './plugins/auth.js';
+import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { batchRoutes } from './routes/batch.js';
 import { operatorRoutes } from './routes/operator.js';
@@ -57,9 +58,14 @@ import {
 export interface AppOptions {
   engine: TaskEngine;
   bodyLimitBytes: number;
+  /** Longest time to receive a whole request (408 beyond); 0 for none. */
+  requestTimeoutMs?: number;
+  /** Longest time to receive the request headers. */
+  headersTimeoutMs?: number;
   basicAuthUsers?: readonly BasicAuthUser[];
   logger?: FastifyServerOptions['logger'];
-  version?: string;
+  /** The package version, shown in the OpenAPI document. */
+  version: string;
   /**
    * Applied to the bare app before anything else (src/observability/http-observability.ts): request ids,
    * request metrics and spans, and the /healthz, /readyz and /metrics routes.
@@ -122,11 +128,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs ?? 0,
+    // Node checks the two timeouts on an interval (30 s by default), which would stretch a short one.
+    http: {
+      ...(options.headersTimeoutMs === undefined ? {} : { headersTimeout: options.headersTimeoutMs }),
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, (options.headersTimeoutMs ?? 60_000) / 4)),
+    },
+    // Fastify's default (100) refused ids and queue names that create accepts.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // One log line per request costs ~10% of throughput; errors are still logged.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     // Malformed URLs (e.g. bad percent-encoding) get the same {message, code} body as every other error.
     frameworkErrors: (error, _request, reply) => {
-      void (reply as FastifyReply).code(400).send({ message: error.message, code: ERROR_CODES.BAD_REQUEST.code });
+      void (reply as FastifyReply)
+        .code(ERROR_CODES.BAD_REQUEST.status)
+        .send({ message: error.message, code: ERROR_CODES.BAD_REQUEST.code });
     },
     ajv: {
       customOptions: {
@@ -164,10 +180,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, body);
   });
 
+  const methodsOf = trackRouteMethods(app); // first, to see every route
   options.observability?.(app);
-  registerErrorHandling(app);
+  registerErrorHandling(app, methodsOf);
   registerBasicAuth(app, options.basicAuthUsers ?? []);
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
+  // The routes behind the optional basic auth say so in the OpenAPI document; `{}` is the alternative
+  // of no credentials, for a server without users.
+  app.addHook('onRoute', (route) => {
+    if (route.schema && !route.schema.hide && isProtectedPath(route.url)) {
+      route.schema = { ...route.schema, security: [{ basicAuth: [] }, {}] };
+    }
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -176,7 +200,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         title: 'Tasques',
         description:
           'Background-task queues with language-agnostic workers. Wire-compatible with the Tasques v1 API.',
-        version: options.version ?? '0.1.0',
+        version: options.version,
         license: { name: 'MIT' },
       },
       components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },

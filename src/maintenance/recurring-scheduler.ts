@@ -118,7 +118,7 @@ export class RecurringScheduler extends LoopService<RecurringSchedulerResult> {
       ticks.push(tick);
       this.testSignals.ticked.signal(tick);
       entry.lastTickAt = tickAt;
-      entry.nextTickAt = entry.schedule && nextTickAfter(entry.schedule, tickAt, now);
+      entry.nextTickAt = this.nextTickOf(entry.task, () => entry.schedule && nextTickAfter(entry.schedule, tickAt, now));
     }
 
     let nextRunAt = this.nextSyncAt;
@@ -196,10 +196,22 @@ export class RecurringScheduler extends LoopService<RecurringSchedulerResult> {
     try {
       schedule = parseSchedule(task.scheduleExpression);
     } catch (err) {
+      // Stored before the API refused it (or written around the API): this one task stays idle, the
+      // others fire. It fires again once it is updated with a good schedule.
       this.logger.error({ err, recurring_task_id: task.id }, 'unparseable schedule; the recurring task will not fire');
     }
     const anchor = tickChainAnchor(task.modifiedAt, lastTickAt);
-    return { task, schedule, lastTickAt, nextTickAt: schedule?.nextAfter(anchor) };
+    return { task, schedule, lastTickAt, nextTickAt: this.nextTickOf(task, () => schedule?.nextAfter(anchor)) };
+  }
+
+  /** A next tick computed in isolation: a schedule that fails to compute one stops only its own task. */
+  private nextTickOf(task: RecurringTask, compute: () => number | undefined): number | undefined {
+    try {
+      return compute();
+    } catch (err) {
+      this.logger.error({ err, recurring_task_id: task.id }, 'cannot compute the next run; the recurring task will not fire');
+      return undefined;
+    }
   }
 
   private async fire(task: RecurringTask, tickAt: number): Promise<RecurringTick> {

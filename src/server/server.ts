@@ -4,8 +4,7 @@
  * (src/observability) wraps the store (metrics, spans), listens to the engine and the elector (metrics)
  * and instruments the app (request ids, request metrics and spans, /healthz, /readyz, /metrics).
  */
-import type { Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
@@ -26,7 +25,10 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import type { QueueStats } from '../types/index.js';
 
-export const VERSION = '0.1.0';
+/** The package version, read once from package.json (two levels up from src/server and dist/server). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export interface TasquesServer {
   app: FastifyInstance;
@@ -69,29 +71,26 @@ export function createStore(config: ServerConfig): Store {
 }
 
 /**
- * Node keeps a keep-alive connection open after answering a request that was in flight when the server
- * began closing (only idle connections are closed then), so a long poll or any request answered during
- * shutdown would hold `close()` until shutdown_timeout. `closeAfterAnswer()` asks those connections to
- * close with their answer. Tracked per connection, nothing per request.
+ * Once shutdown begins, every answer carries `Connection: close`. Node keeps a keep-alive connection
+ * open after answering a request that was in flight when the server began closing (only idle
+ * connections are closed then), so a long poll answered during shutdown would otherwise hold `close()`
+ * until shutdown_timeout; and during the drain delay, each client reconnects (through its load balancer,
+ * to another server) after its answer. An answer whose headers went out before shutdown began (none but
+ * a slow download) is left to the shutdown_timeout.
  */
-function trackConnections(server: Server): { closeAfterAnswer(): void } {
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+function closeConnectionsOnceClosing(app: FastifyInstance): { begin(): void } {
+  let closing = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   return {
-    closeAfterAnswer() {
-      for (const socket of sockets) {
-        // The response being written on the connection (Node's own field; absent when idle).
-        const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-        if (!res) continue;
-        if (!res.headersSent) res.setHeader('connection', 'close');
-        else res.once('finish', () => socket.end());
-      }
+    begin() {
+      closing = true;
     },
   };
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TasquesServer> {
   const clock = options.clock ?? systemClock;
@@ -131,13 +130,17 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const app = await buildApp({
     engine,
     bodyLimitBytes: config.tasks.limits.body_limit_bytes,
+    requestTimeoutMs: durationMs(config.http.request_timeout),
+    headersTimeoutMs: durationMs(config.http.headers_timeout),
     basicAuthUsers: config.auth.basic_auth,
     logger: loggerOptions(config, tracing),
     version: VERSION,
     observability: httpObservability({ health, metrics, metricsRequireAuth: config.metrics.require_auth, tracing }),
   });
   appLogger = app.log;
-  const connections = trackConnections(app.server);
+  // Beyond it Node closes new connections at once, before any byte is read.
+  app.server.maxConnections = config.http.max_connections;
+  const connections = closeConnectionsOnceClosing(app);
   let url = '';
   if (options.listen !== false) {
     const colon = config.bind_address.lastIndexOf(':');
@@ -165,11 +168,18 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
 
   let closing: Promise<void> | undefined;
   const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
+  const drainDelayMs = durationMs(config.shutdown_drain_delay);
   const close = () => {
     closing ??= (async () => {
       health.markShuttingDown();
+      connections.begin();
+      // The drain: /readyz answers 503 and everything else is served as before, so that load balancers
+      // take this server out of rotation before it stops taking requests.
+      if (drainDelayMs > 0 && options.listen !== false) {
+        app.log.info({ drain_delay: config.shutdown_drain_delay }, 'draining: not ready, still serving');
+        await delay(drainDelayMs);
+      }
       engine.shutdown();
-      connections.closeAfterAnswer();
       const forced = setTimeout(() => app.server.closeAllConnections?.(), shutdownTimeoutMs);
       try {
         // First, so that another server takes over leadership while this one finishes its requests.

@@ -15,7 +15,10 @@
 /** Free-form JSON object carried by tasks (args, context, report data, results). */
 export type JsonObject = { [key: string]: unknown };
 
-/** The five task states of v1. DONE and DEAD are terminal. */
+/**
+ * The five task states of v1. DONE is final; DEAD is final for workers, but an operator can retry a dead
+ * task (`PUT /tasques/retry/…`), which queues it again. Both are archived in time.
+ */
 export type TaskState = 'queued' | 'claimed' | 'failed' | 'done' | 'dead';
 
 export const TASK_STATES: readonly TaskState[] = ['queued', 'claimed', 'failed', 'done', 'dead'];

@@ -163,6 +163,22 @@ describe('invalid configuration', { concurrency: 4 }, () => {
     assert.ok(!res.stderr.includes(ENV_SECRET) && !res.stdout.includes(ENV_SECRET), `secret leaked:\n${res.stderr}`);
   });
 
+  it('refuses a misspelt key in the file or the environment with a "did you mean", printing nothing', async () => {
+    const [dir] = yamlFile('tasques:\n  server:\n    bind_adress: 0.0.0.0:8080\n', 'tasques.yaml');
+    const res = await runCli(['show', 'config'], { cwd: dir, env: { TASQUES_SERVER_LOGGING_LEVLE: 'debug' } });
+    assert.equal(res.code, 2);
+    assert.equal(res.stdout, '');
+    assert.match(res.stderr, /tasques\.server\.bind_adress .*did you mean bind_address\?/);
+    assert.match(res.stderr, /TASQUES_SERVER_LOGGING_LEVLE: .*did you mean TASQUES_SERVER_LOGGING_LEVEL\?/);
+  });
+
+  it("neither refuses nor prints v1's keys without effect (Kibana's password among them)", async () => {
+    const [dir] = yamlFile(`tasques:\n  server:\n    kibana:\n      address: http://k:5601\n      user:\n        name: u\n        password: ${FILE_SECRET}\n`, 'tasques.yaml');
+    const { server, stdout } = await showConfig([], { cwd: dir });
+    assert.equal(server.kibana, undefined);
+    assert.ok(!stdout.includes(FILE_SECRET), 'the v1 Kibana password was printed');
+  });
+
   // Bad YAML, a file without tasques.server and the other validation rules are covered by
   // src/config/load.test.ts; here, only what goes through the CLI's own paths.
   it('fails on a --config file that does not exist', async () => {

@@ -15,32 +15,45 @@ import {
 const NO_WORKER = 'Worker Id header [X-TASQUES-WORKER-ID] not sent';
 const ILLEGAL = /^Illegal Queue name: \[\[.+\]\]$/;
 
-test('unknown routes and wrong methods answer 404 "No such route."', LIMIT, async (t) => {
+test('unknown paths answer 404 "No such route."', LIMIT, async (t) => {
   const ts = await startTestServer(t);
-  const cases: [string, string][] = [
+  for (const [method, url] of [
     ['GET', '/nope'],
-    ['PUT', '/tasques'],
-    ['PATCH', '/tasques'],
-    ['DELETE', '/tasques'],
-    ['GET', '/tasques/claims'],
-    ['PUT', '/tasques/claims'],
-    ['POST', '/tasques/q/id'],
-    ['PATCH', '/tasques/q/id'],
-    ['GET', '/tasques/done/q/id'],
-    ['POST', '/tasques/done/q/id'],
-    ['POST', '/tasques/reports/q/id'],
-    ['DELETE', '/tasques/failed/q/id'],
     ['GET', '/tasques/a/b/c'],
-    ['DELETE', '/recurring_tasques'],
-    ['PUT', '/recurring_tasques'],
-    ['POST', '/recurring_tasques/r1'],
-    ['PATCH', '/recurring_tasques/r1'],
     ['GET', '/recurring_tasques/a/b'],
     ['GET', '/TASQUES/q/id'],
-  ];
-  for (const [method, url] of cases) {
+    ['POST', '/tasques%2Fclaims'],
+  ]) {
     const res = await ts.request({ method: method as 'GET', url, payload: method === 'GET' ? undefined : {} });
     assertError(res, 404, 'No such route.', 'TQ_ERR_ROUTE_NOT_FOUND');
+  }
+});
+
+test('a known path with a wrong method answers 405 with an Allow header listing the methods it takes', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  const cases: [string, string, string][] = [
+    ['PUT', '/tasques', 'GET, HEAD, POST'],
+    ['PATCH', '/tasques', 'GET, HEAD, POST'],
+    ['DELETE', '/tasques', 'GET, HEAD, POST'],
+    ['GET', '/tasques/claims', 'POST'],
+    ['PUT', '/tasques/claims', 'POST'],
+    ['POST', '/tasques/q/id', 'GET, HEAD'],
+    ['PATCH', '/tasques/q/id', 'GET, HEAD'],
+    ['GET', '/tasques/done/q/id', 'PUT'],
+    ['POST', '/tasques/done/q/id', 'PUT'],
+    ['POST', '/tasques/reports/q/id', 'PUT'],
+    ['DELETE', '/tasques/failed/q/id', 'PUT'],
+    ['DELETE', '/recurring_tasques', 'GET, HEAD, POST'],
+    ['PUT', '/recurring_tasques', 'GET, HEAD, POST'],
+    ['POST', '/recurring_tasques/r1', 'DELETE, GET, HEAD, PUT'],
+    ['PATCH', '/recurring_tasques/r1', 'DELETE, GET, HEAD, PUT'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['GET', '/queues/q/pause', 'PUT'],
+  ];
+  for (const [method, url, allow] of cases) {
+    const res = await ts.request({ method: method as 'GET', url, payload: method === 'GET' ? undefined : {} });
+    assertError(res, 405, new RegExp(`^Method ${method} is not allowed here`), 'TQ_ERR_METHOD_NOT_ALLOWED');
+    assert.equal(res.headers.allow, allow, `${method} ${url}`);
   }
 });
 
@@ -375,4 +388,13 @@ test('malformed percent-encoding in paths answers 400 with {message, code}, not 
     assertError(res, 400, /url/i, 'TQ_ERR_BAD_REQUEST');
     assert.deepEqual(Object.keys(res.json).sort(), ['code', 'message']);
   }
+});
+
+test('a method without routes (QUERY, with a body and no Content-Type) on a known path answers 405, on an unknown one 404', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  const known = await ts.request({ method: 'QUERY' as 'GET', url: '/tasques/q/id', body: 'x', headers: { 'content-type': '' } });
+  assertError(known, 405, /^Method QUERY is not allowed here/, 'TQ_ERR_METHOD_NOT_ALLOWED');
+  assert.equal(known.headers.allow, 'GET, HEAD');
+  const unknown = await ts.request({ method: 'QUERY' as 'GET', url: '/nope', body: 'x', headers: { 'content-type': '' } });
+  assertError(unknown, 404, 'No such route.', 'TQ_ERR_ROUTE_NOT_FOUND');
 });

@@ -83,6 +83,10 @@ test('GET /tasques rejects bad parameters with a 400 naming the parameter', LIMI
     ['cursor=not-a-cursor', /^cursor: /],
     ['created_after=yesterday', /^created_after: /],
     ['created_before=2026-13-45T00:00:00Z', /^created_before: /],
+    // Read as March 3 by Date.parse; refused like run_at (one strict parser).
+    ['created_after=2026-02-31T00:00:00Z', /^created_after: /],
+    ['created_before=2026-04-31T00:00:00Z', /^created_before: /],
+    ['created_after=2026-01-01T00:00:00', /^created_after: /],
     ['queue=Not%20Valid', /Illegal Queue name/],
   ];
   for (const [query, message] of cases) {

@@ -186,6 +186,12 @@ test('recurring-task bodies are validated: 400 naming the field, nothing stored'
     [{ ...good, task_definition: { queue: 'q', kind: 'k', processing_timeout: 'soon' } }, /processing_timeout/],
     [{ ...good, task_definition: { queue: 'q', kind: 'k', args: [1] } }, /args/],
     [{ ...good, skip_if_outstanding_tasks_exist: 'yes' }, /skip_if_outstanding_tasks_exist/],
+    // Schedules that never fire, or that v1 (robfig/cron) refuses.
+    [{ ...good, schedule_expression: '0 0 31 4,6,9,11 *' }, /schedule_expression.*never fires/],
+    [{ ...good, schedule_expression: '0 0 30 2 *' }, /schedule_expression.*never fires/],
+    [{ ...good, schedule_expression: '0 0 L * *' }, /schedule_expression/],
+    [{ ...good, schedule_expression: '0 0 * * 5#5' }, /schedule_expression/],
+    [{ ...good, schedule_expression: `0 0 * * *${' '.repeat(300)}` }, /schedule_expression/],
   ];
   for (const [payload, field] of cases) {
     const res = await ts.request({ method: 'POST', url: '/recurring_tasques', payload: payload as object });
@@ -197,6 +203,7 @@ test('recurring-task bodies are validated: 400 naming the field, nothing stored'
   for (const [payload, field] of [
     [{ task_definition: { queue: 'q', kind: 'k', processing_timeout: 5000 } }, /processing_timeout/],
     [{ skip_if_outstanding_tasks_exist: 1 }, /skip_if_outstanding_tasks_exist/],
+    [{ schedule_expression: '0 0 31 4,6,9,11 *' }, /never fires/],
     [[], /body/],
   ] as [unknown, RegExp][]) {
     const res = await ts.request({ method: 'PUT', url: '/recurring_tasques/r', payload: payload as object });

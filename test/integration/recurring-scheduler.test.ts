@@ -88,6 +88,27 @@ describe('recurring scheduler', () => {
     assert.deepEqual((await s.runOnce()).ticks.map((x) => x.tickAt), [T0 + 30 * MINUTE]);
   });
 
+  it('a stored schedule that never fires (or does not parse) idles only its own task, also after a restart', async (t) => {
+    const h = harness(t);
+    // Written around the API (which refuses them now), as a database from before the check would hold.
+    await h.every('never', '0 0 31 4,6,9,11 *');
+    await h.every('last-day', '0 0 L * *');
+    await h.every('minutely', '@every 1m');
+    for (const run of [1, 2]) {
+      // run 2 is a new leader term (or a restart): the stored tasks are loaded afresh.
+      const s = h.scheduler();
+      await s.runOnce();
+      assert.equal(s.schedule.get('never'), undefined, `run ${run}: the bad schedule has no next tick`);
+      assert.equal(s.schedule.get('last-day'), undefined, `run ${run}: the unparseable schedule has no next tick`);
+      h.clock.advance(MINUTE);
+      const { ticks } = await s.runOnce();
+      assert.deepEqual(ticks.map((x) => [x.recurringTaskId, x.outcome]), [['minutely', 'enqueued']], `run ${run}`);
+      await s.stop();
+    }
+    assert.equal(h.spawned('minutely').length, 2);
+    assert.equal(h.spawned('never').length, 0);
+  });
+
   it('after downtime, a missed stretch fires once (for its first missed tick), then the schedule goes on', async (t) => {
     const h = harness(t);
     await h.every('minutely', '@every 1m');

@@ -21,13 +21,16 @@ declare module 'fastify' {
   }
 }
 
+/** Whether a path (or route pattern) is behind the auth when users are configured. */
+export const isProtectedPath = (path: string): boolean =>
+  PROTECTED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}?`));
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export function registerBasicAuth(app: FastifyInstance, users: readonly BasicAuthUser[]): void {
   if (users.length === 0) return;
   const expected = users.map((u) => digest(`${u.name}:${u.password}`));
-  const isProtected = (path: string) =>
-    PROTECTED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}?`));
+  const isProtected = isProtectedPath;
   app.addHook('onRequest', async (request, reply) => {
     // The raw URL and the matched route pattern: the router percent-decodes paths, so `/%74asques/...`
     // reaches a /tasques route although its raw URL does not start with /tasques.
@@ -44,7 +47,7 @@ export function registerBasicAuth(app: FastifyInstance, users: readonly BasicAut
       if (ok) return;
     }
     return reply
-      .code(401)
+      .code(ERROR_CODES.UNAUTHORIZED.status)
       .header('WWW-Authenticate', 'Basic realm="Authorization Required"')
       .send({ message: 'Unauthorized: valid basic-auth credentials are required', code: ERROR_CODES.UNAUTHORIZED.code });
   });

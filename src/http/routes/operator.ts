@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { formatGoDuration, msToNs, nsToMs, parseGoDuration } from '../../domain/duration.js';
 import type { TaskEngine, TaskListInput } from '../../engine/task-engine.js';
 import { MAX_TASK_LIST_LIMIT } from '../../engine/task-engine.js';
+import { parseRfc3339 } from '../../domain/time.js';
 import { errors } from '../../errors/index.js';
 import { TASK_STATES, type QueueState, type QueueStats, type TaskListCursor, type TaskState } from '../../types/index.js';
 import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
@@ -32,7 +33,7 @@ import {
   WindowQuery,
   type WindowQueryJson,
 } from '../schemas/operator.js';
-import { errorResponses, TaskParams, TaskSchema } from '../schemas/tasks.js';
+import { errorResponses, QueueName, TaskParams, TaskSchema } from '../schemas/tasks.js';
 import { assertQueueName, checkQueueParam } from './tasks.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -63,8 +64,8 @@ export function decodeCursor(text: string): TaskListCursor {
 
 function parseTime(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) throw errors.badRequest(`${name}: not an RFC 3339 date-time such as "2026-01-02T15:04:05Z"`);
+  const ms = parseRfc3339(value);
+  if (ms === undefined) throw errors.badRequest(`${name}: not an RFC 3339 date-time such as "2026-01-02T15:04:05Z"`);
   return ms;
 }
 
@@ -139,7 +140,7 @@ const queueStateToJson = (state: QueueState): QueueStateJson => ({
   modified_at: iso(state.modifiedAt),
 });
 
-const QueueParams = Type.Object({ queue: Type.String() });
+const QueueParams = Type.Object({ queue: QueueName() });
 
 export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
   return async (app) => {

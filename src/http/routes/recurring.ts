@@ -1,7 +1,7 @@
 /** The v1 recurring-task routes (spec §1.2–§1.3, §8). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { parseSchedule, ScheduleParseError } from '../../domain/schedule.js';
+import { parseStorableSchedule, ScheduleParseError } from '../../domain/schedule.js';
 import type { TaskDefinitionInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
 import { durationNsFromBody, orUndefined, recurringTaskToJson } from '../mappers.js';
@@ -15,11 +15,12 @@ import {
   type TaskDefinitionInputJson,
 } from '../schemas/recurring.js';
 import { errorResponses } from '../schemas/tasks.js';
-import { assertQueueName } from './tasks.js';
+import { assertQueueName, assertWellFormed } from './tasks.js';
 
-function checkSchedule(expression: string): string {
+/** The expression, if it parses as v1 parses schedules and fires within 5 years of `now`; else a 400. */
+function checkSchedule(expression: string, now: number): string {
   try {
-    parseSchedule(expression);
+    parseStorableSchedule(expression, now);
     return expression;
   } catch (e) {
     if (e instanceof ScheduleParseError) {
@@ -31,6 +32,7 @@ function checkSchedule(expression: string): string {
 
 function toDefinition(def: TaskDefinitionInputJson): TaskDefinitionInput {
   assertQueueName(def.queue);
+  assertWellFormed('task_definition.kind', def.kind);
   const processingTimeoutNs = durationNsFromBody('task_definition.processing_timeout', def.processing_timeout);
   if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
     throw errors.badRequest('task_definition.processing_timeout: must be positive');
@@ -61,9 +63,10 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
       },
       async (request, reply) => {
         const body = request.body;
+        assertWellFormed('id', body.id);
         const task = await engine.createRecurringTask({
           id: body.id,
-          scheduleExpression: checkSchedule(body.schedule_expression),
+          scheduleExpression: checkSchedule(body.schedule_expression, engine.now()),
           skipIfOutstandingTasksExist: orUndefined(body.skip_if_outstanding_tasks_exist),
           taskDefinition: toDefinition(body.task_definition),
         });
@@ -118,7 +121,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
         const schedule = orUndefined(body.schedule_expression);
         const definition = orUndefined(body.task_definition);
         const task = await engine.updateRecurringTask(request.params.id, {
-          scheduleExpression: schedule === undefined ? undefined : checkSchedule(schedule),
+          scheduleExpression: schedule === undefined ? undefined : checkSchedule(schedule, engine.now()),
           skipIfOutstandingTasksExist: orUndefined(body.skip_if_outstanding_tasks_exist),
           taskDefinition: definition === undefined ? undefined : toDefinition(definition),
         });

@@ -4,7 +4,9 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { hasLoneSurrogate } from '../../domain/identifiers.js';
 import { queueNameViolations } from '../../domain/queue-name.js';
+import { parseRfc3339 } from '../../domain/time.js';
 import type { NewTaskInput, TaskEngine } from '../../engine/task-engine.js';
 import { errors } from '../../errors/index.js';
 import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
@@ -29,6 +31,13 @@ export function assertQueueName(name: string): void {
   if (reasons.length > 0) throw errors.invalidQueueName(reasons);
 }
 
+/** 400 for an id or kind that is not well-formed Unicode (a lone surrogate): it could not be stored as sent. */
+export function assertWellFormed(field: string, value: string | null | undefined): void {
+  if (value !== null && value !== undefined && hasLoneSurrogate(value)) {
+    throw errors.badRequest(`${field}: must not contain a lone UTF-16 surrogate`);
+  }
+}
+
 export function workerIdOf(request: FastifyRequest): string {
   const raw = request.headers[WORKER_ID_HEADER];
   const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
@@ -44,14 +53,16 @@ export async function checkQueueParam(request: FastifyRequest): Promise<void> {
 /** Checks a `task.NewTask` body beyond its schema (queue name, durations, time) and maps it to the engine's input. */
 export function newTaskInputFromBody(body: NewTaskJson): NewTaskInput {
   assertQueueName(body.queue);
+  assertWellFormed('id', body.id);
+  assertWellFormed('kind', body.kind);
   const processingTimeoutNs = durationNsFromBody('processing_timeout', body.processing_timeout);
   if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
     throw errors.badRequest('processing_timeout: must be positive');
   }
   const runAt = orUndefined(body.run_at);
-  const runAtMs = runAt === undefined ? undefined : Date.parse(runAt);
-  // The date-time format lets through what Date cannot represent, e.g. a leap second (Go rejects it too).
-  if (runAtMs !== undefined && Number.isNaN(runAtMs)) {
+  const runAtMs = runAt === undefined ? undefined : parseRfc3339(runAt);
+  // The schema's date-time format lets through what Go refuses, e.g. a leap second.
+  if (runAt !== undefined && runAtMs === undefined) {
     throw errors.badRequest(`run_at: not a valid RFC 3339 date-time (got ${JSON.stringify(runAt)})`);
   }
   return {

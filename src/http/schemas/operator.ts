@@ -6,7 +6,7 @@
  * Fastify shares one validator for both); the route parses them and names the parameter on error.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { TaskSchema } from './tasks.js';
+import { QueueName, TaskSchema } from './tasks.js';
 
 export const DEFAULT_TASK_LIST_LIMIT = 50;
 export const DEFAULT_STATS_WINDOW = '5m';
@@ -16,7 +16,7 @@ export const MAX_STATS_WINDOW_MS = 24 * 3600 * 1000;
 const DateTime = (description: string) => Type.String({ format: 'date-time', description });
 
 export const TaskListQuery = Type.Object({
-  queue: Type.Optional(Type.String({ description: 'Only this queue.' })),
+  queue: Type.Optional(QueueName('Only this queue.')),
   state: Type.Optional(
     Type.String({ description: 'One state or several, comma-separated (queued, claimed, failed, done, dead).' }),
   ),

@@ -1,6 +1,8 @@
 /** Recurring-task schemas (spec §1.4–§1.5, §8), with v1's component ids. */
 import { type Static, Type } from '@sinclair/typebox';
-import { DurationString, INT32_MAX, JsonObjectSchema, Metadata, Nullable } from './tasks.js';
+import { MAX_ID_LENGTH } from '../../domain/identifiers.js';
+import { MAX_SCHEDULE_EXPRESSION_LENGTH } from '../../domain/schedule.js';
+import { DurationString, INT32_MAX, JsonObjectSchema, Metadata, Nullable, QueueName } from './tasks.js';
 
 const SCHEDULE_DESCRIPTION =
   '5-field cron ("0,5,10 * * * *"), a descriptor (@yearly @monthly @weekly @daily @hourly) or "@every <duration>" ' +
@@ -8,7 +10,7 @@ const SCHEDULE_DESCRIPTION =
 
 export const TaskDefinitionInputSchema = Type.Object(
   {
-    queue: Type.String({ description: 'Queue of the enqueued tasks.' }),
+    queue: QueueName('Queue of the enqueued tasks.'),
     kind: Type.String({ minLength: 1 }),
     retry_times: Nullable(Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Default 25.' })),
     priority: Nullable(Type.Integer({ minimum: -INT32_MAX - 1, maximum: INT32_MAX, description: 'Default 0.' })),
@@ -34,8 +36,8 @@ export const TaskDefinitionSchema = Type.Object(
 
 export const NewRecurringTaskSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 512, description: 'Your id for the recurring task.' }),
-    schedule_expression: Type.String({ minLength: 1, description: SCHEDULE_DESCRIPTION }),
+    id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, description: 'Your id for the recurring task.' }),
+    schedule_expression: Type.String({ minLength: 1, maxLength: MAX_SCHEDULE_EXPRESSION_LENGTH, description: SCHEDULE_DESCRIPTION }),
     skip_if_outstanding_tasks_exist: Nullable(
       Type.Boolean({
         description: 'Skip a tick while tasks enqueued by this recurring task are still queued, claimed or failed.',
@@ -48,7 +50,9 @@ export const NewRecurringTaskSchema = Type.Object(
 
 export const RecurringTaskUpdateSchema = Type.Object(
   {
-    schedule_expression: Nullable(Type.String({ minLength: 1, description: SCHEDULE_DESCRIPTION })),
+    schedule_expression: Nullable(
+      Type.String({ minLength: 1, maxLength: MAX_SCHEDULE_EXPRESSION_LENGTH, description: SCHEDULE_DESCRIPTION }),
+    ),
     skip_if_outstanding_tasks_exist: Nullable(Type.Boolean()),
     task_definition: Type.Optional(Type.Ref(TaskDefinitionInputSchema)),
   },

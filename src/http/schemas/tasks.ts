@@ -5,9 +5,18 @@
  * class names.
  */
 import { type Static, Type, type TSchema } from '@sinclair/typebox';
+import { MAX_DURATION_LENGTH } from '../../domain/duration.js';
+import { MAX_ID_LENGTH } from '../../domain/identifiers.js';
+import { MAX_QUEUE_NAME_BYTES, QUEUE_NAME_PATTERN } from '../../domain/queue-name.js';
 import { TASK_STATES, type JsonObject, type TaskState as TaskStateValue } from '../../types/index.js';
 
 export const INT32_MAX = 2_147_483_647;
+
+/**
+ * Most queues one claim may name (400 beyond). Each poll of a long poll works on the whole list, so the
+ * list is bounded like `amount` and `block_for`; `[]` claims from every queue.
+ */
+export const MAX_CLAIM_QUEUES = 1000;
 
 /** A free-form JSON object (args, context, report data, results). */
 export const JsonObjectSchema = (description: string) =>
@@ -16,8 +25,22 @@ export const JsonObjectSchema = (description: string) =>
 /** Optional request fields also accept JSON null, which v1 (Go) reads as absent. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Unsafe<Static<T>>({ ...schema, nullable: true }));
 
+/** The shape of a Go duration, for readers of the OpenAPI document; the `go-duration` format decides. */
+const GO_DURATION_PATTERN = '^[-+]?(0|([0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$';
+
+/**
+ * A queue name. The pattern and length state v1's rules for readers of the OpenAPI document; the routes
+ * check the full rules (queueNameViolations) and answer v1's message, also when this schema refuses.
+ */
+export const QueueName = (description?: string) =>
+  Type.String({
+    pattern: QUEUE_NAME_PATTERN,
+    maxLength: MAX_QUEUE_NAME_BYTES,
+    description: `${description ? `${description} ` : ''}Lower case, no spaces or \\/*?"<>|,#: and not starting with _-+; at most ${MAX_QUEUE_NAME_BYTES} UTF-8 bytes.`,
+  });
+
 export const DurationString = (description: string) =>
-  Type.String({ format: 'go-duration', description: `${description} A Go duration string, e.g. "300ms", "5s", "1h30m".` });
+  Type.String({ format: 'go-duration', pattern: GO_DURATION_PATTERN, maxLength: MAX_DURATION_LENGTH, description: `${description} A Go duration string, e.g. "300ms", "5s", "1h30m".` });
 
 const DateTime = (description: string) => Type.String({ format: 'date-time', description });
 
@@ -122,11 +145,11 @@ export const NewTaskSchema = Type.Object(
     id: Nullable(
       Type.String({
         minLength: 1,
-        maxLength: 512,
+        maxLength: MAX_ID_LENGTH,
         description: 'Optional idempotency key, unique per queue (409 if taken). Generated when absent.',
       }),
     ),
-    queue: Type.String({ description: 'Queue name: lower case, no spaces or \\/*?"<>|,#: and not starting with _-+.' }),
+    queue: QueueName('Queue name.'),
     kind: Type.String({ minLength: 1, description: 'What the task is, for the worker to dispatch on.' }),
     retry_times: Nullable(
       Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Retries after the first attempt. Default 25.' }),
@@ -144,7 +167,10 @@ export const NewTaskSchema = Type.Object(
 
 export const ClaimSchema = Type.Object(
   {
-    queues: Type.Array(Type.String(), { description: 'Queues to claim from; [] means every queue.' }),
+    queues: Type.Array(QueueName(), {
+      maxItems: MAX_CLAIM_QUEUES,
+      description: `Queues to claim from, at most ${MAX_CLAIM_QUEUES}; [] means every queue.`,
+    }),
     amount: Nullable(
       Type.Integer({
         minimum: 0,
@@ -169,10 +195,14 @@ export const NewReportSchema = DataBody('task.NewReport', 'Progress data, kept a
 export const SuccessSchema = DataBody('task.Success', 'Result, kept as last_claimed.result.success.');
 export const FailureSchema = DataBody('task.Failure', 'Failure details, kept as last_claimed.result.failure.');
 
-export const TaskParams = Type.Object({ queue: Type.String(), id: Type.String() });
+export const TaskParams = Type.Object({ queue: QueueName(), id: Type.String({ minLength: 1 }) });
 
 export const WorkerIdHeader = Type.Object({
-  'x-tasques-worker-id': Type.String({ description: 'The id of the worker making the call (X-TASQUES-WORKER-ID).' }),
+  'x-tasques-worker-id': Type.String({
+    minLength: 1,
+    pattern: '\\S',
+    description: 'The id of the worker making the call (X-TASQUES-WORKER-ID); not blank.',
+  }),
 });
 
 export type TaskJson = Static<typeof TaskSchema>;
