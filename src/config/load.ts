@@ -69,10 +69,27 @@ export function validateConfig(input: unknown): ServerConfig {
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`);
   const config = withDefaults as ServerConfig;
   checkRecurringSettings(config.recurring);
+  checkEngineConnection(config.elasticsearch);
   if (!/^.+:\d{1,5}$/.test(config.bind_address)) {
     throw new ConfigError(`tasques.server.bind_address: must be host:port (got ${JSON.stringify(config.bind_address)})`);
   }
   return config;
+}
+
+/** Credentials and TLS of the engine connection: one way to authenticate, TLS only with HTTPS. */
+function checkEngineConnection(es: ServerConfig['elasticsearch']): void {
+  if (es.user.name !== undefined && es.user.name !== '' && es.api_key !== undefined && es.api_key !== '') {
+    throw new ConfigError('tasques.server.elasticsearch: set either user (basic auth) or api_key, not both');
+  }
+  if ((es.tls.cert_file === undefined) !== (es.tls.key_file === undefined)) {
+    throw new ConfigError('tasques.server.elasticsearch.tls: cert_file and key_file go together (a client certificate needs its key)');
+  }
+  const tlsSet = es.tls.ca_file !== undefined || es.tls.cert_file !== undefined || es.tls.insecure_skip_verify;
+  if (tlsSet && !es.addresses.some((address) => address.startsWith('https://'))) {
+    throw new ConfigError(
+      `tasques.server.elasticsearch.tls: is set, but no address is https:// (got ${JSON.stringify(es.addresses)})`,
+    );
+  }
 }
 
 /** The leader and maintenance settings, which constrain one another. */

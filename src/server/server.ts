@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
-import { engineSettings } from '../engine/settings.js';
+import { engineSettings } from './engine-settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
 import { Health } from '../observability/health.js';
@@ -20,20 +20,21 @@ import { TasquesMetrics } from '../observability/metrics.js';
 import { Tracing, tracingOptionsFromConfig } from '../observability/tracing.js';
 import { type Clock, systemClock } from '../service/clock.js';
 import { type Logger, silentLogger } from '../service/logger.js';
-import { createLeadership, type Leadership } from './leadership.js';
-import { elasticsearchStoreFromConfig } from '../store/elasticsearch/from-config.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { createLeaderServices, type LeaderServices } from './leader-services.js';
+import { createStore, storeConnectionWarnings } from './store-from-config.js';
 import type { Store } from '../store/store.js';
 import type { QueueStats } from '../types/index.js';
 
 export const VERSION = '0.1.0';
+
+export { createStore };
 
 export interface TasquesServer {
   app: FastifyInstance;
   engine: TaskEngine;
   store: Store;
   /** Leader election and the leader-only services; undefined when disabled (`leadership: false`). */
-  leadership: Leadership | undefined;
+  leadership: LeaderServices | undefined;
   /** The Prometheus metrics; undefined with `metrics.enabled: false`. */
   metrics: TasquesMetrics | undefined;
   /** The trace exporter; undefined unless `tracing.enabled`. */
@@ -58,15 +59,6 @@ export interface CreateServerOptions {
   leadership?: boolean;
 }
 
-export function createStore(config: ServerConfig): Store {
-  if (config.store.kind === 'elasticsearch') return elasticsearchStoreFromConfig(config);
-  const sqlite = config.store.sqlite;
-  return new SqliteStore({
-    path: sqlite.path,
-    synchronous: sqlite.synchronous,
-    busyTimeoutMs: durationMs(sqlite.busy_timeout),
-  });
-}
 
 /**
  * Node keeps a keep-alive connection open after answering a request that was in flight when the server
@@ -136,6 +128,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     observability: httpObservability({ health, metrics, metricsRequireAuth: config.metrics.require_auth, tracing }),
   });
   appLogger = app.log;
+  for (const warning of storeConnectionWarnings(config)) app.log.warn(warning);
   const connections = trackConnections(app.server);
   let url = '';
   if (options.listen !== false) {
@@ -152,7 +145,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const leadership =
     options.leadership === false
       ? undefined
-      : createLeadership(config, { store, engine, settings, clock, logger: app.log, events: metrics });
+      : createLeaderServices(config, { store, engine, settings, clock, logger: app.log, events: metrics });
   if (leadership !== undefined && metrics !== undefined) {
     const { elector } = leadership;
     metrics.followLeadership(() => elector.isLeader);
