@@ -232,6 +232,19 @@ describe('elasticsearch store over HTTPS with an API key', { skip: esSkip() }, (
       assert.ok(server.logs.length > 0);
       assertNoKey(server.stderr, 'the server log');
 
+      // Verification switched off: it works, and both setup and serve warn about it.
+      const { TASQUES_SERVER_ELASTICSEARCH_TLS_CA_FILE: _ca, ...withoutCa } = env;
+      const insecureEnv = { ...withoutCa, TASQUES_SERVER_ELASTICSEARCH_TLS_INSECURE_SKIP_VERIFY: 'true' };
+      const insecureSetup = await runCli(['setup'], { env: insecureEnv, timeoutMs: 60_000 });
+      assert.equal(insecureSetup.code, 0, insecureSetup.stderr);
+      assert.match(insecureSetup.stderr, /^tasques setup: warning: elasticsearch\.tls\.insecure_skip_verify is on: the engine certificate is not verified/);
+      const insecureServer = await startServer({ env: insecureEnv, timeoutMs: 30_000 });
+      const warned = await insecureServer.waitForLog((l) => l.level === 40 && /insecure_skip_verify is on/.test(String(l.msg)));
+      assert.ok(warned);
+      insecureServer.signal('SIGTERM');
+      assert.equal((await insecureServer.waitForExit(20_000)).code, 0);
+      assertNoKey(insecureSetup.stdout + insecureSetup.stderr + insecureServer.stderr, 'the insecure runs');
+
       const refused = await runCli(['setup'], {
         env: { ...env, TASQUES_SERVER_ELASTICSEARCH_TLS_CA_FILE: pki.otherCaFile },
         timeoutMs: 60_000,

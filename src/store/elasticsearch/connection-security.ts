@@ -9,6 +9,7 @@
  * - A certificate the configured CA does not vouch for is a configuration error, not a network blip: it
  *   is reported at once, with what to set, and never retried.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Agent } from 'undici';
 
 export interface EsCredentials {
@@ -55,20 +56,23 @@ export function hasTlsOptions(tls: EsTlsOptions | undefined): boolean {
 }
 
 /**
- * The connection pool requests go through, with the TLS options applied to every HTTPS connection.
- * Plain-HTTP addresses ignore them.
+ * The options of `tls.connect` for HTTPS connections to the engine (the same names serve an undici
+ * Agent's `connect` and a node:https Agent). Plain-HTTP addresses ignore them.
  */
-export function esDispatcher(tls: EsTlsOptions | undefined): Agent {
+export function tlsConnectOptions(tls: EsTlsOptions | undefined): ConnectionOptions {
   if ((tls?.cert === undefined) !== (tls?.key === undefined)) {
     throw new Error('elasticsearch.tls: cert_file and key_file go together (a client certificate needs its key)');
   }
-  return new Agent({
-    connect: {
-      ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
-      ...(tls?.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
-      rejectUnauthorized: tls?.insecureSkipVerify !== true,
-    },
-  });
+  return {
+    ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls?.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+    rejectUnauthorized: tls?.insecureSkipVerify !== true,
+  };
+}
+
+/** The connection pool requests go through, with the TLS options applied to every HTTPS connection. */
+export function esDispatcher(tls: EsTlsOptions | undefined): Agent {
+  return new Agent({ connect: tlsConnectOptions(tls) });
 }
 
 /** OpenSSL's codes for a certificate chain that does not verify, or a name that does not match. */
