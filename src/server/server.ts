@@ -59,7 +59,6 @@ export interface CreateServerOptions {
   leadership?: boolean;
 }
 
-
 /**
  * Node keeps a keep-alive connection open after answering a request that was in flight when the server
  * began closing (only idle connections are closed then), so a long poll or any request answered during
