@@ -1,7 +1,10 @@
 /** The Authorization header and the TLS options of the engine connection (no engine needed). */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { authorizationHeader, describeTlsFailure, tlsConnectOptions } from './connection-security.js';
+import { EsHttp } from './http.js';
 
 describe('authorizationHeader', () => {
   it('sends basic auth, an encoded API key as is, and encodes id:api_key', () => {
@@ -37,6 +40,27 @@ describe('describeTlsFailure', () => {
     );
     assert.match(describeTlsFailure('ERR_TLS_CERT_ALTNAME_INVALID', 'https://es:9200')!, /is not issued for this host name/);
     assert.match(describeTlsFailure('CERT_HAS_EXPIRED', 'https://es:9200')!, /renew the engine certificate/);
+  });
+
+  it('says so when an https:// address reaches an engine without TLS (a real plain-HTTP listener), without retrying', async () => {
+    let requests = 0;
+    const plain = http.createServer((_req, res) => {
+      requests++;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const node = `https://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    const client = new EsHttp({ addresses: [node], maxRetries: 3 });
+    try {
+      await assert.rejects(client.request({ method: 'GET', path: '/' }), (err: Error) => {
+        assert.match(err.message, new RegExp(`^GET /: ${node} does not answer with TLS \\(ERR_SSL_[A-Z_]+\\): an engine without TLS needs an http:// address$`));
+        return true;
+      });
+      assert.equal(requests, 0);
+    } finally {
+      await client.close();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
   });
 
   it('leaves other network errors alone', () => {

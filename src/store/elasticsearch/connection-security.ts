@@ -89,6 +89,9 @@ const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** OpenSSL's codes for a peer that answered a TLS hello with something else (plain HTTP). */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
 /**
  * A clear account of a TLS failure (the engine's certificate is not trusted, or the engine refused
  * ours), or undefined when the error is something else. Such a request never reached the engine.
@@ -105,8 +108,11 @@ export function describeTlsFailure(code: string | undefined, node: string): stri
           : 'set elasticsearch.tls.ca_file to the CA that signed it';
     return `the TLS certificate of ${node} ${what} (${code}): ${fix}`;
   }
+  if (NOT_TLS_CODES.has(code)) {
+    return `${node} does not answer with TLS (${code}): an engine without TLS needs an http:// address`;
+  }
   if (code.startsWith('ERR_SSL_') || code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || code === 'EPROTO') {
-    return `TLS handshake with ${node} failed (${code}): check that the address is HTTPS and, if the engine asks for a client certificate, elasticsearch.tls.cert_file/key_file`;
+    return `TLS handshake with ${node} failed (${code}): if the engine asks for a client certificate, set elasticsearch.tls.cert_file and key_file`;
   }
   return undefined;
 }
