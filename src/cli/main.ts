@@ -112,11 +112,7 @@ async function serve(config: ServerConfig, file: string | undefined): Promise<nu
     return 1;
   }
   const log = server.app.log;
-  log.info(
-    { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },
-    `tasques listening on ${server.url}`,
-  );
-  return new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (signal: NodeJS.Signals) => {
       signals++;
@@ -140,4 +136,11 @@ async function serve(config: ServerConfig, file: string | undefined): Promise<nu
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  // Only now: whoever waits for this line may signal at once, and the process may be preempted right
+  // after writing it; a signal before the handlers above would kill it without a graceful stop.
+  log.info(
+    { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },
+    `tasques listening on ${server.url}`,
+  );
+  return stopped;
 }

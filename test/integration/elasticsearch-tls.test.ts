@@ -228,7 +228,7 @@ describe('elasticsearch store over HTTPS with an API key', { skip: esSkip() }, (
       const done = await server.request('PUT', `/tasques/done/secure/${created.json<{ id: string }>().id}`, { headers: worker, body: {} });
       assert.equal(done.status, 200, done.text);
       server.signal('SIGTERM');
-      assert.equal((await server.waitForExit(20_000)).code, 0);
+      assert.deepEqual(await server.waitForExit(20_000), { code: 0, signal: null }, server.stderr);
       assert.ok(server.logs.length > 0);
       assertNoKey(server.stderr, 'the server log');
 
@@ -242,7 +242,8 @@ describe('elasticsearch store over HTTPS with an API key', { skip: esSkip() }, (
       const warned = await insecureServer.waitForLog((l) => l.level === 40 && /insecure_skip_verify is on/.test(String(l.msg)));
       assert.ok(warned);
       insecureServer.signal('SIGTERM');
-      assert.equal((await insecureServer.waitForExit(20_000)).code, 0);
+      const insecureExit = await insecureServer.waitForExit(20_000);
+      assert.deepEqual(insecureExit, { code: 0, signal: null }, insecureServer.stderr);
       assertNoKey(insecureSetup.stdout + insecureSetup.stderr + insecureServer.stderr, 'the insecure runs');
 
       const refused = await runCli(['setup'], {
