@@ -95,7 +95,7 @@ export class EsHttp {
     for (const node of this.nodes) {
       const url = new URL(node); // throws on a malformed address
       if (url.username || url.password) {
-        throw new Error('put engine credentials in elasticsearch.user.name/password, not in the address');
+        throw new Error('put engine credentials in elasticsearch.user.name/password or elasticsearch.api_key, not in the address');
       }
     }
     if (hasTlsOptions(options.tls) && !this.nodes.some((node) => node.startsWith('https:'))) {
