@@ -3,7 +3,7 @@
  * test/http/openapi.test.ts fails when the committed file differs from what this generates.
  */
 import { writeFileSync } from 'node:fs';
-import { generateOpenApiDocument } from '../src/http/openapi.js';
+import { generateOpenApiDocument } from '../src/server/openapi.js';
 
 const path = new URL('../openapi.json', import.meta.url);
 writeFileSync(path, `${JSON.stringify(await generateOpenApiDocument(), null, 2)}\n`);

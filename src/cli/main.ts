@@ -2,10 +2,10 @@
  * The `tasques` command line: `serve` (the default), `setup` and `show config`.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, durationMs, loadConfig, maskSecrets } from '../config/load.js';
-import { createServer, createStore, VERSION } from '../server/server.js';
-import { ElasticsearchStore } from '../store/elasticsearch/elasticsearch-store.js';
-import { kibanaBaseUrl, kibanaSetup } from '../store/elasticsearch/kibana.js';
+import { ConfigError, loadConfig, maskSecrets } from '../config/load.js';
+import type { ServerConfig } from '../config/schema.js';
+import { createServer, VERSION } from '../server/server.js';
+import { runSetup, type SetupFlags, SetupUsageError } from '../server/setup.js';
 
 const USAGE = `Usage: tasques [command] [--config FILE]
 
@@ -29,7 +29,9 @@ Setup options (store.kind: elasticsearch):
   --kibana-url URL      Import the Kibana saved objects into this Kibana (base URL, with its base
                         path and /s/<space> if any); overwrites the previous import. Credentials:
                         store.elasticsearch.kibana.user or .api_key (config or environment only).
-  --kibana-export FILE  Write the same saved objects as an ndjson file, to import by hand.
+  --kibana-export FILE  Write the same saved objects as an ndjson file, to import by hand. Without
+                        an import (--kibana-url or kibana.url) it only writes the file: the store is
+                        not set up and no cluster is contacted, so it works offline.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -62,8 +64,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
-  const kibana = { url: parsed.values['kibana-url'], exportFile: parsed.values['kibana-export'] };
-  if (command !== 'setup' && (kibana.url !== undefined || kibana.exportFile !== undefined)) {
+  const kibana: SetupFlags = { kibanaUrl: parsed.values['kibana-url'], kibanaExport: parsed.values['kibana-export'] };
+  if (command !== 'setup' && (kibana.kibanaUrl !== undefined || kibana.kibanaExport !== undefined)) {
     process.stderr.write(`tasques: --kibana-url and --kibana-export belong to \`tasques setup\`\n\n${USAGE}`);
     return 2;
   }
@@ -85,91 +87,23 @@ export async function main(argv: string[]): Promise<number> {
   return serve(loaded.config, loaded.file, loaded.ignoredV1Keys);
 }
 
-interface KibanaFlags {
-  url?: string | undefined;
-  exportFile?: string | undefined;
-}
-
-async function setup(config: Parameters<typeof createServer>[0], kibanaFlags: KibanaFlags): Promise<number> {
-  const kibanaConfig = config.store.elasticsearch.kibana;
-  const kibanaUrl = kibanaFlags.url ?? kibanaConfig.url;
-  if (config.store.kind !== 'elasticsearch' && (kibanaFlags.url !== undefined || kibanaFlags.exportFile !== undefined)) {
-    process.stderr.write('tasques setup: --kibana-url and --kibana-export need store.kind: elasticsearch\n');
-    return 2;
-  }
-  if (config.store.kind === 'elasticsearch' && kibanaUrl !== undefined) {
-    try {
-      kibanaBaseUrl(kibanaUrl); // a bad URL fails before the store is touched
-    } catch (e) {
-      process.stderr.write(`tasques setup: kibana: ${(e as Error).message}\n`);
-      return 2;
-    }
-  }
-  const store = createStore(config);
+async function setup(config: ServerConfig, flags: SetupFlags): Promise<number> {
+  const warn = (line: string) => process.stderr.write(`tasques setup: ${line}\n`);
   try {
-    if (store instanceof ElasticsearchStore) {
-      const report = await store.setup();
-      const out: Record<string, unknown> = {
-        store: 'elasticsearch',
-        engine: `${report.engine.distribution} ${report.engine.version}`,
-        index_prefix: store.names.prefix,
-        archive_rollover: report.ilm ? 'ilm' : 'leader',
-        templates: report.templates,
-        created_indices: report.createdIndices,
-        updated_mappings: report.updatedMappings,
-        backfilled_tasks: report.backfilledTasks,
-      };
-      if (kibanaUrl !== undefined || kibanaFlags.exportFile !== undefined) {
-        try {
-          const kibana = await kibanaSetup({
-            names: store.names,
-            http: store.http,
-            exportFile: kibanaFlags.exportFile,
-            connection:
-              kibanaUrl === undefined
-                ? undefined
-                : {
-                    url: kibanaUrl,
-                    username: kibanaConfig.user.name,
-                    password: kibanaConfig.user.password,
-                    apiKey: kibanaConfig.api_key,
-                    timeoutMs: durationMs(config.store.elasticsearch.request_timeout),
-                  },
-            onFieldProblems: (problems) =>
-              process.stderr.write(
-                'tasques setup: warning: the Kibana objects use fields that the index mapping lacks; their panels show errors until it has them:\n' +
-                  problems.map((p) => `  ${p}\n`).join(''),
-              ),
-          });
-          out.kibana = {
-            objects: kibana.objects,
-            ...(kibana.exported !== undefined ? { exported_to: kibana.exported } : {}),
-            ...(kibana.imported ? { imported_to: kibana.imported.endpoint, imported: kibana.imported.successCount } : {}),
-            field_problems: kibana.fieldProblems,
-          };
-        } catch (e) {
-          // The store part is done: say so, then why the Kibana part is not.
-          process.stdout.write(`${JSON.stringify(out)}\n`);
-          process.stderr.write(`tasques setup: kibana: ${(e as Error).message}\n`);
-          return 1;
-        }
-      }
-      process.stdout.write(`${JSON.stringify(out)}\n`);
-    } else {
-      await store.migrate();
-      process.stdout.write(`${JSON.stringify({ store: config.store.kind, migrated: true })}\n`);
-    }
-    return 0;
+    const { report, kibanaError } = await runSetup(config, flags, warn);
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (kibanaError === undefined) return 0;
+    // The store part is done (the report says so); then why the Kibana part is not.
+    process.stderr.write(`tasques setup: kibana: ${kibanaError}\n`);
+    return 1;
   } catch (e) {
     process.stderr.write(`tasques setup: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
-    await store.close();
+    return e instanceof SetupUsageError ? 2 : 1;
   }
 }
 
 async function serve(
-  config: Parameters<typeof createServer>[0],
+  config: ServerConfig,
   file: string | undefined,
   ignoredV1Keys: readonly string[],
 ): Promise<number> {
@@ -182,14 +116,7 @@ async function serve(
     return 1;
   }
   const log = server.app.log;
-  log.info(
-    { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },
-    `tasques listening on ${server.url}`,
-  );
-  if (ignoredV1Keys.length > 0) {
-    log.warn({ keys: ignoredV1Keys }, 'v1 configuration keys without effect on this server were ignored');
-  }
-  return new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (signal: NodeJS.Signals) => {
       signals++;
@@ -213,4 +140,14 @@ async function serve(
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  // Only now: whoever waits for this line may signal at once, and the process may be preempted right
+  // after writing it; a signal before the handlers above would kill it without a graceful stop.
+  log.info(
+    { url: server.url, store: config.store.kind, config_file: file ?? null, version: VERSION },
+    `tasques listening on ${server.url}`,
+  );
+  if (ignoredV1Keys.length > 0) {
+    log.warn({ keys: ignoredV1Keys }, 'v1 configuration keys without effect on this server were ignored');
+  }
+  return stopped;
 }

@@ -313,7 +313,68 @@ describe('validation', () => {
   });
 });
 
+describe('the engine connection (elasticsearch.*)', () => {
+  it('reads the API key and TLS files from the environment', () => {
+    const { config } = loadConfig({
+      env: {
+        TASQUES_SERVER_ELASTICSEARCH_ADDRESSES: 'https://es-1:9200,https://es-2:9200',
+        TASQUES_SERVER_ELASTICSEARCH_API_KEY: 'a2V5OnNlY3JldA==',
+        TASQUES_SERVER_ELASTICSEARCH_TLS_CA_FILE: '/etc/tasques/http_ca.crt',
+        TASQUES_SERVER_ELASTICSEARCH_TLS_CERT_FILE: '/etc/tasques/client.crt',
+        TASQUES_SERVER_ELASTICSEARCH_TLS_KEY_FILE: '/etc/tasques/client.key',
+      },
+    });
+    assert.equal(config.elasticsearch.api_key, 'a2V5OnNlY3JldA==');
+    assert.deepEqual(config.elasticsearch.tls, {
+      ca_file: '/etc/tasques/http_ca.crt',
+      cert_file: '/etc/tasques/client.crt',
+      key_file: '/etc/tasques/client.key',
+      insecure_skip_verify: false,
+    });
+  });
+
+  const https = { addresses: ['https://es:9200'] };
+  for (const [what, elasticsearch, message] of [
+    [
+      'both basic auth and an API key',
+      { ...https, user: { name: 'elastic', password: 'pw-basic' }, api_key: 'key-secret' },
+      'tasques.server.elasticsearch: set either user (basic auth) or api_key, not both',
+    ],
+    [
+      'a client certificate without its key',
+      { ...https, tls: { cert_file: '/c.crt' } },
+      'tasques.server.elasticsearch.tls: cert_file and key_file go together',
+    ],
+    [
+      'TLS settings with only http:// addresses',
+      { addresses: ['http://es:9200'], tls: { ca_file: '/ca.crt' } },
+      'tasques.server.elasticsearch.tls: is set, but no address is https:// (got ["http://es:9200"])',
+    ],
+    [
+      'skipping verification with only http:// addresses',
+      { tls: { insecure_skip_verify: true } },
+      'tasques.server.elasticsearch.tls: is set, but no address is https://',
+    ],
+  ] as const) {
+    it(`refuses ${what}, without echoing a secret`, () => {
+      const text = assertConfigError(() => validateConfig({ elasticsearch }), message);
+      assert.ok(!text.includes('pw-basic') && !text.includes('key-secret'), text);
+    });
+  }
+});
+
 describe('maskSecrets', () => {
+  it('masks the engine password and API key', () => {
+    const masked = maskSecrets(
+      validateConfig({ elasticsearch: { user: { name: 'elastic', password: 'pw-es' } }, store: { elasticsearch: { kibana: { api_key: 'kb-key' } } } }),
+    ) as ReturnType<typeof validateConfig>;
+    assert.deepEqual(masked.elasticsearch.user, { name: 'elastic', password: '******' });
+    assert.equal(masked.store.elasticsearch.kibana.api_key, '******');
+    const withKey = maskSecrets(validateConfig({ elasticsearch: { api_key: 'es-key' } })) as ReturnType<typeof validateConfig>;
+    assert.equal(withKey.elasticsearch.api_key, '******');
+    assert.ok(!JSON.stringify(withKey).includes('es-key'));
+  });
+
   it('replaces every password with ****** and changes nothing else', () => {
     const config = validateConfig({
       bind_address: 'h:1',

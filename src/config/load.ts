@@ -180,6 +180,7 @@ export function validateConfig(input: unknown): ServerConfig {
   const config = Value.Clean(ServerConfigSchema, withDefaults) as ServerConfig;
   checkRecurringSettings(config.recurring);
   checkHttpSettings(config);
+  checkEngineConnection(config.elasticsearch);
   const port = /^.+:(\d{1,5})$/.exec(config.bind_address)?.[1];
   if (port === undefined) {
     throw new ConfigError(`tasques.server.bind_address: must be host:port (got ${JSON.stringify(config.bind_address)})`);
@@ -202,6 +203,22 @@ function checkHttpSettings(config: ServerConfig): void {
   }
   if (durationMs(config.shutdown_drain_delay) < 0) {
     throw new ConfigError(`tasques.server.shutdown_drain_delay: must not be negative (got ${config.shutdown_drain_delay})`);
+  }
+}
+
+/** Credentials and TLS of the engine connection: one way to authenticate, TLS only with HTTPS. */
+function checkEngineConnection(es: ServerConfig['elasticsearch']): void {
+  if (es.user.name !== undefined && es.user.name !== '' && es.api_key !== undefined && es.api_key !== '') {
+    throw new ConfigError('tasques.server.elasticsearch: set either user (basic auth) or api_key, not both');
+  }
+  if ((es.tls.cert_file === undefined) !== (es.tls.key_file === undefined)) {
+    throw new ConfigError('tasques.server.elasticsearch.tls: cert_file and key_file go together (a client certificate needs its key)');
+  }
+  const tlsSet = es.tls.ca_file !== undefined || es.tls.cert_file !== undefined || es.tls.insecure_skip_verify;
+  if (tlsSet && !es.addresses.some((address) => address.startsWith('https://'))) {
+    throw new ConfigError(
+      `tasques.server.elasticsearch.tls: is set, but no address is https:// (got ${JSON.stringify(es.addresses)})`,
+    );
   }
 }
 

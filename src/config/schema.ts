@@ -210,6 +210,34 @@ export const ServerConfigSchema = Type.Object(
           },
           { default: {} },
         ),
+        api_key: Type.Optional(
+          Secret(
+            'API key for the engine, sent as `Authorization: ApiKey …` instead of basic auth (Elasticsearch 8+, Elastic Cloud): the base64 `encoded` value Elasticsearch returns, or `id:api_key`. Set either this or `user`, not both. Never logged; masked by `show config`.',
+          ),
+        ),
+        tls: Type.Object(
+          {
+            ca_file: Type.Optional(
+              Type.String({
+                minLength: 1,
+                description:
+                  'PEM file of the CA that signed the engine certificate, for `https://` addresses (e.g. the `http_ca.crt` of a default Elasticsearch 8). When unset, the system trust store applies (enough for Elastic Cloud).',
+              }),
+            ),
+            cert_file: Type.Optional(
+              Type.String({ minLength: 1, description: 'PEM client certificate, for an engine that asks for one (mutual TLS). Needs `key_file`.' }),
+            ),
+            key_file: Type.Optional(
+              Type.String({ minLength: 1, description: 'PEM private key (unencrypted) of `cert_file`.' }),
+            ),
+            insecure_skip_verify: Type.Boolean({
+              default: false,
+              description:
+                'Accept any engine certificate, unverified. Only for a throwaway engine: anyone on the path can then read the credentials. The server logs a warning when it is on.',
+            }),
+          },
+          { default: {} },
+        ),
       },
       { default: {} },
     ),

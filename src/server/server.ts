@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
-import { engineSettings } from '../engine/settings.js';
+import { engineSettings } from './engine-settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
 import { Health } from '../observability/health.js';
@@ -19,9 +19,8 @@ import { TasquesMetrics } from '../observability/metrics.js';
 import { Tracing, tracingOptionsFromConfig } from '../observability/tracing.js';
 import { type Clock, systemClock } from '../service/clock.js';
 import { type Logger, silentLogger } from '../service/logger.js';
-import { createLeadership, type Leadership } from './leadership.js';
-import { elasticsearchStoreFromConfig } from '../store/elasticsearch/from-config.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { createLeaderServices, type LeaderServices } from './leader-services.js';
+import { createStore, storeConnectionWarnings } from './store-from-config.js';
 import type { Store } from '../store/store.js';
 import type { QueueStats } from '../types/index.js';
 
@@ -30,12 +29,14 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+export { createStore };
+
 export interface TasquesServer {
   app: FastifyInstance;
   engine: TaskEngine;
   store: Store;
   /** Leader election and the leader-only services; undefined when disabled (`leadership: false`). */
-  leadership: Leadership | undefined;
+  leadership: LeaderServices | undefined;
   /** The Prometheus metrics; undefined with `metrics.enabled: false`. */
   metrics: TasquesMetrics | undefined;
   /** The trace exporter; undefined unless `tracing.enabled`. */
@@ -58,16 +59,6 @@ export interface CreateServerOptions {
    * Tests that drive those services themselves pass false.
    */
   leadership?: boolean;
-}
-
-export function createStore(config: ServerConfig): Store {
-  if (config.store.kind === 'elasticsearch') return elasticsearchStoreFromConfig(config);
-  const sqlite = config.store.sqlite;
-  return new SqliteStore({
-    path: sqlite.path,
-    synchronous: sqlite.synchronous,
-    busyTimeoutMs: durationMs(sqlite.busy_timeout),
-  });
 }
 
 /**
@@ -141,6 +132,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   // Beyond it Node closes new connections at once, before any byte is read.
   app.server.maxConnections = config.http.max_connections;
   const connections = closeConnectionsOnceClosing(app);
+  for (const warning of storeConnectionWarnings(config)) app.log.warn(warning);
   let url = '';
   if (options.listen !== false) {
     const colon = config.bind_address.lastIndexOf(':');
@@ -156,7 +148,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const leadership =
     options.leadership === false
       ? undefined
-      : createLeadership(config, { store, engine, settings, clock, logger: app.log, events: metrics });
+      : createLeaderServices(config, { store, engine, settings, clock, logger: app.log, events: metrics });
   if (leadership !== undefined && metrics !== undefined) {
     const { elector } = leadership;
     metrics.followLeadership(() => elector.isLeader);

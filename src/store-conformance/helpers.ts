@@ -12,10 +12,8 @@
  * ever waits on a timer.
  */
 import assert from 'node:assert/strict';
-import { validateConfig } from '../config/load.js';
 import { type EngineSettings, type NewTaskInput, TaskEngine } from '../engine/task-engine.js';
 import { type ErrorKind, TasquesError } from '../errors/index.js';
-import { engineSettings } from '../engine/settings.js';
 import { ManualClock } from '../service/clock.js';
 import type { Store } from '../store/store.js';
 import type { NewTaskRecord, RecordVersion, Task } from '../types/index.js';
@@ -45,7 +43,7 @@ export const WORKER = 'worker-1';
 export const OTHER_WORKER = 'worker-2';
 
 export interface SetupOverrides {
-  /** Fields replacing the defaults of `engineSettings(validateConfig({}))`. */
+  /** Fields replacing the defaults of `defaultSettings()` (the server's). */
   settings?: Partial<EngineSettings>;
   /** The engine's random source (backoff jitter). Defaults to a constant FIXED_RANDOM. */
   random?: () => number;
@@ -68,9 +66,28 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The server's default engine settings (the `tasks.*` defaults of the config schema), written out here
+ * because the suite, which third-party drivers run, stands on the Store contract and the engine alone.
+ * src/server/engine-settings.test.ts fails if they drift from the config's.
+ */
+export const SERVER_DEFAULT_SETTINGS: Readonly<EngineSettings> = Object.freeze({
+  defaultClaimAmount: 1,
+  defaultBlockForMs: 3 * SECOND,
+  defaultProcessingTimeoutNs: 30 * MINUTE * NS_PER_MS,
+  defaultRetryTimes: 25,
+  maxClaimAmount: 1000,
+  maxBlockForMs: 60 * SECOND,
+  pollMinIntervalMs: 100,
+  pollDivisor: 20,
+  versionConflictRetries: 500,
+  maxAnswerBytes: 16 * 1024 * 1024,
+  backoff: Object.freeze({ baseSeconds: 15, jitterSeconds: 30, maxSeconds: 168 * 3600 }),
+});
+
 /** The server's default engine settings, with the long-poll default set to 0 so nothing ever waits. */
 export function defaultSettings(overrides: Partial<EngineSettings> = {}): EngineSettings {
-  return { ...engineSettings(validateConfig({})), defaultBlockForMs: 0, ...overrides };
+  return { ...SERVER_DEFAULT_SETTINGS, backoff: { ...SERVER_DEFAULT_SETTINGS.backoff }, defaultBlockForMs: 0, ...overrides };
 }
 
 export async function setup(options: ConformanceOptions, overrides: SetupOverrides = {}): Promise<Harness> {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { generateOpenApiDocument } from '../../src/http/openapi.js';
+import { generateOpenApiDocument } from '../../src/server/openapi.js';
 import { LIMIT } from '../helpers/http.js';
 
 test('the committed openapi.json matches the route schemas', LIMIT, async () => {

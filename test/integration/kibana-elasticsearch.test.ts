@@ -1,5 +1,5 @@
 /**
- * The Kibana saved objects of `tasques setup --kibana-url / --kibana-export` (src/store/elasticsearch/kibana.ts).
+ * The Kibana saved objects of `tasques setup --kibana-url / --kibana-export` (src/integrations/kibana/kibana.ts).
  *
  * No Kibana can be installed here, so no real import is run. What is tested instead:
  * - the objects themselves: the ndjson parses, ids are stable, every reference resolves, and every
@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -27,7 +27,7 @@ import {
   kibanaImport,
   kibanaNdjson,
   kibanaObjects,
-} from '../../src/store/elasticsearch/kibana.js';
+} from '../../src/integrations/kibana/kibana.js';
 import { indexNames, indexTemplates } from '../../src/store/elasticsearch/mappings.js';
 import type { NewTaskRecord, TaskState } from '../../src/types/index.js';
 import { makeTempDir, runCli } from '../helpers/cli.js';
@@ -669,5 +669,45 @@ describe('tasques setup: Kibana flags', () => {
     assert.equal(res.stdout, '');
     assert.match(res.stderr, /^tasques setup: kibana: put Kibana credentials in store\.elasticsearch\.kibana\.user \/ api_key, not in the URL\n$/);
     assert.ok(!res.stderr.includes(PASSWORD));
+  });
+
+  it('`setup --kibana-export FILE` alone writes the objects offline: no cluster is contacted', async () => {
+    // A listener standing where the engine would be, counting connections: there must be none.
+    let connections = 0;
+    const engine = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => engine.listen(0, '127.0.0.1', resolve));
+    const dir = makeTempDir('tasques-kibana-');
+    const file = join(dir, 'objects.ndjson');
+    try {
+      const res = await runCli(['setup', '--kibana-export', file], {
+        cwd: dir,
+        env: {
+          TASQUES_SERVER_STORE_KIND: 'elasticsearch',
+          TASQUES_SERVER_ELASTICSEARCH_ADDRESSES: `http://127.0.0.1:${(engine.address() as AddressInfo).port}`,
+          TASQUES_SERVER_STORE_ELASTICSEARCH_INDEX_PREFIX: 'offline',
+        },
+      });
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stderr, '');
+      assert.deepEqual(JSON.parse(res.stdout), { index_prefix: 'offline', kibana: { objects: 10, exported_to: file } });
+      assert.equal(readFileSync(file, 'utf8'), kibanaNdjson(indexNames('offline')));
+      assert.equal(connections, 0);
+    } finally {
+      await new Promise<void>((resolve) => engine.close(() => resolve()));
+    }
+  });
+
+  it('`setup --kibana-export` into a directory that does not exist fails with one clear line', async () => {
+    const dir = makeTempDir('tasques-kibana-');
+    const res = await runCli(['setup', '--kibana-export', join(dir, 'missing', 'objects.ndjson')], {
+      cwd: dir,
+      env: { TASQUES_SERVER_STORE_KIND: 'elasticsearch', TASQUES_SERVER_ELASTICSEARCH_ADDRESSES: 'http://127.0.0.1:1' },
+    });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /^tasques setup: cannot write .*objects\.ndjson: ENOENT/);
+    assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
   });
 });

@@ -4,8 +4,9 @@
  * (product check, vendored media types), and we need only a dozen endpoints.
  *
  * - Plain `application/json` and `application/x-ndjson`, which every engine accepts.
- * - Basic auth from the configuration. Credentials live only in the Authorization header, which is
- *   never put into an error, a log line or an exception message.
+ * - Basic auth or an API key, and HTTPS with a configured CA (connection-security.ts). Credentials
+ *   live only in the Authorization header, which is never put into an error, a log line or an
+ *   exception message. A certificate that does not verify fails at once with what to configure.
  * - Several addresses are tried in turn (round robin; a node that refuses connections is skipped).
  * - Retries only where they are safe: a request that never reached a node (connection refused) and a
  *   request the engine rejected without executing (429) are retried, whatever their method; reads
@@ -13,6 +14,15 @@
  *   502/503/504. A write whose outcome is unknown is never retried: the caller decides (a CAS write
  *   retried after it was applied would report a conflict with itself).
  */
+
+import { type Dispatcher, fetch, type Response } from 'undici';
+import {
+  authorizationHeader,
+  describeTlsFailure,
+  esDispatcher,
+  type EsTlsOptions,
+  hasTlsOptions,
+} from './connection-security.js';
 
 export class ElasticsearchError extends Error {
   constructor(
@@ -34,6 +44,10 @@ export interface EsHttpOptions {
   addresses: string[];
   username?: string | undefined;
   password?: string | undefined;
+  /** API key (base64 `encoded`, or `id:api_key`), instead of username/password. */
+  apiKey?: string | undefined;
+  /** TLS options of HTTPS addresses (PEM contents). */
+  tls?: EsTlsOptions | undefined;
   /** Per-request timeout. */
   requestTimeoutMs?: number;
   /** Retries of a request that is safe to retry (see the module comment). */
@@ -70,6 +84,7 @@ const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
 export class EsHttp {
   private readonly nodes: string[];
   private readonly auth: string | undefined;
+  private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private next = 0;
@@ -80,13 +95,14 @@ export class EsHttp {
     for (const node of this.nodes) {
       const url = new URL(node); // throws on a malformed address
       if (url.username || url.password) {
-        throw new Error('put engine credentials in elasticsearch.user.name/password, not in the address');
+        throw new Error('put engine credentials in elasticsearch.user.name/password or elasticsearch.api_key, not in the address');
       }
     }
-    this.auth =
-      options.username !== undefined && options.username !== ''
-        ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
-        : undefined;
+    if (hasTlsOptions(options.tls) && !this.nodes.some((node) => node.startsWith('https:'))) {
+      throw new Error('elasticsearch.tls is set, but no address is https://');
+    }
+    this.auth = authorizationHeader(options);
+    this.dispatcher = esDispatcher(options.tls);
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 3;
   }
@@ -132,9 +148,13 @@ export class EsHttp {
           headers,
           body,
           signal: AbortSignal.timeout(this.timeoutMs),
+          dispatcher: this.dispatcher,
         });
       } catch (err) {
         const code = causeCode(err);
+        const tlsFailure = describeTlsFailure(code, node);
+        // Retrying cannot fix a certificate; the request never reached the engine.
+        if (tlsFailure !== undefined) throw new ElasticsearchError(`${req.method} ${req.path}: ${tlsFailure}`, 0, code, false);
         const timedOut = (err as Error)?.name === 'TimeoutError';
         const neverSent = code !== undefined && NEVER_SENT.has(code);
         lastError = new ElasticsearchError(
@@ -162,6 +182,11 @@ export class EsHttp {
       return { status: res.status, body: parsed as T };
     }
     throw lastError!;
+  }
+
+  /** Closes the pooled connections (an owner that made this client and is done with it). */
+  async close(): Promise<void> {
+    await this.dispatcher.close();
   }
 
   /** Like request(), but any status outside `ok` (default: 2xx) becomes an ElasticsearchError. */

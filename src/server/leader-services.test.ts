@@ -1,16 +1,16 @@
 /**
  * The `recurring.*` settings (v1's keys for leader election and the leader-only jobs): defaults,
- * environment overrides, the checks that tie them together, and how createLeadership wires them.
+ * environment overrides, the checks that tie them together, and how createLeaderServices wires them.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, validateConfig } from '../config/load.js';
-import { engineSettings } from '../engine/settings.js';
+import { engineSettings } from './engine-settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { ManualClock } from '../service/clock.js';
 import { silentLogger } from '../service/logger.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { createLeadership } from './leadership.js';
+import { createLeaderServices } from './leader-services.js';
 
 describe('recurring.* settings', () => {
   it('default to v1\'s values (plus a 30-day archive retention)', () => {
@@ -74,14 +74,14 @@ describe('recurring.* settings', () => {
   }
 });
 
-describe('createLeadership', () => {
+describe('createLeaderServices', () => {
   it('builds an elector with the configured interval and lease, and a maintainer of the three leader services', async () => {
     const config = validateConfig({ recurring: { leader_lock: { run_interval: '250ms', leader_lock_lease: '2s' } } });
     const store = new SqliteStore({ path: ':memory:' });
     try {
       const clock = new ManualClock();
       const settings = engineSettings(config);
-      const leadership = createLeadership(config, {
+      const leadership = createLeaderServices(config, {
         store,
         engine: new TaskEngine(store, settings, clock),
         settings,

@@ -1,8 +1,8 @@
-/** Engine settings from the server configuration (kept apart from the server so that light modules can use it). */
+/** The engine's settings from the server configuration (`tasks.*`, v1's keys). */
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
 import { parseGoDuration } from '../domain/duration.js';
-import type { EngineSettings } from './task-engine.js';
+import type { EngineSettings } from '../engine/task-engine.js';
 
 /** Maps the `tasks.*` configuration onto the engine's settings. */
 export function engineSettings(config: ServerConfig): EngineSettings {

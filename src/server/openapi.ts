@@ -1,11 +1,11 @@
 /** The OpenAPI document as the route schemas describe it, from an app built over a throwaway store. */
 import { systemClock } from '../service/clock.js';
 import { validateConfig } from '../config/load.js';
-import { engineSettings } from '../engine/settings.js';
-import { VERSION } from '../server/server.js';
+import { engineSettings } from './engine-settings.js';
+import { VERSION } from './server.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { buildApp } from './app.js';
+import { buildApp } from '../http/app.js';
 
 export async function generateOpenApiDocument(): Promise<unknown> {
   const config = validateConfig({});

@@ -23,8 +23,8 @@
  * share a Kibana under different prefixes do not overwrite each other.
  */
 import { writeFileSync } from 'node:fs';
-import { type EsHttp, describe as describeEsError } from './http.js';
-import { INDEXED, type IndexNames } from './mappings.js';
+import { type EsHttp, describe as describeEsError } from '../../store/elasticsearch/http.js';
+import { INDEXED, type IndexNames } from '../../store/elasticsearch/mappings.js';
 
 /** The Kibana versions the objects are written for (see the module comment). */
 export const KIBANA_TARGET = 'Kibana 7.10 saved-object format (legacy visualizations); for Kibana 7.10 and later 7.x/8.x';

@@ -15,7 +15,7 @@ import type { Clock } from '../service/clock.js';
 import type { Logger } from '../service/logger.js';
 import type { Store } from '../store/store.js';
 
-export interface Leadership {
+export interface LeaderServices {
   elector: Elector;
   maintainer: Maintainer;
   timeoutReaper: TimeoutReaper;
@@ -23,7 +23,7 @@ export interface Leadership {
   archiver: Archiver;
 }
 
-export interface LeadershipDeps {
+export interface LeaderServicesDeps {
   store: Store;
   engine: TaskEngine;
   settings: EngineSettings;
@@ -33,7 +33,7 @@ export interface LeadershipDeps {
   events?: EngineEvents | undefined;
 }
 
-export function createLeadership(config: ServerConfig, deps: LeadershipDeps): Leadership {
+export function createLeaderServices(config: ServerConfig, deps: LeaderServicesDeps): LeaderServices {
   const { store, engine, settings, clock, logger, events } = deps;
   const r = config.recurring;
   const elector = new Elector(store, clock, logger, {
