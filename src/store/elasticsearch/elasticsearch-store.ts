@@ -13,8 +13,6 @@
  * are then visible. Concurrent callers in one process share refreshes, so at most one refresh per index
  * is in flight and one queued, whatever the load.
  */
-import { randomBytes } from 'node:crypto';
-import { intoClaimed } from '../../domain/task-lifecycle.js';
 import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
@@ -61,7 +59,6 @@ import {
   type RecurringDoc,
   type TaskDoc,
   archiveDocId,
-  compareClaimOrder,
   docToRecurring,
   docToTask,
   recurringDocId,
@@ -69,9 +66,13 @@ import {
   taskDocId,
   taskToDoc,
 } from './documents.js';
+import { type BulkItem, type BulkOperation, BulkWriter } from './bulk-writer.js';
+import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, QUEUES_DOC, TaskClaims } from './claims.js';
 import { ElasticsearchError, EsHttp, type EsHttpOptions, type EsRequest, describe, errorType } from './http.js';
 import { INDEXED, type IndexNames, indexNames } from './mappings.js';
+import { type GetBody, type Hit, MAX_PAGE, type SearchBody, enc, getDoc, search, versionOf } from './requests.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
+import { LocalTaskWrites, RefreshBarrier } from './visibility.js';
 
 export interface ElasticsearchStoreOptions {
   /** Connection settings, or a client to share. */
@@ -82,9 +83,8 @@ export interface ElasticsearchStoreOptions {
   autoSetup?: boolean;
   /** Archive rollover and ILM (setup), and rollover by the leader when ILM does not manage the archive. */
   archive?: Partial<ArchiveOptions>;
-  /** Claim search size = max(amount × this, amount + claimSearchExtra) (v1: 5 × amount). */
-  claimSearchMultiplier?: number;
-  claimSearchExtra?: number;
+  /** The claim path's knobs (claims.ts); the defaults suit most loads. */
+  claims?: Partial<ClaimOptions>;
 }
 
 export interface ArchiveOptions {
@@ -103,50 +103,11 @@ const DEFAULT_ARCHIVE: ArchiveOptions = {
   ilmDeleteAfterMs: 0,
 };
 
-/** Largest page a search may ask for (the engines' default `index.max_result_window`). */
-const MAX_PAGE = 10_000;
 const LEADER_DOC = 'leader';
-/** The one document holding every queue state (in the meta index). */
-const QUEUES_DOC = 'queues';
 /** Buckets per page of the queue-statistics composite aggregation (each bucket has ~10 sub-buckets). */
 const STATS_PAGE = 500;
 const tickDocId = (recurringTaskId: string) => `tick/${recurringDocId(recurringTaskId)}`;
 const CONFLICT_RETRIES = 50;
-
-interface Hit<T> {
-  _index: string;
-  _id: string;
-  _seq_no: number;
-  _primary_term: number;
-  _source: T;
-  sort?: unknown[];
-}
-
-interface SearchBody<T> {
-  hits: { hits: Hit<T>[] };
-  aggregations?: Record<string, any>;
-}
-
-interface GetBody<T> {
-  found: boolean;
-  _seq_no: number;
-  _primary_term: number;
-  _source: T;
-}
-
-interface BulkItem {
-  status: number;
-  _id: string;
-  _index: string;
-  _seq_no?: number;
-  _primary_term?: number;
-  error?: { type?: string; reason?: string };
-}
-
-interface BulkBody {
-  errors: boolean;
-  items: Record<string, BulkItem>[];
-}
 
 interface LeaderDoc {
   kind: 'leader';
@@ -182,93 +143,21 @@ interface StatsBucket {
   recent: { buckets: { created: { doc_count: number }; done: { doc_count: number }; dead: { doc_count: number } } };
 }
 
-const versionOf = (x: { _seq_no: number; _primary_term: number }): RecordVersion => ({
-  seqNum: x._seq_no,
-  primaryTerm: x._primary_term,
-});
-
-const enc = encodeURIComponent;
-
-/**
- * Makes searches see every write that completed before they were called: wait() resolves after a
- * refresh that started after wait() was called. Concurrent callers share refreshes: while one runs, the
- * callers that arrive join a single queued one. `onStart` runs just before the refresh that wait()
- * resolves with is sent (a claim batch stops taking members then).
- */
-class RefreshBarrier {
-  private running: Promise<void> | undefined;
-  private queued: { promise: Promise<void>; onStart: (() => void)[] } | undefined;
-
-  constructor(private readonly refresh: () => Promise<void>) {}
-
-  wait(onStart?: () => void): Promise<void> {
-    if (this.queued) {
-      if (onStart) this.queued.onStart.push(onStart);
-      return this.queued.promise;
-    }
-    if (!this.running) {
-      onStart?.();
-      this.running = this.run();
-      return this.running;
-    }
-    const callbacks = onStart ? [onStart] : [];
-    const promise = this.running
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        for (const cb of callbacks) cb();
-        this.running = this.run();
-        return this.running;
-      });
-    this.queued = { promise, onStart: callbacks };
-    return promise;
-  }
-
-  private run(): Promise<void> {
-    const p: Promise<void> = this.refresh().finally(() => {
-      if (this.running === p) this.running = undefined;
-    });
-    return p;
-  }
-}
-
-interface ClaimRequest {
-  amount: number;
-  workerId: string;
-  now: number;
-  claimed: Task[];
-  resolve(tasks: Task[]): void;
-  reject(err: unknown): void;
-}
-
-/** Concurrent claims of one process over the same queues, served by one refresh, one search, one bulk. */
-interface ClaimBatch {
-  queues: string[];
-  requests: ClaimRequest[];
-}
-
-const shuffle = <T>(items: T[]): T[] => {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-};
-
 export class ElasticsearchStore implements Store {
   readonly capabilities: StoreCapabilities = { kind: 'elasticsearch' };
   readonly http: EsHttp;
   readonly names: IndexNames;
   private readonly autoSetup: boolean;
   private readonly archive: ArchiveOptions;
-  private readonly claimMultiplier: number;
-  private readonly claimExtra: number;
   /** Whether ILM rolls the archive over (learnt by migrate()); otherwise the leader does, in taskArchive. */
   private ilmManaged = false;
   private lastRolloverCheck = Number.NEGATIVE_INFINITY;
   private readonly tasksRefresh: RefreshBarrier;
-  /** Claim batches still taking members (their refresh has not started), by queue set. */
-  private readonly openClaimBatches = new Map<string, ClaimBatch>();
+  /** This process's task writes that no finished refresh is known to cover (read-your-writes for claims). */
+  private readonly localWrites: LocalTaskWrites;
+  /** Every task write of one event-loop turn goes out as one _bulk. */
+  private readonly writer: BulkWriter;
+  private readonly claims: TaskClaims;
   private readonly archiveRefresh: RefreshBarrier;
   private readonly recurringRefresh: RefreshBarrier;
 
@@ -277,8 +166,6 @@ export class ElasticsearchStore implements Store {
     this.names = indexNames(options.indexPrefix);
     this.autoSetup = options.autoSetup ?? false;
     this.archive = { ...DEFAULT_ARCHIVE, ...options.archive };
-    this.claimMultiplier = options.claimSearchMultiplier ?? 5;
-    this.claimExtra = options.claimSearchExtra ?? 32;
     const refresher = (index: string) => async () => {
       await this.http.expect({
         method: 'POST',
@@ -290,6 +177,12 @@ export class ElasticsearchStore implements Store {
     this.tasksRefresh = new RefreshBarrier(refresher(this.names.tasks));
     this.archiveRefresh = new RefreshBarrier(refresher(this.names.archivePattern));
     this.recurringRefresh = new RefreshBarrier(refresher(this.names.recurring));
+    this.localWrites = new LocalTaskWrites(this.tasksRefresh);
+    this.writer = new BulkWriter(this.http);
+    this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, {
+      ...DEFAULT_CLAIM_OPTIONS,
+      ...options.claims,
+    });
   }
 
   // ── Schema ──────────────────────────────────────────────────────────────────────────────────────────
@@ -329,21 +222,11 @@ export class ElasticsearchStore implements Store {
   // ── Small helpers ───────────────────────────────────────────────────────────────────────────────────
 
   private async search<T>(index: string, body: Record<string, unknown>): Promise<SearchBody<T>> {
-    const res = await this.http.expect<SearchBody<T>>({
-      method: 'POST',
-      path: `/${index}/_search`,
-      query: { ignore_unavailable: true, allow_no_indices: true },
-      body,
-      read: true,
-    });
-    return res.body;
+    return search<T>(this.http, index, body);
   }
 
   private async getDoc<T>(index: string, id: string): Promise<GetBody<T> | undefined> {
-    const res = await this.http.request<GetBody<T>>({ method: 'GET', path: `/${index}/_doc/${enc(id)}` });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw this.fail('GET', `/${index}/_doc/…`, res);
-    return res.body.found ? res.body : undefined;
+    return getDoc<T>(this.http, index, id);
   }
 
   private fail(method: string, path: string, res: { status: number; body: unknown }): ElasticsearchError {
@@ -381,18 +264,25 @@ export class ElasticsearchStore implements Store {
     throw this.fail('DELETE', `/${index}/…`, res);
   }
 
-  private async bulk(lines: unknown[]): Promise<BulkItem[]> {
-    const res = await this.http.expect<BulkBody>({ method: 'POST', path: '/_bulk', body: lines, ndjson: true });
-    return res.body.items.map((item) => Object.values(item)[0]!);
+  /** Operations go out with the other writes of this turn (BulkWriter): one _bulk for all of them. */
+  private async bulk(operations: BulkOperation[]): Promise<BulkItem[]> {
+    return this.writer.write(operations);
+  }
+
+  /** Remembers an acknowledged task write for this process's claims (read-your-writes without a refresh). */
+  private recordTaskWrite(item: BulkItem, doc: TaskDoc): RecordVersion | undefined {
+    if ((item.status !== 200 && item.status !== 201) || item._seq_no === undefined || item._primary_term === undefined) return undefined;
+    const version = { seqNum: item._seq_no, primaryTerm: item._primary_term };
+    this.localWrites.record(item._index, item._id, doc, version);
+    return version;
   }
 
   // ── Tasks ───────────────────────────────────────────────────────────────────────────────────────────
 
   async taskCreate({ task }: TaskCreateParams): Promise<Task> {
-    const result = await this.putDoc(this.names.tasks, taskDocId(task.queue, task.id), taskToDoc(task), { create: true });
-    if (result.status === 409) throw errors.taskAlreadyExists(task.id);
-    if (!result.version) throw new ElasticsearchError(`cannot create task: index ${this.names.tasks} is missing`, 404);
-    return { ...task, version: result.version };
+    const [result] = await this.taskCreateMany({ tasks: [task] });
+    if (result!.error) throw result!.error;
+    return result!.task;
   }
 
   async taskGet({ queue, id }: TaskGetParams): Promise<Task | undefined> {
@@ -401,14 +291,10 @@ export class ElasticsearchStore implements Store {
     return docToTask(found._source, versionOf(found));
   }
 
-  async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
-    const { version: _v, ...record } = task;
-    const docId = taskDocId(task.queue, task.id);
-    const result = await this.putDoc(this.names.tasks, docId, taskToDoc(record), { expected: expectedVersion });
-    if (result.version) return { ...task, version: result.version };
-    // A CAS write on a missing document answers 409 too (and creates nothing): tell the two apart.
-    if (!(await this.getDoc(this.names.tasks, docId))) throw errors.taskNotFound(task.queue, task.id);
-    throw errors.taskVersionConflict(task.id);
+  async taskUpdate(update: TaskUpdateParams): Promise<Task> {
+    const [result] = await this.taskUpdateMany({ updates: [update] });
+    if (result!.error) throw result!.error;
+    return result!.task;
   }
 
   /** Filter on the queues (a set); none means every queue. */
@@ -416,184 +302,13 @@ export class ElasticsearchStore implements Store {
     return queues.length > 0 ? [{ terms: { queue: [...new Set(queues)] } }] : [];
   }
 
-  /**
-   * Matches the tasks of paused queues, for a `must_not`. A terms lookup: while it runs the search, the
-   * engine reads `paused_queues` from the queue-states document with a GET, which is realtime (it sees
-   * writes not yet refreshed). So a search sees every pause and resume that completed before it was sent,
-   * by any process, at no extra round trip and with no cache to go stale (elasticsearch-claims.md). No
-   * document yet (nothing ever paused): no terms, nothing excluded.
-   */
-  private pausedQueues(): Record<string, unknown> {
-    return { terms: { queue: { index: this.names.meta, id: QUEUES_DOC, path: 'paused_queues' } } };
-  }
-
-  /**
-   * Claims of this process that arrive before the same refresh are served together (ClaimBatch): one
-   * search for all of them, candidates dealt out so that they never compete with each other, and one
-   * bulk of CAS writes. Only claimers in other processes can then take a candidate first; those losses
-   * are made up from the rest of the candidates, in random order. See docs/design/elasticsearch-claims.md.
-   */
-  async taskClaim({ queues, amount, workerId, now }: TaskClaimParams): Promise<Task[]> {
-    if (amount <= 0) return [];
-    const unique = [...new Set(queues)].sort();
-    const key = JSON.stringify(unique);
-    return new Promise<Task[]>((resolve, reject) => {
-      const request: ClaimRequest = { amount, workerId, now, claimed: [], resolve, reject };
-      const open = this.openClaimBatches.get(key);
-      if (open) {
-        open.requests.push(request);
-        return;
-      }
-      const batch: ClaimBatch = { queues: unique, requests: [request] };
-      this.openClaimBatches.set(key, batch);
-      const close = () => {
-        if (this.openClaimBatches.get(key) === batch) this.openClaimBatches.delete(key);
-      };
-      this.tasksRefresh
-        .wait(close)
-        .then(() => this.runClaimBatch(batch))
-        .catch((err: unknown) => {
-          close();
-          for (const r of batch.requests) r.reject(err);
-        });
-    });
-  }
-
-  private async runClaimBatch(batch: ClaimBatch): Promise<void> {
-    const { requests } = batch;
-    const total = requests.reduce((n, r) => n + r.amount, 0);
-    const maxNow = Math.max(...requests.map((r) => r.now));
-    const size = Math.min(MAX_PAGE, Math.max(total * this.claimMultiplier, total + this.claimExtra));
-    let candidates: Hit<TaskDoc>[];
-    try {
-      const found = await this.search<TaskDoc>(this.names.tasks, {
-        size,
-        seq_no_primary_term: true,
-        // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
-        track_total_hits: false,
-        query: {
-          bool: {
-            filter: [
-              { terms: { state: ['queued', 'failed'] } },
-              { range: { run_at: { lte: maxNow } } },
-              { range: { remaining_attempts: { gt: 0 } } },
-              ...this.queueFilter(batch.queues),
-            ],
-            // A paused queue hands out no claims (queueSetPaused).
-            must_not: [this.pausedQueues()],
-          },
-        },
-        sort: [{ priority: 'desc' }, { run_at: 'asc' }, { remaining_attempts: 'desc' }],
-      });
-      candidates = found.hits.hits;
-    } catch (err) {
-      for (const r of requests) r.reject(err);
-      return;
-    }
-    // First round in claim order, each request taking the best candidates still free (and due at its
-    // own `now`); later rounds, after losses to other processes, from the rest in random order.
-    let pool = candidates;
-    let failure: unknown;
-    for (let round = 0; pool.length > 0; round++) {
-      const windows: { request: ClaimRequest; hits: Hit<TaskDoc>[] }[] = [];
-      const left: Hit<TaskDoc>[] = [];
-      for (const hit of pool) {
-        const request = requests.find(
-          (r) => r.claimed.length + (windows.find((w) => w.request === r)?.hits.length ?? 0) < r.amount && hit._source.run_at <= r.now,
-        );
-        if (!request) {
-          left.push(hit);
-          continue;
-        }
-        let window = windows.find((w) => w.request === request);
-        if (!window) windows.push((window = { request, hits: [] }));
-        window.hits.push(hit);
-      }
-      if (windows.length === 0) break;
-      try {
-        await this.claimWindows(windows);
-      } catch (err) {
-        failure = err;
-        break;
-      }
-      pool = round === 0 ? shuffle(left) : left;
-    }
-    for (const r of requests) {
-      // What a request won is handed out even if a later round failed (never left claimed by nobody).
-      if (r.claimed.length === 0 && failure !== undefined) r.reject(failure);
-      else r.resolve(r.claimed.sort(compareClaimOrder));
-    }
-  }
-
-  /** One bulk of CAS writes, each window claiming its hits for its request; winners go to `claimed`. */
-  private async claimWindows(windows: { request: ClaimRequest; hits: Hit<TaskDoc>[] }[]): Promise<void> {
-    const token = randomBytes(12).toString('base64url');
-    const entries: { request: ClaimRequest; hit: Hit<TaskDoc>; next: Task }[] = [];
-    for (const { request, hits } of windows) {
-      for (const hit of hits) {
-        const next = intoClaimed(docToTask(hit._source, versionOf(hit)), { workerId: request.workerId, now: request.now });
-        entries.push({ request, hit, next });
-      }
-    }
-    const lines: unknown[] = [];
-    for (const { hit, next } of entries) {
-      lines.push({ index: { _index: hit._index, _id: hit._id, if_seq_no: hit._seq_no, if_primary_term: hit._primary_term } });
-      lines.push({ ...taskToDoc(next), claim_token: token });
-    }
-    let items: BulkItem[];
-    try {
-      items = await this.bulk(lines);
-    } catch (err) {
-      if (!(err instanceof ElasticsearchError && err.ambiguous)) throw err;
-      // The bulk got no answer: it may or may not have been applied. Realtime reads tell which tasks
-      // carry this bulk's token, i.e. were won by it.
-      const won = await this.recoverClaims(entries.map((e) => e.hit), token);
-      for (const { request, hit } of entries) {
-        const task = won.get(hit._id);
-        if (task) request.claimed.push(task);
-      }
-      return;
-    }
-    items.forEach((item, i) => {
-      const { request, next } = entries[i]!;
-      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
-        request.claimed.push({ ...next, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } });
-      }
-      // 409: a claimer in another process (or any writer) got there first. Other item errors: not claimed either.
-    });
-  }
-
-  private async recoverClaims(hits: Hit<TaskDoc>[], token: string): Promise<Map<string, Task>> {
-    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
-      method: 'POST',
-      path: '/_mget',
-      body: { docs: hits.map((hit) => ({ _index: hit._index, _id: hit._id })) },
-      read: true,
-    });
-    const won = new Map<string, Task>();
-    for (const d of res.body.docs) {
-      if (d.found && d._source.claim_token === token && d._source.state === 'claimed') won.set(d._id, docToTask(d._source, versionOf(d)));
-    }
-    return won;
+  /** See claims.ts and docs/design/elasticsearch-claims.md. */
+  async taskClaim(params: TaskClaimParams): Promise<Task[]> {
+    return this.claims.claim(params);
   }
 
   async taskNextRunAt({ queues }: TaskNextRunAtParams): Promise<number | undefined> {
-    await this.tasksRefresh.wait();
-    const found = await this.search<never>(this.names.tasks, {
-      size: 1,
-      _source: false,
-      track_total_hits: false,
-      query: {
-        bool: {
-          filter: [{ terms: { state: ['queued', 'failed'] } }, ...this.queueFilter(queues)],
-          // Tasks of a paused queue never come due for a claim: a long poll must not wake (and spin) for them.
-          must_not: [this.pausedQueues()],
-        },
-      },
-      sort: [{ run_at: 'asc' }],
-    });
-    const first = found.hits.hits[0];
-    return first?.sort ? Number(first.sort[0]) : undefined;
+    return this.claims.nextRunAt(queues);
   }
 
   /**
@@ -714,21 +429,20 @@ export class ElasticsearchStore implements Store {
     const hits = found.hits.hits;
     if (hits.length === 0) return { archived: 0, candidates: 0 };
     const copyIds = hits.map((h) => archiveDocId(h._id, versionOf(h)));
-    const copies: unknown[] = [];
-    hits.forEach((h, i) => {
+    const copies: BulkOperation[] = hits.map((h, i) => {
       const { claim_token: _t, ...doc } = h._source;
       const archived: ArchivedTaskDoc = { ...doc, archived_at: now, version: { seq_no: h._seq_no, primary_term: h._primary_term } };
-      copies.push({ create: { _index: this.names.archiveAlias, _id: copyIds[i] } }, archived);
+      return { action: { create: { _index: this.names.archiveAlias, _id: copyIds[i] } }, doc: archived };
     });
     const copied = await this.bulk(copies);
-    const deletes: unknown[] = [];
+    const deletes: BulkOperation[] = [];
     const attempted: number[] = [];
     copied.forEach((item, i) => {
       // 201: copied now; 409: a copy of this very version exists (another archiver, or an earlier run).
       if (item.status !== 201 && item.status !== 200 && item.status !== 409) return;
       const h = hits[i]!;
       attempted.push(i);
-      deletes.push({ delete: { _index: h._index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } });
+      deletes.push({ action: { delete: { _index: h._index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } } });
     });
     if (deletes.length === 0) return { archived: 0, candidates: hits.length };
     const deleted = await this.bulk(deletes);
@@ -737,6 +451,7 @@ export class ElasticsearchStore implements Store {
       const item = deleted[k]!;
       const i = attempted[k]!;
       if (item.status === 200) {
+        this.localWrites.forget(item._id);
         archived++;
         continue;
       }
@@ -794,7 +509,7 @@ export class ElasticsearchStore implements Store {
       });
       const hits = found.hits.hits;
       if (hits.length === 0) break;
-      const items = await this.bulk(hits.map((h) => ({ delete: { _index: h._index, _id: h._id } })));
+      const items = await this.bulk(hits.map((h) => ({ action: { delete: { _index: h._index, _id: h._id } } })));
       const ok = items.filter((item) => item.status === 200).length;
       single += ok;
       fruitless = ok === 0 ? fruitless + 1 : 0;
@@ -1118,16 +833,16 @@ export class ElasticsearchStore implements Store {
 
   async taskCreateMany({ tasks }: TaskCreateManyParams): Promise<TaskWriteResult[]> {
     if (tasks.length === 0) return [];
-    const lines: unknown[] = [];
-    for (const task of tasks) {
-      lines.push({ create: { _index: this.names.tasks, _id: taskDocId(task.queue, task.id) } }, taskToDoc(task));
-    }
+    const docs = tasks.map((task) => taskToDoc(task));
     // Items of one bulk on one shard run in order: a second create of the same id gets 409.
-    const items = await this.bulk(lines);
+    const items = await this.bulk(
+      tasks.map((task, i) => ({ action: { create: { _index: this.names.tasks, _id: taskDocId(task.queue, task.id) } }, doc: docs[i] })),
+    );
     return items.map((item, i): TaskWriteResult => {
       const task = tasks[i]!;
-      if (item.status === 201 && item._seq_no !== undefined && item._primary_term !== undefined) {
-        return { task: { ...task, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } } };
+      if (item.status === 201) {
+        const version = this.recordTaskWrite(item, docs[i]!);
+        if (version) return { task: { ...task, version } };
       }
       if (item.status === 409) return { error: errors.taskAlreadyExists(task.id) };
       throw this.bulkItemError('create', item);
@@ -1157,29 +872,32 @@ export class ElasticsearchStore implements Store {
 
   async taskUpdateMany({ updates }: TaskUpdateManyParams): Promise<TaskWriteResult[]> {
     if (updates.length === 0) return [];
-    const lines: unknown[] = [];
-    for (const { task, expectedVersion } of updates) {
+    const docs = updates.map(({ task }) => {
       const { version: _v, ...record } = task;
-      lines.push(
-        {
-          index: {
-            _index: this.names.tasks,
-            _id: taskDocId(task.queue, task.id),
-            if_seq_no: expectedVersion.seqNum,
-            if_primary_term: expectedVersion.primaryTerm,
-          },
+      return taskToDoc(record);
+    });
+    const operations: BulkOperation[] = updates.map(({ task, expectedVersion }, i) => ({
+      action: {
+        index: {
+          _index: this.names.tasks,
+          _id: taskDocId(task.queue, task.id),
+          if_seq_no: expectedVersion.seqNum,
+          if_primary_term: expectedVersion.primaryTerm,
         },
-        taskToDoc(record),
-      );
-    }
+      },
+      doc: docs[i],
+    }));
     // Items of one bulk on one shard run in order: a second CAS with the same expected version gets 409.
-    const items = await this.bulk(lines);
+    const items = await this.bulk(operations);
     const results: (TaskWriteResult | undefined)[] = items.map((item, i) => {
       const { task } = updates[i]!;
-      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
-        return { task: { ...task, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } } };
+      const version = this.recordTaskWrite(item, docs[i]!);
+      if (version) return { task: { ...task, version } };
+      if (item.status === 409 || item.status === 404) {
+        // Someone else wrote it (or it is gone): what this process knew of it is stale.
+        this.localWrites.forget(item._id);
+        return undefined; // conflict or missing: told apart below
       }
-      if (item.status === 409 || item.status === 404) return undefined; // conflict or missing: told apart below
       throw this.bulkItemError('update', item);
     });
     // A CAS write on a missing document answers 409 too (and creates nothing): one _mget tells which.
