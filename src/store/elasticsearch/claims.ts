@@ -12,8 +12,7 @@
  *   tries once more, so that a short claim has seen every write that completed before it was called.
  */
 import { randomBytes } from 'node:crypto';
-import { compareClaimOrder } from '../../domain/claim-order.js';
-import { CLAIM_ORDER_ES_SORT } from '../../domain/claim-order.js';
+import { CLAIM_ORDER_ES_SORT, compareClaimOrder } from '../../domain/claim-order.js';
 import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { RecordVersion, Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
@@ -21,7 +20,7 @@ import type { BulkItem, BulkWriter } from './bulk-writer.js';
 import { type TaskDoc, docToTask, taskToDoc } from './documents.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import type { IndexNames } from './mappings.js';
-import { type GetBody, type Hit, MAX_PAGE, getDoc, search, versionOf } from './requests.js';
+import { type GetBody, MAX_PAGE, getDoc, search, versionOf } from './requests.js';
 import { type LocalTaskWrites, type RefreshBarrier, isNewer } from './visibility.js';
 
 export interface ClaimOptions {

@@ -22,7 +22,6 @@ import type {
   RecurringTask,
   RecurringTaskTick,
   Task,
-  TaskState,
 } from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
@@ -55,10 +54,8 @@ import type {
 } from '../store.js';
 import type { TaskCreateManyParams, TaskGetManyParams, TaskUpdateManyParams, TaskWriteResult } from '../store.js';
 import {
-  type ArchivedTaskDoc,
   type RecurringDoc,
   type TaskDoc,
-  archiveDocId,
   docToRecurring,
   docToTask,
   recurringDocId,
@@ -66,13 +63,17 @@ import {
   taskDocId,
   taskToDoc,
 } from './documents.js';
+import { type ArchiveOptions, DEFAULT_ARCHIVE, TaskArchiver } from './archive.js';
 import { type BulkItem, type BulkOperation, BulkWriter } from './bulk-writer.js';
-import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, QUEUES_DOC, TaskClaims } from './claims.js';
-import { ElasticsearchError, EsHttp, type EsHttpOptions, type EsRequest, describe, errorType } from './http.js';
+import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, TaskClaims } from './claims.js';
+import { ElasticsearchError, EsHttp, type EsHttpOptions, errorType } from './http.js';
 import { INDEXED, type IndexNames, indexNames } from './mappings.js';
-import { type GetBody, type Hit, MAX_PAGE, type SearchBody, enc, getDoc, search, versionOf } from './requests.js';
+import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, putDoc, search, versionOf } from './requests.js';
+import { QueueStates } from './queues.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
 import { LocalTaskWrites, RefreshBarrier } from './visibility.js';
+
+export type { ArchiveOptions } from './archive.js';
 
 export interface ElasticsearchStoreOptions {
   /** Connection settings, or a client to share. */
@@ -87,25 +88,7 @@ export interface ElasticsearchStoreOptions {
   claims?: Partial<ClaimOptions>;
 }
 
-export interface ArchiveOptions {
-  /** v1's lifecycle_setup.archived_tasks.enabled: ILM on Elasticsearch when available. */
-  ilmEnabled: boolean;
-  rolloverMaxAgeMs: number;
-  rolloverMaxDocs: number;
-  /** With ILM: delete rolled-over archive indices this long after rollover (0: keep). */
-  ilmDeleteAfterMs: number;
-}
-
-const DEFAULT_ARCHIVE: ArchiveOptions = {
-  ilmEnabled: true,
-  rolloverMaxAgeMs: 24 * 3600_000,
-  rolloverMaxDocs: 10_000_000,
-  ilmDeleteAfterMs: 0,
-};
-
 const LEADER_DOC = 'leader';
-/** Buckets per page of the queue-statistics composite aggregation (each bucket has ~10 sub-buckets). */
-const STATS_PAGE = 500;
 const tickDocId = (recurringTaskId: string) => `tick/${recurringDocId(recurringTaskId)}`;
 const CONFLICT_RETRIES = 50;
 
@@ -122,42 +105,20 @@ interface TickDoc {
   last_tick_at: number;
 }
 
-/**
- * Every queue state, in one document so that a claim search can exclude the paused queues with a terms
- * lookup on `paused_queues` (the engine reads it with a realtime GET while it runs the search).
- */
-interface QueuesDoc {
-  kind: 'queues';
-  /** Sorted; always the queues of `queue_states` with `paused: true`. */
-  paused_queues: string[];
-  queue_states: { queue: string; paused: boolean; modified_at: number }[];
-}
-
-/** Code-point order of UTF-8 bytes, as the engine sorts keywords (and SQLite compares BINARY). */
-const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-
-interface StatsBucket {
-  key: { queue: string };
-  states: { buckets: { key: string; doc_count: number }[] };
-  claimable: { oldest: { value: number | null } };
-  recent: { buckets: { created: { doc_count: number }; done: { doc_count: number }; dead: { doc_count: number } } };
-}
-
 export class ElasticsearchStore implements Store {
   readonly capabilities: StoreCapabilities = { kind: 'elasticsearch' };
   readonly http: EsHttp;
   readonly names: IndexNames;
   private readonly autoSetup: boolean;
   private readonly archive: ArchiveOptions;
-  /** Whether ILM rolls the archive over (learnt by migrate()); otherwise the leader does, in taskArchive. */
-  private ilmManaged = false;
-  private lastRolloverCheck = Number.NEGATIVE_INFINITY;
   private readonly tasksRefresh: RefreshBarrier;
   /** This process's task writes that no finished refresh is known to cover (read-your-writes for claims). */
   private readonly localWrites: LocalTaskWrites;
   /** Every task write of one event-loop turn goes out as one _bulk. */
   private readonly writer: BulkWriter;
   private readonly claims: TaskClaims;
+  private readonly archiver: TaskArchiver;
+  private readonly queues: QueueStates;
   private readonly archiveRefresh: RefreshBarrier;
   private readonly recurringRefresh: RefreshBarrier;
 
@@ -183,6 +144,8 @@ export class ElasticsearchStore implements Store {
       ...DEFAULT_CLAIM_OPTIONS,
       ...options.claims,
     });
+    this.archiver = new TaskArchiver(this.http, this.names, this.writer, this.tasksRefresh, this.archiveRefresh, this.localWrites, this.archive);
+    this.queues = new QueueStates(this.http, this.names, this.tasksRefresh);
   }
 
   // ── Schema ──────────────────────────────────────────────────────────────────────────────────────────
@@ -190,7 +153,7 @@ export class ElasticsearchStore implements Store {
   /** What `tasques setup` does: install or upgrade templates, indices, the archive alias and ILM policy. */
   async setup(): Promise<SetupReport> {
     const report = await setupElasticsearch(this.http, this.names, this.setupOptions());
-    this.ilmManaged = report.ilm;
+    this.archiver.ilmManaged = report.ilm;
     return report;
   }
 
@@ -207,7 +170,7 @@ export class ElasticsearchStore implements Store {
   /** With autoSetup, setup(); otherwise checks that setup ran (throws SetupRequiredError if not). */
   async migrate(): Promise<void> {
     if (this.autoSetup) await this.setup();
-    else this.ilmManaged = (await checkElasticsearch(this.http, this.names)).ilm;
+    else this.archiver.ilmManaged = (await checkElasticsearch(this.http, this.names)).ilm;
   }
 
   /** Deletes every index, alias and template of this prefix. For tests and operators; not in the contract. */
@@ -229,39 +192,17 @@ export class ElasticsearchStore implements Store {
     return getDoc<T>(this.http, index, id);
   }
 
-  private fail(method: string, path: string, res: { status: number; body: unknown }): ElasticsearchError {
-    return new ElasticsearchError(`${method} ${path}: ${describe(res.status, res.body)}`, res.status, errorType(res.body));
-  }
-
-  /** PUT a whole document, with CAS when `expected` is given, or create-only when `create`. */
   private async putDoc(
     index: string,
     id: string,
     doc: unknown,
     opts: { expected?: RecordVersion; create?: boolean },
   ): Promise<{ status: number; version?: RecordVersion }> {
-    const req: EsRequest = opts.create
-      ? { method: 'PUT', path: `/${index}/_create/${enc(id)}`, body: doc }
-      : {
-          method: 'PUT',
-          path: `/${index}/_doc/${enc(id)}`,
-          body: doc,
-          query: opts.expected ? { if_seq_no: opts.expected.seqNum, if_primary_term: opts.expected.primaryTerm } : undefined,
-        };
-    const res = await this.http.request<{ _seq_no: number; _primary_term: number }>(req);
-    if (res.status === 200 || res.status === 201) return { status: res.status, version: versionOf(res.body) };
-    if (res.status === 409 || res.status === 404) return { status: res.status };
-    throw this.fail(req.method, `/${index}/…`, res);
+    return putDoc(this.http, index, id, doc, opts);
   }
 
   private async deleteDoc(index: string, id: string, expected?: RecordVersion): Promise<number> {
-    const res = await this.http.request({
-      method: 'DELETE',
-      path: `/${index}/_doc/${enc(id)}`,
-      query: expected ? { if_seq_no: expected.seqNum, if_primary_term: expected.primaryTerm } : undefined,
-    });
-    if (res.status === 200 || res.status === 404 || res.status === 409) return res.status;
-    throw this.fail('DELETE', `/${index}/…`, res);
+    return deleteDoc(this.http, index, id, expected);
   }
 
   /** Operations go out with the other writes of this turn (BulkWriter): one _bulk for all of them. */
@@ -297,10 +238,6 @@ export class ElasticsearchStore implements Store {
     return result!.task;
   }
 
-  /** Filter on the queues (a set); none means every queue. */
-  private queueFilter(queues: string[]): Record<string, unknown>[] {
-    return queues.length > 0 ? [{ terms: { queue: [...new Set(queues)] } }] : [];
-  }
 
   /** See claims.ts and docs/design/elasticsearch-claims.md. */
   async taskClaim(params: TaskClaimParams): Promise<Task[]> {
@@ -390,305 +327,37 @@ export class ElasticsearchStore implements Store {
     return res.body.count;
   }
 
-  // ── Archive ─────────────────────────────────────────────────────────────────────────────────────────
+  // ── Archive (archive.ts) ──────────────────────────────────────────────────────────────────────────
 
-  /**
-   * Per task: copy into the archive under an id derived from the live document's version (create-only,
-   * so a concurrent or repeated archiving finds the copy there), then delete the live document with CAS
-   * on that version. The caller whose delete succeeds counts the task. A crash in between leaves both;
-   * the next run finds the copy and only deletes. Readers may briefly see a task in both, never in neither.
-   */
-  async taskArchive({ finishedBefore, limit, now }: TaskArchiveParams): Promise<TaskArchiveResult> {
-    if (limit <= 0) return { archived: 0 };
-    await this.maybeRollOver(now);
-    // Tasks lost to a concurrent archiver are archived all the same: look again, so that returning fewer
-    // than `limit` still means that none are left.
-    let archived = 0;
-    let fruitless = 0; // rounds that archived nothing: bounded, in case a task cannot be archived at all
-    for (;;) {
-      const round = await this.archiveRound(finishedBefore, limit - archived, now);
-      archived += round.archived;
-      fruitless = round.archived === 0 ? fruitless + 1 : 0;
-      if (archived >= limit || round.candidates < limit - archived + round.archived || fruitless >= 20) return { archived };
-    }
+  async taskArchive(params: TaskArchiveParams): Promise<TaskArchiveResult> {
+    return this.archiver.archive(params);
   }
 
-  private async archiveRound(finishedBefore: number, limit: number, now: number): Promise<{ archived: number; candidates: number }> {
-    await this.tasksRefresh.wait();
-    const found = await this.search<TaskDoc>(this.names.tasks, {
-      size: Math.min(limit, MAX_PAGE),
-      seq_no_primary_term: true,
-      track_total_hits: false,
-      query: {
-        bool: {
-          filter: [{ terms: { state: ['done', 'dead'] } }, { range: { 'last_claimed.result.at': { lte: finishedBefore } } }],
-        },
-      },
-      sort: [{ 'last_claimed.result.at': 'asc' }, { queue: 'asc' }, { id: 'asc' }],
-    });
-    const hits = found.hits.hits;
-    if (hits.length === 0) return { archived: 0, candidates: 0 };
-    const copyIds = hits.map((h) => archiveDocId(h._id, versionOf(h)));
-    const copies: BulkOperation[] = hits.map((h, i) => {
-      const { claim_token: _t, ...doc } = h._source;
-      const archived: ArchivedTaskDoc = { ...doc, archived_at: now, version: { seq_no: h._seq_no, primary_term: h._primary_term } };
-      return { action: { create: { _index: this.names.archiveAlias, _id: copyIds[i] } }, doc: archived };
-    });
-    const copied = await this.bulk(copies);
-    const deletes: BulkOperation[] = [];
-    const attempted: number[] = [];
-    copied.forEach((item, i) => {
-      // 201: copied now; 409: a copy of this very version exists (another archiver, or an earlier run).
-      if (item.status !== 201 && item.status !== 200 && item.status !== 409) return;
-      const h = hits[i]!;
-      attempted.push(i);
-      deletes.push({ action: { delete: { _index: h._index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } } });
-    });
-    if (deletes.length === 0) return { archived: 0, candidates: hits.length };
-    const deleted = await this.bulk(deletes);
-    let archived = 0;
-    for (let k = 0; k < deleted.length; k++) {
-      const item = deleted[k]!;
-      const i = attempted[k]!;
-      if (item.status === 200) {
-        this.localWrites.forget(item._id);
-        archived++;
-        continue;
-      }
-      // Not deleted: gone already (another archiver won), or changed since the search. In the second
-      // case the copy is of an outdated version: remove it, the next run archives the current one.
-      const h = hits[i]!;
-      if (await this.getDoc(this.names.tasks, h._id)) {
-        await this.deleteArchivedCopy(copyIds[i]!);
-      }
-    }
-    return { archived, candidates: hits.length };
+  async archivedTaskGet(params: ArchivedTaskGetParams): Promise<Task | undefined> {
+    return this.archiver.get(params);
   }
 
-  private async deleteArchivedCopy(copyId: string): Promise<void> {
-    await this.archiveRefresh.wait();
-    const found = await this.search<never>(this.names.archivePattern, {
-      size: 10,
-      _source: false,
-      query: { ids: { values: [copyId] } },
-    });
-    for (const hit of found.hits.hits) await this.deleteDoc(hit._index, hit._id);
-  }
-
-  async archivedTaskGet({ queue, id }: ArchivedTaskGetParams): Promise<Task | undefined> {
-    await this.archiveRefresh.wait();
-    const found = await this.search<ArchivedTaskDoc>(this.names.archivePattern, {
-      size: 1,
-      query: { bool: { filter: [{ term: { queue } }, { term: { id } }] } },
-      sort: [{ archived_at: 'desc' }, { 'version.primary_term': 'desc' }, { 'version.seq_no': 'desc' }],
-    });
-    const hit = found.hits.hits[0];
-    if (!hit) return undefined;
-    const { archived_at: _a, version, claim_token: _t, ...doc } = hit._source;
-    return docToTask(doc, { seqNum: version.seq_no, primaryTerm: version.primary_term });
-  }
-
-  /**
-   * Retention. Rolled-over archive indices (not the write index) whose every task finished at or before
-   * the cutoff are dropped whole, however many they hold; then up to `limit` single tasks go from the
-   * remaining indices, oldest finish first. Returns the total.
-   */
-  async archivedTaskDeleteBefore({ finishedBefore, limit }: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult> {
-    if (limit <= 0) return { deleted: 0 };
-    let deleted = await this.dropExpiredArchiveIndices(finishedBefore);
-    let single = 0;
-    // As in taskArchive: what a concurrent deleter took does not count here, so look again.
-    for (let fruitless = 0; single < limit && fruitless < 20; ) {
-      await this.archiveRefresh.wait();
-      const found = await this.search<never>(this.names.archivePattern, {
-        size: Math.min(limit - single, MAX_PAGE),
-        _source: false,
-        track_total_hits: false,
-        query: { range: { 'last_claimed.result.at': { lte: finishedBefore } } },
-        sort: [{ 'last_claimed.result.at': 'asc' }],
-      });
-      const hits = found.hits.hits;
-      if (hits.length === 0) break;
-      const items = await this.bulk(hits.map((h) => ({ action: { delete: { _index: h._index, _id: h._id } } })));
-      const ok = items.filter((item) => item.status === 200).length;
-      single += ok;
-      fruitless = ok === 0 ? fruitless + 1 : 0;
-      if (hits.length < limit - single + ok) break; // that was all there was
-    }
-    deleted += single;
-    return { deleted };
-  }
-
-  /** Drops rolled-over archive indices that hold nothing newer than the cutoff; returns how many tasks went. */
-  private async dropExpiredArchiveIndices(finishedBefore: number): Promise<number> {
-    const aliases = await this.http.request<Record<string, { aliases: Record<string, { is_write_index?: boolean }> }>>({
-      method: 'GET',
-      path: `/${this.names.archivePattern}/_alias`,
-      query: { ignore_unavailable: true, allow_no_indices: true },
-    });
-    if (aliases.status !== 200) return 0;
-    const readOnly = Object.entries(aliases.body)
-      .filter(([, v]) => v.aliases?.[this.names.archiveAlias]?.is_write_index !== true)
-      .map(([index]) => index);
-    if (readOnly.length === 0) return 0;
-    await this.archiveRefresh.wait();
-    const stats = await this.search<never>(this.names.archivePattern, {
-      size: 0,
-      query: { terms: { _index: readOnly } },
-      aggs: {
-        by_index: {
-          terms: { field: '_index', size: readOnly.length },
-          aggs: { newest: { max: { field: 'last_claimed.result.at' } } },
-        },
-      },
-    });
-    let dropped = 0;
-    const buckets = (stats.aggregations?.by_index?.buckets ?? []) as { key: string; doc_count: number; newest: { value: number | null } }[];
-    const withDocs = new Set(buckets.map((b) => b.key));
-    for (const bucket of buckets) {
-      if (bucket.newest.value === null || bucket.newest.value > finishedBefore) continue;
-      const res = await this.http.request({ method: 'DELETE', path: `/${bucket.key}` });
-      if (res.status === 200) dropped += bucket.doc_count;
-    }
-    // Empty rolled-over indices (everything in them deleted one by one) go too.
-    for (const index of readOnly) {
-      if (!withDocs.has(index)) await this.http.request({ method: 'DELETE', path: `/${index}` });
-    }
-    return dropped;
-  }
-
-  /**
-   * Without ILM the leader rolls the archive over (it is the one calling taskArchive): at most once a
-   * minute it asks for a rollover with the configured conditions, which the engine applies only if met.
-   */
-  private async maybeRollOver(now: number): Promise<void> {
-    if (this.ilmManaged || now - this.lastRolloverCheck < 60_000) return;
-    this.lastRolloverCheck = now;
-    await this.archiveRefresh.wait(); // max_docs counts what is refreshed
-    await this.http.expect({
-      method: 'POST',
-      path: `/${this.names.archiveAlias}/_rollover`,
-      body: { conditions: { max_age: `${Math.max(1, Math.round(this.archive.rolloverMaxAgeMs / 1000))}s`, max_docs: this.archive.rolloverMaxDocs } },
-    });
+  async archivedTaskDeleteBefore(params: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult> {
+    return this.archiver.deleteBefore(params);
   }
 
   /** Rolls the archive over now, whatever the conditions (tests, operators). Returns the new index. */
   async archiveRollOver(): Promise<string> {
-    const res = await this.http.expect<{ new_index: string }>({ method: 'POST', path: `/${this.names.archiveAlias}/_rollover` });
-    return res.body.new_index;
+    return this.archiver.rollOver();
   }
 
-  // ── Queues: operator state and statistics ──────────────────────────────────────────────────────────
+  // ── Queues: operator state and statistics (queues.ts) ───────────────────────────────────────────────
 
-  private async queuesDoc(): Promise<GetBody<QueuesDoc> | undefined> {
-    return this.getDoc<QueuesDoc>(this.names.meta, QUEUES_DOC);
-  }
-
-  /**
-   * Read, change, compare-and-set the queue-states document (create-only when there is none yet);
-   * retried on a conflict. The write is acknowledged once every copy of the shard has it, so the
-   * realtime terms lookup of any claim search sent afterwards sees it.
-   */
-  async queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
-    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-      const current = await this.queuesDoc();
-      const states = current?._source.queue_states ?? [];
-      const existing = states.find((s) => s.queue === queue);
-      // Idempotent: the same state again keeps modifiedAt. The document is still written back (unchanged,
-      // with CAS): what was read may be another process's write that is not acknowledged yet, and the
-      // pause must hold on every copy before this resolves.
-      const state = existing?.paused === paused ? existing : { queue, paused, modified_at: now };
-      const next = [...states.filter((s) => s.queue !== queue), state].sort((a, b) => byBytes(a.queue, b.queue));
-      const doc: QueuesDoc = {
-        kind: 'queues',
-        paused_queues: next.filter((s) => s.paused).map((s) => s.queue),
-        queue_states: next,
-      };
-      const result = current
-        ? await this.putDoc(this.names.meta, QUEUES_DOC, doc, { expected: versionOf(current) })
-        : await this.putDoc(this.names.meta, QUEUES_DOC, doc, { create: true });
-      if (result.version) return { queue, paused, modifiedAt: state.modified_at };
-      if (result.status === 404) throw new ElasticsearchError(`cannot store the queue state: index ${this.names.meta} is missing`, 404);
-    }
-    throw new ElasticsearchError(`queue state of ${queue}: too many concurrent writers`, 409);
+  async queueSetPaused(params: QueueSetPausedParams): Promise<QueueState> {
+    return this.queues.setPaused(params);
   }
 
   async queueStateList(): Promise<QueueState[]> {
-    const found = await this.queuesDoc();
-    return (found?._source.queue_states ?? [])
-      .map((s) => ({ queue: s.queue, paused: s.paused, modifiedAt: s.modified_at }))
-      .sort((a, b) => byBytes(a.queue, b.queue));
+    return this.queues.stateList();
   }
 
-  /**
-   * One aggregation over the live tasks (after a refresh), read alongside the queue states (realtime
-   * GET). Queues are the buckets of a composite aggregation, paged STATS_PAGE at a time: there is no
-   * limit on their number (each page is one more search).
-   */
-  async queueStatsList({ now, recentWindowMs, queues }: QueueStatsListParams): Promise<QueueStats[]> {
-    const wanted = queues === undefined ? undefined : [...new Set(queues)];
-    if (wanted?.length === 0) return [];
-    const [states, buckets] = await Promise.all([this.queueStateList(), this.statsBuckets(now, recentWindowMs, wanted)]);
-    const paused = new Map(states.map((s) => [s.queue, s.paused]));
-    const names = wanted ?? [...new Set([...buckets.keys(), ...paused.keys()])];
-    return names.sort(byBytes).map((queue): QueueStats => {
-      const counts: Record<TaskState, number> = { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 };
-      const bucket = buckets.get(queue);
-      for (const b of bucket?.states.buckets ?? []) if (b.key in counts) counts[b.key as TaskState] = b.doc_count;
-      const stats: QueueStats = {
-        queue,
-        paused: paused.get(queue) ?? false,
-        counts,
-        recent: {
-          windowMs: recentWindowMs,
-          created: bucket?.recent.buckets.created.doc_count ?? 0,
-          done: bucket?.recent.buckets.done.doc_count ?? 0,
-          dead: bucket?.recent.buckets.dead.doc_count ?? 0,
-        },
-      };
-      const oldest = bucket?.claimable.oldest.value;
-      if (oldest !== null && oldest !== undefined) stats.oldestClaimableRunAt = oldest;
-      return stats;
-    });
-  }
-
-  private async statsBuckets(now: number, windowMs: number, queues: string[] | undefined): Promise<Map<string, StatsBucket>> {
-    await this.tasksRefresh.wait();
-    const window = { gt: now - windowMs, lte: now };
-    const finished = (state: TaskState) => ({
-      bool: { filter: [{ term: { state } }, { range: { 'last_claimed.result.at': window } }] },
-    });
-    const out = new Map<string, StatsBucket>();
-    let after: unknown;
-    for (;;) {
-      const found = await this.search<never>(this.names.tasks, {
-        size: 0,
-        track_total_hits: false,
-        query: { bool: { filter: queues ? this.queueFilter(queues) : [] } },
-        aggs: {
-          queues: {
-            composite: { size: STATS_PAGE, sources: [{ queue: { terms: { field: 'queue' } } }], ...(after ? { after } : {}) },
-            aggs: {
-              states: { terms: { field: 'state', size: 10 } },
-              claimable: {
-                filter: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, { range: { run_at: { lte: now } } }] } },
-                aggs: { oldest: { min: { field: 'run_at' } } },
-              },
-              recent: {
-                filters: {
-                  filters: { created: { range: { [INDEXED.createdAt]: window } }, done: finished('done'), dead: finished('dead') },
-                },
-              },
-            },
-          },
-        },
-      });
-      const agg = found.aggregations?.queues as { buckets: StatsBucket[]; after_key?: unknown } | undefined;
-      const buckets = agg?.buckets ?? [];
-      for (const b of buckets) out.set(b.key.queue, b);
-      if (buckets.length < STATS_PAGE || agg?.after_key === undefined) return out;
-      after = agg.after_key;
-    }
+  async queueStatsList(params: QueueStatsListParams): Promise<QueueStats[]> {
+    return this.queues.statsList(params);
   }
 
   // ── Recurring tasks ─────────────────────────────────────────────────────────────────────────────────
