@@ -138,12 +138,10 @@ export class ElasticsearchStore implements Store {
     this.tasksRefresh = new RefreshBarrier(refresher(this.names.tasks));
     this.archiveRefresh = new RefreshBarrier(refresher(this.names.archivePattern));
     this.recurringRefresh = new RefreshBarrier(refresher(this.names.recurring));
-    this.localWrites = new LocalTaskWrites(this.tasksRefresh);
+    const claimOptions = { ...DEFAULT_CLAIM_OPTIONS, ...options.claims };
+    this.localWrites = new LocalTaskWrites(this.tasksRefresh, claimOptions.maxLocalWrites);
     this.writer = new BulkWriter(this.http);
-    this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, {
-      ...DEFAULT_CLAIM_OPTIONS,
-      ...options.claims,
-    });
+    this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, claimOptions);
     this.archiver = new TaskArchiver(this.http, this.names, this.writer, this.tasksRefresh, this.archiveRefresh, this.localWrites, this.archive);
     this.queues = new QueueStates(this.http, this.names, this.tasksRefresh);
   }

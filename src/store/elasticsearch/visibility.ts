@@ -104,8 +104,9 @@ const isClaimableState = (doc: TaskDoc) => doc.state === 'queued' || doc.state =
 
 /**
  * This process's task writes since the refresh that makes them searchable. Entries are dropped once a
- * refresh sent after the write has finished (then a search returns the same or newer). Bounded: the
- * claim path refreshes before it searches once `size` passes the store's limit.
+ * refresh sent after the write has finished (then a search returns the same or newer). Bounded: past
+ * `limit` entries a refresh is started (a server that only writes would otherwise never refresh), and
+ * the claim path refreshes before it searches.
  */
 export class LocalTaskWrites {
   /** Insertion order = acknowledgement order, so `visibleWith` never decreases along it. */
@@ -113,7 +114,10 @@ export class LocalTaskWrites {
   /** The subset whose document is waiting (queued or failed): candidates of claims. */
   private readonly waiting = new Map<string, LocalTaskWrite>();
 
-  constructor(private readonly barrier: RefreshBarrier) {
+  constructor(
+    private readonly barrier: RefreshBarrier,
+    private readonly limit: number,
+  ) {
     barrier.onRefreshed((refresh) => this.dropVisible(refresh));
   }
 
@@ -130,6 +134,8 @@ export class LocalTaskWrites {
     this.writes.set(docId, write);
     if (isClaimableState(doc)) this.waiting.set(docId, write);
     else this.waiting.delete(docId);
+    // Joins the refresh in flight or queued, if any: at most one more is started.
+    if (this.writes.size > this.limit) this.barrier.wait().catch(() => undefined);
   }
 
   /** Forgets what is known of `docId` (another process wrote it since: the record is stale). */
