@@ -3,15 +3,20 @@
  * 7.10+/8/9 and OpenSearch 1/2/3. Layout and mappings: mappings.ts; the claim path and its reasoning:
  * docs/design/elasticsearch-claims.md.
  *
+ * This class only wires the parts (docs/design/elasticsearch-claims.md has the table): claims.ts (the
+ * claim path), bulk-writer.ts (every task write of one event-loop turn as one `_bulk`), visibility.ts
+ * (refreshes, and this process's own writes no refresh is known to cover), archive.ts, queues.ts,
+ * documents.ts, requests.ts. Recurring tasks and the leader lease are small enough to stay here.
+ *
  * Concurrency: every write of an existing document is a compare-and-set on (`_seq_no`, `_primary_term`)
  * (`if_seq_no`/`if_primary_term`), which is also the record version the contract exposes; creations use
- * `op_type=create`. No scripts and no update-by-query: nothing beyond the engines' core is needed.
+ * `create`. No scripts and no update-by-query: nothing beyond the engines' core is needed.
  *
- * Read-your-writes: single-document reads are realtime GETs. Searches only see what the last refresh
- * made visible, so every search-based method first waits for a refresh of its index that *started after
- * the method was called* (RefreshBarrier): all writes that completed before the call, by any process,
- * are then visible. Concurrent callers in one process share refreshes, so at most one refresh per index
- * is in flight and one queued, whatever the load.
+ * Read-your-writes: single-document reads are realtime GETs. Claims and `taskNextRunAt` search the last
+ * refresh merged with this process's own writes (claims.ts states the cross-server bound); every other
+ * search-based method first waits for a refresh of its index that *started after the method was called*
+ * (RefreshBarrier): all writes that completed before the call, by any process, are then visible.
+ * Concurrent callers in one process share refreshes: at most one per index in flight and one queued.
  */
 import { errors } from '../../errors/index.js';
 import type {
