@@ -15,6 +15,7 @@ import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
 import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
+import { WrittenTasks } from './written-tasks.js';
 import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
 import type { NewTaskRecord } from '../types/index.js';
 
@@ -139,6 +140,8 @@ export const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 
 export class TaskEngine {
   private readonly waiters = new ClaimWaiters();
+  /** Claimed tasks as this engine wrote them: their worker's next write needs no read first. */
+  private readonly written = new WrittenTasks();
   private stopping = false;
 
   constructor(
@@ -253,7 +256,10 @@ export class TaskEngine {
           await this.releaseClaims(claimed, input.workerId);
           return [];
         }
-        if (claimed.length > 0) return claimed;
+        if (claimed.length > 0) {
+          for (const task of claimed) this.written.remember(task);
+          return claimed;
+        }
         const left = deadline - this.clock.now();
         if (left <= 0 || this.stopping || input.signal?.aborted) return [];
         const nextRunAt = await this.store.taskNextRunAt({ queues: input.queues });
@@ -356,18 +362,38 @@ export class TaskEngine {
     this.waiters.notifyAll();
   }
 
-  /** Get, apply a transition, compare-and-set; retried on a concurrent write up to the configured count. */
+  /**
+   * Get, apply a transition, compare-and-set; retried on a concurrent write up to the configured count.
+   * The first try uses the version this engine wrote last, if it knows it (no read); a conflict there
+   * counts as a try, and anything the transition refuses on it is asked again of the store.
+   */
   private async mutateTask(queue: string, id: string, transition: (task: Task, now: number) => Task): Promise<Task> {
+    let known = this.written.take(queue, id);
     for (let attempt = 0; ; attempt++) {
-      const current = await this.store.taskGet({ queue, id });
+      const current = known ?? (await this.store.taskGet({ queue, id }));
+      const fromCache = known !== undefined;
+      known = undefined;
       if (!current) throw errors.taskNotFound(queue, id);
-      const next = transition(current, this.clock.now());
+      let next: Task;
+      try {
+        next = transition(current, this.clock.now());
+      } catch (e) {
+        // The cached copy may be stale: only the stored task's refusal counts.
+        if (fromCache && isTasquesError(e)) {
+          attempt--;
+          continue;
+        }
+        throw e;
+      }
       try {
         const written = await this.store.taskUpdate({ task: next, expectedVersion: current.version });
+        this.written.remember(written);
         this.events.taskChanged(written, current);
         return written;
       } catch (e) {
-        if (isTasquesError(e, 'TASK_VERSION_CONFLICT') && attempt < this.settings.versionConflictRetries) continue;
+        if (fromCache && isTasquesError(e, 'TASK_NOT_FOUND')) continue; // read again: the answer comes from the store
+        // A conflict on the cached version is always followed by one read, whatever the retry count.
+        if (isTasquesError(e, 'TASK_VERSION_CONFLICT') && (fromCache || attempt < this.settings.versionConflictRetries)) continue;
         throw e;
       }
     }
@@ -436,7 +462,10 @@ export class TaskEngine {
       written.forEach((result, k) => {
         const { index } = writes[k]!;
         results[index] = result;
-        if (result.task) this.events.taskChanged(result.task, current[index]);
+        if (result.task) {
+          this.written.remember(result.task);
+          this.events.taskChanged(result.task, current[index]);
+        }
       });
     }
     for (let i = 0; i < items.length; i++) {

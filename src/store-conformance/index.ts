@@ -10,6 +10,7 @@
  */
 import type { StoreFactory } from '../store/store.js';
 import { archiveTests } from './archive.js';
+import { claimVisibilityTests } from './claim-visibility.js';
 import { leaderTests } from './leader.js';
 import { queuePauseTests } from './queue-pause.js';
 import { queueStatsTests } from './queue-stats.js';
@@ -42,6 +43,7 @@ export function exerciseStore(options: ConformanceOptions): void {
   createTests(options);
   getTests(options);
   claimTests(options);
+  claimVisibilityTests(options);
   reportTests(options);
   doneTests(options);
   manyTests(options);

@@ -347,7 +347,12 @@ export interface Store {
    * several, or implied by `queues: []`. Returns the claimed tasks in that order.
    *
    * Every method sees the writes that completed before it was called (read-your-writes), also through
-   * another store instance on the same data; versions of a record only move forward.
+   * another store instance on the same data; versions of a record only move forward. For claims (and
+   * `taskNextRunAt`) a driver may narrow that, as the Elasticsearch driver does
+   * (docs/design/elasticsearch-claims.md): writes through the same store instance are always seen, and so
+   * are every instance's writes by a claim that returns fewer than `amount`; a claim that fills its amount
+   * may pass over another instance's writes of the last moments (a driver-stated bound) and so take tasks
+   * that are not the very best in claim order. SQLite has no such window.
    */
   taskClaim(params: TaskClaimParams): Promise<Task[]>;
 

@@ -230,8 +230,3 @@ export function docToRecurring(doc: RecurringDoc, version: RecordVersion): Recur
     version,
   };
 }
-
-/** Claim order (v1 §3.2): priority desc, run_at asc, remaining attempts desc. */
-export function compareClaimOrder(a: Task, b: Task): number {
-  return b.priority - a.priority || a.runAt - b.runAt || remainingAttempts(b) - remainingAttempts(a);
-}

@@ -3,18 +3,21 @@
  * 7.10+/8/9 and OpenSearch 1/2/3. Layout and mappings: mappings.ts; the claim path and its reasoning:
  * docs/design/elasticsearch-claims.md.
  *
+ * This class only wires the parts (docs/design/elasticsearch-claims.md has the table): claims.ts (the
+ * claim path), bulk-writer.ts (every task write of one event-loop turn as one `_bulk`), visibility.ts
+ * (refreshes, and this process's own writes no refresh is known to cover), archive.ts, queues.ts,
+ * documents.ts, requests.ts. Recurring tasks and the leader lease are small enough to stay here.
+ *
  * Concurrency: every write of an existing document is a compare-and-set on (`_seq_no`, `_primary_term`)
  * (`if_seq_no`/`if_primary_term`), which is also the record version the contract exposes; creations use
- * `op_type=create`. No scripts and no update-by-query: nothing beyond the engines' core is needed.
+ * `create`. No scripts and no update-by-query: nothing beyond the engines' core is needed.
  *
- * Read-your-writes: single-document reads are realtime GETs. Searches only see what the last refresh
- * made visible, so every search-based method first waits for a refresh of its index that *started after
- * the method was called* (RefreshBarrier): all writes that completed before the call, by any process,
- * are then visible. Concurrent callers in one process share refreshes, so at most one refresh per index
- * is in flight and one queued, whatever the load.
+ * Read-your-writes: single-document reads are realtime GETs. Claims and `taskNextRunAt` search the last
+ * refresh merged with this process's own writes (claims.ts states the cross-server bound); every other
+ * search-based method first waits for a refresh of its index that *started after the method was called*
+ * (RefreshBarrier): all writes that completed before the call, by any process, are then visible.
+ * Concurrent callers in one process share refreshes: at most one per index in flight and one queued.
  */
-import { randomBytes } from 'node:crypto';
-import { intoClaimed } from '../../domain/task-lifecycle.js';
 import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
@@ -24,7 +27,6 @@ import type {
   RecurringTask,
   RecurringTaskTick,
   Task,
-  TaskState,
 } from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
@@ -57,11 +59,8 @@ import type {
 } from '../store.js';
 import type { TaskCreateManyParams, TaskGetManyParams, TaskUpdateManyParams, TaskWriteResult } from '../store.js';
 import {
-  type ArchivedTaskDoc,
   type RecurringDoc,
   type TaskDoc,
-  archiveDocId,
-  compareClaimOrder,
   docToRecurring,
   docToTask,
   recurringDocId,
@@ -69,9 +68,17 @@ import {
   taskDocId,
   taskToDoc,
 } from './documents.js';
-import { ElasticsearchError, EsHttp, type EsHttpOptions, type EsRequest, describe, errorType } from './http.js';
+import { type ArchiveOptions, DEFAULT_ARCHIVE, TaskArchiver } from './archive.js';
+import { type BulkItem, type BulkOperation, BulkWriter } from './bulk-writer.js';
+import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, TaskClaims } from './claims.js';
+import { ElasticsearchError, EsHttp, type EsHttpOptions, errorType } from './http.js';
 import { INDEXED, type IndexNames, indexNames } from './mappings.js';
+import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, putDoc, search, versionOf } from './requests.js';
+import { QueueStates } from './queues.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
+import { LocalTaskWrites, RefreshBarrier } from './visibility.js';
+
+export type { ArchiveOptions } from './archive.js';
 
 export interface ElasticsearchStoreOptions {
   /** Connection settings, or a client to share. */
@@ -82,71 +89,13 @@ export interface ElasticsearchStoreOptions {
   autoSetup?: boolean;
   /** Archive rollover and ILM (setup), and rollover by the leader when ILM does not manage the archive. */
   archive?: Partial<ArchiveOptions>;
-  /** Claim search size = max(amount × this, amount + claimSearchExtra) (v1: 5 × amount). */
-  claimSearchMultiplier?: number;
-  claimSearchExtra?: number;
+  /** The claim path's knobs (claims.ts); the defaults suit most loads. */
+  claims?: Partial<ClaimOptions>;
 }
 
-export interface ArchiveOptions {
-  /** v1's lifecycle_setup.archived_tasks.enabled: ILM on Elasticsearch when available. */
-  ilmEnabled: boolean;
-  rolloverMaxAgeMs: number;
-  rolloverMaxDocs: number;
-  /** With ILM: delete rolled-over archive indices this long after rollover (0: keep). */
-  ilmDeleteAfterMs: number;
-}
-
-const DEFAULT_ARCHIVE: ArchiveOptions = {
-  ilmEnabled: true,
-  rolloverMaxAgeMs: 24 * 3600_000,
-  rolloverMaxDocs: 10_000_000,
-  ilmDeleteAfterMs: 0,
-};
-
-/** Largest page a search may ask for (the engines' default `index.max_result_window`). */
-const MAX_PAGE = 10_000;
 const LEADER_DOC = 'leader';
-/** The one document holding every queue state (in the meta index). */
-const QUEUES_DOC = 'queues';
-/** Buckets per page of the queue-statistics composite aggregation (each bucket has ~10 sub-buckets). */
-const STATS_PAGE = 500;
 const tickDocId = (recurringTaskId: string) => `tick/${recurringDocId(recurringTaskId)}`;
 const CONFLICT_RETRIES = 50;
-
-interface Hit<T> {
-  _index: string;
-  _id: string;
-  _seq_no: number;
-  _primary_term: number;
-  _source: T;
-  sort?: unknown[];
-}
-
-interface SearchBody<T> {
-  hits: { hits: Hit<T>[] };
-  aggregations?: Record<string, any>;
-}
-
-interface GetBody<T> {
-  found: boolean;
-  _seq_no: number;
-  _primary_term: number;
-  _source: T;
-}
-
-interface BulkItem {
-  status: number;
-  _id: string;
-  _index: string;
-  _seq_no?: number;
-  _primary_term?: number;
-  error?: { type?: string; reason?: string };
-}
-
-interface BulkBody {
-  errors: boolean;
-  items: Record<string, BulkItem>[];
-}
 
 interface LeaderDoc {
   kind: 'leader';
@@ -161,114 +110,20 @@ interface TickDoc {
   last_tick_at: number;
 }
 
-/**
- * Every queue state, in one document so that a claim search can exclude the paused queues with a terms
- * lookup on `paused_queues` (the engine reads it with a realtime GET while it runs the search).
- */
-interface QueuesDoc {
-  kind: 'queues';
-  /** Sorted; always the queues of `queue_states` with `paused: true`. */
-  paused_queues: string[];
-  queue_states: { queue: string; paused: boolean; modified_at: number }[];
-}
-
-/** Code-point order of UTF-8 bytes, as the engine sorts keywords (and SQLite compares BINARY). */
-const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-
-interface StatsBucket {
-  key: { queue: string };
-  states: { buckets: { key: string; doc_count: number }[] };
-  claimable: { oldest: { value: number | null } };
-  recent: { buckets: { created: { doc_count: number }; done: { doc_count: number }; dead: { doc_count: number } } };
-}
-
-const versionOf = (x: { _seq_no: number; _primary_term: number }): RecordVersion => ({
-  seqNum: x._seq_no,
-  primaryTerm: x._primary_term,
-});
-
-const enc = encodeURIComponent;
-
-/**
- * Makes searches see every write that completed before they were called: wait() resolves after a
- * refresh that started after wait() was called. Concurrent callers share refreshes: while one runs, the
- * callers that arrive join a single queued one. `onStart` runs just before the refresh that wait()
- * resolves with is sent (a claim batch stops taking members then).
- */
-class RefreshBarrier {
-  private running: Promise<void> | undefined;
-  private queued: { promise: Promise<void>; onStart: (() => void)[] } | undefined;
-
-  constructor(private readonly refresh: () => Promise<void>) {}
-
-  wait(onStart?: () => void): Promise<void> {
-    if (this.queued) {
-      if (onStart) this.queued.onStart.push(onStart);
-      return this.queued.promise;
-    }
-    if (!this.running) {
-      onStart?.();
-      this.running = this.run();
-      return this.running;
-    }
-    const callbacks = onStart ? [onStart] : [];
-    const promise = this.running
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        for (const cb of callbacks) cb();
-        this.running = this.run();
-        return this.running;
-      });
-    this.queued = { promise, onStart: callbacks };
-    return promise;
-  }
-
-  private run(): Promise<void> {
-    const p: Promise<void> = this.refresh().finally(() => {
-      if (this.running === p) this.running = undefined;
-    });
-    return p;
-  }
-}
-
-interface ClaimRequest {
-  amount: number;
-  workerId: string;
-  now: number;
-  claimed: Task[];
-  resolve(tasks: Task[]): void;
-  reject(err: unknown): void;
-}
-
-/** Concurrent claims of one process over the same queues, served by one refresh, one search, one bulk. */
-interface ClaimBatch {
-  queues: string[];
-  requests: ClaimRequest[];
-}
-
-const shuffle = <T>(items: T[]): T[] => {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-};
-
 export class ElasticsearchStore implements Store {
   readonly capabilities: StoreCapabilities = { kind: 'elasticsearch' };
   readonly http: EsHttp;
   readonly names: IndexNames;
   private readonly autoSetup: boolean;
   private readonly archive: ArchiveOptions;
-  private readonly claimMultiplier: number;
-  private readonly claimExtra: number;
-  /** Whether ILM rolls the archive over (learnt by migrate()); otherwise the leader does, in taskArchive. */
-  private ilmManaged = false;
-  private lastRolloverCheck = Number.NEGATIVE_INFINITY;
   private readonly tasksRefresh: RefreshBarrier;
-  /** Claim batches still taking members (their refresh has not started), by queue set. */
-  private readonly openClaimBatches = new Map<string, ClaimBatch>();
+  /** This process's task writes that no finished refresh is known to cover (read-your-writes for claims). */
+  private readonly localWrites: LocalTaskWrites;
+  /** Every task write of one event-loop turn goes out as one _bulk. */
+  private readonly writer: BulkWriter;
+  private readonly claims: TaskClaims;
+  private readonly archiver: TaskArchiver;
+  private readonly queues: QueueStates;
   private readonly archiveRefresh: RefreshBarrier;
   private readonly recurringRefresh: RefreshBarrier;
 
@@ -277,8 +132,6 @@ export class ElasticsearchStore implements Store {
     this.names = indexNames(options.indexPrefix);
     this.autoSetup = options.autoSetup ?? false;
     this.archive = { ...DEFAULT_ARCHIVE, ...options.archive };
-    this.claimMultiplier = options.claimSearchMultiplier ?? 5;
-    this.claimExtra = options.claimSearchExtra ?? 32;
     const refresher = (index: string) => async () => {
       await this.http.expect({
         method: 'POST',
@@ -290,6 +143,12 @@ export class ElasticsearchStore implements Store {
     this.tasksRefresh = new RefreshBarrier(refresher(this.names.tasks));
     this.archiveRefresh = new RefreshBarrier(refresher(this.names.archivePattern));
     this.recurringRefresh = new RefreshBarrier(refresher(this.names.recurring));
+    const claimOptions = { ...DEFAULT_CLAIM_OPTIONS, ...options.claims };
+    this.localWrites = new LocalTaskWrites(this.tasksRefresh, claimOptions.maxLocalWrites);
+    this.writer = new BulkWriter(this.http);
+    this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, claimOptions);
+    this.archiver = new TaskArchiver(this.http, this.names, this.writer, this.tasksRefresh, this.archiveRefresh, this.localWrites, this.archive);
+    this.queues = new QueueStates(this.http, this.names, this.tasksRefresh);
   }
 
   // ── Schema ──────────────────────────────────────────────────────────────────────────────────────────
@@ -297,7 +156,7 @@ export class ElasticsearchStore implements Store {
   /** What `tasques setup` does: install or upgrade templates, indices, the archive alias and ILM policy. */
   async setup(): Promise<SetupReport> {
     const report = await setupElasticsearch(this.http, this.names, this.setupOptions());
-    this.ilmManaged = report.ilm;
+    this.archiver.ilmManaged = report.ilm;
     return report;
   }
 
@@ -314,7 +173,7 @@ export class ElasticsearchStore implements Store {
   /** With autoSetup, setup(); otherwise checks that setup ran (throws SetupRequiredError if not). */
   async migrate(): Promise<void> {
     if (this.autoSetup) await this.setup();
-    else this.ilmManaged = (await checkElasticsearch(this.http, this.names)).ilm;
+    else this.archiver.ilmManaged = (await checkElasticsearch(this.http, this.names)).ilm;
   }
 
   /** Deletes every index, alias and template of this prefix. For tests and operators; not in the contract. */
@@ -329,70 +188,45 @@ export class ElasticsearchStore implements Store {
   // ── Small helpers ───────────────────────────────────────────────────────────────────────────────────
 
   private async search<T>(index: string, body: Record<string, unknown>): Promise<SearchBody<T>> {
-    const res = await this.http.expect<SearchBody<T>>({
-      method: 'POST',
-      path: `/${index}/_search`,
-      query: { ignore_unavailable: true, allow_no_indices: true },
-      body,
-      read: true,
-    });
-    return res.body;
+    return search<T>(this.http, index, body);
   }
 
   private async getDoc<T>(index: string, id: string): Promise<GetBody<T> | undefined> {
-    const res = await this.http.request<GetBody<T>>({ method: 'GET', path: `/${index}/_doc/${enc(id)}` });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw this.fail('GET', `/${index}/_doc/…`, res);
-    return res.body.found ? res.body : undefined;
+    return getDoc<T>(this.http, index, id);
   }
 
-  private fail(method: string, path: string, res: { status: number; body: unknown }): ElasticsearchError {
-    return new ElasticsearchError(`${method} ${path}: ${describe(res.status, res.body)}`, res.status, errorType(res.body));
-  }
-
-  /** PUT a whole document, with CAS when `expected` is given, or create-only when `create`. */
   private async putDoc(
     index: string,
     id: string,
     doc: unknown,
     opts: { expected?: RecordVersion; create?: boolean },
   ): Promise<{ status: number; version?: RecordVersion }> {
-    const req: EsRequest = opts.create
-      ? { method: 'PUT', path: `/${index}/_create/${enc(id)}`, body: doc }
-      : {
-          method: 'PUT',
-          path: `/${index}/_doc/${enc(id)}`,
-          body: doc,
-          query: opts.expected ? { if_seq_no: opts.expected.seqNum, if_primary_term: opts.expected.primaryTerm } : undefined,
-        };
-    const res = await this.http.request<{ _seq_no: number; _primary_term: number }>(req);
-    if (res.status === 200 || res.status === 201) return { status: res.status, version: versionOf(res.body) };
-    if (res.status === 409 || res.status === 404) return { status: res.status };
-    throw this.fail(req.method, `/${index}/…`, res);
+    return putDoc(this.http, index, id, doc, opts);
   }
 
   private async deleteDoc(index: string, id: string, expected?: RecordVersion): Promise<number> {
-    const res = await this.http.request({
-      method: 'DELETE',
-      path: `/${index}/_doc/${enc(id)}`,
-      query: expected ? { if_seq_no: expected.seqNum, if_primary_term: expected.primaryTerm } : undefined,
-    });
-    if (res.status === 200 || res.status === 404 || res.status === 409) return res.status;
-    throw this.fail('DELETE', `/${index}/…`, res);
+    return deleteDoc(this.http, index, id, expected);
   }
 
-  private async bulk(lines: unknown[]): Promise<BulkItem[]> {
-    const res = await this.http.expect<BulkBody>({ method: 'POST', path: '/_bulk', body: lines, ndjson: true });
-    return res.body.items.map((item) => Object.values(item)[0]!);
+  /** Operations go out with the other writes of this turn (BulkWriter): one _bulk for all of them. */
+  private async bulk(operations: BulkOperation[]): Promise<BulkItem[]> {
+    return this.writer.write(operations);
+  }
+
+  /** Remembers an acknowledged task write for this process's claims (read-your-writes without a refresh). */
+  private recordTaskWrite(item: BulkItem, doc: TaskDoc): RecordVersion | undefined {
+    if ((item.status !== 200 && item.status !== 201) || item._seq_no === undefined || item._primary_term === undefined) return undefined;
+    const version = { seqNum: item._seq_no, primaryTerm: item._primary_term };
+    this.localWrites.record(item._index, item._id, doc, version);
+    return version;
   }
 
   // ── Tasks ───────────────────────────────────────────────────────────────────────────────────────────
 
   async taskCreate({ task }: TaskCreateParams): Promise<Task> {
-    const result = await this.putDoc(this.names.tasks, taskDocId(task.queue, task.id), taskToDoc(task), { create: true });
-    if (result.status === 409) throw errors.taskAlreadyExists(task.id);
-    if (!result.version) throw new ElasticsearchError(`cannot create task: index ${this.names.tasks} is missing`, 404);
-    return { ...task, version: result.version };
+    const [result] = await this.taskCreateMany({ tasks: [task] });
+    if (result!.error) throw result!.error;
+    return result!.task;
   }
 
   async taskGet({ queue, id }: TaskGetParams): Promise<Task | undefined> {
@@ -401,199 +235,20 @@ export class ElasticsearchStore implements Store {
     return docToTask(found._source, versionOf(found));
   }
 
-  async taskUpdate({ task, expectedVersion }: TaskUpdateParams): Promise<Task> {
-    const { version: _v, ...record } = task;
-    const docId = taskDocId(task.queue, task.id);
-    const result = await this.putDoc(this.names.tasks, docId, taskToDoc(record), { expected: expectedVersion });
-    if (result.version) return { ...task, version: result.version };
-    // A CAS write on a missing document answers 409 too (and creates nothing): tell the two apart.
-    if (!(await this.getDoc(this.names.tasks, docId))) throw errors.taskNotFound(task.queue, task.id);
-    throw errors.taskVersionConflict(task.id);
+  async taskUpdate(update: TaskUpdateParams): Promise<Task> {
+    const [result] = await this.taskUpdateMany({ updates: [update] });
+    if (result!.error) throw result!.error;
+    return result!.task;
   }
 
-  /** Filter on the queues (a set); none means every queue. */
-  private queueFilter(queues: string[]): Record<string, unknown>[] {
-    return queues.length > 0 ? [{ terms: { queue: [...new Set(queues)] } }] : [];
-  }
 
-  /**
-   * Matches the tasks of paused queues, for a `must_not`. A terms lookup: while it runs the search, the
-   * engine reads `paused_queues` from the queue-states document with a GET, which is realtime (it sees
-   * writes not yet refreshed). So a search sees every pause and resume that completed before it was sent,
-   * by any process, at no extra round trip and with no cache to go stale (elasticsearch-claims.md). No
-   * document yet (nothing ever paused): no terms, nothing excluded.
-   */
-  private pausedQueues(): Record<string, unknown> {
-    return { terms: { queue: { index: this.names.meta, id: QUEUES_DOC, path: 'paused_queues' } } };
-  }
-
-  /**
-   * Claims of this process that arrive before the same refresh are served together (ClaimBatch): one
-   * search for all of them, candidates dealt out so that they never compete with each other, and one
-   * bulk of CAS writes. Only claimers in other processes can then take a candidate first; those losses
-   * are made up from the rest of the candidates, in random order. See docs/design/elasticsearch-claims.md.
-   */
-  async taskClaim({ queues, amount, workerId, now }: TaskClaimParams): Promise<Task[]> {
-    if (amount <= 0) return [];
-    const unique = [...new Set(queues)].sort();
-    const key = JSON.stringify(unique);
-    return new Promise<Task[]>((resolve, reject) => {
-      const request: ClaimRequest = { amount, workerId, now, claimed: [], resolve, reject };
-      const open = this.openClaimBatches.get(key);
-      if (open) {
-        open.requests.push(request);
-        return;
-      }
-      const batch: ClaimBatch = { queues: unique, requests: [request] };
-      this.openClaimBatches.set(key, batch);
-      const close = () => {
-        if (this.openClaimBatches.get(key) === batch) this.openClaimBatches.delete(key);
-      };
-      this.tasksRefresh
-        .wait(close)
-        .then(() => this.runClaimBatch(batch))
-        .catch((err: unknown) => {
-          close();
-          for (const r of batch.requests) r.reject(err);
-        });
-    });
-  }
-
-  private async runClaimBatch(batch: ClaimBatch): Promise<void> {
-    const { requests } = batch;
-    const total = requests.reduce((n, r) => n + r.amount, 0);
-    const maxNow = Math.max(...requests.map((r) => r.now));
-    const size = Math.min(MAX_PAGE, Math.max(total * this.claimMultiplier, total + this.claimExtra));
-    let candidates: Hit<TaskDoc>[];
-    try {
-      const found = await this.search<TaskDoc>(this.names.tasks, {
-        size,
-        seq_no_primary_term: true,
-        // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
-        track_total_hits: false,
-        query: {
-          bool: {
-            filter: [
-              { terms: { state: ['queued', 'failed'] } },
-              { range: { run_at: { lte: maxNow } } },
-              { range: { remaining_attempts: { gt: 0 } } },
-              ...this.queueFilter(batch.queues),
-            ],
-            // A paused queue hands out no claims (queueSetPaused).
-            must_not: [this.pausedQueues()],
-          },
-        },
-        sort: [{ priority: 'desc' }, { run_at: 'asc' }, { remaining_attempts: 'desc' }],
-      });
-      candidates = found.hits.hits;
-    } catch (err) {
-      for (const r of requests) r.reject(err);
-      return;
-    }
-    // First round in claim order, each request taking the best candidates still free (and due at its
-    // own `now`); later rounds, after losses to other processes, from the rest in random order.
-    let pool = candidates;
-    let failure: unknown;
-    for (let round = 0; pool.length > 0; round++) {
-      const windows: { request: ClaimRequest; hits: Hit<TaskDoc>[] }[] = [];
-      const left: Hit<TaskDoc>[] = [];
-      for (const hit of pool) {
-        const request = requests.find(
-          (r) => r.claimed.length + (windows.find((w) => w.request === r)?.hits.length ?? 0) < r.amount && hit._source.run_at <= r.now,
-        );
-        if (!request) {
-          left.push(hit);
-          continue;
-        }
-        let window = windows.find((w) => w.request === request);
-        if (!window) windows.push((window = { request, hits: [] }));
-        window.hits.push(hit);
-      }
-      if (windows.length === 0) break;
-      try {
-        await this.claimWindows(windows);
-      } catch (err) {
-        failure = err;
-        break;
-      }
-      pool = round === 0 ? shuffle(left) : left;
-    }
-    for (const r of requests) {
-      // What a request won is handed out even if a later round failed (never left claimed by nobody).
-      if (r.claimed.length === 0 && failure !== undefined) r.reject(failure);
-      else r.resolve(r.claimed.sort(compareClaimOrder));
-    }
-  }
-
-  /** One bulk of CAS writes, each window claiming its hits for its request; winners go to `claimed`. */
-  private async claimWindows(windows: { request: ClaimRequest; hits: Hit<TaskDoc>[] }[]): Promise<void> {
-    const token = randomBytes(12).toString('base64url');
-    const entries: { request: ClaimRequest; hit: Hit<TaskDoc>; next: Task }[] = [];
-    for (const { request, hits } of windows) {
-      for (const hit of hits) {
-        const next = intoClaimed(docToTask(hit._source, versionOf(hit)), { workerId: request.workerId, now: request.now });
-        entries.push({ request, hit, next });
-      }
-    }
-    const lines: unknown[] = [];
-    for (const { hit, next } of entries) {
-      lines.push({ index: { _index: hit._index, _id: hit._id, if_seq_no: hit._seq_no, if_primary_term: hit._primary_term } });
-      lines.push({ ...taskToDoc(next), claim_token: token });
-    }
-    let items: BulkItem[];
-    try {
-      items = await this.bulk(lines);
-    } catch (err) {
-      if (!(err instanceof ElasticsearchError && err.ambiguous)) throw err;
-      // The bulk got no answer: it may or may not have been applied. Realtime reads tell which tasks
-      // carry this bulk's token, i.e. were won by it.
-      const won = await this.recoverClaims(entries.map((e) => e.hit), token);
-      for (const { request, hit } of entries) {
-        const task = won.get(hit._id);
-        if (task) request.claimed.push(task);
-      }
-      return;
-    }
-    items.forEach((item, i) => {
-      const { request, next } = entries[i]!;
-      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
-        request.claimed.push({ ...next, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } });
-      }
-      // 409: a claimer in another process (or any writer) got there first. Other item errors: not claimed either.
-    });
-  }
-
-  private async recoverClaims(hits: Hit<TaskDoc>[], token: string): Promise<Map<string, Task>> {
-    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
-      method: 'POST',
-      path: '/_mget',
-      body: { docs: hits.map((hit) => ({ _index: hit._index, _id: hit._id })) },
-      read: true,
-    });
-    const won = new Map<string, Task>();
-    for (const d of res.body.docs) {
-      if (d.found && d._source.claim_token === token && d._source.state === 'claimed') won.set(d._id, docToTask(d._source, versionOf(d)));
-    }
-    return won;
+  /** See claims.ts and docs/design/elasticsearch-claims.md. */
+  async taskClaim(params: TaskClaimParams): Promise<Task[]> {
+    return this.claims.claim(params);
   }
 
   async taskNextRunAt({ queues }: TaskNextRunAtParams): Promise<number | undefined> {
-    await this.tasksRefresh.wait();
-    const found = await this.search<never>(this.names.tasks, {
-      size: 1,
-      _source: false,
-      track_total_hits: false,
-      query: {
-        bool: {
-          filter: [{ terms: { state: ['queued', 'failed'] } }, ...this.queueFilter(queues)],
-          // Tasks of a paused queue never come due for a claim: a long poll must not wake (and spin) for them.
-          must_not: [this.pausedQueues()],
-        },
-      },
-      sort: [{ run_at: 'asc' }],
-    });
-    const first = found.hits.hits[0];
-    return first?.sort ? Number(first.sort[0]) : undefined;
+    return this.claims.nextRunAt(queues);
   }
 
   /**
@@ -675,305 +330,37 @@ export class ElasticsearchStore implements Store {
     return res.body.count;
   }
 
-  // ── Archive ─────────────────────────────────────────────────────────────────────────────────────────
+  // ── Archive (archive.ts) ──────────────────────────────────────────────────────────────────────────
 
-  /**
-   * Per task: copy into the archive under an id derived from the live document's version (create-only,
-   * so a concurrent or repeated archiving finds the copy there), then delete the live document with CAS
-   * on that version. The caller whose delete succeeds counts the task. A crash in between leaves both;
-   * the next run finds the copy and only deletes. Readers may briefly see a task in both, never in neither.
-   */
-  async taskArchive({ finishedBefore, limit, now }: TaskArchiveParams): Promise<TaskArchiveResult> {
-    if (limit <= 0) return { archived: 0 };
-    await this.maybeRollOver(now);
-    // Tasks lost to a concurrent archiver are archived all the same: look again, so that returning fewer
-    // than `limit` still means that none are left.
-    let archived = 0;
-    let fruitless = 0; // rounds that archived nothing: bounded, in case a task cannot be archived at all
-    for (;;) {
-      const round = await this.archiveRound(finishedBefore, limit - archived, now);
-      archived += round.archived;
-      fruitless = round.archived === 0 ? fruitless + 1 : 0;
-      if (archived >= limit || round.candidates < limit - archived + round.archived || fruitless >= 20) return { archived };
-    }
+  async taskArchive(params: TaskArchiveParams): Promise<TaskArchiveResult> {
+    return this.archiver.archive(params);
   }
 
-  private async archiveRound(finishedBefore: number, limit: number, now: number): Promise<{ archived: number; candidates: number }> {
-    await this.tasksRefresh.wait();
-    const found = await this.search<TaskDoc>(this.names.tasks, {
-      size: Math.min(limit, MAX_PAGE),
-      seq_no_primary_term: true,
-      track_total_hits: false,
-      query: {
-        bool: {
-          filter: [{ terms: { state: ['done', 'dead'] } }, { range: { 'last_claimed.result.at': { lte: finishedBefore } } }],
-        },
-      },
-      sort: [{ 'last_claimed.result.at': 'asc' }, { queue: 'asc' }, { id: 'asc' }],
-    });
-    const hits = found.hits.hits;
-    if (hits.length === 0) return { archived: 0, candidates: 0 };
-    const copyIds = hits.map((h) => archiveDocId(h._id, versionOf(h)));
-    const copies: unknown[] = [];
-    hits.forEach((h, i) => {
-      const { claim_token: _t, ...doc } = h._source;
-      const archived: ArchivedTaskDoc = { ...doc, archived_at: now, version: { seq_no: h._seq_no, primary_term: h._primary_term } };
-      copies.push({ create: { _index: this.names.archiveAlias, _id: copyIds[i] } }, archived);
-    });
-    const copied = await this.bulk(copies);
-    const deletes: unknown[] = [];
-    const attempted: number[] = [];
-    copied.forEach((item, i) => {
-      // 201: copied now; 409: a copy of this very version exists (another archiver, or an earlier run).
-      if (item.status !== 201 && item.status !== 200 && item.status !== 409) return;
-      const h = hits[i]!;
-      attempted.push(i);
-      deletes.push({ delete: { _index: h._index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } });
-    });
-    if (deletes.length === 0) return { archived: 0, candidates: hits.length };
-    const deleted = await this.bulk(deletes);
-    let archived = 0;
-    for (let k = 0; k < deleted.length; k++) {
-      const item = deleted[k]!;
-      const i = attempted[k]!;
-      if (item.status === 200) {
-        archived++;
-        continue;
-      }
-      // Not deleted: gone already (another archiver won), or changed since the search. In the second
-      // case the copy is of an outdated version: remove it, the next run archives the current one.
-      const h = hits[i]!;
-      if (await this.getDoc(this.names.tasks, h._id)) {
-        await this.deleteArchivedCopy(copyIds[i]!);
-      }
-    }
-    return { archived, candidates: hits.length };
+  async archivedTaskGet(params: ArchivedTaskGetParams): Promise<Task | undefined> {
+    return this.archiver.get(params);
   }
 
-  private async deleteArchivedCopy(copyId: string): Promise<void> {
-    await this.archiveRefresh.wait();
-    const found = await this.search<never>(this.names.archivePattern, {
-      size: 10,
-      _source: false,
-      query: { ids: { values: [copyId] } },
-    });
-    for (const hit of found.hits.hits) await this.deleteDoc(hit._index, hit._id);
-  }
-
-  async archivedTaskGet({ queue, id }: ArchivedTaskGetParams): Promise<Task | undefined> {
-    await this.archiveRefresh.wait();
-    const found = await this.search<ArchivedTaskDoc>(this.names.archivePattern, {
-      size: 1,
-      query: { bool: { filter: [{ term: { queue } }, { term: { id } }] } },
-      sort: [{ archived_at: 'desc' }, { 'version.primary_term': 'desc' }, { 'version.seq_no': 'desc' }],
-    });
-    const hit = found.hits.hits[0];
-    if (!hit) return undefined;
-    const { archived_at: _a, version, claim_token: _t, ...doc } = hit._source;
-    return docToTask(doc, { seqNum: version.seq_no, primaryTerm: version.primary_term });
-  }
-
-  /**
-   * Retention. Rolled-over archive indices (not the write index) whose every task finished at or before
-   * the cutoff are dropped whole, however many they hold; then up to `limit` single tasks go from the
-   * remaining indices, oldest finish first. Returns the total.
-   */
-  async archivedTaskDeleteBefore({ finishedBefore, limit }: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult> {
-    if (limit <= 0) return { deleted: 0 };
-    let deleted = await this.dropExpiredArchiveIndices(finishedBefore);
-    let single = 0;
-    // As in taskArchive: what a concurrent deleter took does not count here, so look again.
-    for (let fruitless = 0; single < limit && fruitless < 20; ) {
-      await this.archiveRefresh.wait();
-      const found = await this.search<never>(this.names.archivePattern, {
-        size: Math.min(limit - single, MAX_PAGE),
-        _source: false,
-        track_total_hits: false,
-        query: { range: { 'last_claimed.result.at': { lte: finishedBefore } } },
-        sort: [{ 'last_claimed.result.at': 'asc' }],
-      });
-      const hits = found.hits.hits;
-      if (hits.length === 0) break;
-      const items = await this.bulk(hits.map((h) => ({ delete: { _index: h._index, _id: h._id } })));
-      const ok = items.filter((item) => item.status === 200).length;
-      single += ok;
-      fruitless = ok === 0 ? fruitless + 1 : 0;
-      if (hits.length < limit - single + ok) break; // that was all there was
-    }
-    deleted += single;
-    return { deleted };
-  }
-
-  /** Drops rolled-over archive indices that hold nothing newer than the cutoff; returns how many tasks went. */
-  private async dropExpiredArchiveIndices(finishedBefore: number): Promise<number> {
-    const aliases = await this.http.request<Record<string, { aliases: Record<string, { is_write_index?: boolean }> }>>({
-      method: 'GET',
-      path: `/${this.names.archivePattern}/_alias`,
-      query: { ignore_unavailable: true, allow_no_indices: true },
-    });
-    if (aliases.status !== 200) return 0;
-    const readOnly = Object.entries(aliases.body)
-      .filter(([, v]) => v.aliases?.[this.names.archiveAlias]?.is_write_index !== true)
-      .map(([index]) => index);
-    if (readOnly.length === 0) return 0;
-    await this.archiveRefresh.wait();
-    const stats = await this.search<never>(this.names.archivePattern, {
-      size: 0,
-      query: { terms: { _index: readOnly } },
-      aggs: {
-        by_index: {
-          terms: { field: '_index', size: readOnly.length },
-          aggs: { newest: { max: { field: 'last_claimed.result.at' } } },
-        },
-      },
-    });
-    let dropped = 0;
-    const buckets = (stats.aggregations?.by_index?.buckets ?? []) as { key: string; doc_count: number; newest: { value: number | null } }[];
-    const withDocs = new Set(buckets.map((b) => b.key));
-    for (const bucket of buckets) {
-      if (bucket.newest.value === null || bucket.newest.value > finishedBefore) continue;
-      const res = await this.http.request({ method: 'DELETE', path: `/${bucket.key}` });
-      if (res.status === 200) dropped += bucket.doc_count;
-    }
-    // Empty rolled-over indices (everything in them deleted one by one) go too.
-    for (const index of readOnly) {
-      if (!withDocs.has(index)) await this.http.request({ method: 'DELETE', path: `/${index}` });
-    }
-    return dropped;
-  }
-
-  /**
-   * Without ILM the leader rolls the archive over (it is the one calling taskArchive): at most once a
-   * minute it asks for a rollover with the configured conditions, which the engine applies only if met.
-   */
-  private async maybeRollOver(now: number): Promise<void> {
-    if (this.ilmManaged || now - this.lastRolloverCheck < 60_000) return;
-    this.lastRolloverCheck = now;
-    await this.archiveRefresh.wait(); // max_docs counts what is refreshed
-    await this.http.expect({
-      method: 'POST',
-      path: `/${this.names.archiveAlias}/_rollover`,
-      body: { conditions: { max_age: `${Math.max(1, Math.round(this.archive.rolloverMaxAgeMs / 1000))}s`, max_docs: this.archive.rolloverMaxDocs } },
-    });
+  async archivedTaskDeleteBefore(params: ArchivedTaskDeleteBeforeParams): Promise<ArchivedTaskDeleteBeforeResult> {
+    return this.archiver.deleteBefore(params);
   }
 
   /** Rolls the archive over now, whatever the conditions (tests, operators). Returns the new index. */
   async archiveRollOver(): Promise<string> {
-    const res = await this.http.expect<{ new_index: string }>({ method: 'POST', path: `/${this.names.archiveAlias}/_rollover` });
-    return res.body.new_index;
+    return this.archiver.rollOver();
   }
 
-  // ── Queues: operator state and statistics ──────────────────────────────────────────────────────────
+  // ── Queues: operator state and statistics (queues.ts) ───────────────────────────────────────────────
 
-  private async queuesDoc(): Promise<GetBody<QueuesDoc> | undefined> {
-    return this.getDoc<QueuesDoc>(this.names.meta, QUEUES_DOC);
-  }
-
-  /**
-   * Read, change, compare-and-set the queue-states document (create-only when there is none yet);
-   * retried on a conflict. The write is acknowledged once every copy of the shard has it, so the
-   * realtime terms lookup of any claim search sent afterwards sees it.
-   */
-  async queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
-    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-      const current = await this.queuesDoc();
-      const states = current?._source.queue_states ?? [];
-      const existing = states.find((s) => s.queue === queue);
-      // Idempotent: the same state again keeps modifiedAt. The document is still written back (unchanged,
-      // with CAS): what was read may be another process's write that is not acknowledged yet, and the
-      // pause must hold on every copy before this resolves.
-      const state = existing?.paused === paused ? existing : { queue, paused, modified_at: now };
-      const next = [...states.filter((s) => s.queue !== queue), state].sort((a, b) => byBytes(a.queue, b.queue));
-      const doc: QueuesDoc = {
-        kind: 'queues',
-        paused_queues: next.filter((s) => s.paused).map((s) => s.queue),
-        queue_states: next,
-      };
-      const result = current
-        ? await this.putDoc(this.names.meta, QUEUES_DOC, doc, { expected: versionOf(current) })
-        : await this.putDoc(this.names.meta, QUEUES_DOC, doc, { create: true });
-      if (result.version) return { queue, paused, modifiedAt: state.modified_at };
-      if (result.status === 404) throw new ElasticsearchError(`cannot store the queue state: index ${this.names.meta} is missing`, 404);
-    }
-    throw new ElasticsearchError(`queue state of ${queue}: too many concurrent writers`, 409);
+  async queueSetPaused(params: QueueSetPausedParams): Promise<QueueState> {
+    return this.queues.setPaused(params);
   }
 
   async queueStateList(): Promise<QueueState[]> {
-    const found = await this.queuesDoc();
-    return (found?._source.queue_states ?? [])
-      .map((s) => ({ queue: s.queue, paused: s.paused, modifiedAt: s.modified_at }))
-      .sort((a, b) => byBytes(a.queue, b.queue));
+    return this.queues.stateList();
   }
 
-  /**
-   * One aggregation over the live tasks (after a refresh), read alongside the queue states (realtime
-   * GET). Queues are the buckets of a composite aggregation, paged STATS_PAGE at a time: there is no
-   * limit on their number (each page is one more search).
-   */
-  async queueStatsList({ now, recentWindowMs, queues }: QueueStatsListParams): Promise<QueueStats[]> {
-    const wanted = queues === undefined ? undefined : [...new Set(queues)];
-    if (wanted?.length === 0) return [];
-    const [states, buckets] = await Promise.all([this.queueStateList(), this.statsBuckets(now, recentWindowMs, wanted)]);
-    const paused = new Map(states.map((s) => [s.queue, s.paused]));
-    const names = wanted ?? [...new Set([...buckets.keys(), ...paused.keys()])];
-    return names.sort(byBytes).map((queue): QueueStats => {
-      const counts: Record<TaskState, number> = { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 };
-      const bucket = buckets.get(queue);
-      for (const b of bucket?.states.buckets ?? []) if (b.key in counts) counts[b.key as TaskState] = b.doc_count;
-      const stats: QueueStats = {
-        queue,
-        paused: paused.get(queue) ?? false,
-        counts,
-        recent: {
-          windowMs: recentWindowMs,
-          created: bucket?.recent.buckets.created.doc_count ?? 0,
-          done: bucket?.recent.buckets.done.doc_count ?? 0,
-          dead: bucket?.recent.buckets.dead.doc_count ?? 0,
-        },
-      };
-      const oldest = bucket?.claimable.oldest.value;
-      if (oldest !== null && oldest !== undefined) stats.oldestClaimableRunAt = oldest;
-      return stats;
-    });
-  }
-
-  private async statsBuckets(now: number, windowMs: number, queues: string[] | undefined): Promise<Map<string, StatsBucket>> {
-    await this.tasksRefresh.wait();
-    const window = { gt: now - windowMs, lte: now };
-    const finished = (state: TaskState) => ({
-      bool: { filter: [{ term: { state } }, { range: { 'last_claimed.result.at': window } }] },
-    });
-    const out = new Map<string, StatsBucket>();
-    let after: unknown;
-    for (;;) {
-      const found = await this.search<never>(this.names.tasks, {
-        size: 0,
-        track_total_hits: false,
-        query: { bool: { filter: queues ? this.queueFilter(queues) : [] } },
-        aggs: {
-          queues: {
-            composite: { size: STATS_PAGE, sources: [{ queue: { terms: { field: 'queue' } } }], ...(after ? { after } : {}) },
-            aggs: {
-              states: { terms: { field: 'state', size: 10 } },
-              claimable: {
-                filter: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, { range: { run_at: { lte: now } } }] } },
-                aggs: { oldest: { min: { field: 'run_at' } } },
-              },
-              recent: {
-                filters: {
-                  filters: { created: { range: { [INDEXED.createdAt]: window } }, done: finished('done'), dead: finished('dead') },
-                },
-              },
-            },
-          },
-        },
-      });
-      const agg = found.aggregations?.queues as { buckets: StatsBucket[]; after_key?: unknown } | undefined;
-      const buckets = agg?.buckets ?? [];
-      for (const b of buckets) out.set(b.key.queue, b);
-      if (buckets.length < STATS_PAGE || agg?.after_key === undefined) return out;
-      after = agg.after_key;
-    }
+  async queueStatsList(params: QueueStatsListParams): Promise<QueueStats[]> {
+    return this.queues.statsList(params);
   }
 
   // ── Recurring tasks ─────────────────────────────────────────────────────────────────────────────────
@@ -1118,16 +505,16 @@ export class ElasticsearchStore implements Store {
 
   async taskCreateMany({ tasks }: TaskCreateManyParams): Promise<TaskWriteResult[]> {
     if (tasks.length === 0) return [];
-    const lines: unknown[] = [];
-    for (const task of tasks) {
-      lines.push({ create: { _index: this.names.tasks, _id: taskDocId(task.queue, task.id) } }, taskToDoc(task));
-    }
+    const docs = tasks.map((task) => taskToDoc(task));
     // Items of one bulk on one shard run in order: a second create of the same id gets 409.
-    const items = await this.bulk(lines);
+    const items = await this.bulk(
+      tasks.map((task, i) => ({ action: { create: { _index: this.names.tasks, _id: taskDocId(task.queue, task.id) } }, doc: docs[i] })),
+    );
     return items.map((item, i): TaskWriteResult => {
       const task = tasks[i]!;
-      if (item.status === 201 && item._seq_no !== undefined && item._primary_term !== undefined) {
-        return { task: { ...task, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } } };
+      if (item.status === 201) {
+        const version = this.recordTaskWrite(item, docs[i]!);
+        if (version) return { task: { ...task, version } };
       }
       if (item.status === 409) return { error: errors.taskAlreadyExists(task.id) };
       throw this.bulkItemError('create', item);
@@ -1157,29 +544,32 @@ export class ElasticsearchStore implements Store {
 
   async taskUpdateMany({ updates }: TaskUpdateManyParams): Promise<TaskWriteResult[]> {
     if (updates.length === 0) return [];
-    const lines: unknown[] = [];
-    for (const { task, expectedVersion } of updates) {
+    const docs = updates.map(({ task }) => {
       const { version: _v, ...record } = task;
-      lines.push(
-        {
-          index: {
-            _index: this.names.tasks,
-            _id: taskDocId(task.queue, task.id),
-            if_seq_no: expectedVersion.seqNum,
-            if_primary_term: expectedVersion.primaryTerm,
-          },
+      return taskToDoc(record);
+    });
+    const operations: BulkOperation[] = updates.map(({ task, expectedVersion }, i) => ({
+      action: {
+        index: {
+          _index: this.names.tasks,
+          _id: taskDocId(task.queue, task.id),
+          if_seq_no: expectedVersion.seqNum,
+          if_primary_term: expectedVersion.primaryTerm,
         },
-        taskToDoc(record),
-      );
-    }
+      },
+      doc: docs[i],
+    }));
     // Items of one bulk on one shard run in order: a second CAS with the same expected version gets 409.
-    const items = await this.bulk(lines);
+    const items = await this.bulk(operations);
     const results: (TaskWriteResult | undefined)[] = items.map((item, i) => {
       const { task } = updates[i]!;
-      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
-        return { task: { ...task, version: { seqNum: item._seq_no, primaryTerm: item._primary_term } } };
+      const version = this.recordTaskWrite(item, docs[i]!);
+      if (version) return { task: { ...task, version } };
+      if (item.status === 409 || item.status === 404) {
+        // Someone else wrote it (or it is gone): what this process knew of it is stale.
+        this.localWrites.forget(item._id);
+        return undefined; // conflict or missing: told apart below
       }
-      if (item.status === 409 || item.status === 404) return undefined; // conflict or missing: told apart below
       throw this.bulkItemError('update', item);
     });
     // A CAS write on a missing document answers 409 too (and creates nothing): one _mget tells which.

@@ -1,0 +1,347 @@
+/**
+ * The claim path of the Elasticsearch/OpenSearch store (docs/design/elasticsearch-claims.md):
+ *
+ * - claims of one event-loop turn over the same queues form a batch: one search, candidates dealt out so
+ *   that they never compete with each other, one set of compare-and-set writes (through the BulkWriter,
+ *   so they share a `_bulk` with the other writes of the turn);
+ * - the search runs on the last refresh (refreshing first only when that is older than the staleness
+ *   bound), merged with this process's own writes that no refresh is known to cover (LocalTaskWrites):
+ *   a task written on this server is claimable at once, and a hit this server has since overwritten is
+ *   not taken for current;
+ * - a claim that comes back short (fewer than `amount`) on a snapshot older than its call refreshes and
+ *   tries once more, so that a short claim has seen every write that completed before it was called.
+ */
+import { randomBytes } from 'node:crypto';
+import { CLAIM_ORDER_ES_SORT, compareClaimOrder } from '../../domain/claim-order.js';
+import { intoClaimed } from '../../domain/task-lifecycle.js';
+import type { RecordVersion, Task } from '../../types/index.js';
+import type { TaskClaimParams } from '../store.js';
+import type { BulkItem, BulkWriter } from './bulk-writer.js';
+import { type TaskDoc, docToTask, taskToDoc } from './documents.js';
+import { ElasticsearchError, type EsHttp } from './http.js';
+import type { IndexNames } from './mappings.js';
+import { type GetBody, MAX_PAGE, getDoc, search, versionOf } from './requests.js';
+import { type LocalTaskWrites, type RefreshBarrier, isNewer } from './visibility.js';
+
+export interface ClaimOptions {
+  /** Search size = max(Σamount × multiplier, Σamount + extra). */
+  searchMultiplier: number;
+  searchExtra: number;
+  /** A claim refreshes before it searches when the last refresh was sent longer ago than this. */
+  maxStalenessMs: number;
+  /** ... or when this process has more writes than this that no refresh is known to cover. */
+  maxLocalWrites: number;
+}
+
+export const DEFAULT_CLAIM_OPTIONS: ClaimOptions = {
+  searchMultiplier: 2,
+  searchExtra: 8,
+  maxStalenessMs: 250,
+  maxLocalWrites: 1000,
+};
+
+/** The queue-states document and what a claim reads of it. */
+export const QUEUES_DOC = 'queues';
+export interface PausedQueuesDoc {
+  paused_queues: string[];
+}
+
+interface ClaimRequest {
+  amount: number;
+  workerId: string;
+  now: number;
+  /** Refreshes sent when the claim was called: a snapshot newer than this has every write before the call. */
+  calledAt: number;
+  /** Whether a pass searched a snapshot that holds every write completed before the call. */
+  sawAll: boolean;
+  claimed: Task[];
+  resolve(tasks: Task[]): void;
+  reject(err: unknown): void;
+}
+
+interface ClaimBatch {
+  queues: string[];
+  requests: ClaimRequest[];
+}
+
+/** A task a claim may take: a search hit, or a waiting document this process wrote. */
+interface Candidate {
+  index: string;
+  docId: string;
+  doc: TaskDoc;
+  version: RecordVersion;
+}
+
+const shuffle = <T>(items: T[]): T[] => {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+};
+
+const docOrder = (a: TaskDoc, b: TaskDoc) =>
+  compareClaimOrder(
+    { priority: a.priority, runAt: a.run_at, retryTimes: a.retry_times, attempted: a.attempted },
+    { priority: b.priority, runAt: b.run_at, retryTimes: b.retry_times, attempted: b.attempted },
+  );
+
+export class TaskClaims {
+  /** Batches of this turn, by queue set; each runs once the turn's I/O callbacks have run. */
+  private readonly open = new Map<string, ClaimBatch>();
+
+  constructor(
+    private readonly http: EsHttp,
+    private readonly names: IndexNames,
+    private readonly writer: BulkWriter,
+    private readonly refresh: RefreshBarrier,
+    private readonly local: LocalTaskWrites,
+    private readonly options: ClaimOptions,
+  ) {}
+
+  /** Matches the tasks of paused queues (a terms lookup, resolved by a realtime GET inside the engine). */
+  pausedQueues(): Record<string, unknown> {
+    return { terms: { queue: { index: this.names.meta, id: QUEUES_DOC, path: 'paused_queues' } } };
+  }
+
+  /** Whether a search should refresh first: its snapshot is too old, or this process wrote too much since. */
+  needsRefresh(): boolean {
+    return this.refresh.age() > this.options.maxStalenessMs || this.local.size > this.options.maxLocalWrites;
+  }
+
+  claim({ queues, amount, workerId, now }: TaskClaimParams): Promise<Task[]> {
+    if (amount <= 0) return Promise.resolve([]);
+    const unique = [...new Set(queues)].sort();
+    const key = JSON.stringify(unique);
+    return new Promise<Task[]>((resolve, reject) => {
+      const request: ClaimRequest = {
+        amount,
+        workerId,
+        now,
+        calledAt: this.refresh.sentCount,
+        sawAll: false,
+        claimed: [],
+        resolve,
+        reject,
+      };
+      const batch = this.open.get(key);
+      if (batch) {
+        batch.requests.push(request);
+        return;
+      }
+      const created: ClaimBatch = { queues: unique, requests: [request] };
+      this.open.set(key, created);
+      setImmediate(() => {
+        this.open.delete(key);
+        void this.run(created);
+      });
+    });
+  }
+
+  private async run(batch: ClaimBatch): Promise<void> {
+    const { requests } = batch;
+    let failure: unknown;
+    try {
+      if (this.needsRefresh()) await this.refresh.wait();
+      await this.pass(batch.queues, requests);
+      const short = requests.filter((r) => r.claimed.length < r.amount && !r.sawAll);
+      if (short.length > 0) {
+        // A short claim must have seen every write completed before it was called, by any process.
+        await this.refresh.wait();
+        await this.pass(batch.queues, short);
+      }
+    } catch (err) {
+      failure = err;
+    }
+    for (const r of requests) {
+      // What a request won is handed out even if a later step failed (never left claimed by nobody).
+      if (r.claimed.length === 0 && failure !== undefined) r.reject(failure);
+      else r.resolve(r.claimed.sort(compareClaimOrder));
+    }
+  }
+
+  /** One search (merged with this process's writes), then rounds of compare-and-set writes. */
+  private async pass(queues: string[], requests: ClaimRequest[]): Promise<void> {
+    const wanted = requests.reduce((n, r) => n + r.amount - r.claimed.length, 0);
+    const maxNow = Math.max(...requests.map((r) => r.now));
+    const queueSet = queues.length > 0 ? new Set(queues) : undefined;
+    const size = Math.min(MAX_PAGE, Math.max(wanted * this.options.searchMultiplier, wanted + this.options.searchExtra));
+    const localWaiting = [...this.local.waitingWrites()].filter(
+      (w) => (!queueSet || queueSet.has(w.doc.queue)) && w.doc.run_at <= maxNow && w.doc.remaining_attempts > 0,
+    );
+    const snapshot = this.refresh.completed;
+    const [found, paused] = await Promise.all([
+      search<TaskDoc>(this.http, this.names.tasks, {
+        size,
+        seq_no_primary_term: true,
+        // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
+        track_total_hits: false,
+        query: {
+          bool: {
+            filter: [
+              { terms: { state: ['queued', 'failed'] } },
+              { range: { run_at: { lte: maxNow } } },
+              { range: { remaining_attempts: { gt: 0 } } },
+              ...(queueSet ? [{ terms: { queue: queues } }] : []),
+            ],
+            must_not: [
+              // A paused queue hands out no claims (queueSetPaused).
+              this.pausedQueues(),
+              // What this process wrote since that refresh: its own records stand in for them.
+              ...this.localWritesFilter(),
+            ],
+          },
+        },
+        sort: CLAIM_ORDER_ES_SORT,
+      }),
+      // This process's own waiting writes are not filtered by the search: read the paused set (realtime).
+      localWaiting.length > 0 ? this.pausedQueueNames() : Promise.resolve(new Set<string>()),
+    ]);
+    for (const r of requests) if (snapshot > r.calledAt) r.sawAll = true;
+
+    const candidates = new Map<string, Candidate>();
+    for (const hit of found.hits.hits) {
+      const mine = this.local.get(hit._id);
+      if (mine && !isNewer(versionOf(hit), { _seq_no: mine.version.seqNum, _primary_term: mine.version.primaryTerm })) {
+        continue; // this process wrote it since: its own record stands in (if the task still waits)
+      }
+      if (mine) this.local.forget(hit._id); // another process wrote it after us
+      candidates.set(hit._id, { index: hit._index, docId: hit._id, doc: hit._source, version: versionOf(hit) });
+    }
+    for (const w of localWaiting) {
+      if (paused.has(w.doc.queue) || candidates.has(w.docId) || this.local.get(w.docId) !== w) continue;
+      candidates.set(w.docId, { index: w.index, docId: w.docId, doc: w.doc, version: w.version });
+    }
+    const ordered = [...candidates.values()].sort((a, b) => docOrder(a.doc, b.doc));
+
+    // First round in claim order, each request taking the best candidates still free (and due at its
+    // own `now`); later rounds, after losses to other processes, from the rest in random order.
+    let pool = ordered;
+    for (let round = 0; pool.length > 0; round++) {
+      const windows = new Map<ClaimRequest, Candidate[]>();
+      const left: Candidate[] = [];
+      for (const candidate of pool) {
+        const request = requests.find(
+          (r) => r.claimed.length + (windows.get(r)?.length ?? 0) < r.amount && candidate.doc.run_at <= r.now,
+        );
+        if (!request) {
+          left.push(candidate);
+          continue;
+        }
+        const window = windows.get(request);
+        if (window) window.push(candidate);
+        else windows.set(request, [candidate]);
+      }
+      if (windows.size === 0) break;
+      await this.claimWindows(windows);
+      pool = round === 0 ? shuffle(left) : left;
+    }
+  }
+
+  private localWritesFilter(): Record<string, unknown>[] {
+    const ids = this.local.ids();
+    return ids.length > 0 ? [{ ids: { values: ids } }] : [];
+  }
+
+  private async pausedQueueNames(): Promise<Set<string>> {
+    const found = await getDoc<PausedQueuesDoc>(this.http, this.names.meta, QUEUES_DOC);
+    return new Set(found?._source.paused_queues ?? []);
+  }
+
+  /** One set of CAS writes, each window claiming its candidates for its request; winners go to `claimed`. */
+  private async claimWindows(windows: Map<ClaimRequest, Candidate[]>): Promise<void> {
+    const token = randomBytes(12).toString('base64url');
+    const entries: { request: ClaimRequest; candidate: Candidate; next: Task; doc: TaskDoc }[] = [];
+    for (const [request, candidates] of windows) {
+      for (const candidate of candidates) {
+        const next = intoClaimed(docToTask(candidate.doc, candidate.version), { workerId: request.workerId, now: request.now });
+        entries.push({ request, candidate, next, doc: { ...taskToDoc(next), claim_token: token } });
+      }
+    }
+    let items: BulkItem[];
+    try {
+      items = await this.writer.write(
+        entries.map(({ candidate, doc }) => ({
+          action: {
+            index: {
+              _index: candidate.index,
+              _id: candidate.docId,
+              if_seq_no: candidate.version.seqNum,
+              if_primary_term: candidate.version.primaryTerm,
+            },
+          },
+          doc,
+        })),
+      );
+    } catch (err) {
+      if (!(err instanceof ElasticsearchError && err.ambiguous)) throw err;
+      // The bulk got no answer: it may or may not have been applied. Realtime reads tell which tasks
+      // carry this bulk's token, i.e. were won by it.
+      const won = await this.recoverClaims(entries.map((e) => e.candidate), token);
+      for (const { request, candidate } of entries) {
+        const task = won.get(candidate.docId);
+        if (task) request.claimed.push(task);
+      }
+      return;
+    }
+    items.forEach((item, i) => {
+      const { request, candidate, next, doc } = entries[i]!;
+      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+        const version = { seqNum: item._seq_no, primaryTerm: item._primary_term };
+        this.local.record(candidate.index, candidate.docId, doc, version);
+        request.claimed.push({ ...next, version });
+      } else if (item.status === 409) {
+        // Another process (or any writer) got there first: what this process knew of it is stale.
+        this.local.forget(candidate.docId);
+      }
+      // Other item errors: not claimed either.
+    });
+  }
+
+  private async recoverClaims(candidates: Candidate[], token: string): Promise<Map<string, Task>> {
+    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
+      method: 'POST',
+      path: '/_mget',
+      body: { docs: candidates.map((c) => ({ _index: c.index, _id: c.docId })) },
+      read: true,
+    });
+    const won = new Map<string, Task>();
+    for (const d of res.body.docs) {
+      if (d.found && d._source.claim_token === token && d._source.state === 'claimed') {
+        this.local.record(d._index, d._id, d._source, versionOf(d));
+        won.set(d._id, docToTask(d._source, versionOf(d)));
+      }
+    }
+    return won;
+  }
+
+  /**
+   * The earliest `run_at` among waiting tasks of the queues, on the same view as a claim: the last
+   * refresh (refreshed first when older than the staleness bound) merged with this process's writes.
+   */
+  async nextRunAt(queues: string[]): Promise<number | undefined> {
+    if (this.needsRefresh()) await this.refresh.wait();
+    const queueSet = queues.length > 0 ? new Set(queues) : undefined;
+    const found = await search<never>(this.http, this.names.tasks, {
+      size: 1,
+      _source: false,
+      track_total_hits: false,
+      query: {
+        bool: {
+          filter: [{ terms: { state: ['queued', 'failed'] } }, ...(queueSet ? [{ terms: { queue: [...queueSet] } }] : [])],
+          // Tasks of a paused queue never come due for a claim: a long poll must not wake (and spin) for them.
+          must_not: [this.pausedQueues(), ...this.localWritesFilter()],
+        },
+      },
+      sort: [{ run_at: 'asc' }],
+    });
+    const first = found.hits.hits[0];
+    let earliest = first?.sort ? Number(first.sort[0]) : undefined;
+    // This process's own waiting writes (paused queues may count: the engine ignores an answer already due).
+    for (const w of this.local.waitingWrites()) {
+      if (queueSet && !queueSet.has(w.doc.queue)) continue;
+      if (earliest === undefined || w.doc.run_at < earliest) earliest = w.doc.run_at;
+    }
+    return earliest;
+  }
+}

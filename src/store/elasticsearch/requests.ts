@@ -1,0 +1,100 @@
+/**
+ * The few request shapes every part of the Elasticsearch/OpenSearch store uses: search, realtime GET,
+ * and the answers' types. Kept apart so that the claim path, the archive and the store class share them.
+ */
+import type { RecordVersion } from '../../types/index.js';
+import { ElasticsearchError, type EsHttp, type EsRequest, describe, errorType } from './http.js';
+
+export interface Hit<T> {
+  _index: string;
+  _id: string;
+  _seq_no: number;
+  _primary_term: number;
+  _source: T;
+  sort?: unknown[];
+}
+
+export interface SearchBody<T> {
+  hits: { hits: Hit<T>[] };
+  aggregations?: Record<string, any>;
+}
+
+export interface GetBody<T> {
+  found: boolean;
+  _seq_no: number;
+  _primary_term: number;
+  _source: T;
+}
+
+export const versionOf = (x: { _seq_no: number; _primary_term: number }): RecordVersion => ({
+  seqNum: x._seq_no,
+  primaryTerm: x._primary_term,
+});
+
+export const enc = encodeURIComponent;
+
+/** Largest page a search may ask for (the engines' default `index.max_result_window`). */
+export const MAX_PAGE = 10_000;
+
+export async function search<T>(http: EsHttp, index: string, body: Record<string, unknown>): Promise<SearchBody<T>> {
+  const res = await http.expect<SearchBody<T>>({
+    method: 'POST',
+    path: `/${index}/_search`,
+    query: { ignore_unavailable: true, allow_no_indices: true },
+    body,
+    read: true,
+  });
+  return res.body;
+}
+
+/** A realtime GET: sees every acknowledged write, refreshed or not. Undefined if there is no such document. */
+export async function getDoc<T>(http: EsHttp, index: string, id: string): Promise<GetBody<T> | undefined> {
+  const res = await http.request<GetBody<T>>({ method: 'GET', path: `/${index}/_doc/${enc(id)}` });
+  if (res.status === 404) return undefined;
+  if (res.status !== 200) throw new ElasticsearchError(`GET /${index}/_doc/…: ${describe(res.status, res.body)}`, res.status, errorType(res.body));
+  return res.body.found ? res.body : undefined;
+}
+
+const fail = (method: string, path: string, res: { status: number; body: unknown }): ElasticsearchError =>
+  new ElasticsearchError(`${method} ${path}: ${describe(res.status, res.body)}`, res.status, errorType(res.body));
+
+/** PUT a whole document, with CAS when `expected` is given, or create-only when `create`. */
+export async function putDoc(
+  http: EsHttp,
+  index: string,
+  id: string,
+  doc: unknown,
+  opts: { expected?: RecordVersion; create?: boolean },
+): Promise<{ status: number; version?: RecordVersion }> {
+  const req: EsRequest = opts.create
+    ? { method: 'PUT', path: `/${index}/_create/${enc(id)}`, body: doc }
+    : {
+        method: 'PUT',
+        path: `/${index}/_doc/${enc(id)}`,
+        body: doc,
+        query: opts.expected ? { if_seq_no: opts.expected.seqNum, if_primary_term: opts.expected.primaryTerm } : undefined,
+      };
+  const res = await http.request<{ _seq_no: number; _primary_term: number }>(req);
+  if (res.status === 200 || res.status === 201) return { status: res.status, version: versionOf(res.body) };
+  if (res.status === 409 || res.status === 404) return { status: res.status };
+  throw fail(req.method, `/${index}/…`, res);
+}
+
+/** DELETE a document, with CAS when `expected` is given; answers 200, 404 or 409. */
+export async function deleteDoc(http: EsHttp, index: string, id: string, expected?: RecordVersion): Promise<number> {
+  const res = await http.request({
+    method: 'DELETE',
+    path: `/${index}/_doc/${enc(id)}`,
+    query: expected ? { if_seq_no: expected.seqNum, if_primary_term: expected.primaryTerm } : undefined,
+  });
+  if (res.status === 200 || res.status === 404 || res.status === 409) return res.status;
+  throw fail('DELETE', `/${index}/…`, res);
+}
+
+/** Code-point order of UTF-8 bytes, as the engine sorts keywords (and SQLite compares BINARY). */
+export const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+/** Filter on the queues (a set); none means every queue. */
+export function queueFilter(queues: string[]): Record<string, unknown>[] {
+  return queues.length > 0 ? [{ terms: { queue: [...new Set(queues)] } }] : [];
+}
