@@ -1,7 +1,8 @@
 /**
  * The real engine for Elasticsearch-store tests. `npm test` (scripts/run-tests.mjs) starts one
- * OpenSearch node for the whole run and passes its URL in TASQUES_TEST_ELASTICSEARCH_URL (a developer
- * may point it at another engine instead). Without it the Elasticsearch tests are skipped with a log
+ * OpenSearch 2.19 node for the whole run and passes its URL in TASQUES_TEST_ELASTICSEARCH_URL (a developer
+ * may point it at another engine instead); the other engines of the matrix (test-engines/) get
+ * TASQUES_TEST_<ENGINE>_URL, and only their conformance file uses them. Without it the Elasticsearch tests are skipped with a log
  * line, except in CI, where they must run: there a missing engine fails the run.
  *
  * Every store gets its own index prefix, so tests never see each other's data; the store a test
@@ -12,8 +13,10 @@ import type { ConformanceOptions } from '../../src/store-conformance/index.js';
 import { ElasticsearchStore, type ElasticsearchStoreOptions } from '../../src/store/elasticsearch/elasticsearch-store.js';
 
 export const ES_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH_URL';
-/** The second engine of the matrix, Elasticsearch 7.10.2 OSS (engine/elasticsearch7); CI sets it. */
+/** The other engines of the matrix (test-engines/<engine>); CI sets all of them. */
 export const ES7_URL_ENV = 'TASQUES_TEST_ELASTICSEARCH7_URL';
+export const OPENSEARCH3_URL_ENV = 'TASQUES_TEST_OPENSEARCH3_URL';
+export const OPENSEARCH1_URL_ENV = 'TASQUES_TEST_OPENSEARCH1_URL';
 
 const warned = new Set<string>();
 
