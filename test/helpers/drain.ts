@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { ElasticsearchStore } from '../../src/store/elasticsearch/elasticsearch-store.js';
 import { runCli, type ServerProcess, startServer } from './cli.js';
-import { storeOptions, uniquePrefix } from './elasticsearch.js';
+import { uniquePrefix } from './elasticsearch.js';
 
 export interface ApiTask {
   id: string;
@@ -281,7 +281,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
 
   const url = await liveEngine(engineUrls);
   const states = await statesInEngine(url, prefix);
-  await new ElasticsearchStore(storeOptions(prefix, { http: { addresses: [url] } })).drop();
+  await new ElasticsearchStore({ http: { addresses: [url] }, indexPrefix: prefix, autoSetup: false }).drop();
   return { tasks: TASKS, elapsedMs, holds, dones, claimRequests, refusedDones, serverErrors, disruptedAt, states };
 }
 
