@@ -38,9 +38,11 @@ export interface ConformanceOptions {
    */
   makePeerStore?: (store: Awaited<ReturnType<StoreFactory>>) => Promise<Awaited<ReturnType<StoreFactory>>>;
   /**
-   * Optional: how many areas (the files of this suite) run at once; tests within an area stay in order.
-   * Every test has a store of its own, so areas are independent; a driver whose stores are slow to make
-   * (a search engine) gains by overlapping them. Default 1.
+   * Optional: more than 1 lets the areas (the files of this suite) run at once; tests within an area stay
+   * in order. Every test has a store of its own, so areas are independent; a driver whose stores are slow
+   * to make (a search engine) gains by overlapping them. node:test starts every area of the group at once,
+   * so a driver that must bound its concurrent stores does it in `makeStore`. Default 1: one area after
+   * the other.
    */
   concurrency?: number;
 }

@@ -70,10 +70,13 @@ export function storeOptions(
  * four indices and their templates per test (cluster-state updates: most of an Elasticsearch test's time).
  * A released prefix is emptied (every document deleted, refreshed) and handed to the next test; one whose
  * indices changed during its test (an archive rollover, a dropped archive index) is dropped instead, so
- * every test still starts from exactly what setup makes.
+ * every test still starts from exactly what setup makes. At most `limit` stores are out at once: acquire()
+ * waits for a release beyond that (node:test starts every area of the suite at once; this bounds them).
  */
 class PrefixPool {
   private readonly idle: string[] = [];
+  private inUse = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly all = new Set<string>();
   /** The index names a freshly set-up prefix has, with the prefix replaced by `*`. */
   private freshLayout: string | undefined;
@@ -81,10 +84,27 @@ class PrefixPool {
   constructor(
     private readonly url: string,
     private readonly options: (prefix: string, autoSetup: boolean) => ElasticsearchStoreOptions,
+    private readonly limit: number,
   ) {}
 
   /** A migrated store on an empty prefix: a reused one, or a new one set up from scratch. */
   async acquire(): Promise<ElasticsearchStore> {
+    while (this.inUse >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inUse++;
+    try {
+      return await this.make();
+    } catch (err) {
+      this.handBack();
+      throw err;
+    }
+  }
+
+  private handBack(): void {
+    this.inUse--;
+    this.waiting.shift()?.();
+  }
+
+  private async make(): Promise<ElasticsearchStore> {
     const reused = this.idle.pop();
     if (reused !== undefined) {
       const store = new PooledElasticsearchStore(this.options(reused, false), this);
@@ -103,15 +123,23 @@ class PrefixPool {
   async release(store: ElasticsearchStore): Promise<void> {
     const prefix = store.names.prefix;
     try {
-      if ((await this.layout(prefix)) === this.freshLayout && (await this.empty(prefix))) {
+      if (await this.reusable(prefix)) {
         this.idle.push(prefix);
         return;
       }
-    } catch {
-      // dropped below
+      this.all.delete(prefix);
+      await store.drop();
+    } finally {
+      this.handBack();
     }
-    this.all.delete(prefix);
-    await store.drop();
+  }
+
+  private async reusable(prefix: string): Promise<boolean> {
+    try {
+      return (await this.layout(prefix)) === this.freshLayout && (await this.empty(prefix));
+    } catch {
+      return false;
+    }
   }
 
   /** Drops every prefix the pool made (after the file's last test). */
@@ -171,12 +199,12 @@ class PooledElasticsearchStore extends ElasticsearchStore {
 /**
  * Conformance options: every test gets an empty, set-up prefix from a pool shared by the file (see
  * PrefixPool), peers on the same prefix; the pool's prefixes are dropped after the file's last test.
- * Areas run `concurrency` at a time, each test on its own prefix.
+ * At most `concurrency` tests run at once (areas start together; the pool bounds them), each on its own prefix.
  */
 export function esConformanceOptions(name = 'elasticsearch', envName = ES_URL_ENV, concurrency = 4): ConformanceOptions {
   const url = esTestUrl(envName);
   if (!url) throw new Error(`${envName} is not set`);
-  const pool = new PrefixPool(url, (prefix, autoSetup) => storeOptions(prefix, { autoSetup }, envName));
+  const pool = new PrefixPool(url, (prefix, autoSetup) => storeOptions(prefix, { autoSetup }, envName), concurrency);
   after(() => pool.dropAll());
   return {
     name,
