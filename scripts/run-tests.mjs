@@ -13,7 +13,7 @@
 // failure. A URL already set in the environment is used as is instead. Which engines: TASQUES_TEST_ENGINES
 // (comma list), else every engine in CI, else only opensearch.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ENGINE, ENGINES, startEngine } from './test-engine.mjs';
@@ -100,6 +100,17 @@ for (const engine of toStart) {
   }
 }
 
+/** A process's CPU time so far (Linux /proc; undefined elsewhere): a figure that holds on a busy machine. */
+function cpuSeconds(pid) {
+  try {
+    // fields after the parenthesised command name: utime and stime are the 12th and 13th
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 // Soak files are long and heavy (several servers, a cluster): one at a time.
 const concurrency = process.env.TEST_CONCURRENCY ?? (soak ? '1' : '2');
 const child = spawn(
@@ -110,6 +121,8 @@ const child = spawn(
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 const status = await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 for (const engine of engines) {
+  const cpu = cpuSeconds(engine.pid);
+  if (cpu !== undefined) console.error(`[${engine.engine}] engine CPU over the run: ${cpu.toFixed(1)} s (user + system)`);
   const code = await engine.stop();
   if (code !== 0) console.error(`[${engine.engine}] test engine exited with code ${code}`);
 }
