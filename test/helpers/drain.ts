@@ -62,6 +62,8 @@ export interface DrainResult {
   refusedDones: number;
   /** 5xx answers retried (retryServerErrors). */
   serverErrors: number;
+  /** First attempts refused for their own write: a create answered 409, a done 400/403 (see producer, markDone). */
+  ownConflicts: number;
   /** How many tasks were done when `disrupt` ran. */
   disruptedAt?: number | undefined;
   /** Task counts by state (and `attempted=N`) in the engine at the end. */
@@ -148,6 +150,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     return others[preferred % others.length]!;
   };
   let serverErrors = 0;
+  let ownConflicts = 0;
   /** A request to a server; with retryServerErrors a 5xx is thrown, for the caller's retry. */
   const send = async (server: ServerProcess, method: string, path: string, opts: Parameters<ServerProcess['request']>[2] = {}) => {
     const res = await server.request(method, path, opts);
@@ -185,6 +188,14 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
         const server = pick(p + attempt);
         try {
           const res = await send(server, 'POST', '/tasques', { body });
+          if (res.status === 409 && attempt === 0 && options.retryServerErrors) {
+            // The engine itself may retry a write whose primary died mid-way, on the promoted replica that
+            // already has it: the create's first answer is then 409 for its own document. Check it is ours.
+            const got = await send(pick(p + 1), 'GET', `/tasques/${QUEUE}/t-${i}`);
+            assert.equal(got.json<{ args?: { i?: number } }>().args?.i, i, `t-${i} exists with other args: ${got.text}`);
+            ownConflicts++;
+            break;
+          }
           // 409: an earlier attempt reached the store although its answer was lost.
           assert.ok(res.status === 201 || (res.status === 409 && attempt > 0), `create t-${i}: ${res.status} ${res.text}`);
           break;
@@ -205,15 +216,15 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
           body: { success: { by: worker } },
         });
         if (res.status === 200) return Date.parse(res.json<ApiTask>().last_claimed!.result!.at);
-        // Refused: not (or no longer) this worker's claim. After a lost answer it may have been our own done.
+        // Refused: not (or no longer) this worker's claim. It may have been our own done all the same: after
+        // a lost answer, or when the engine retried the write on a promoted replica that already had it.
         assert.ok(res.status === 400 || res.status === 403, `done ${task.id}: ${res.status} ${res.text}`);
-        if (attempt > 0) {
-          const got = await send(pick(w + attempt + 1), 'GET', `/tasques/${QUEUE}/${task.id}`);
-          const stored = got.json<ApiTask>();
-          if (stored.state === 'done' && stored.last_claimed?.worker_id === worker &&
-              stored.last_claimed.claimed_at === task.last_claimed!.claimed_at) {
-            return Date.parse(stored.last_claimed.result!.at);
-          }
+        const got = await send(pick(w + attempt + 1), 'GET', `/tasques/${QUEUE}/${task.id}`);
+        const stored = got.json<ApiTask>();
+        if (stored.state === 'done' && stored.last_claimed?.worker_id === worker &&
+            stored.last_claimed.claimed_at === task.last_claimed!.claimed_at) {
+          if (attempt === 0) ownConflicts++;
+          return Date.parse(stored.last_claimed.result!.at);
         }
         return undefined;
       } catch (e) {
@@ -282,7 +293,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
   const url = await liveEngine(engineUrls);
   const states = await statesInEngine(url, prefix);
   await new ElasticsearchStore({ http: { addresses: [url] }, indexPrefix: prefix, autoSetup: false }).drop();
-  return { tasks: TASKS, elapsedMs, holds, dones, claimRequests, refusedDones, serverErrors, disruptedAt, states };
+  return { tasks: TASKS, elapsedMs, holds, dones, claimRequests, refusedDones, serverErrors, ownConflicts, disruptedAt, states };
 }
 
 /** Every task DONE in the engine, done exactly once by a worker, and no two holds of a task overlap. */
@@ -320,7 +331,8 @@ export function describeDrain(label: string, result: DrainResult, shape: string)
   const s = result.elapsedMs / 1000;
   return (
     `# ${label}: ${result.tasks} tasks, ${shape}: ${s.toFixed(1)} s (${Math.round(result.tasks / s)} tasks/s), ` +
-    `${result.claimRequests} claim requests, ${result.refusedDones} refused dones, ${result.serverErrors} 5xx retried; ` +
+    `${result.claimRequests} claim requests, ${result.refusedDones} refused dones, ${result.serverErrors} 5xx retried, ` +
+    `${result.ownConflicts} first attempts refused for their own write; ` +
     `engine: ${JSON.stringify(result.states)}\n`
   );
 }
