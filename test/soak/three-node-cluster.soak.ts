@@ -100,9 +100,10 @@ describe('elasticsearch store soak: a 3-node cluster loses the primary of the ta
         killed = { node, index };
         node.kill('SIGKILL');
         await node.exited;
-        // The engine's own wait (not a sleep): the replica is promoted once the cluster drops the node.
+        // The engine's own wait (not a sleep): the replica is promoted when the cluster drops the node.
         const survivor = c.nodes.find((n) => n !== node)!;
-        await esJson(survivor.url, 'GET', `/_cluster/health/${index}?wait_for_status=yellow&timeout=120s`);
+        const health = await esJson(survivor.url, 'GET', `/_cluster/health/${index}?wait_for_nodes=2&wait_for_status=yellow&timeout=120s`);
+        assert.equal(health.timed_out, false, `the cluster did not drop the killed node: ${JSON.stringify(health)}`);
         promotedTo = (await shardsOf(survivor.url, index)).find((s) => s.prirep === 'p' && s.state === 'STARTED')?.node ?? undefined;
       },
     });
