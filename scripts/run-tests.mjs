@@ -11,7 +11,7 @@
 // When a selected file needs a test engine (test-engines/, scripts/test-engine.mjs), one node per engine is
 // started for the whole run, its URL passed in the engine's variable (below), and stopped at the end, also on
 // failure. A URL already set in the environment is used as is instead. Which engines: TASQUES_TEST_ENGINES
-// (comma list), else every engine in CI, else only opensearch.
+// (comma list), else in CI every engine marked `ci` in ENGINES (all of them today), else only opensearch.
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -62,7 +62,8 @@ const needsEngine = (engine, f) =>
     ? /elasticsearch|opensearch/.test(f) && !Object.keys(ENGINES).some((e) => e !== DEFAULT_ENGINE && ownFile(e, f))
     : ownFile(engine, f);
 
-const wanted = (process.env.TASQUES_TEST_ENGINES ?? (process.env.CI ? Object.keys(ENGINES).join(',') : DEFAULT_ENGINE)).split(',');
+const inCi = Object.keys(ENGINES).filter((engine) => ENGINES[engine].ci);
+const wanted = (process.env.TASQUES_TEST_ENGINES ?? (process.env.CI ? inCi.join(',') : DEFAULT_ENGINE)).split(',');
 for (const name of wanted) {
   if (!Object.hasOwn(ENGINES, name)) {
     console.error(`TASQUES_TEST_ENGINES: unknown engine ${name} (known: ${Object.keys(ENGINES).join(', ')})`);
