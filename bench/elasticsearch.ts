@@ -17,7 +17,7 @@
  * - backlog: claim cost (one claim + done at a time, amount 1, block_for 0s) with SIZE tasks waiting;
  *   the tasks are seeded straight into the index with _bulk.
  *
- * Without --url it starts one OpenSearch node (scripts/opensearch.mjs) with the full JIT and a 1 GiB heap,
+ * Without --url it starts one OpenSearch node (scripts/test-engine.mjs) with the full JIT and a 1 GiB heap,
  * and stops it at the end.
  */
 import { join } from 'node:path';
@@ -70,10 +70,10 @@ interface Engine {
 
 async function engine(): Promise<Engine> {
   if (flags.url) return { url: flags.url, stop: async () => undefined };
-  const { startOpenSearch } = (await import(pathToFileURL(join(ROOT, 'scripts', 'opensearch.mjs')).href)) as {
-    startOpenSearch(o: { javaOpts?: string[] }): Promise<Engine>;
+  const { startEngine } = (await import(pathToFileURL(join(ROOT, 'scripts', 'test-engine.mjs')).href)) as {
+    startEngine(o: { engine: string; javaOpts?: string[] }): Promise<Engine>;
   };
-  return startOpenSearch({ javaOpts: ['-XX:TieredStopAtLevel=4', '-Xms1g', '-Xmx1g'] });
+  return startEngine({ engine: 'opensearch', javaOpts: ['-XX:TieredStopAtLevel=4', '-Xms1g', '-Xmx1g'] });
 }
 
 let prefixes = 0;

@@ -8,6 +8,7 @@
  * both directly (the contract: compare-and-set, atomic claims) and through a TaskEngine with a manual
  * clock (the v1 behaviour built on the contract).
  */
+import { describe } from 'node:test';
 import type { StoreFactory } from '../store/store.js';
 import { archiveTests } from './archive.js';
 import { claimVisibilityTests } from './claim-visibility.js';
@@ -37,9 +38,23 @@ export interface ConformanceOptions {
    * for cross-connection atomicity tests. Omit if the driver cannot share data between instances.
    */
   makePeerStore?: (store: Awaited<ReturnType<StoreFactory>>) => Promise<Awaited<ReturnType<StoreFactory>>>;
+  /**
+   * Optional: more than 1 lets the areas (the files of this suite) run at once; tests within an area stay
+   * in order. Every test has a store of its own, so areas are independent; a driver whose stores are slow
+   * to make (a search engine) gains by overlapping them. node:test starts every area of the group at once,
+   * so a driver that must bound its concurrent stores does it in `makeStore`. Default 1: one area after
+   * the other.
+   */
+  concurrency?: number;
 }
 
 export function exerciseStore(options: ConformanceOptions): void {
+  const concurrency = options.concurrency ?? 1;
+  if (concurrency > 1) describe(`${options.name} conformance`, { concurrency }, () => exerciseAreas(options));
+  else exerciseAreas(options);
+}
+
+function exerciseAreas(options: ConformanceOptions): void {
   createTests(options);
   getTests(options);
   claimTests(options);

@@ -1,4 +1,4 @@
-// The store conformance suite against the second engine of the matrix, Elasticsearch 7.10.2 OSS (engine/elasticsearch7).
+// The store conformance suite against Elasticsearch 7.10.2 OSS (test-engines/elasticsearch7).
 import { test } from 'node:test';
 import { exerciseStore } from '../../src/store-conformance/index.js';
 import { ES7_URL_ENV, esConformanceOptions, esSkip } from '../helpers/elasticsearch.js';

@@ -27,7 +27,8 @@ import org.elasticsearch.node.Node;
 import org.elasticsearch.plugins.Plugin;
 
 /**
- * Starts one Elasticsearch 2.19 node on 127.0.0.1 for tests.
+ * Starts one Elasticsearch 7.10 node on 127.0.0.1 for tests: alone (single-node discovery), or as one member of a
+ * cluster on loopback (every member started with the same {@code --seed-hosts} and {@code --initial-managers}).
  *
  * <pre>
  *   java -Xms512m -Xmx512m -cp 'target/classes:target/lib/*' tasques.engine.EngineMain --port 0 --home /tmp/x
@@ -35,7 +36,9 @@ import org.elasticsearch.plugins.Plugin;
  *
  * Options: {@code --port <n|0>} (HTTP port, 0 = ephemeral, default 0), {@code --home <dir>} (required; created
  * if missing), {@code --data <dir>} (default {@code <home>/data}), {@code --no-stdin-watch} (do not exit on stdin EOF),
- * {@code --delete-home-on-exit} (remove the home directory after the node has closed, even if the parent was killed).
+ * {@code --delete-home-on-exit} (remove the home directory after the node has closed, even if the parent was killed),
+ * and for a cluster member {@code --node-name <name>}, {@code --transport-port <n>}, {@code --seed-hosts <host:port,...>},
+ * {@code --initial-managers <name,...>} (all members' names; without it the node runs single-node discovery).
  *
  * <p>Prints exactly one line on stdout, {@code ENGINE_READY port=<p>}, once the cluster is at least yellow and
  * HTTP is bound. All logging goes to stderr. Exits (closing the node) on SIGTERM/SIGINT or when stdin reaches
@@ -44,7 +47,9 @@ import org.elasticsearch.plugins.Plugin;
 public final class EngineMain {
 
     private static final String CLUSTER_NAME = "tasques-test-es7";
-    private static final String NODE_NAME = "tasques-es7-0";
+    private static final String DEFAULT_NODE_NAME = "tasques-es7-0";
+    /** The setting naming the first master-eligible nodes of a new cluster. */
+    private static final String INITIAL_MANAGERS_SETTING = "cluster.initial_master_nodes";
 
     private static volatile Node node;
     private static volatile Path homeToDelete;
@@ -71,6 +76,10 @@ public final class EngineMain {
         Path data = null;
         boolean stdinWatch = true;
         boolean deleteHome = false;
+        String nodeName = DEFAULT_NODE_NAME;
+        int transportPort = 0;
+        List<String> seedHosts = List.of();
+        List<String> initialManagers = List.of();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port":
@@ -87,6 +96,18 @@ public final class EngineMain {
                     break;
                 case "--delete-home-on-exit":
                     deleteHome = true;
+                    break;
+                case "--node-name":
+                    nodeName = need(args, ++i, "--node-name");
+                    break;
+                case "--transport-port":
+                    transportPort = Integer.parseInt(need(args, ++i, "--transport-port"));
+                    break;
+                case "--seed-hosts":
+                    seedHosts = List.of(need(args, ++i, "--seed-hosts").split(","));
+                    break;
+                case "--initial-managers":
+                    initialManagers = List.of(need(args, ++i, "--initial-managers").split(","));
                     break;
                 default:
                     usage("unknown argument: " + args[i]);
@@ -131,16 +152,16 @@ public final class EngineMain {
                 ""));
         }
 
-        Settings settings = Settings.builder()
+        boolean clustered = !initialManagers.isEmpty();
+        Settings.Builder builder = Settings.builder()
             .put("path.home", home.toString())
             .put("path.data", data.toString())
             .put("path.logs", logs.toString())
             .put("cluster.name", CLUSTER_NAME)
-            .put("node.name", NODE_NAME)
-            .put("discovery.type", "single-node")
+            .put("node.name", nodeName)
             .put("network.host", "127.0.0.1")
             .put("http.port", Integer.toString(port))
-            .put("transport.port", "0")
+            .put("transport.port", Integer.toString(transportPort))
             .put("node.portsfile", true)
             .put("cluster.max_shards_per_node", 10000)
             .put("action.destructive_requires_name", false)
@@ -148,10 +169,16 @@ public final class EngineMain {
             .put("indices.breaker.total.use_real_memory", false)
             .put("script.disable_max_compilations_rate", true)
             .put("node.store.allow_mmap", false)
-            .put("action.auto_create_index", true)
-            .build();
+            .put("action.auto_create_index", true);
+        if (clustered) {
+            builder.putList("discovery.seed_hosts", seedHosts).putList(INITIAL_MANAGERS_SETTING, initialManagers);
+        } else {
+            builder.put("discovery.type", "single-node");
+        }
+        Settings settings = builder.build();
+        String finalNodeName = nodeName;
 
-        Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> NODE_NAME);
+        Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> finalNodeName);
         LogConfigurator.registerErrorListener();
         LogConfigurator.configure(env);
 
@@ -235,7 +262,8 @@ public final class EngineMain {
 
     private static void usage(String msg) {
         System.err.println("EngineMain: " + msg);
-        System.err.println("usage: EngineMain --home <dir> [--port <n|0>] [--data <dir>] [--no-stdin-watch] [--delete-home-on-exit]");
+        System.err.println("usage: EngineMain --home <dir> [--port <n|0>] [--data <dir>] [--no-stdin-watch] [--delete-home-on-exit]"
+            + " [--node-name <name> --transport-port <n> --seed-hosts <host:port,...> --initial-managers <name,...>]");
         System.exit(2);
     }
 }

@@ -19,7 +19,7 @@ import org.opensearch.common.Priority;
 import org.opensearch.common.logging.LogConfigurator;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.common.unit.TimeValue;
-import org.opensearch.core.common.transport.TransportAddress;
+import org.opensearch.common.transport.TransportAddress;
 import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
 import org.opensearch.node.InternalSettingsPreparer;
@@ -27,7 +27,8 @@ import org.opensearch.node.Node;
 import org.opensearch.plugins.Plugin;
 
 /**
- * Starts one OpenSearch 2.19 node on 127.0.0.1 for tests.
+ * Starts one OpenSearch 1.3 node on 127.0.0.1 for tests: alone (single-node discovery), or as one member of a
+ * cluster on loopback (every member started with the same {@code --seed-hosts} and {@code --initial-managers}).
  *
  * <pre>
  *   java -Xms512m -Xmx512m -cp 'target/classes:target/lib/*' tasques.engine.EngineMain --port 0 --home /tmp/x
@@ -35,7 +36,9 @@ import org.opensearch.plugins.Plugin;
  *
  * Options: {@code --port <n|0>} (HTTP port, 0 = ephemeral, default 0), {@code --home <dir>} (required; created
  * if missing), {@code --data <dir>} (default {@code <home>/data}), {@code --no-stdin-watch} (do not exit on stdin EOF),
- * {@code --delete-home-on-exit} (remove the home directory after the node has closed, even if the parent was killed).
+ * {@code --delete-home-on-exit} (remove the home directory after the node has closed, even if the parent was killed),
+ * and for a cluster member {@code --node-name <name>}, {@code --transport-port <n>}, {@code --seed-hosts <host:port,...>},
+ * {@code --initial-managers <name,...>} (all members' names; without it the node runs single-node discovery).
  *
  * <p>Prints exactly one line on stdout, {@code ENGINE_READY port=<p>}, once the cluster is at least yellow and
  * HTTP is bound. All logging goes to stderr. Exits (closing the node) on SIGTERM/SIGINT or when stdin reaches
@@ -43,8 +46,10 @@ import org.opensearch.plugins.Plugin;
  */
 public final class EngineMain {
 
-    private static final String CLUSTER_NAME = "tasques-test";
-    private static final String NODE_NAME = "tasques-0";
+    private static final String CLUSTER_NAME = "tasques-test-os1";
+    private static final String DEFAULT_NODE_NAME = "tasques-0";
+    /** The setting naming the first cluster-manager-eligible nodes of a new cluster (its 1.x name). */
+    private static final String INITIAL_MANAGERS_SETTING = "cluster.initial_master_nodes";
 
     private static volatile Node node;
     private static volatile Path homeToDelete;
@@ -71,6 +76,10 @@ public final class EngineMain {
         Path data = null;
         boolean stdinWatch = true;
         boolean deleteHome = false;
+        String nodeName = DEFAULT_NODE_NAME;
+        int transportPort = 0;
+        List<String> seedHosts = List.of();
+        List<String> initialManagers = List.of();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port":
@@ -87,6 +96,18 @@ public final class EngineMain {
                     break;
                 case "--delete-home-on-exit":
                     deleteHome = true;
+                    break;
+                case "--node-name":
+                    nodeName = need(args, ++i, "--node-name");
+                    break;
+                case "--transport-port":
+                    transportPort = Integer.parseInt(need(args, ++i, "--transport-port"));
+                    break;
+                case "--seed-hosts":
+                    seedHosts = List.of(need(args, ++i, "--seed-hosts").split(","));
+                    break;
+                case "--initial-managers":
+                    initialManagers = List.of(need(args, ++i, "--initial-managers").split(","));
                     break;
                 default:
                     usage("unknown argument: " + args[i]);
@@ -131,34 +152,38 @@ public final class EngineMain {
                 ""));
         }
 
-        Settings settings = Settings.builder()
+        boolean clustered = !initialManagers.isEmpty();
+        Settings.Builder builder = Settings.builder()
             .put("path.home", home.toString())
             .put("path.data", data.toString())
             .put("path.logs", logs.toString())
             .put("cluster.name", CLUSTER_NAME)
-            .put("node.name", NODE_NAME)
-            .put("discovery.type", "single-node")
+            .put("node.name", nodeName)
             .put("network.host", "127.0.0.1")
             .put("http.port", Integer.toString(port))
-            .put("transport.port", "0")
+            .put("transport.port", Integer.toString(transportPort))
             .put("node.portsfile", true)
             .put("cluster.max_shards_per_node", 10000)
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put("indices.breaker.total.use_real_memory", false)
             .put("script.disable_max_compilations_rate", true)
             .put("node.store.allow_mmap", false)
-            .put("action.auto_create_index", true)
-            .build();
+            .put("action.auto_create_index", true);
+        if (clustered) {
+            builder.putList("discovery.seed_hosts", seedHosts).putList(INITIAL_MANAGERS_SETTING, initialManagers);
+        } else {
+            builder.put("discovery.type", "single-node");
+        }
+        Settings settings = builder.build();
+        String finalNodeName = nodeName;
 
-        Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> NODE_NAME);
+        Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> finalNodeName);
         LogConfigurator.registerErrorListener();
         LogConfigurator.configure(env);
 
         List<Class<? extends Plugin>> plugins = new ArrayList<>();
         plugins.add(org.opensearch.transport.Netty4Plugin.class);
         plugins.add(org.opensearch.index.reindex.ReindexPlugin.class);
-        plugins.add(org.opensearch.painless.PainlessPlugin.class);
-        plugins.add(org.opensearch.analysis.common.CommonAnalysisPlugin.class);
         plugins.add(org.opensearch.index.mapper.MapperExtrasPlugin.class);
         plugins.add(org.opensearch.join.ParentJoinPlugin.class);
         plugins.add(org.opensearch.script.mustache.MustachePlugin.class);
@@ -175,11 +200,7 @@ public final class EngineMain {
         if (health.isTimedOut() || health.getStatus() == ClusterHealthStatus.RED) {
             throw new IllegalStateException("cluster did not reach yellow: " + health.getStatus());
         }
-        // One node: replicas can never be assigned, so make 0 the default (health green, not yellow, for
-        // indices created without number_of_replicas). It is read from cluster settings only, not node settings.
-        n.client().admin().cluster().prepareUpdateSettings()
-            .setPersistentSettings(Settings.builder().put("cluster.default_number_of_replicas", 0).build())
-            .get();
+        // (OpenSearch 1.x has no cluster.default_number_of_replicas: the store's templates set the replicas.)
         TransportAddress http = n.injector().getInstance(HttpServerTransport.class).boundAddress().publishAddress();
         int boundPort = http.getPort();
 
@@ -244,7 +265,8 @@ public final class EngineMain {
 
     private static void usage(String msg) {
         System.err.println("EngineMain: " + msg);
-        System.err.println("usage: EngineMain --home <dir> [--port <n|0>] [--data <dir>] [--no-stdin-watch] [--delete-home-on-exit]");
+        System.err.println("usage: EngineMain --home <dir> [--port <n|0>] [--data <dir>] [--no-stdin-watch] [--delete-home-on-exit]"
+            + " [--node-name <name> --transport-port <n> --seed-hosts <host:port,...> --initial-managers <name,...>]");
         System.exit(2);
     }
 }
