@@ -582,6 +582,17 @@ async function backlogRun(build: Build, engine: BenchEngine, size: number): Prom
   }
 }
 
+/** The engine's own background CPU (ms per second of wall time) with no requests, over 5 s. */
+async function engineIdleCpu(engine: BenchEngine): Promise<number> {
+  const cpu0 = processCpuMs(engine.pid);
+  const t0 = now();
+  await sleep(5_000);
+  const cpu1 = processCpuMs(engine.pid);
+  return cpu0 === undefined || cpu1 === undefined ? Number.NaN : ((cpu1 - cpu0) * 1000) / (now() - t0);
+}
+
+let idleCpu = Number.NaN;
+
 // ── tables ───────────────────────────────────────────────────────────────────────────────────────────
 
 function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], title: string): void {
@@ -595,11 +606,12 @@ function report(raw: RawRun[], loads: LoadRun[], pickups: PickupRun[], backlogs:
   const rawGrouped = raw.find((r) => r.grouped && r.concurrency === inFlight);
   if (raw.length > 0) {
     markdownTable(
-      ['writes sent as', 'tasks in flight', 'tasks/s', 'engine CPU ms/task', 'bench CPU ms/task', 'HTTP requests/task', 'load avg', 'errors'],
+      ['writes sent as', 'tasks in flight', 'tasks/s', 'wall s', 'engine CPU ms/task', 'bench CPU ms/task', 'HTTP requests/task', 'load avg', 'errors'],
       raw.map((r) => [
         r.grouped ? 'grouped per event-loop turn into one `_bulk`' : 'one request each',
         String(r.concurrency),
         fmtInt(rate(r.done, r.wallMs)),
+        (r.wallMs / 1000).toFixed(1),
         fmtCpu(perTask(r.engineCpuMs, r.done)),
         fmtCpu(perTask(r.clientCpuMs, r.done)),
         (r.requests / Math.max(1, r.done)).toFixed(2),
@@ -616,13 +628,13 @@ function report(raw: RawRun[], loads: LoadRun[], pickups: PickupRun[], backlogs:
     };
     markdownTable(
       [
-        'build', 'store', 'calls', 'servers', 'tasks', 'tasks/s', 'load avg', 'x raw engine (grouped)', 'x SQLite',
+        'build', 'store', 'calls', 'servers', 'tasks', 'tasks/s', 'wall s', 'load avg', 'x raw engine (grouped)', 'x SQLite',
         'engine CPU ms/task', 'server CPU ms/task', 'bench CPU ms/task', 'peak RSS MiB/server', 'pick-up p50 ms', 'claims', 'errors',
       ],
       loads.map((l) => {
         const r = rate(l.done, l.wallMs);
         return [
-          l.build, l.store, l.mode, String(l.nServers), fmtInt(l.done), fmtInt(r), l.load,
+          l.build, l.store, l.mode, String(l.nServers), fmtInt(l.done), fmtInt(r), (l.wallMs / 1000).toFixed(1), l.load,
           fmtRatio(rawGrouped ? r / rate(rawGrouped.done, rawGrouped.wallMs) : Number.NaN),
           l.store === 'sqlite' ? '1x' : fmtRatio(r / sqliteRate(l)),
           l.store === 'sqlite' ? '-' : fmtCpu(perTask(l.engineCpuMs, l.done)),
@@ -672,6 +684,8 @@ async function main(): Promise<void> {
   try {
     const info = (await (await fetch(engine.url)).json()) as { version: { number: string; distribution?: string } };
     console.log(`engine: ${info.version.distribution ?? 'elasticsearch'} ${info.version.number} at ${engine.url}, pid ${engine.pid ?? 'unknown'}`);
+    idleCpu = await engineIdleCpu(engine);
+    console.log(`engine idle CPU: ${fmtCpu(idleCpu)} ms per second (part of every engine CPU figure, in proportion to the run's length)`);
     if (want('raw')) raw.push(...(await rawRuns(engine)));
     const scenarios: LoadScenario[] = [];
     if (want('throughput')) {
@@ -694,7 +708,7 @@ async function main(): Promise<void> {
   } finally {
     await engine.stop();
     report(raw, loads, pickups, backlogs);
-    console.log(`\nload average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+    console.log(`\nengine idle CPU: ${fmtCpu(idleCpu)} ms/s; load average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
   }
   if (loads.some((l) => l.errors > 0 || l.duplicates > 0 || l.timedOut)) process.exitCode = 1;
 }
