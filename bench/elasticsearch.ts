@@ -354,6 +354,23 @@ async function loadRun(build: Build, engine: BenchEngine, s: LoadScenario): Prom
   }
 }
 
+/**
+ * Warms the engine's JIT on the store's searches and writes (the raw section warms only writes), so the
+ * first measured scenario, and with it the first build, does not pay for it. Unmeasured.
+ */
+async function warmEngine(build: Build, engine: BenchEngine): Promise<void> {
+  console.log(`${build.label}: warming the engine on the store's calls (${fmtInt(2 * flags.warmup)} tasks, unmeasured; load ${load1()})`);
+  const prefix = newPrefix();
+  await setupPrefix(build, engine.url, prefix);
+  const servers = await startEsServers(build, engine.url, prefix, 1);
+  try {
+    await loadPhase({ servers, queue: 'engine-warmup', tasks: 2 * flags.warmup, amount: 1, batch: 1, enginePid: engine.pid });
+  } finally {
+    await stopAll(servers);
+    await dropPrefix(engine.url, prefix);
+  }
+}
+
 // ── raw engine ────────────────────────────────────────────────────────────────────────────────────────
 
 interface RawRun extends RawEngineResult {
@@ -631,9 +648,13 @@ function report(raw: RawRun[], loads: LoadRun[], pickups: PickupRun[], backlogs:
       const s = loads.find((x) => x.store === 'sqlite' && x.mode === l.mode);
       return s ? rate(s.done, s.wallMs) : Number.NaN;
     };
+    const oneServerRate = (l: LoadRun) => {
+      const one = loads.find((x) => x.store === l.store && x.build === l.build && x.mode === l.mode && x.nServers === 1);
+      return one ? rate(one.done, one.wallMs) : Number.NaN;
+    };
     markdownTable(
       [
-        'build', 'store', 'calls', 'servers', 'tasks', 'tasks/s', 'wall s', 'load avg', 'x raw engine (grouped)', 'x SQLite',
+        'build', 'store', 'calls', 'servers', 'tasks', 'tasks/s', 'wall s', 'load avg', 'x raw engine (grouped)', 'x SQLite', 'x 1 server',
         'engine CPU ms/task', 'engine CPU ms/task net of idle', 'server CPU ms/task', 'bench CPU ms/task', 'peak RSS MiB/server', 'pick-up p50 ms', 'claims', 'errors',
       ],
       loads.map((l) => {
@@ -642,6 +663,7 @@ function report(raw: RawRun[], loads: LoadRun[], pickups: PickupRun[], backlogs:
           l.build, l.store, l.mode, String(l.nServers), fmtInt(l.done), fmtInt(r), (l.wallMs / 1000).toFixed(1), l.load,
           fmtRatio(rawGrouped ? r / rate(rawGrouped.done, rawGrouped.wallMs) : Number.NaN),
           l.store === 'sqlite' ? '1x' : fmtRatio(r / sqliteRate(l)),
+          l.nServers === 1 ? '-' : fmtRatio(r / oneServerRate(l)),
           l.store === 'sqlite' ? '-' : fmtCpu(perTask(l.engineCpuMs, l.done)),
           l.store === 'sqlite' ? '-' : fmtCpu(perTask(l.engineCpuMs - idleCpu * (l.wallMs / 1000), l.done)),
           fmtCpu(perTask(l.serverCpuMs, l.done)),
@@ -703,6 +725,7 @@ async function main(): Promise<void> {
       for (const amount of numberList(flags.amounts)) scenarios.push({ store: 'sqlite', nServers: 1, amount, batch: 1, tasks: flags['sqlite-tasks'] });
       scenarios.push({ store: 'sqlite', nServers: 1, amount: flags.batch, batch: flags.batch, tasks: flags['batch-tasks'] });
     }
+    if (scenarios.some((s) => s.store === 'elasticsearch') && flags.warmup > 0) for (const b of builds) await warmEngine(b, engine);
     // Builds alternate per scenario, so drifting load hits both alike. SQLite runs on the first build only:
     // it is the same-run reference, not what is being compared.
     for (const s of scenarios) for (const b of s.store === 'sqlite' ? builds.slice(0, 1) : builds) loads.push(await loadRun(b, engine, s));
