@@ -19,9 +19,9 @@ import { parseArgs } from 'node:util';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // TASQUES_BENCH_ROOT runs another build (a folder with bin/ and dist/, e.g. a copy of an earlier build)
 // for back-to-back comparisons.
-const SERVER_ROOT = process.env.TASQUES_BENCH_ROOT || ROOT;
-const CLI = join(SERVER_ROOT, 'bin', 'tasques.mjs');
-const DIST_ENTRY = join(SERVER_ROOT, 'dist', 'cli', 'main.js');
+export const SERVER_ROOT = process.env.TASQUES_BENCH_ROOT || ROOT;
+const cliOf = (root: string) => join(root, 'bin', 'tasques.mjs');
+const distEntryOf = (root: string) => join(root, 'dist', 'cli', 'main.js');
 
 /** Monotonic milliseconds (sub-ms resolution), comparable within this process. */
 export const now = (): number => performance.now();
@@ -51,6 +51,8 @@ export interface StartServerOptions {
   tmpRoot?: string;
   /** Start bench/null-server.mjs (plain node:http, no storage: the ceiling of the call pattern) instead. */
   nullServer?: boolean;
+  /** The build to run (a folder with bin/ and dist/); default TASQUES_BENCH_ROOT or this checkout. */
+  root?: string;
 }
 
 export interface BenchServer {
@@ -77,19 +79,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function assertBuilt(): void {
-  if (!existsSync(DIST_ENTRY)) {
-    throw new Error(`dist/ is missing (${DIST_ENTRY}); run \`npm run build\` first`);
+export function assertBuilt(root: string = SERVER_ROOT): void {
+  const entry = distEntryOf(root);
+  if (!existsSync(entry)) {
+    throw new Error(`dist/ is missing (${entry}); run \`npm run build\` first`);
   }
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<BenchServer> {
-  if (!options.nullServer) assertBuilt();
+  const root = options.root ?? SERVER_ROOT;
+  if (!options.nullServer) assertBuilt(root);
   const dir = mkdtempSync(join(options.tmpRoot ?? tmpdir(), 'tasques-bench-'));
   const dbPath = options.dbPath ?? join(dir, 'bench.db');
   const port = await freePort();
   const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-  const entry = options.nullServer ? join(ROOT, 'bench', 'null-server.mjs') : CLI;
+  const entry = options.nullServer ? join(ROOT, 'bench', 'null-server.mjs') : cliOf(root);
   const child = spawn(process.execPath, [...nodeArgs, entry, 'serve'], {
     cwd: dir,
     env: {
@@ -164,6 +168,21 @@ export function processCpuMs(pid: number | undefined): number | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After the command: state(0) … utime(11) stime(12), in clock ticks (USER_HZ, 100 on Linux).
     return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resident memory of a process from /proc/<pid>/status (Linux), in MiB: `rss` now and `peak` (VmHWM, the
+ * high-water mark since it started); undefined elsewhere or once it has exited.
+ */
+export function processRssMb(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
   } catch {
     return undefined;
   }
