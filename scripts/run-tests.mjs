@@ -33,7 +33,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+// `npm run build`: the client package (packages/client) first, then the server, which imports it.
+const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 // The engines of the test matrix: OpenSearch 2.19 always; Elasticsearch 7.10.2 OSS (engine/elasticsearch7) in CI
