@@ -22,8 +22,14 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY packages/client/tsconfig.json packages/client/
 COPY packages/client/src packages/client/src
 COPY src src
+# Then only the compiled addon of better-sqlite3 stays (its sources and objects are ~30 MB).
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
+ && npm prune --omit=dev --no-audit --no-fund --ignore-scripts \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf build deps src \
+ && mkdir -p build/Release \
+ && mv /tmp/better_sqlite3.node build/Release/
 
 # ── run: only what the server needs ──────────────────────────────────────────────────────────────────
 FROM ${NODE_IMAGE}
