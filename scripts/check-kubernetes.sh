@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HELM_VERSION=v4.3.2
 bin="$(go env GOPATH)/bin"
-if ! "$bin/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+# (A go-installed helm reports no patch version itself: read the module version from the binary.)
+if ! go version -m "$bin/helm" 2>/dev/null | grep -qP "^\tmod\thelm.sh/helm/v4\t$HELM_VERSION\t"; then
   echo "== installing helm $HELM_VERSION (go install)"
   GOFLAGS=-mod=mod go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 fi
@@ -22,6 +23,8 @@ chart=charts/tasques
 
 echo "-- chart, sqlite layout"
 "$helm" template tasques "$chart" --set 'auth.users[0].name=a' --set 'auth.users[0].password=b' | "$validate" -
+echo "-- chart, sqlite layout, default values (no users)"
+"$helm" template tasques "$chart" | "$validate" -
 echo "-- chart, elasticsearch layout"
 "$helm" template tasques "$chart" -f "$chart/values-elasticsearch.yaml" | "$validate" -
 echo "-- chart refuses several servers on SQLite"
