@@ -13,7 +13,7 @@
 // failure. A URL already set in the environment is used as is instead. Which engines: TASQUES_TEST_ENGINES
 // (comma list), else in CI every engine marked `ci` in ENGINES (all of them today), else only opensearch.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ENGINE, ENGINES, startEngine } from './test-engine.mjs';
@@ -47,7 +47,35 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+// ── First use: the toolchains the selected tests need (like the engines below) ──────────────────────
+// So that a pass of `npm test` means every selected test ran: the polyglot tests get their Python and Go
+// generators (scripts/setup-polyglot.sh: idempotent, quick once done), the browser tests Debian's
+// chromium. TASQUES_TEST_NO_SETUP=1 skips this; those tests then skip with a reason (outside CI).
+if (!process.env.TASQUES_TEST_NO_SETUP) {
+  const setupFailed = (what, hint) => {
+    console.error(`[setup] ${what}\n[setup] ${hint}, or set TASQUES_TEST_NO_SETUP=1 to skip those tests`);
+    process.exit(1);
+  };
+  if (files.some((f) => f.startsWith('test/polyglot/'))) {
+    const setup = spawnSync('bash', ['scripts/setup-polyglot.sh'], { cwd: root, stdio: 'inherit' });
+    if (setup.status !== 0) setupFailed('the polyglot tests need Python and Go toolchains', 'see scripts/setup-polyglot.sh');
+  }
+  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (files.some((f) => f.startsWith('test/browser/')) && !existsSync(chromiumPath)) {
+    if (process.getuid?.() !== 0 || spawnSync('sh', ['-c', 'command -v apt-get']).status !== 0) {
+      setupFailed(`the browser tests need Chromium at ${chromiumPath}`, 'install it (Debian: apt-get install chromium) or set CHROMIUM_PATH');
+    }
+    console.error('[setup] installing chromium (Debian) for the browser tests');
+    const install = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], {
+      stdio: 'inherit',
+    });
+    if (install.status !== 0 || !existsSync(chromiumPath)) setupFailed('apt-get install chromium failed', 'install it by hand');
+  }
+}
+// ── end first-use setup ─────────────────────────────────────────────────────────────────────────────
+
+// `npm run build`: the client package (packages/client) first, then the server, which imports it.
+const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 /**

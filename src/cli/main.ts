@@ -7,6 +7,11 @@ import type { ServerConfig } from '../config/schema.js';
 import { createServer, VERSION } from '../server/server.js';
 import { runSetup, type SetupFlags, SetupUsageError } from '../server/setup.js';
 
+const CONFIG_HELP = `  -c, --config FILE   YAML config file (default: ./tasques.yaml or ./config/tasques.yaml if present).
+                      Every key can be overridden by TASQUES_SERVER_<KEY PATH>, e.g.
+                      TASQUES_SERVER_BIND_ADDRESS=0.0.0.0:8080.
+  -h, --help          This help.`;
+
 const USAGE = `Usage: tasques [command] [--config FILE]
 
 Commands:
@@ -17,13 +22,11 @@ Commands:
                  Elasticsearch only, optional: Kibana data views and a dashboard, imported with
                  --kibana-url (or store.elasticsearch.kibana.url) and/or written to --kibana-export.
   show config    Print the effective configuration as JSON, secrets masked.
-  version        Print the version.
+  version        Print the version (also: --version, -V).
 
 Options:
-  -c, --config FILE   YAML config file (default: ./tasques.yaml or ./config/tasques.yaml if present).
-                      Every key can be overridden by TASQUES_SERVER_<KEY PATH>, e.g.
-                      TASQUES_SERVER_BIND_ADDRESS=0.0.0.0:8080.
-  -h, --help          This help.
+${CONFIG_HELP}
+  -V, --version       Print the version.
 
 Setup options (store.kind: elasticsearch):
   --kibana-url URL      Import the Kibana saved objects into this Kibana (base URL, with its base
@@ -32,43 +35,136 @@ Setup options (store.kind: elasticsearch):
   --kibana-export FILE  Write the same saved objects as an ndjson file, to import by hand. Without
                         an import (--kibana-url or kibana.url) it only writes the file: the store is
                         not set up and no cluster is contacted, so it works offline.
+
+\`tasques <command> --help\` describes one command.
 `;
+
+type Command = 'serve' | 'setup' | 'show config' | 'version';
+type OptionName = 'config' | 'help' | 'version' | 'kibana-url' | 'kibana-export';
+
+/** Every option of every command; which command accepts which is in COMMANDS. */
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  'kibana-url': { type: 'string' },
+  'kibana-export': { type: 'string' },
+} as const satisfies Record<OptionName, { type: 'string' | 'boolean'; short?: string }>;
+
+const COMMANDS: Record<Command, { options: readonly OptionName[]; usage: string }> = {
+  serve: {
+    options: ['config', 'help'],
+    usage: `Usage: tasques serve [--config FILE]
+
+Runs the server until SIGTERM or SIGINT (graceful: /readyz turns 503, held requests finish; a second
+signal exits at once). Embedded SQLite store unless configured otherwise. \`tasques\` alone does the same.
+
+Options:
+${CONFIG_HELP}
+`,
+  },
+  setup: {
+    options: ['config', 'help', 'kibana-url', 'kibana-export'],
+    usage: `Usage: tasques setup [--config FILE] [--kibana-url URL] [--kibana-export FILE]
+
+Prepares the store, idempotently: for Elasticsearch/OpenSearch, installs or upgrades the index
+templates, indices and archive alias (and the ILM policy on Elasticsearch); for SQLite, creates or
+migrates the database file. Prints what it did as one JSON line.
+
+Options:
+${CONFIG_HELP}
+  --kibana-url URL      (store.kind: elasticsearch) Import Kibana data views and a dashboard into this
+                        Kibana (base URL, with its base path and /s/<space> if any); overwrites the
+                        previous import. Credentials: store.elasticsearch.kibana.user or .api_key.
+  --kibana-export FILE  (store.kind: elasticsearch) Write the same saved objects as an ndjson file.
+`,
+  },
+  'show config': {
+    options: ['config', 'help'],
+    usage: `Usage: tasques show config [--config FILE]
+
+Prints the effective configuration (defaults, then the file, then TASQUES_SERVER_* variables) as
+JSON, with secrets masked.
+
+Options:
+${CONFIG_HELP}
+`,
+  },
+  version: {
+    options: ['help'],
+    usage: `Usage: tasques version   (or tasques --version, tasques -V)
+
+Prints the version of this tasques.
+`,
+  },
+};
+
+function isCommand(s: string): s is Command {
+  return Object.hasOwn(COMMANDS, s);
+}
+
+/** How an option is spelled on the command line, for messages. */
+function spelled(name: OptionName): string {
+  const short = (OPTIONS[name] as { short?: string }).short;
+  return short === undefined ? `--${name}` : `--${name} (-${short})`;
+}
+
+/** Why `option` is refused by `command`, naming the command(s) it belongs to. */
+function misplacedMessage(command: Command, option: OptionName): string {
+  const owners = (Object.keys(COMMANDS) as Command[]).filter((c) => COMMANDS[c].options.includes(option));
+  if (owners.length !== 1) {
+    return `${spelled(option)} is not an option of this command (it belongs to ${owners.map((c) => `\`tasques ${c}\``).join(', ')})`;
+  }
+  const owner = owners[0] as Command;
+  // Name the owner's whole group (the Kibana flags together), not just the one given.
+  const group = COMMANDS[owner].options.filter((o) => !COMMANDS[command].options.includes(o)).map((o) => `--${o}`);
+  const list = group.length === 1 ? `${group[0]} belongs` : `${group.slice(0, -1).join(', ')} and ${group.at(-1)} belong`;
+  return `${spelled(option)} is not an option of this command (${list} to \`tasques ${owner}\`)`;
+}
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-        'kibana-url': { type: 'string' },
-        'kibana-export': { type: 'string' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS, tokens: true });
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    const err = e as Error & { code?: string };
+    // node's own text suggests a `--` delimiter, which no command here takes: say what is wrong instead.
+    const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+    const message =
+      err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown ? `unknown option ${unknown[1]}` : err.message.replace(/\.$/, '');
+    // The usage of the command that was meant, if one was named.
+    // (Loosely parsed, an unknown option's value is a positional: look at the first one or two only.)
+    const loose = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS, strict: false }).positionals;
+    const meant = [loose.slice(0, 2).join(' '), loose[0] ?? ''].find(isCommand) ?? '';
+    const usage = isCommand(meant) ? COMMANDS[meant].usage : USAGE;
+    process.stderr.write(`${isCommand(meant) ? `tasques ${meant}` : 'tasques'}: ${message}\n\n${usage}`);
     return 2;
   }
-  if (parsed.values.help) {
-    process.stdout.write(USAGE);
+  const command = parsed.positionals.join(' ') || 'serve';
+  if (!isCommand(command)) {
+    process.stderr.write(`Unknown command: ${command}\n\n${USAGE}`);
+    return 2;
+  }
+  const given = parsed.tokens.flatMap((t) => (t.kind === 'option' ? [t.name as OptionName] : []));
+  if (parsed.values.version) {
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const command = parsed.positionals.join(' ') || 'serve';
+  if (parsed.values.help) {
+    // `tasques --help` is the overview; `tasques setup --help` is that command's page.
+    process.stdout.write(parsed.positionals.length === 0 ? USAGE : COMMANDS[command].usage);
+    return 0;
+  }
+  const misplaced = given.find((name) => !COMMANDS[command].options.includes(name));
+  if (misplaced !== undefined) {
+    process.stderr.write(`tasques ${command}: ${misplacedMessage(command, misplaced)}\n\n${COMMANDS[command].usage}`);
+    return 2;
+  }
   if (command === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (command !== 'serve' && command !== 'show config' && command !== 'setup') {
-    process.stderr.write(`Unknown command: ${command}\n\n${USAGE}`);
-    return 2;
-  }
   const kibana: SetupFlags = { kibanaUrl: parsed.values['kibana-url'], kibanaExport: parsed.values['kibana-export'] };
-  if (command !== 'setup' && (kibana.kibanaUrl !== undefined || kibana.kibanaExport !== undefined)) {
-    process.stderr.write(`tasques: --kibana-url and --kibana-export belong to \`tasques setup\`\n\n${USAGE}`);
-    return 2;
-  }
   let loaded;
   try {
     loaded = loadConfig({ file: parsed.values.config });

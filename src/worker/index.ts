@@ -1,18 +1,6 @@
 /**
- * `tasques/worker`: a Worker loop over `tasques/client`. See docs/clients.md.
+ * `tasques/worker`: the Worker loop, which lives in its own package, `@tasques/client/worker`
+ * (packages/client). Kept here so that existing `tasques/worker` imports work.
  * @packageDocumentation
  */
-export {
-  ClaimLostError,
-  Worker,
-  WorkerStoppingError,
-  serializeError,
-  type HandlerMap,
-  type StopSummary,
-  type TaskContext,
-  type TaskHandler,
-  type UnclaimReason,
-  type WorkerEvents,
-  type WorkerOperation,
-  type WorkerOptions,
-} from './worker.js';
+export * from '@tasques/client/worker';

@@ -3,7 +3,7 @@
  * server answered ({@link TasquesApiError}: status, message, code), the connection failed
  * ({@link TasquesNetworkError}) or the answer did not come in time ({@link TasquesTimeoutError}).
  */
-import type { ErrorCode } from '../errors/index.js';
+import type { ErrorCode } from './wire.js';
 
 /** Base class of every error the client throws (except a caller's own abort, rethrown as is). */
 export class TasquesClientError extends Error {
