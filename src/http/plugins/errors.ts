@@ -88,7 +88,8 @@ export function trackRouteMethods(app: FastifyInstance): (rawPath: string) => st
 export function registerErrorHandling(app: FastifyInstance, methodsOf: (path: string) => string[]): void {
   const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
     const allowed = methodsOf(request.url.split('?')[0] ?? '');
-    if (allowed.length > 0) {
+    // A route that matched this method and then found nothing (a dashboard file that is not there) is a 404.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       const e = errors.methodNotAllowed(request.method, allowed);
       return reply.code(e.status).header('allow', allowed.join(', ')).send({ message: e.message, code: e.code });
     }

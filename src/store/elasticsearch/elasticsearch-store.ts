@@ -113,6 +113,8 @@ interface TickDoc {
 export class ElasticsearchStore implements Store {
   readonly capabilities: StoreCapabilities = { kind: 'elasticsearch' };
   readonly http: EsHttp;
+  /** Whether `http` was made here (and so is closed by `close()`). */
+  private readonly ownsHttp: boolean;
   readonly names: IndexNames;
   private readonly autoSetup: boolean;
   private readonly archive: ArchiveOptions;
@@ -128,6 +130,7 @@ export class ElasticsearchStore implements Store {
   private readonly recurringRefresh: RefreshBarrier;
 
   constructor(options: ElasticsearchStoreOptions) {
+    this.ownsHttp = !(options.http instanceof EsHttp);
     this.http = options.http instanceof EsHttp ? options.http : new EsHttp(options.http);
     this.names = indexNames(options.indexPrefix);
     this.autoSetup = options.autoSetup ?? false;
@@ -182,7 +185,9 @@ export class ElasticsearchStore implements Store {
   }
 
   async close(): Promise<void> {
-    // fetch keeps no per-store resources; nothing to release.
+    // The client's connection pool is this store's when it made the client (a shared one is its owner's to
+    // close); undici's close lets requests in flight finish first.
+    if (this.ownsHttp) await this.http.close();
   }
 
   // ── Small helpers ───────────────────────────────────────────────────────────────────────────────────
