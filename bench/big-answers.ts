@@ -14,7 +14,7 @@
  * The database lives in /dev/shm (the disk is not what is measured). Linux only (/proc).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
+import { healthProbe, HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
 
 const { tasks, 'arg-mib': argMib } = parseFlags('npx tsx bench/big-answers.ts', {
   tasks: { default: 560, help: 'tasks to create' },
@@ -28,32 +28,6 @@ function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 
-/** Sends GET /healthz every 10 ms until stopped; answers the longest round trip seen (ms). */
-function healthProbe(url: string): { stop(): Promise<number> } {
-  const client = new HttpClient(url, 1);
-  let running = true;
-  let longest = 0;
-  const loop = (async () => {
-    for (let i = 0; running && i < 100_000; i++) {
-      const started = now();
-      try {
-        await client.request('GET', '/healthz', undefined, {}, 120_000);
-      } catch {
-        // counted by its duration
-      }
-      longest = Math.max(longest, now() - started);
-      await sleep(10);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      client.close();
-      return longest;
-    },
-  };
-}
 
 async function main(): Promise<void> {
   console.log(machineLine());

@@ -271,6 +271,33 @@ export interface TaskJson {
   last_claimed?: { claimed_at: string; worker_id: string };
 }
 
+/** Sends GET /healthz every 10 ms until stopped; answers the longest round trip seen (ms). */
+export function healthProbe(url: string): { stop(): Promise<number> } {
+  const client = new HttpClient(url, 1);
+  let running = true;
+  let longest = 0;
+  const loop = (async () => {
+    for (let i = 0; running && i < 100_000; i++) {
+      const started = now();
+      try {
+        await client.request('GET', '/healthz', undefined, {}, 120_000);
+      } catch {
+        // counted by its duration
+      }
+      longest = Math.max(longest, now() - started);
+      await sleep(10);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      client.close();
+      return longest;
+    },
+  };
+}
+
 export const WORKER_HEADER = 'x-tasques-worker-id';
 
 export async function createTask(

@@ -14,7 +14,7 @@
  *
  * The database lives in /dev/shm (the disk is not what is measured). Linux only (/proc).
  */
-import { HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
+import { healthProbe, HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
 
 const flags = parseFlags('npx tsx bench/many-queues.ts', {
   batches: { default: 50, help: 'batch calls of 1 000 tasks, each task in a queue of its own' },
@@ -23,32 +23,6 @@ const flags = parseFlags('npx tsx bench/many-queues.ts', {
   'block-for': { default: '5s', help: 'block_for of the long polls' },
 });
 
-/** Sends GET /healthz every 10 ms until stopped; answers the longest round trip seen (ms). */
-function healthProbe(url: string): { stop(): Promise<number> } {
-  const client = new HttpClient(url, 1);
-  let running = true;
-  let longest = 0;
-  const loop = (async () => {
-    for (let i = 0; running && i < 100_000; i++) {
-      const started = now();
-      try {
-        await client.request('GET', '/healthz', undefined, {}, 120_000);
-      } catch {
-        // counted by its duration
-      }
-      longest = Math.max(longest, now() - started);
-      await sleep(10);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      client.close();
-      return longest;
-    },
-  };
-}
 
 /** Runs `body` with a /healthz probe and the server's CPU time around it. */
 async function measured<T>(url: string, pid: number, body: () => Promise<T>): Promise<{ result: T; ms: number; cpuMs: number; stallMs: number }> {
