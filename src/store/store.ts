@@ -14,6 +14,9 @@ import type {
   NewTaskRecord,
   RecordVersion,
   RecurringTask,
+  QueueFlowStatus,
+  QueueLimits,
+  QueueLimitsRecord,
   QueueState,
   QueueStats,
   RecurringTaskTick,
@@ -66,6 +69,25 @@ export interface LeaderGetParams {
 export interface LeaderResignParams {
   leaderId: string;
   electedAt: number;
+}
+
+export interface QueueFlowStatusParams {
+  queue: string;
+  now: number;
+  /** At most this many throttled keys are listed. */
+  limit: number;
+}
+
+export interface QueueLimitsListParams {
+  /** Only these queues; undefined means every queue with stored limits. */
+  queues?: string[] | undefined;
+}
+
+export interface QueueLimitsSetParams {
+  queue: string;
+  /** The new limits, replacing the stored ones; undefined removes them (the queue is unlimited again). */
+  limits: QueueLimits | undefined;
+  now: number;
 }
 
 export interface QueueSetPausedParams {
@@ -137,6 +159,11 @@ export interface TaskClaimParams {
    * prefix of the claim order. A driver may ignore it: the engine bounds the answer itself.
    */
   maxBytes?: number | undefined;
+  /**
+   * Filled in by the driver, when given: per queue, how many claimable tasks this claim passed over
+   * because a flow-control limit (the queue's or a key's) held them back. For metrics; never a key.
+   */
+  throttled?: Map<string, number> | undefined;
 }
 
 export interface TaskCountOutstandingParams {
@@ -289,6 +316,22 @@ export interface Store {
    */
   queueSetPaused(params: QueueSetPausedParams): Promise<QueueState>;
 
+  /**
+   * How the limits of `queue` stand at `now`: claimed count, tokens left, and the keys held back by a
+   * limit. Cost grows with the queue's claimable tasks and keys that have them, never with idle keys.
+   */
+  queueFlowStatus(params: QueueFlowStatusParams): Promise<QueueFlowStatus>;
+
+  /** The stored flow-control limits, sorted by queue. */
+  queueLimitsList(params: QueueLimitsListParams): Promise<QueueLimitsRecord[]>;
+
+  /**
+   * Stores (or, with `limits: undefined`, removes) a queue's flow-control limits. Once this resolves,
+   * every `taskClaim` that starts afterwards, through any store instance on the same data, honours them.
+   * Returns what is stored (undefined after a removal).
+   */
+  queueLimitsSet(params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined>;
+
   /** Every queue with a stored state (ever paused or resumed through `queueSetPaused`), sorted by name. */
   queueStateList(): Promise<QueueState[]>;
 
@@ -353,6 +396,17 @@ export interface Store {
    * are every instance's writes by a claim that returns fewer than `amount`; a claim that fills its amount
    * may pass over another instance's writes of the last moments (a driver-stated bound) and so take tasks
    * that are not the very best in claim order. SQLite has no such window.
+   *
+   * Flow control (docs/flow-control.md; `queueLimitsSet`): a claim never hands out a task that would put
+   * its queue, or its `concurrencyKey`, above a concurrency limit (tasks CLAIMED count; a task that leaves
+   * CLAIMED, by any write, gives its slot back), nor one for which its queue's or its `rateKey`'s token
+   * bucket has no token; it skips such tasks and goes on to tasks it may hand out. This holds across
+   * every store instance on the same data: concurrent claims never over-grant. Fairness: within a queue,
+   * claimable tasks are grouped by `concurrencyKey` (tasks without one form one more group); a claim takes
+   * one task from each group in turn, groups in ascending key order (the unkeyed group first), starting
+   * after the group this store instance served last in that queue, and wrapping around; within a group
+   * the claim order above. Across queues, the queues' sequences are merged by that claim order of their
+   * heads. A queue whose tasks carry no keys therefore keeps exactly the order above.
    */
   taskClaim(params: TaskClaimParams): Promise<Task[]>;
 

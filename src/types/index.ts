@@ -69,6 +69,14 @@ export interface Task {
   modifiedAt: number;
   version: RecordVersion;
   recurringTaskId?: string | undefined;
+  /**
+   * Flow control (docs/flow-control.md): the key whose per-key concurrency limit this task counts against,
+   * and the key of fair share (claims serve the keys of a queue in turn). Tasks without one share the
+   * unkeyed group. Set at create, never changed; not part of v1 answers.
+   */
+  concurrencyKey?: string | undefined;
+  /** Flow control: the key whose per-key rate limit this task counts against. Set at create. */
+  rateKey?: string | undefined;
 }
 
 /** What the engine hands a store to insert: a Task without its version. */
@@ -132,6 +140,57 @@ export interface QueueState {
   paused: boolean;
   /** When `paused` was last changed. */
   modifiedAt: number;
+}
+
+/**
+ * A token bucket: `count` tokens are added every `perMs` milliseconds (continuously, pro rata), up to
+ * `burst` tokens; a claimed task takes one token. A full bucket of `burst` tokens is the starting state.
+ */
+export interface RateLimit {
+  count: number;
+  perMs: number;
+  burst: number;
+}
+
+/** One limit: the most tasks claimed at once, and/or a rate of claims. Both optional (absent: unlimited). */
+export interface FlowLimit {
+  concurrency?: number | undefined;
+  rate?: RateLimit | undefined;
+}
+
+/**
+ * The flow-control limits of one queue (docs/flow-control.md). `queue` bounds the queue as a whole,
+ * across every server. `perKey` bounds every key alike: its `concurrency` applies per `concurrencyKey`,
+ * its `rate` per `rateKey`. `keys` overrides `perKey` for named keys (the override replaces the whole
+ * per-key limit of that key). Tasks without a key count only against the queue limit.
+ */
+export interface QueueLimits {
+  queue?: FlowLimit | undefined;
+  perKey?: FlowLimit | undefined;
+  keys?: Record<string, FlowLimit> | undefined;
+}
+
+/** The stored limits of a queue. */
+export interface QueueLimitsRecord {
+  queue: string;
+  limits: QueueLimits;
+  modifiedAt: number;
+}
+
+/** How a queue's limits stand right now (Store.queueFlowStatus), for operators. */
+export interface QueueFlowStatus {
+  queue: string;
+  /** Tasks of the queue claimed right now. */
+  claimed: number;
+  /** Tokens left in the queue's bucket, when it has a rate limit. */
+  tokens?: number | undefined;
+  /**
+   * The keys with claimable tasks that are held back by a limit right now (at their concurrency limit or
+   * out of tokens), most waiting first, at most `limit` of them.
+   */
+  throttledKeys: { key: string; claimed: number; waiting: number; reason: 'concurrency' | 'rate' }[];
+  /** Claimable tasks (queued or failed, due) that wait on a limit (the queue's or their key's). */
+  waitingOnLimit: number;
 }
 
 /** One queue's statistics (Store.queueStatsList). */

@@ -18,6 +18,8 @@
  * (RefreshBarrier): all writes that completed before the call, by any process, are then visible.
  * Concurrent callers in one process share refreshes: at most one per index in flight and one queued.
  */
+import type { QueueFlowStatus, QueueLimitsRecord } from '../../types/index.js';
+import type { QueueFlowStatusParams, QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
 import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
@@ -355,6 +357,20 @@ export class ElasticsearchStore implements Store {
   }
 
   // ── Queues: operator state and statistics (queues.ts) ───────────────────────────────────────────────
+
+  // ── Flow control (issue 15): contract only, implemented by the flow-control work ────────────────────
+
+  queueFlowStatus(_params: QueueFlowStatusParams): Promise<QueueFlowStatus> {
+    return Promise.reject(new Error('queueFlowStatus: not implemented yet'));
+  }
+
+  queueLimitsList(_params: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
+    return Promise.resolve([]);
+  }
+
+  queueLimitsSet(_params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
+    return Promise.reject(new Error('queueLimitsSet: not implemented yet'));
+  }
 
   async queueSetPaused(params: QueueSetPausedParams): Promise<QueueState> {
     return this.queues.setPaused(params);

@@ -11,6 +11,8 @@
  * counts (queue-counts.ts), task listing (task-listing.ts) and the group commit (group-commit.ts), which
  * every method goes through, naming itself.
  */
+import type { QueueFlowStatus, QueueLimitsRecord } from '../../types/index.js';
+import type { QueueFlowStatusParams, QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
 import Database from 'better-sqlite3';
 import { errors } from '../../errors/index.js';
 import type { LeaderLease, QueueState, QueueStats, RecurringTask, RecurringTaskTick, Task } from '../../types/index.js';
@@ -258,6 +260,20 @@ export class SqliteStore implements Store {
   }
 
   // ── Queues: states and statistics ─────────────────────────────────────────────────────────────────
+
+  // ── Flow control (issue 15): contract only, implemented by the flow-control work ────────────────────
+
+  queueFlowStatus(_params: QueueFlowStatusParams): Promise<QueueFlowStatus> {
+    return Promise.reject(new Error('queueFlowStatus: not implemented yet'));
+  }
+
+  queueLimitsList(_params: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
+    return Promise.resolve([]);
+  }
+
+  queueLimitsSet(_params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
+    return Promise.reject(new Error('queueLimitsSet: not implemented yet'));
+  }
 
   queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
     return this.group.run('queueSetPaused', () => {
