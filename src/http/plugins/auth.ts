@@ -18,6 +18,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Puts a route outside the protected prefixes behind the auth too (`/metrics` with `metrics.require_auth`). */
     requireAuth?: boolean;
+    /**
+     * The access class a route needs (issue 16, roles): `read` (look), `produce` (create tasks), `work`
+     * (claim, report, finish, unclaim), `operate` (operator actions). Enforced once roles are configured.
+     */
+    access?: 'read' | 'produce' | 'work' | 'operate';
   }
 }
 
