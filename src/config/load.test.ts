@@ -42,7 +42,7 @@ function assertDefaults(config: ReturnType<typeof validateConfig>): void {
   assert.equal(config.bind_address, 'localhost:8080');
   assert.equal(config.shutdown_timeout, '5s');
   assert.deepEqual(config.logging, { json: true, level: 'info' });
-  assert.deepEqual(config.auth, { basic_auth: [] });
+  assert.deepEqual(config.auth, { basic_auth: [], bearer_tokens: [] });
   assert.equal(config.store.kind, 'sqlite');
   assert.deepEqual(config.store.sqlite, { path: 'tasques.db', synchronous: 'normal', busy_timeout: '5s' });
   assert.deepEqual(config.tasks.defaults, {

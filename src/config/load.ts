@@ -181,6 +181,7 @@ export function validateConfig(input: unknown): ServerConfig {
   checkRecurringSettings(config.recurring);
   checkHttpSettings(config);
   checkEngineConnection(config.elasticsearch);
+  checkAuth(config.auth);
   const port = /^.+:(\d{1,5})$/.exec(config.bind_address)?.[1];
   if (port === undefined) {
     throw new ConfigError(`tasques.server.bind_address: must be host:port (got ${JSON.stringify(config.bind_address)})`);
@@ -219,6 +220,19 @@ function checkEngineConnection(es: ServerConfig['elasticsearch']): void {
     throw new ConfigError(
       `tasques.server.elasticsearch.tls: is set, but no address is https:// (got ${JSON.stringify(es.addresses)})`,
     );
+  }
+}
+
+/**
+ * Each token once, under one name: two entries with one name or one token would make who did what
+ * ambiguous. (Basic-auth users may repeat a name, as v1 configs may: the name still says who it was.)
+ */
+function checkAuth(auth: ServerConfig['auth']): void {
+  const twice = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
+  const token = twice(auth.bearer_tokens.map((t) => t.name));
+  if (token !== undefined) throw new ConfigError(`tasques.server.auth.bearer_tokens: the name ${JSON.stringify(token)} is there twice`);
+  if (twice(auth.bearer_tokens.map((t) => t.sha256.toLowerCase())) !== undefined) {
+    throw new ConfigError('tasques.server.auth.bearer_tokens: two entries have the same sha256 (one token, two names)');
   }
 }
 
@@ -281,18 +295,31 @@ function fromEnvString(envName: string, raw: string, schema: TSchema): unknown {
       return raw === 'true' ? true : raw === 'false' ? false : raw;
     case 'Array':
       if (raw.trim().startsWith('[')) return parseEnvJson(envName, raw);
-      // user:password,user2:password2 for basic_auth; plain comma-separated strings otherwise.
+      // user:password,user2:password2 for basic_auth (the item schema's envItemFields); plain
+      // comma-separated strings otherwise.
       return raw
         .split(',')
         .filter((s) => s.length > 0)
         .map((item) => {
-          const colon = item.indexOf(':');
-          const ofObjects = (schema as TSchema & { items?: TSchema }).items?.[Kind] === 'Object';
-          return ofObjects && colon > 0 ? { name: item.slice(0, colon), password: item.slice(colon + 1) } : item;
+          const fields = ((schema as TSchema & { items?: TSchema }).items as { envItemFields?: string[] } | undefined)?.envItemFields;
+          return fields === undefined ? item : (objectFromColonFields(item, fields) ?? item);
         });
     default:
       return raw;
   }
+}
+
+/** `a:b:rest:with:colons` → {f1: a, f2: b, f3: 'rest:with:colons'}; undefined when a field is missing or empty. */
+function objectFromColonFields(item: string, fields: readonly string[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  let rest = item;
+  for (const [i, field] of fields.entries()) {
+    const colon = i === fields.length - 1 ? rest.length : rest.indexOf(':');
+    if (colon <= 0 && i < fields.length - 1) return undefined;
+    out[field] = rest.slice(0, colon);
+    rest = rest.slice(colon + 1);
+  }
+  return out;
 }
 
 function parseEnvJson(envName: string, raw: string): unknown {

@@ -5,6 +5,7 @@
  * `.` → `_`), e.g. `TASQUES_SERVER_BIND_ADDRESS=0.0.0.0:8080`.
  */
 import { FormatRegistry, type Static, Type } from '@sinclair/typebox';
+import { ROLES } from '../domain/access.js';
 import { isGoDuration } from '../domain/duration.js';
 
 FormatRegistry.Set('go-duration', isGoDuration);
@@ -17,9 +18,32 @@ const PositiveInt = (defaultValue: number, description: string, maximum = 2_147_
 
 const Secret = (description: string) => Type.String({ description, secret: true });
 
+const Role = (description: string) => Type.Union(ROLES.map((role) => Type.Literal(role)), { description });
+
+/**
+ * `envItemFields`: the fields of one item of a list in the environment's short form, colon-separated
+ * (`name:password`); the last field takes the rest of the item, colons included.
+ */
 export const BasicAuthUser = Type.Object(
-  { name: Type.String({ minLength: 1 }), password: Secret('the user password') },
-  { additionalProperties: false },
+  {
+    name: Type.String({ minLength: 1 }),
+    password: Secret('the user password'),
+    role: Type.Optional(Role('What the user may do (docs/auth.md); none: everything, as in v1.')),
+  },
+  { additionalProperties: false, envItemFields: ['name', 'password'] },
+);
+
+export const BearerToken = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Who the token is for, as logged and recorded for its actions.' }),
+    role: Role('What the token may do (docs/auth.md).'),
+    sha256: Type.String({
+      pattern: '^[0-9a-fA-F]{64}$',
+      secret: true,
+      description: 'Hex sha256 of the token (`tasques token hash`); the token itself is never configured.',
+    }),
+  },
+  { additionalProperties: false, envItemFields: ['name', 'role', 'sha256'] },
 );
 
 export const ServerConfigSchema = Type.Object(
@@ -63,7 +87,13 @@ export const ServerConfigSchema = Type.Object(
       {
         basic_auth: Type.Array(BasicAuthUser, {
           default: [],
-          description: 'HTTP basic-auth users (v1 key). When non-empty every task and recurring-task route needs one.',
+          description:
+            'HTTP basic-auth users (v1 key), each `{name, password, role?}`. When users or bearer tokens are configured every task, recurring-task and operator route needs one. A user without a `role` may do everything (v1); roles: `read`, `worker`, `producer`, `operator`, `all` (docs/auth.md). In the environment: JSON, or `name:password,name2:password2` (no roles).',
+        }),
+        bearer_tokens: Type.Array(BearerToken, {
+          default: [],
+          description:
+            'Bearer tokens (`Authorization: Bearer <token>`), each `{name, role, sha256}`: for services without passwords. Only the sha256 of a token is configured; `tasques token new` makes a token and its hash. In the environment: JSON, or `name:role:sha256,...`.',
         }),
       },
       { default: {} },
@@ -78,7 +108,7 @@ export const ServerConfigSchema = Type.Object(
         require_auth: Type.Boolean({
           default: false,
           description:
-            'Put `GET /metrics` behind the basic auth of `auth.basic_auth` (when users are configured). Off by default: scrapers often cannot send credentials, and the metrics hold no task data beyond counts per queue.',
+            'Put `GET /metrics` behind the auth (when users or bearer tokens are configured; `read` access). Off by default: scrapers often cannot send credentials, and the metrics hold no task data beyond counts per queue.',
         }),
         queue_stats_max_age: Duration(
           '5s',

@@ -16,6 +16,11 @@ export const ERROR_CODES = {
     status: 413,
     meaning: 'The request body is larger than `tasks.limits.body_limit_bytes`.',
   },
+  FORBIDDEN: {
+    code: 'TQ_ERR_FORBIDDEN',
+    status: 403,
+    meaning: 'The credentials are valid but their role does not allow this route (docs/auth.md: roles and access classes).',
+  },
   INTERNAL: {
     code: 'TQ_ERR_INTERNAL',
     status: 500,
@@ -99,7 +104,7 @@ export const ERROR_CODES = {
   UNAUTHORIZED: {
     code: 'TQ_ERR_UNAUTHORIZED',
     status: 401,
-    meaning: 'Basic-auth users are configured and the request has no valid credentials.',
+    meaning: 'Basic-auth users or bearer tokens are configured and the request has no valid credentials.',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     code: 'TQ_ERR_UNSUPPORTED_MEDIA_TYPE',

@@ -9,10 +9,11 @@ import { isGoDuration } from '../domain/duration.js';
 import { MAX_PATH_PARAM_LENGTH } from '../domain/identifiers.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
-import { dashboardRoutes } from './dashboard.js';
-import { type BasicAuthUser, isProtectedPath, registerBasicAuth } from './plugins/auth.js';
+import { dashboardRoutes, TASQUES_LOGO_SVG } from './dashboard.js';
+import { type AuthSettings, authConfigured, isProtectedRoute, registerAuth } from './plugins/auth.js';
 import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
+import { identityRoutes } from './routes/identity.js';
 import { batchRoutes } from './routes/batch.js';
 import { operatorRoutes } from './routes/operator.js';
 import { recurringRoutes } from './routes/recurring.js';
@@ -62,7 +63,14 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Longest time to receive the request headers. */
   headersTimeoutMs?: number;
-  basicAuthUsers?: readonly BasicAuthUser[];
+  /** Basic-auth users and bearer tokens; none: every route is open (v1 without `auth.basic_auth`). */
+  auth?: AuthSettings;
+  /**
+   * Without auth, still describe both schemes as optional in the OpenAPI document: the committed
+   * openapi.json (src/server/openapi.ts), from which clients are generated. A served document says what
+   * this server requires.
+   */
+  documentOptionalAuth?: boolean;
   logger?: FastifyServerOptions['logger'];
   /** The package version, shown in the OpenAPI document. */
   version: string;
@@ -183,13 +191,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const methodsOf = trackRouteMethods(app); // first, to see every route
   options.observability?.(app);
   registerErrorHandling(app, methodsOf);
-  registerBasicAuth(app, options.basicAuthUsers ?? []);
+  registerAuth(app, options.auth ?? {});
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
-  // The routes behind the optional basic auth say so in the OpenAPI document; `{}` is the alternative
-  // of no credentials, for a server without users.
+  // With auth on, the routes behind it say so in the OpenAPI document, and its schemes make the Swagger
+  // UI show its Authorize button. Without auth there is neither, except in the committed openapi.json,
+  // which describes both schemes as optional (`{}` is the alternative of no credentials) so that
+  // generated clients can send credentials.
+  const withAuth = authConfigured(options.auth);
+  const schemes = openApiSecuritySchemes(withAuth ? (options.auth ?? {}) : ALL_SCHEMES);
+  const documentAuth = withAuth || options.documentOptionalAuth === true;
+  const security = [...Object.keys(schemes).map((name) => ({ [name]: [] })), ...(withAuth ? [] : [{}])];
   app.addHook('onRoute', (route) => {
-    if (route.schema && !route.schema.hide && isProtectedPath(route.url)) {
-      route.schema = { ...route.schema, security: [{ basicAuth: [] }, {}] };
+    if (documentAuth && route.schema && !route.schema.hide && isProtectedRoute(route.url, route.config)) {
+      route.schema = { ...route.schema, security };
     }
   });
 
@@ -203,17 +217,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         version: options.version,
         license: { name: 'MIT' },
       },
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
+      ...(documentAuth ? { components: { securitySchemes: schemes } } : {}),
       tags: [
         { name: 'tasks', description: 'Enqueue, claim and complete tasks' },
         { name: 'recurring-tasks', description: 'Tasks enqueued on a schedule' },
         { name: 'batch', description: 'Many tasks per call (additive to v1), for throughput' },
         { name: 'operator', description: 'Listing, queue statistics and operator actions (additive to v1)' },
+        { name: 'auth', description: 'The caller\'s identity and role (additive to v1)' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/swagger' });
+  await app.register(swaggerUi, {
+    routePrefix: '/swagger',
+    // The project's name and mark, not the framework's; the logo links back to the dashboard.
+    theme: {
+      title: 'Tasques API',
+      favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: TASQUES_LOGO_SVG }],
+    },
+    logo: { type: 'image/svg+xml', content: TASQUES_LOGO_SVG, href: '/dashboard/', target: '_self' },
+    // Credentials typed into the Authorize dialog survive a reload of the page (in this browser only).
+    uiConfig: { persistAuthorization: withAuth },
+  });
   await app.register(dashboardRoutes()); // the web dashboard at /dashboard/ (and / redirects there)
   const document = () => app.swagger();
   app.get('/openapi.json', { schema: { hide: true } }, async () => document());
@@ -225,5 +250,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
   await app.register(operatorRoutes(options.engine));
+  await app.register(identityRoutes());
   return app;
+}
+
+/** Stands for "a user and a token" when the committed document names every scheme. */
+const ALL_SCHEMES: AuthSettings = {
+  basicAuthUsers: [{ name: '', password: '' }],
+  bearerTokens: [{ name: '', sha256: '', role: 'all' }],
+};
+
+/** The schemes that match the configured identities: basic for users, bearer for tokens. */
+function openApiSecuritySchemes(auth: AuthSettings): Record<string, { type: 'http'; scheme: string; description?: string }> {
+  return {
+    ...((auth.basicAuthUsers?.length ?? 0) > 0 ? { basicAuth: { type: 'http' as const, scheme: 'basic' } } : {}),
+    ...((auth.bearerTokens?.length ?? 0) > 0
+      ? { bearerAuth: { type: 'http' as const, scheme: 'bearer', description: 'A token of `auth.bearer_tokens`' } }
+      : {}),
+  };
 }

@@ -17,6 +17,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url));
 export const DASHBOARD_PREFIX = '/dashboard/';
+/** The project's mark (the dashboard's favicon), also the Swagger UI's logo and icon. */
+export const TASQUES_LOGO_SVG = readFileSync(join(DASHBOARD_DIR, 'favicon.svg'));
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -96,7 +96,8 @@ export function httpObservability(options: HttpObservabilityOptions): (app: Fast
     if (metrics !== undefined) {
       app.get(
         '/metrics',
-        { schema: { hide: true }, config: { requireAuth: options.metricsRequireAuth === true } },
+        // Behind the auth only when asked (read access: the figures are counts per queue); open otherwise.
+        { schema: { hide: true }, config: options.metricsRequireAuth === true ? { requireAuth: true, access: 'read' } : {} },
         async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.render()),
       );
     }

@@ -1,4 +1,9 @@
-/** The OpenAPI document as the route schemas describe it, from an app built over a throwaway store. */
+/**
+ * The OpenAPI document as the route schemas describe it, from an app built over a throwaway store: the
+ * committed openapi.json. It describes basic auth and bearer tokens as optional; a running server serves
+ * the variant that matches its configuration (no security without auth, the Swagger UI then has no
+ * Authorize button).
+ */
 import { systemClock } from '../service/clock.js';
 import { validateConfig } from '../config/load.js';
 import { engineSettings } from './engine-settings.js';
@@ -14,6 +19,7 @@ export async function generateOpenApiDocument(): Promise<unknown> {
     engine: new TaskEngine(store, engineSettings(config), systemClock),
     bodyLimitBytes: config.tasks.limits.body_limit_bytes,
     version: VERSION,
+    documentOptionalAuth: true,
   });
   await app.ready();
   const document = app.swagger();

@@ -125,7 +125,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     bodyLimitBytes: config.tasks.limits.body_limit_bytes,
     requestTimeoutMs: durationMs(config.http.request_timeout),
     headersTimeoutMs: durationMs(config.http.headers_timeout),
-    basicAuthUsers: config.auth.basic_auth,
+    auth: { basicAuthUsers: config.auth.basic_auth, bearerTokens: config.auth.bearer_tokens },
     logger: loggerOptions(config, tracing),
     version: VERSION,
     observability: httpObservability({ health, metrics, metricsRequireAuth: config.metrics.require_auth, tracing }),

@@ -56,7 +56,7 @@ describe('tasques show config', { concurrency: 4 }, () => {
     assert.equal(server.bind_address, 'localhost:8080');
     assert.equal(server.shutdown_timeout, '5s');
     assert.deepEqual(server.logging, { json: true, level: 'info' });
-    assert.deepEqual(server.auth, { basic_auth: [] });
+    assert.deepEqual(server.auth, { basic_auth: [], bearer_tokens: [] });
     assert.equal(server.store.kind, 'sqlite');
     assert.deepEqual(server.store.sqlite, { path: 'tasques.db', synchronous: 'normal', busy_timeout: '5s' });
     assert.deepEqual(server.tasks.defaults, {

@@ -15,7 +15,7 @@ test('the committed openapi.json matches the route schemas', LIMIT, async () => 
   );
 });
 
-test('the document states the rules: basicAuth on every task, recurring and operator route; queue names, worker ids, durations', LIMIT, async () => {
+test('the document states the rules: optional basic auth or bearer token on every task, recurring and operator route; queue names, worker ids, durations', LIMIT, async () => {
   const doc = JSON.parse(JSON.stringify(await generateOpenApiDocument())) as {
     paths: Record<string, Record<string, { security?: unknown; parameters?: { name: string; in: string; schema: Record<string, unknown> }[] }>>;
     components: { schemas: Record<string, { properties: Record<string, Record<string, unknown>> }> };
@@ -24,7 +24,7 @@ test('the document states the rules: basicAuth on every task, recurring and oper
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(methods)) {
       operations++;
-      assert.deepEqual(operation.security, [{ basicAuth: [] }, {}], `${method} ${path} declares the optional basic auth`);
+      assert.deepEqual(operation.security, [{ basicAuth: [] }, { bearerAuth: [] }, {}], `${method} ${path} declares the optional auth`);
       for (const p of operation.parameters ?? []) {
         if (p.in === 'path' && p.name === 'queue') assert.equal(typeof p.schema.pattern, 'string', `${method} ${path} queue pattern`);
         if (p.name === 'x-tasques-worker-id') assert.equal(p.schema.minLength, 1, `${method} ${path} worker id`);

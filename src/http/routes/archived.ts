@@ -15,6 +15,7 @@ export function archivedRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Params: { queue: string; id: string } }>(
       '/tasques/archived/:queue/:id',
       {
+        config: { access: 'read' },
         preValidation: checkQueueParam,
         schema: {
           operationId: 'get-archived-task',

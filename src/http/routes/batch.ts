@@ -50,6 +50,7 @@ export function batchRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.post<{ Body: NewTaskBatchJson }>(
       '/tasques/batch',
       {
+        config: { access: 'produce' },
         schema: {
           operationId: 'create-tasks',
           summary: 'Add many Tasks',
@@ -72,6 +73,7 @@ export function batchRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.put<{ Body: DoneBatchJson }>(
       '/tasques/done',
       {
+        config: { access: 'work' },
         schema: {
           operationId: 'mark-claimed-tasks-done',
           summary: 'Mark many claimed Tasks as done',

@@ -147,6 +147,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Querystring: TaskListQueryJson }>(
       '/tasques',
       {
+        config: { access: 'read' },
         schema: {
           operationId: 'list-tasks',
           summary: 'List and search tasks',
@@ -170,6 +171,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Querystring: WindowQueryJson }>(
       '/queues',
       {
+        config: { access: 'read' },
         schema: {
           operationId: 'list-queue-stats',
           summary: 'Statistics of every queue',
@@ -188,6 +190,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Params: { queue: string }; Querystring: WindowQueryJson }>(
       '/queues/:queue',
       {
+        config: { access: 'read' },
         preValidation: checkQueueParam,
         schema: {
           operationId: 'get-queue-stats',
@@ -213,6 +216,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
       app.put<{ Params: { queue: string } }>(
         `/queues/:queue/${action}`,
         {
+          config: { access: 'operate' },
           preValidation: checkQueueParam,
           schema: {
             operationId: `${action}-queue`,
@@ -234,6 +238,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.put<{ Params: { queue: string; id: string } }>(
       '/tasques/retry/:queue/:id',
       {
+        config: { access: 'operate' },
         preValidation: checkQueueParam,
         schema: {
           operationId: 'retry-dead-task',
@@ -252,6 +257,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.put<{ Params: { queue: string; id: string }; Body: CancelJson | undefined }>(
       '/tasques/cancel/:queue/:id',
       {
+        config: { access: 'operate' },
         preValidation: checkQueueParam,
         schema: {
           operationId: 'cancel-waiting-task',
@@ -272,6 +278,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get(
       '/schedule',
       {
+        config: { access: 'read' },
         schema: {
           operationId: 'get-recurring-schedule',
           summary: 'When each recurring task fires next',

@@ -53,6 +53,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.post<{ Body: NewRecurringTaskJson }>(
       '/recurring_tasques',
       {
+        config: { access: 'operate' },
         schema: {
           operationId: 'create-recurring-task',
           summary: 'Add a new Recurring Task',
@@ -77,6 +78,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get(
       '/recurring_tasques',
       {
+        config: { access: 'read' },
         schema: {
           operationId: 'list-existing-recurring-tasks',
           summary: 'List Recurring Tasks',
@@ -91,6 +93,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Params: { id: string } }>(
       '/recurring_tasques/:id',
       {
+        config: { access: 'read' },
         schema: {
           operationId: 'get-existing-recurring-task',
           summary: 'Get a Recurring Task',
@@ -105,6 +108,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.put<{ Params: { id: string }; Body: RecurringTaskUpdateJson }>(
       '/recurring_tasques/:id',
       {
+        config: { access: 'operate' },
         schema: {
           operationId: 'update-existing-recurring-task',
           summary: 'Update a Recurring Task',
@@ -132,6 +136,7 @@ export function recurringRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.delete<{ Params: { id: string } }>(
       '/recurring_tasques/:id',
       {
+        config: { access: 'operate' },
         schema: {
           operationId: 'delete-existing-recurring-task',
           summary: 'Delete a Recurring Task',

@@ -83,6 +83,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.post<{ Body: NewTaskJson }>(
       '/tasques',
       {
+        config: { access: 'produce' },
         schema: {
           operationId: 'create-task',
           summary: 'Add a new Task',
@@ -101,6 +102,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.get<{ Params: { queue: string; id: string } }>(
       '/tasques/:queue/:id',
       {
+        config: { access: 'read' },
         onRequest: checkQueueParam,
         schema: {
           operationId: 'get-existing-task',
@@ -116,6 +118,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.post<{ Body: ClaimJson }>(
       '/tasques/claims',
       {
+        config: { access: 'work' },
         // v1 checks the worker id before it reads the body: onRequest runs before body parsing.
         onRequest: async (request) => {
           workerIdOf(request);
@@ -175,6 +178,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
     app.delete<{ Params: { queue: string; id: string } }>(
       '/tasques/claims/:queue/:id',
       {
+        config: { access: 'work' },
         onRequest: checkQueueParam,
         schema: {
           operationId: 'unclaim-existing-task',
@@ -225,6 +229,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
       app.put<{ Params: { queue: string; id: string }; Body: DataBodyJson }>(
         route.path,
         {
+          config: { access: 'work' },
           onRequest: checkQueueParam,
           schema: {
             operationId: route.operationId,

@@ -60,8 +60,8 @@ export const errorResponses = (...statuses: number[]) =>
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Bad request: invalid body, queue name or missing X-TASQUES-WORKER-ID; or the task is not claimed',
-  401: 'Authentication required (when basic auth is configured)',
-  403: 'The task is claimed by another worker',
+  401: 'Authentication required (when basic-auth users or bearer tokens are configured)',
+  403: 'The task is claimed by another worker; or (with auth) the role may not use this route',
   404: 'Not found',
   409: 'Conflict: the id is already used, or a concurrent write won',
   413: 'Request body too large',

@@ -16,6 +16,7 @@ export type TaskState = 'queued' | 'claimed' | 'failed' | 'done' | 'dead';
 export type ErrorCode =
   | 'TQ_ERR_BAD_REQUEST'
   | 'TQ_ERR_BODY_TOO_LARGE'
+  | 'TQ_ERR_FORBIDDEN'
   | 'TQ_ERR_INTERNAL'
   | 'TQ_ERR_INVALID_QUEUE_NAME'
   | 'TQ_ERR_METHOD_NOT_ALLOWED'
