@@ -1,11 +1,12 @@
 /**
- * The `tasques` command line: `serve` (the default), `setup` and `show config`.
+ * The `tasques` command line: `serve` (the default), `setup`, `show config`, and `token new|hash`.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, maskSecrets } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
 import { createServer, VERSION } from '../server/server.js';
 import { runSetup, type SetupFlags, SetupUsageError } from '../server/setup.js';
+import { bearerTokenSha256, newBearerToken } from '../server/tokens.js';
 
 const CONFIG_HELP = `  -c, --config FILE   YAML config file (default: ./tasques.yaml or ./config/tasques.yaml if present).
                       Every key can be overridden by TASQUES_SERVER_<KEY PATH>, e.g.
@@ -22,6 +23,8 @@ Commands:
                  Elasticsearch only, optional: Kibana data views and a dashboard, imported with
                  --kibana-url (or store.elasticsearch.kibana.url) and/or written to --kibana-export.
   show config    Print the effective configuration as JSON, secrets masked.
+  token new      Make a bearer token; print it and the sha256 to configure (auth.bearer_tokens).
+  token hash     Print the sha256 of a token read from stdin.
   version        Print the version (also: --version, -V).
 
 Options:
@@ -39,7 +42,7 @@ Setup options (store.kind: elasticsearch):
 \`tasques <command> --help\` describes one command.
 `;
 
-type Command = 'serve' | 'setup' | 'show config' | 'version';
+type Command = 'serve' | 'setup' | 'show config' | 'token new' | 'token hash' | 'version';
 type OptionName = 'config' | 'help' | 'version' | 'kibana-url' | 'kibana-export';
 
 /** Every option of every command; which command accepts which is in COMMANDS. */
@@ -88,6 +91,28 @@ JSON, with secrets masked.
 
 Options:
 ${CONFIG_HELP}
+`,
+  },
+  'token new': {
+    options: ['help'],
+    usage: `Usage: tasques token new
+
+Makes a bearer token (32 random bytes) and prints one JSON line: {"token": "...", "sha256": "..."}.
+Give the token to the service; configure only the sha256, with a name and a role, e.g.
+
+  auth:
+    bearer_tokens:
+      - name: billing-service
+        role: producer
+        sha256: <the sha256>
+`,
+  },
+  'token hash': {
+    options: ['help'],
+    usage: `Usage: tasques token hash < token-file
+
+Reads a token from stdin (its first line) and prints the sha256 to configure in auth.bearer_tokens.
+The token is read from stdin, not from an argument, so that it does not show in the process list.
 `,
   },
   version: {
@@ -164,6 +189,19 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  if (command === 'token new') {
+    process.stdout.write(`${JSON.stringify(newBearerToken())}\n`);
+    return 0;
+  }
+  if (command === 'token hash') {
+    const token = (await readStdin()).split(/\r?\n/)[0] ?? '';
+    if (token.trim() === '' || /\s/.test(token)) {
+      process.stderr.write('tasques token hash: stdin must hold one token, without spaces, on its first line\n');
+      return 2;
+    }
+    process.stdout.write(`${bearerTokenSha256(token)}\n`);
+    return 0;
+  }
   const kibana: SetupFlags = { kibanaUrl: parsed.values['kibana-url'], kibanaExport: parsed.values['kibana-export'] };
   let loaded;
   try {
@@ -181,6 +219,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'setup') return setup(loaded.config, kibana);
   return serve(loaded.config, loaded.file, loaded.ignoredV1Keys);
+}
+
+/** All of stdin, for `token hash` (at most 64 KiB: a token is short). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > 65_536) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function setup(config: ServerConfig, flags: SetupFlags): Promise<number> {

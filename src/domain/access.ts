@@ -2,6 +2,7 @@
  * Who may do what (issue 16, item 8). Every protected route needs one access class; a role is the set
  * of classes it allows. docs/auth.md is the prose version of these two tables.
  */
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * What a route does: `read` (look: GETs, the dashboard), `produce` (create tasks), `work` (claim,
@@ -35,4 +36,16 @@ export const ROLE_ACCESS: Readonly<Record<Role, readonly AccessClass[]>> = {
 export function roleAllows(role: Role, access: AccessClass | undefined): boolean {
   if (access === undefined) return role === 'all';
   return ROLE_ACCESS[role].includes(access);
+}
+
+/** Hex sha256 of a bearer token: what `auth.bearer_tokens[].sha256` holds (`tasques token hash`). */
+export const bearerTokenSha256 = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+/**
+ * A new bearer token: 32 random bytes, base64url, after a `tq_` prefix that secret scanners can match.
+ * Its sha256 is safe to configure: 256 random bits cannot be recovered from the hash.
+ */
+export function newBearerToken(): { token: string; sha256: string } {
+  const token = `tq_${randomBytes(32).toString('base64url')}`;
+  return { token, sha256: bearerTokenSha256(token) };
 }

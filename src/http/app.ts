@@ -10,7 +10,7 @@ import { MAX_PATH_PARAM_LENGTH } from '../domain/identifiers.js';
 import type { TaskEngine } from '../engine/task-engine.js';
 import { ERROR_CODES, errors } from '../errors/index.js';
 import { dashboardRoutes, TASQUES_LOGO_SVG } from './dashboard.js';
-import { type AuthSettings, authConfigured, isProtectedRoute, registerAuth } from './plugins/auth.js';
+import { type AuthSettings, authConfigured, isProtectedRoute, registerAuth, trackRouteAccess } from './plugins/auth.js';
 import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { identityRoutes } from './routes/identity.js';
@@ -189,6 +189,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const methodsOf = trackRouteMethods(app); // first, to see every route
+  trackRouteAccess(app);
   options.observability?.(app);
   registerErrorHandling(app, methodsOf);
   registerAuth(app, options.auth ?? {});

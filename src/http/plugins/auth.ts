@@ -68,10 +68,32 @@ export const isProtectedRoute = (url: string, config: { access?: AccessClass; re
 export const authConfigured = (settings: AuthSettings | undefined): boolean =>
   (settings?.basicAuthUsers?.length ?? 0) > 0 || (settings?.bearerTokens?.length ?? 0) > 0;
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** One route as the auth sees it: for the test that every protected route declares its access class. */
+export interface RouteAccess {
+  method: string;
+  url: string;
+  access: AccessClass | undefined;
+  /** Behind the auth once users or tokens are configured. */
+  protected: boolean;
+}
 
-/** Hex sha256 of a bearer token: what `auth.bearer_tokens[].sha256` holds (`tasques token hash`). */
-export const bearerTokenSha256 = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+const routeTables = new WeakMap<FastifyInstance, RouteAccess[]>();
+
+/** Records every route added from now on; call first, before any route. */
+export function trackRouteAccess(app: FastifyInstance): void {
+  const table: RouteAccess[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      table.push({ method, url: route.url, access: route.config?.access, protected: isProtectedRoute(route.url, route.config) });
+    }
+  });
+}
+
+/** Every route of an app built by buildApp, with its access class. */
+export const routeAccessTable = (app: FastifyInstance): readonly RouteAccess[] => routeTables.get(app) ?? [];
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
 interface Credential {
   digest: Buffer;
