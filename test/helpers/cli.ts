@@ -64,6 +64,8 @@ export interface RunCliOptions {
   cwd?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Written to the command's stdin, which is then closed (empty when unset). */
+  stdin?: string;
 }
 
 /** Runs `node bin/tasques.mjs ...args` to completion. */
@@ -73,8 +75,9 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     const child = spawn(process.execPath, [CLI_PATH, ...args], {
       cwd,
       env: childEnv(options.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(options.stdin ?? ''); // an empty stdin, as /dev/null, unless input is given
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
