@@ -411,3 +411,54 @@ describe('durationMs', () => {
     assert.equal(durationMs('500us'), 0.5);
   });
 });
+
+describe('roles and bearer tokens (auth.*)', () => {
+  const HASH = 'a'.repeat(64);
+  const HASH2 = `${'b'.repeat(63)}C`;
+
+  it('reads users with roles and tokens from the file and from the environment short forms', () => {
+    const env = (vars: Record<string, string>) => loadConfig({ env: vars, cwd: mkdtempSync(join(tmpdir(), 'tq-auth-')) }).config.auth;
+    assert.deepEqual(env({ TASQUES_SERVER_AUTH_BEARER_TOKENS: `svc:worker:${HASH},ui:read:${HASH2}` }).bearer_tokens, [
+      { name: 'svc', role: 'worker', sha256: HASH },
+      { name: 'ui', role: 'read', sha256: HASH2 },
+    ]);
+    assert.deepEqual(
+      env({ TASQUES_SERVER_AUTH_BASIC_AUTH: '[{"name":"ops","password":"x","role":"operator"},{"name":"v1","password":"y"}]' }).basic_auth,
+      [
+        { name: 'ops', password: 'x', role: 'operator' },
+        { name: 'v1', password: 'y' },
+      ],
+    );
+    const config = validateConfig({ auth: { basic_auth: [{ name: 'a', password: 'b', role: 'producer' }] } });
+    assert.equal(config.auth.basic_auth[0]?.role, 'producer');
+  });
+
+  it('refuses an unknown role, a malformed hash, a token without a role, and one token or name twice', () => {
+    assertConfigError(
+      () => validateConfig({ auth: { basic_auth: [{ name: 'a', password: 'b', role: 'admin' }] } }),
+      'tasques.server.auth.basic_auth.0.role',
+      '"read", "worker", "producer", "operator", "all"',
+    );
+    assertConfigError(() => validateConfig({ auth: { bearer_tokens: [{ name: 't', role: 'read', sha256: 'abc' }] } }), 'tasques.server.auth.bearer_tokens.0.sha256');
+    assertConfigError(() => validateConfig({ auth: { bearer_tokens: [{ name: 't', sha256: HASH }] } }), 'tasques.server.auth.bearer_tokens.0');
+    assertConfigError(
+      () => loadConfig({ env: { TASQUES_SERVER_AUTH_BEARER_TOKENS: `svc:${HASH}` } }),
+      'tasques.server.auth.bearer_tokens.0',
+    );
+    assertConfigError(
+      () => validateConfig({ auth: { bearer_tokens: [{ name: 't', role: 'read', sha256: HASH }, { name: 't', role: 'worker', sha256: HASH2 }] } }),
+      'the name "t" is there twice',
+    );
+    assertConfigError(
+      () => validateConfig({ auth: { bearer_tokens: [{ name: 't', role: 'read', sha256: HASH }, { name: 'u', role: 'worker', sha256: HASH.toUpperCase() }] } }),
+      'two entries have the same sha256',
+    );
+  });
+
+  it('masks token hashes like passwords', () => {
+    const masked = maskSecrets(validateConfig({ auth: { bearer_tokens: [{ name: 't', role: 'read', sha256: HASH }] } })) as {
+      auth: { bearer_tokens: unknown[] };
+    };
+    assert.deepEqual(masked.auth.bearer_tokens, [{ name: 't', role: 'read', sha256: '******' }]);
+  });
+});
