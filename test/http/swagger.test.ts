@@ -1,5 +1,6 @@
 // The Swagger UI (served from local assets, no CDN) and the OpenAPI document at v1's and our paths.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { assertJsonContentType, LIMIT, startTestServer } from '../helpers/http.js';
 
@@ -87,4 +88,41 @@ test('/openapi.json and /swagger/doc.json serve the same OpenAPI 3 document with
   for (const name of ['task.Task', 'task.NewTask', 'task.Claim', 'common.Body', 'recurring.Task', 'recurring.NewTask']) {
     assert.ok(name in a.json.components.schemas, `component ${name}`);
   }
+});
+
+test('the Swagger UI carries the project\'s name and mark, not the framework\'s', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  const page = await ts.request({ method: 'GET', url: '/swagger/' });
+  assert.match(page.body, /<title>Tasques API<\/title>/);
+  assert.doesNotMatch(page.body, /<title>Swagger UI<\/title>/);
+  const icon = /<link rel="icon" type="image\/svg\+xml" href="([^"]+)"/.exec(page.body)?.[1];
+  assert.ok(icon, 'the page links the Tasques icon');
+  const mark = readFileSync(new URL('../../dashboard/favicon.svg', import.meta.url));
+  const served = await ts.request({ method: 'GET', url: new URL(icon, 'http://localhost/swagger/').pathname });
+  assert.equal(served.status, 200);
+  assert.equal(served.body, mark.toString('utf8'));
+  const init = await ts.request({ method: 'GET', url: '/swagger/static/swagger-initializer.js' });
+  assert.ok(init.body.includes(`data:image/svg+xml;base64,${mark.toString('base64')}`), 'the top bar shows the Tasques mark');
+  assert.match(init.body, /img\.href = '\/dashboard\/'/, 'the mark links to the dashboard');
+});
+
+test('the served document has security schemes (the UI\'s Authorize button) only when auth is configured', LIMIT, async (t) => {
+  type Doc = { components?: { securitySchemes?: Record<string, unknown> }; paths: Record<string, Record<string, { security?: unknown }>> };
+  const served = async (auth: Record<string, unknown> | undefined) => {
+    const ts = await startTestServer(t, auth === undefined ? {} : { auth });
+    const ui = (await ts.request({ method: 'GET', url: '/swagger/json' })).json as Doc;
+    assert.deepEqual(ui, (await ts.request({ method: 'GET', url: '/openapi.json' })).json);
+    return ui;
+  };
+  const open = await served(undefined);
+  assert.equal(open.components?.securitySchemes, undefined, 'no auth: no schemes, no Authorize button');
+  for (const [path, methods] of Object.entries(open.paths)) {
+    for (const [method, op] of Object.entries(methods)) assert.equal(op.security, undefined, `${method} ${path}`);
+  }
+  const users = await served({ basic_auth: [{ name: 'a', password: 'b' }] });
+  assert.deepEqual(users.components?.securitySchemes, { basicAuth: { type: 'http', scheme: 'basic' } });
+  assert.deepEqual(users.paths['/tasques']?.post?.security, [{ basicAuth: [] }], 'required, no anonymous alternative');
+  const both = await served({ basic_auth: [{ name: 'a', password: 'b' }], bearer_tokens: [{ name: 't', role: 'read', sha256: 'f'.repeat(64) }] });
+  assert.deepEqual(Object.keys(both.components?.securitySchemes ?? {}), ['basicAuth', 'bearerAuth']);
+  assert.deepEqual(both.paths['/whoami']?.get?.security, [{ basicAuth: [] }, { bearerAuth: [] }]);
 });
