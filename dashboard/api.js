@@ -1,5 +1,6 @@
 // The dashboard's only way to the server: the public HTTP API (v1 routes and the operator routes of
-// docs/design/operator-api.md), same origin, credentials as the browser holds them (basic auth).
+// docs/design/operator-api.md), same origin, credentials as the browser holds them (basic auth), or a
+// bearer token typed into the sign-in field (kept in sessionStorage: this tab only, gone when it closes).
 
 export class ApiError extends Error {
   constructor(status, message, code) {
@@ -15,12 +16,25 @@ const enc = encodeURIComponent;
 /** The API root: the dashboard is served at <root>/dashboard/, so the API is one level up. */
 const ROOT = new URL('../', location.href.split('#')[0]).pathname.replace(/\/$/, '');
 
+const TOKEN_KEY = 'tasques.dashboard.token';
+
+/** The bearer token of this tab, if one was signed in with. */
+export const bearerToken = {
+  get: () => sessionStorage.getItem(TOKEN_KEY) ?? '',
+  set: (token) => (token ? sessionStorage.setItem(TOKEN_KEY, token) : sessionStorage.removeItem(TOKEN_KEY)),
+};
+
 async function call(method, path, body) {
   let res;
+  const token = bearerToken.get();
   try {
     res = await fetch(ROOT + path, {
       method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
@@ -65,4 +79,6 @@ export const api = {
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */
   schedule: () => call('GET', '/schedule'),
+  /** `{name, scheme, role, access: [class]}`: who this dashboard is signed in as. */
+  whoami: () => call('GET', '/whoami'),
 };

@@ -5,6 +5,7 @@
 import { ApiError } from './api.js';
 import { h, replaceChildren } from './dom.js';
 import { fmtAbsolute, fmtRelative } from './format.js';
+import { loadIdentity } from './identity.js';
 import { queuesView } from './views/queues.js';
 import { recurringView } from './views/recurring.js';
 import { taskView } from './views/task.js';
@@ -49,8 +50,8 @@ const ctx = {
       showBanner(
         'error',
         'Authentication required.',
-        ' This server uses HTTP basic auth: reload the page and sign in with a configured user ' +
-          '(auth.basic_auth in the server configuration).',
+        ' Sign in with a bearer token above, or reload the page and sign in with a configured user ' +
+          '(auth.basic_auth and auth.bearer_tokens in the server configuration).',
       );
     } else {
       showBanner('error', err instanceof ApiError ? `Request failed: ${err.message}` : `Error: ${err.message ?? err}`);
@@ -158,4 +159,6 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden && autoEl.checked) void runRefresh();
 });
 window.addEventListener('hashchange', route);
+// Who is looking decides which actions show; a sign-in reloads the current view.
+void loadIdentity(() => void runRefresh());
 route();

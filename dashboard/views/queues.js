@@ -62,7 +62,7 @@ export function queuesView() {
         type: 'button',
         class: ['button', q.paused ? 'primary' : 'secondary', 'small'],
         disabled: busy.has(q.queue),
-        dataset: { action },
+        dataset: { action, access: 'operate' },
         'aria-label': `${q.paused ? 'Resume' : 'Pause'} queue ${q.queue}`,
         on: {
           click: async () => {

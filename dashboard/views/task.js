@@ -39,7 +39,7 @@ export function taskView() {
         {
           type: 'button',
           class: 'button primary',
-          dataset: { action: 'retry' },
+          dataset: { action: 'retry', access: 'operate' },
           title: 'Queue it again now, with a fresh set of retries',
           on: {
             click: async () => {
@@ -66,7 +66,7 @@ export function taskView() {
             {
               type: 'button',
               class: 'button danger-outline',
-              dataset: { action: 'cancel' },
+              dataset: { action: 'cancel', access: 'operate' },
               on: {
                 click: () => {
                   cancelOpen = true;
@@ -84,6 +84,7 @@ export function taskView() {
           'form',
           {
             class: 'cancel-form',
+            dataset: { access: 'operate' },
             on: {
               submit: async (e) => {
                 e.preventDefault();

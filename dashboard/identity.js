@@ -1,0 +1,89 @@
+// Who is looking (GET /whoami), the bearer-token sign-in, and hiding what the viewer may not do: the
+// page gets `data-may-operate="false"` when the role lacks operate access, and the stylesheet hides every
+// element marked `data-access="operate"` (pause, resume, retry, cancel…). The server refuses those calls
+// anyway (403); this only keeps a viewer from pressing buttons that cannot work.
+import { api, ApiError, bearerToken } from './api.js';
+import { h, replaceChildren } from './dom.js';
+
+const identityEl = document.getElementById('identity');
+
+/** Shows the identity, or the sign-in field when the server wants credentials; `onChange` reloads the view. */
+export async function loadIdentity(onChange) {
+  let me;
+  try {
+    me = await api.whoami();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      document.body.dataset.mayOperate = 'false';
+      showSignIn(onChange, bearerToken.get() !== '');
+      return;
+    }
+    // A server without /whoami (older) or unreachable: keep every button; the API still decides.
+    delete document.body.dataset.mayOperate;
+    replaceChildren(identityEl);
+    identityEl.hidden = true;
+    return;
+  }
+  document.body.dataset.mayOperate = String(me.access.includes('operate'));
+  document.body.dataset.role = me.role;
+  if (me.name === null) {
+    // No auth on this server.
+    replaceChildren(identityEl);
+    identityEl.hidden = true;
+    return;
+  }
+  const signOut =
+    me.scheme === 'bearer'
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'button link small',
+            dataset: { action: 'sign-out' },
+            on: {
+              click: () => {
+                bearerToken.set('');
+                void loadIdentity(onChange).then(onChange);
+              },
+            },
+          },
+          'Sign out',
+        )
+      : null;
+  replaceChildren(
+    identityEl,
+    h('span', { class: 'small' }, 'Signed in as ', h('strong', { dataset: { field: 'identity-name' } }, me.name), ' ', h('span', { class: 'muted', dataset: { field: 'identity-role' } }, `(${me.role})`)),
+    signOut,
+  );
+  identityEl.hidden = false;
+}
+
+function showSignIn(onChange, rejected) {
+  const input = h('input', {
+    type: 'password',
+    name: 'token',
+    autocomplete: 'off',
+    placeholder: 'Bearer token',
+    'aria-label': 'Bearer token',
+    required: true,
+  });
+  const form = h(
+    'form',
+    {
+      class: 'signin',
+      on: {
+        submit: async (e) => {
+          e.preventDefault();
+          bearerToken.set(input.value.trim());
+          await loadIdentity(onChange);
+          onChange();
+        },
+      },
+    },
+    h('span', { class: 'small' }, rejected ? 'That token was not accepted. ' : 'This server needs credentials. ', 'Sign in with a token:'),
+    input,
+    h('button', { type: 'submit', class: 'button primary small' }, 'Sign in'),
+  );
+  replaceChildren(identityEl, form);
+  identityEl.hidden = false;
+}
