@@ -3,6 +3,7 @@
  * server that never answers).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -424,6 +425,25 @@ describe('basic auth', () => {
       assert.equal(without.status, 401);
       const withAuth = new TasquesClient({ baseUrl: guarded.url, auth: { username: 'ops', password: 's3cret' } });
       assert.deepEqual(await withAuth.listRecurringTasks(), []);
+    } finally {
+      await guarded.dispose();
+    }
+  });
+
+  it('sends a bearer token; a role that may not use the route gets a typed 403', async () => {
+    const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+    const guarded = await startTestServer({
+      auth: { bearer_tokens: [{ name: 'svc', role: 'producer', sha256: sha256('tq_client-test') }] },
+    });
+    try {
+      const client = new TasquesClient({ baseUrl: guarded.url, bearerToken: 'tq_client-test' });
+      const created = await client.createTask({ queue: 'q', kind: 'k' });
+      assert.equal((await client.getTask('q', created.id)).id, created.id);
+      const denied = await client.pauseQueue('q').catch((e: unknown) => e);
+      assert.ok(denied instanceof TasquesApiError);
+      assert.equal(denied.status, 403);
+      assert.equal(denied.code, 'TQ_ERR_FORBIDDEN');
+      assert.throws(() => new TasquesClient({ baseUrl: guarded.url, bearerToken: 'x', auth: { username: 'a', password: 'b' } }), TypeError);
     } finally {
       await guarded.dispose();
     }

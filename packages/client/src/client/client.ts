@@ -58,6 +58,8 @@ export interface TasquesClientOptions {
   workerId?: string;
   /** HTTP basic auth (the server's `auth.basic_auth` users). */
   auth?: { username: string; password: string };
+  /** A bearer token (the server's `auth.bearer_tokens`), sent as `Authorization: Bearer …`; not with `auth`. */
+  bearerToken?: string;
   /** Extra headers on every request (e.g. a bearer token for a proxy in front of the server). */
   headers?: Record<string, string>;
   /**
@@ -163,10 +165,12 @@ export class TasquesClient {
     if (!/^https?:\/\//.test(this.baseUrl)) throw new TypeError(`baseUrl must be an http(s) URL, got ${this.baseUrl}`);
     this.workerId = options.workerId;
     this.headers = { accept: 'application/json', ...options.headers };
+    if (options.auth && options.bearerToken !== undefined) throw new TypeError('give either auth or bearerToken, not both');
     if (options.auth) {
       const token = Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64');
       this.headers.authorization = `Basic ${token}`;
     }
+    if (options.bearerToken !== undefined) this.headers.authorization = `Bearer ${options.bearerToken}`;
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.retries = Math.max(0, options.retry?.retries ?? 2);
     this.minDelayMs = options.retry?.minDelayMs ?? 100;
