@@ -200,6 +200,16 @@ test('with bearer tokens only, basic credentials are refused and the challenge i
   assertError(denied, 403, undefined, 'TQ_ERR_FORBIDDEN');
 });
 
+test('an unknown path or method under a protected prefix: 401 without credentials, then the router\'s 404/405 for any role', LIMIT, async (t) => {
+  const { config, all } = identities();
+  const ts = await startTestServer(t, config);
+  assertError(await ts.request({ method: 'GET', url: '/tasques/no/such/route' }), 401);
+  const worker = all.find((i) => i.role === 'worker') as Identity;
+  assertError(await ts.request({ method: 'GET', url: '/tasques/no/such/route', headers: worker.headers }), 404, undefined, 'TQ_ERR_ROUTE_NOT_FOUND');
+  const reader = all.find((i) => i.role === 'read') as Identity;
+  assertError(await ts.request({ method: 'PATCH', url: '/queues/q/pause', headers: reader.headers }), 405, undefined, 'TQ_ERR_METHOD_NOT_ALLOWED');
+});
+
 test('GET /whoami names the identity, its scheme, role and access; any role may call it', LIMIT, async (t) => {
   const { config, all } = identities();
   const ts = await startTestServer(t, config);
