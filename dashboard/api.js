@@ -3,11 +3,13 @@
 // bearer token typed into the sign-in field (kept in sessionStorage: this tab only, gone when it closes).
 
 export class ApiError extends Error {
-  constructor(status, message, code) {
+  constructor(status, message, code, challenge) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    /** A 401's WWW-Authenticate: `Basic …` while the server has users, `Bearer …` with tokens only. */
+    this.challenge = challenge;
   }
 }
 
@@ -51,7 +53,8 @@ async function call(method, path, body) {
   }
   if (!res.ok) {
     const message = json && typeof json.message === 'string' ? json.message : `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, message, json && typeof json.code === 'string' ? json.code : undefined);
+    const code = json && typeof json.code === 'string' ? json.code : undefined;
+    throw new ApiError(res.status, message, code, res.headers.get('www-authenticate') ?? undefined);
   }
   return json;
 }

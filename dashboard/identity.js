@@ -15,7 +15,11 @@ export async function loadIdentity(onChange) {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       document.body.dataset.mayOperate = 'false';
-      showSignIn(onChange, bearerToken.get() !== '');
+      // The token field only where tokens work: a Bearer challenge (tokens only), or a Basic one whose
+      // message offers a token too (users and tokens). With users only, the browser's own prompt is the way.
+      const tokens = /^Bearer/i.test(err.challenge ?? '') || /bearer token/i.test(err.message);
+      if (tokens) showSignIn(onChange, bearerToken.get() !== '');
+      else showBasicHint();
       return;
     }
     // A server without /whoami (older) or unreachable: keep every button; the API still decides.
@@ -55,6 +59,11 @@ export async function loadIdentity(onChange) {
     h('span', { class: 'small' }, 'Signed in as ', h('strong', { dataset: { field: 'identity-name' } }, me.name), ' ', h('span', { class: 'muted', dataset: { field: 'identity-role' } }, `(${me.role})`)),
     signOut,
   );
+  identityEl.hidden = false;
+}
+
+function showBasicHint() {
+  replaceChildren(identityEl, h('span', { class: 'small muted' }, 'Reload the page to sign in with a user name and password.'));
   identityEl.hidden = false;
 }
 

@@ -397,6 +397,9 @@ describe('the dashboard behind basic auth', { skip: SKIP }, () => {
       assert.equal((await answer).status(), 401);
       await page.locator('#banner[data-kind="error"]').waitFor();
       assert.match(await page.locator('#banner').innerText(), /Authentication required/);
+      // Users only: no token field, the browser's prompt is the way in.
+      await page.locator('#identity', { hasText: 'Reload the page to sign in' }).waitFor();
+      assert.equal(await page.locator('#identity input[name="token"]').count(), 0);
     } finally {
       await anonymous.close();
     }
@@ -409,6 +412,8 @@ describe('the dashboard behind basic auth', { skip: SKIP }, () => {
       await page.goto(`${server.url}/dashboard/#/queues`);
       await waitForText(page, 'tr[data-queue="emails"] td[data-state="queued"]', '1');
       assert.equal(await page.locator('#banner').isHidden(), true);
+      await page.locator('#identity [data-field="identity-name"]', { hasText: 'alice' }).waitFor();
+      assert.equal(await page.locator('#identity [data-field="identity-role"]').innerText(), '(all)', 'a user without a role (v1)');
     } finally {
       await signedIn.close();
     }
