@@ -113,3 +113,42 @@ describe('the dashboard with roles, in Chromium', { skip: SKIP }, () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+describe('the Swagger UI in Chromium', { skip: SKIP }, () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** The UI's title, whether it shows the Authorize button, and the src of its top-bar logo. */
+  async function look(env: Record<string, string>) {
+    const server = await startServer({ env });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${server.url}/swagger/`);
+      await page.locator('.swagger-ui .opblock').first().waitFor({ timeout: 30_000 });
+      const logo = page.locator('.swagger-ui .topbar a img');
+      await logo.waitFor();
+      return {
+        title: await page.title(),
+        authorize: await page.locator('.swagger-ui button.authorize').count(),
+        logo: (await logo.getAttribute('src')) ?? '',
+      };
+    } finally {
+      await page.close();
+      await server.kill();
+    }
+  }
+
+  it('is titled Tasques API with the Tasques mark, and has an Authorize button only with auth', async () => {
+    const open = await look({});
+    assert.equal(open.title, 'Tasques API');
+    assert.match(open.logo, /^data:image\/svg\+xml;base64,/);
+    assert.equal(open.authorize, 0, 'no auth: no Authorize button');
+    const guarded = await look({ TASQUES_SERVER_AUTH_BEARER_TOKENS: `svc:read:${sha256('tq_x')}` });
+    assert.equal(guarded.authorize, 1, 'auth: the Authorize button');
+  });
+});
