@@ -437,6 +437,7 @@ describe('basic auth', () => {
     });
     try {
       const client = new TasquesClient({ baseUrl: guarded.url, bearerToken: 'tq_client-test' });
+      assert.deepEqual(await client.whoami(), { name: 'svc', scheme: 'bearer', role: 'producer', access: ['produce', 'read', 'any'] });
       const created = await client.createTask({ queue: 'q', kind: 'k' });
       assert.equal((await client.getTask('q', created.id)).id, created.id);
       const denied = await client.pauseQueue('q').catch((e: unknown) => e);

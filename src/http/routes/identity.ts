@@ -2,27 +2,10 @@
  * `GET /whoami`: the identity a request authenticated as and what its role allows (docs/auth.md), so
  * that the dashboard can hide the actions its viewer may not take, and a service can check its token.
  */
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { ACCESS_CLASSES, ROLE_ACCESS, ROLES } from '../../domain/access.js';
+import { ROLE_ACCESS } from '../../domain/access.js';
+import { type WhoAmIJson, WhoAmISchema } from '../schemas/auth.js';
 import { errorResponses } from '../schemas/tasks.js';
-
-export const WhoAmISchema = Type.Object(
-  {
-    name: Type.Union([Type.String(), Type.Null()], { description: 'The user or token name; null when the server has no auth' }),
-    scheme: Type.Union([Type.Literal('basic'), Type.Literal('bearer'), Type.Null()], {
-      description: 'How the request authenticated; null when the server has no auth',
-    }),
-    role: Type.Union(
-      ROLES.map((role) => Type.Literal(role)),
-      { description: 'The role; `all` for a user without one, or when the server has no auth' },
-    ),
-    access: Type.Array(Type.Union(ACCESS_CLASSES.map((c) => Type.Literal(c))), {
-      description: 'The access classes the role allows (read, produce, work, operate, any)',
-    }),
-  },
-  { additionalProperties: false },
-);
 
 export function identityRoutes(): FastifyPluginAsync {
   return async (app) => {
@@ -38,7 +21,7 @@ export function identityRoutes(): FastifyPluginAsync {
           response: { 200: WhoAmISchema, ...errorResponses(401) },
         },
       },
-      async (request) => {
+      async (request): Promise<WhoAmIJson> => {
         const identity = request.identity;
         const role = identity?.role ?? 'all';
         return { name: identity?.name ?? null, scheme: identity?.scheme ?? null, role, access: [...ROLE_ACCESS[role]] };

@@ -17,6 +17,7 @@ import type {
   QueueStats,
   RecurringTask,
   RecurringTaskSchedule,
+  WhoAmI,
   RecurringTaskUpdate,
   Task,
   TaskListFilter,
@@ -518,6 +519,11 @@ export class TasquesClient {
       options,
     });
     return answer.recurring_tasks;
+  }
+
+  /** Who this client authenticates as, and what its role allows (`GET /whoami`). */
+  async whoami(options?: CallOptions): Promise<WhoAmI> {
+    return this.request<WhoAmI>({ method: 'GET', path: '/whoami', safety: 'idempotent', options });
   }
 
   // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────

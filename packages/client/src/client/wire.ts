@@ -289,3 +289,20 @@ export interface RecurringTaskSchedule {
   /** The last tick the leader handled (enqueued or skipped). */
   last_tick_at?: string;
 }
+
+/** The roles of users and tokens (docs/auth.md); `all` is a user without a role, or a server without auth. */
+export type Role = 'read' | 'worker' | 'producer' | 'operator' | 'all';
+
+/** What a route needs: `any` is any authenticated identity. */
+export type AccessClass = 'read' | 'produce' | 'work' | 'operate' | 'any';
+
+/** Who a request authenticated as (`GET /whoami`). */
+export interface WhoAmI {
+  /** The user or token name; null when the server has no auth. */
+  name: string | null;
+  /** null when the server has no auth. */
+  scheme: 'basic' | 'bearer' | null;
+  role: Role;
+  /** The access classes the role allows. */
+  access: AccessClass[];
+}
