@@ -159,6 +159,6 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden && autoEl.checked) void runRefresh();
 });
 window.addEventListener('hashchange', route);
-// Who is looking decides which actions show; a sign-in reloads the current view.
-void loadIdentity(() => void runRefresh());
-route();
+// Who is looking decides which actions show: known before the first view renders (one quick call), so
+// that what a view offers does not change under the viewer's eyes. A sign-in reloads the current view.
+void loadIdentity(() => void runRefresh()).finally(route);

@@ -1,6 +1,6 @@
 // Who is looking (GET /whoami), the bearer-token sign-in, and hiding what the viewer may not do: the
-// page gets `data-may-operate="false"` when the role lacks operate access, and the stylesheet hides every
-// element marked `data-access="operate"` (pause, resume, retry, cancel…). The server refuses those calls
+// page gets `data-may-operate="true"` once the role is known to have operate access, and until then the
+// stylesheet hides every element marked `data-access="operate"` (pause, resume, retry, cancel…). The server refuses those calls
 // anyway (403); this only keeps a viewer from pressing buttons that cannot work.
 import { api, ApiError, bearerToken } from './api.js';
 import { h, replaceChildren } from './dom.js';
@@ -22,8 +22,8 @@ export async function loadIdentity(onChange) {
       else showBasicHint();
       return;
     }
-    // A server without /whoami (older) or unreachable: keep every button; the API still decides.
-    delete document.body.dataset.mayOperate;
+    // A server without /whoami (older) or unreachable: offer every action; the API still decides.
+    document.body.dataset.mayOperate = 'true';
     replaceChildren(identityEl);
     identityEl.hidden = true;
     return;
