@@ -8,10 +8,15 @@ import type { TaskAnswerSize } from '../engine/task-engine.js';
 import type { Task } from '../types/index.js';
 import { taskToJson } from './mappers.js';
 
+/** How an answer writes one task: v1's Task JSON, or an operator route's (with more fields). */
+export type TaskToJson = (task: Task) => object;
+
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export class TaskAnswer {
   private readonly serialized = new Map<Task, string>();
+
+  constructor(private readonly toJson: TaskToJson = taskToJson) {}
 
   /** For the engine: serializes the task (kept for `array`) and answers its size in bytes. */
   readonly sizeOf: TaskAnswerSize = (task) => Buffer.byteLength(this.json(task));
@@ -24,7 +29,7 @@ export class TaskAnswer {
   private json(task: Task): string {
     let text = this.serialized.get(task);
     if (text === undefined) {
-      text = JSON.stringify(taskToJson(task));
+      text = JSON.stringify(this.toJson(task));
       this.serialized.set(task, text);
     }
     return text;

@@ -24,12 +24,16 @@ import {
   NewTaskBatchSchema,
 } from './schemas/batch.js';
 import {
+  CancellationSchema,
   CancelSchema,
+  FailedAttemptSchema,
+  OperatorTaskSchema,
   QueueStateSchema,
   QueueStatsListSchema,
   QueueStatsSchema,
   RecurringTaskScheduleSchema,
   ScheduleSchema,
+  TaskErrorsSchema,
   TaskPageSchema,
 } from './schemas/operator.js';
 import { tasksRoutes } from './routes/tasks.js';
@@ -97,7 +101,11 @@ const COMPONENT_SCHEMAS = [
   DoneBatchSchema,
   BatchItemResultSchema,
   BatchResultSchema,
+  CancellationSchema,
+  OperatorTaskSchema,
   TaskPageSchema,
+  FailedAttemptSchema,
+  TaskErrorsSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
   QueueStateSchema,
@@ -224,6 +232,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(archivedRoutes(options.engine));
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
-  await app.register(operatorRoutes(options.engine));
+  await app.register(operatorRoutes(options.engine, { authConfigured: (options.basicAuthUsers ?? []).length > 0 }));
   return app;
 }
