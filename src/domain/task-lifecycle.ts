@@ -102,11 +102,14 @@ export function boundedFailure(failure: JsonObject | undefined, maxBytes: number
   const text = JSON.stringify(failure);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes <= maxBytes) return failure;
-  // The preview leaves room for the marker's own fields; cut by characters, then to the byte budget.
-  const room = Math.max(0, maxBytes - 64);
-  let preview = text.slice(0, room);
-  while (preview.length > 0 && Buffer.byteLength(preview, 'utf8') > room) preview = preview.slice(0, Math.floor(preview.length * 0.9));
-  return { truncated: true, bytes, preview };
+  // The marker itself must fit: its preview is escaped again inside it (quotes, backslashes), so the
+  // preview is shortened until the marker's JSON is within the budget.
+  const marker = (preview: string): JsonObject => ({ truncated: true, bytes, preview });
+  let preview = text.slice(0, maxBytes);
+  while (preview.length > 0 && Buffer.byteLength(JSON.stringify(marker(preview)), 'utf8') > maxBytes) {
+    preview = preview.slice(0, Math.floor(preview.length * 0.9));
+  }
+  return marker(preview);
 }
 
 /** The history with one more failed attempt, the oldest dropped beyond `keep`; undefined when disabled. */

@@ -3,7 +3,7 @@
  * document ids. Field names are snake_case, close to v1's persisted shape; times are epoch ms.
  */
 import { createHash } from 'node:crypto';
-import { remainingAttempts } from '../../domain/task-lifecycle.js';
+import { finishedAt, remainingAttempts } from '../../domain/task-lifecycle.js';
 import type {
   JsonObject,
   NewRecurringTaskRecord,
@@ -152,8 +152,10 @@ export function taskToDoc(task: NewTaskRecord): TaskDoc {
       claimed.result = result;
     }
     doc.last_claimed = claimed;
-  } else if (task.cancellation) {
-    doc.last_claimed = { result: { at: task.cancellation.at } };
+  } else {
+    // A task cancelled before any claim: its finish time where finish times are indexed (finishedAt).
+    const finished = finishedAt(task);
+    if (finished !== undefined) doc.last_claimed = { result: { at: finished } };
   }
   if (task.cancellation) {
     const cancellation: CancellationDoc = { at: task.cancellation.at, by: task.cancellation.by };

@@ -14,6 +14,7 @@ import type {
   TaskFailureRecord,
 } from '../../types/index.js';
 import type { ClaimOrderFields } from '../../domain/claim-order.js';
+import { finishedAt } from '../../domain/task-lifecycle.js';
 
 /** The persisted row of a task. */
 export interface TaskRow {
@@ -96,8 +97,8 @@ export function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow
     times_out_at: lc?.timesOutAt ?? null,
     report_at: lc?.lastReport?.at ?? null,
     report_data: json(lc?.lastReport?.data),
-    // The finish time (finishedAt): a task cancelled before any claim has the cancellation's, and no claim.
-    result_at: lc?.result?.at ?? task.cancellation?.at ?? null,
+    // The finish time: a task cancelled before any claim has the cancellation's (and no claim columns).
+    result_at: finishedAt(task) ?? null,
     result_success: json(lc?.result?.success),
     result_failure: json(lc?.result?.failure),
     last_enqueued_at: task.lastEnqueuedAt,
