@@ -8,15 +8,13 @@ import type { TaskAnswerSize } from '../engine/task-engine.js';
 import type { Task } from '../types/index.js';
 import { taskToJson } from './mappers.js';
 
-/** How an answer writes one task: v1's Task JSON, or an operator route's (with more fields). */
-export type TaskToJson = (task: Task) => object;
-
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export class TaskAnswer {
   private readonly serialized = new Map<Task, string>();
 
-  constructor(private readonly toJson: TaskToJson = taskToJson) {}
+  /** `toJson`: the wire form of a task (v1's by default; the operator listing adds the task's keys). */
+  constructor(private readonly toJson: (task: Task) => object = taskToJson) {}
 
   /** For the engine: serializes the task (kept for `array`) and answers its size in bytes. */
   readonly sizeOf: TaskAnswerSize = (task) => Buffer.byteLength(this.json(task));

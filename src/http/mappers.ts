@@ -2,7 +2,7 @@
 import { formatGoDuration, parseGoDuration } from '../domain/duration.js';
 import { errors } from '../errors/index.js';
 import type { RecurringTask, Task, TaskCancellation } from '../types/index.js';
-import type { CancellationJson, OperatorTaskJson } from './schemas/operator.js';
+import type { CancellationJson, ListedTaskJson } from './schemas/operator.js';
 import type { RecurringTaskJson } from './schemas/recurring.js';
 import type { TaskJson } from './schemas/tasks.js';
 
@@ -56,8 +56,8 @@ export function taskToJson(task: Task): TaskJson {
 export const cancellationToJson = (c: TaskCancellation): CancellationJson => ({ at: iso(c.at), by: c.by, reason: c.reason });
 
 /** A task as operator routes answer it: the v1 fields, then the operator-only ones. */
-export function operatorTaskToJson(task: Task): OperatorTaskJson {
-  const json: OperatorTaskJson = taskToJson(task);
+export function listedTaskToJson(task: Task): ListedTaskJson {
+  const json: ListedTaskJson = taskToJson(task);
   if (task.cancellation !== undefined) json.cancellation = cancellationToJson(task.cancellation);
   return json;
 }

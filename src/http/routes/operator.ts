@@ -12,14 +12,14 @@ import { parseRfc3339 } from '../../domain/time.js';
 import { errors } from '../../errors/index.js';
 import { TASK_STATES, type QueueState, type QueueStats, type TaskListCursor, type TaskState } from '../../types/index.js';
 import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
-import { cancellationToJson, operatorTaskToJson, taskToJson } from '../mappers.js';
+import { cancellationToJson, listedTaskToJson, taskToJson } from '../mappers.js';
 import {
   type CancelJson,
   CancelSchema,
   DEFAULT_STATS_WINDOW,
   DEFAULT_TASK_LIST_LIMIT,
   MAX_STATS_WINDOW_MS,
-  OperatorTaskSchema,
+  ListedTaskSchema,
   type QueueStateJson,
   QueueStateSchema,
   type QueueStatsJson,
@@ -188,7 +188,7 @@ export function operatorRoutes(engine: TaskEngine, options: OperatorRouteOptions
       },
       async (request, reply) => {
         // Serialized task by task as the engine measures them: the page stays within max_answer_bytes.
-        const answer = new TaskAnswer(operatorTaskToJson);
+        const answer = new TaskAnswer(listedTaskToJson);
         const page = await engine.listTasks(taskListInputFromQuery(request.query), answer.sizeOf);
         const cursor = page.next === undefined ? '' : `,"next_cursor":${JSON.stringify(encodeCursor(page.next))}`;
         return reply.type(JSON_CONTENT_TYPE).send(`{"tasks":${answer.array(page.tasks)}${cursor}}`);
@@ -295,12 +295,12 @@ export function operatorRoutes(engine: TaskEngine, options: OperatorRouteOptions
           tags: ['operator'],
           params: TaskParams,
           body: Type.Union([Type.Ref(CancelSchema), Type.Null()]),
-          response: { 200: Type.Ref(OperatorTaskSchema, { description: 'The dead task' }), ...errorResponses(400, 401, 404, 409) },
+          response: { 200: Type.Ref(ListedTaskSchema, { description: 'The dead task' }), ...errorResponses(400, 401, 404, 409) },
         },
       },
       async (request) => {
         const by = cancelledBy(request, options.authConfigured);
-        return operatorTaskToJson(await engine.cancelTask(request.params.queue, request.params.id, by, request.body?.reason ?? undefined));
+        return listedTaskToJson(await engine.cancelTask(request.params.queue, request.params.id, by, request.body?.reason ?? undefined));
       },
     );
 

@@ -46,7 +46,7 @@ export type CancellationJson = Static<typeof CancellationSchema>;
  * A task as operator routes answer it: every field of `task.Task`, plus what v1 answers leave out
  * (v1 answers never gain a field: some generated clients reject unknown ones).
  */
-export const OperatorTaskSchema = Type.Object(
+export const ListedTaskSchema = Type.Object(
   {
     ...TaskSchema.properties,
     cancellation: Type.Optional(
@@ -55,13 +55,13 @@ export const OperatorTaskSchema = Type.Object(
       }),
     ),
   },
-  { $id: 'operator.Task' },
+  { $id: 'operator.ListedTask' },
 );
-export type OperatorTaskJson = Static<typeof OperatorTaskSchema>;
+export type ListedTaskJson = Static<typeof ListedTaskSchema>;
 
 export const TaskPageSchema = Type.Object(
   {
-    tasks: Type.Array(Type.Ref(OperatorTaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
+    tasks: Type.Array(Type.Ref(ListedTaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
     next_cursor: Type.Optional(
       Type.String({
         description:

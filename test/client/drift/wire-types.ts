@@ -11,7 +11,7 @@ import type { BatchItemResultSchema, DoneItemSchema } from '../../../src/http/sc
 import type {
   CancellationSchema,
   FailedAttemptSchema,
-  OperatorTaskSchema,
+  ListedTaskSchema,
   QueueStateSchema,
   QueueStatsSchema,
   RecurringTaskScheduleSchema,
@@ -77,7 +77,7 @@ assertSame<Same<Wire.BatchItemResult, Static<typeof BatchItemResultSchema>>>();
 assertSame<Same<Wire.DoneItem, Static<typeof DoneItemSchema>>>();
 assertSame<Same<Wire.TaskPage, Static<typeof TaskPageSchema>>>();
 assertSame<Same<Wire.Cancellation, Static<typeof CancellationSchema>>>();
-assertSame<Same<Wire.OperatorTask, Static<typeof OperatorTaskSchema>>>();
+assertSame<Same<Wire.ListedTask, Static<typeof ListedTaskSchema>>>();
 assertSame<Same<Wire.FailedAttempt, Static<typeof FailedAttemptSchema>>>();
 assertSame<Same<Wire.TaskErrors, Static<typeof TaskErrorsSchema>>>();
 assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();

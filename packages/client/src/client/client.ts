@@ -13,7 +13,7 @@ import type {
   JsonObject,
   NewRecurringTask,
   NewTask,
-  OperatorTask,
+  ListedTask,
   QueueState,
   QueueStats,
   RecurringTask,
@@ -503,12 +503,12 @@ export class TasquesClient {
     id: string,
     reason?: string | { reason?: string; by?: string },
     options?: CallOptions,
-  ): Promise<OperatorTask> {
+  ): Promise<ListedTask> {
     const fields = typeof reason === 'string' ? { reason } : (reason ?? {});
     const body: { reason?: string; by?: string } = {};
     if (fields.reason !== undefined) body.reason = fields.reason;
     if (fields.by !== undefined) body.by = fields.by;
-    return this.request<OperatorTask>({
+    return this.request<ListedTask>({
       method: 'PUT',
       path: `/tasques/cancel/${seg(queue)}/${seg(id)}`,
       body,

@@ -241,8 +241,8 @@ export interface Cancellation {
   reason?: string;
 }
 
-/** A task as operator routes answer it: every v1 field, plus the operator-only ones [operator.Task]. */
-export interface OperatorTask extends Task {
+/** A task as operator routes answer it: every v1 field, plus the operator-only ones [operator.ListedTask]. */
+export interface ListedTask extends Task {
   /** Set when an operator cancelled the task (it is then dead). */
   cancellation?: Cancellation;
 }
@@ -276,7 +276,7 @@ export interface TaskErrors {
 /** One page of the task list [operator.TaskPage]. */
 export interface TaskPage {
   /** Newest first (created_at descending, then queue, then id). */
-  tasks: OperatorTask[];
+  tasks: ListedTask[];
   /** Present when the page is full: pass it as `cursor` for the next page. */
   next_cursor?: string;
 }
