@@ -154,10 +154,14 @@ export interface OperatorRouteOptions {
 export const DEFAULT_CANCELLED_BY = 'operator';
 
 /**
- * Who cancels: with auth configured, the authenticated basic-auth user (the auth hook has already
- * checked the credentials); otherwise the request's `by`, else "operator".
+ * Who cancels: with auth configured, the authenticated identity (the auth hook has already checked the
+ * credentials): `request.identity` where the auth sets one (basic users and bearer tokens alike), else
+ * the basic-auth user name; without auth, the request's `by`, else "operator".
  */
 function cancelledBy(request: FastifyRequest<{ Body: CancelJson | undefined }>, authConfigured: boolean): string {
+  // Read structurally: the roles work declares `identity` on the request.
+  const identity = (request as { identity?: { name?: unknown } }).identity;
+  if (typeof identity?.name === 'string' && identity.name !== '') return identity.name;
   if (authConfigured) {
     const match = /^Basic\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (match) {
