@@ -79,6 +79,33 @@ export function cancelHistoryTests(options: ConformanceOptions): void {
     );
 
     it(
+      'a cancel racing the worker\'s done or failed: exactly one wins, the loser is refused, the task shows the winner',
+      withHarness(options, async (h) => {
+        const peer = (await h.peer()) ?? h.store;
+        const operator = h.engineOn(peer);
+        for (let i = 0; i < 6; i++) {
+          const id = `race-${i}`;
+          await createAndClaim(h.engine, { queue: 'race', id, retryTimes: 0 });
+          const finish = i % 2 === 0 ? h.engine.markDone('race', id, WORKER, { i }) : h.engine.markFailed('race', id, WORKER, { i });
+          const [worker, cancel] = await Promise.allSettled([finish, operator.cancelTask('race', id, 'operator', 'race')]);
+          const stored = await h.store.taskGet({ queue: 'race', id });
+          if (worker.status === 'fulfilled') {
+            assert.equal(cancel.status, 'rejected', `${id}: both won`);
+            await expectError(Promise.reject((cancel as PromiseRejectedResult).reason), 'TASK_NOT_WAITING', 409);
+            assert.equal(stored?.cancellation, undefined);
+            assert.equal(stored?.state, i % 2 === 0 ? 'done' : 'dead');
+          } else {
+            assert.equal(cancel.status, 'fulfilled', `${id}: neither won`);
+            await expectError(Promise.reject(worker.reason), 'TASK_CANCELLED', 400);
+            assert.equal(stored?.state, 'dead');
+            assert.equal(stored?.cancellation?.reason, 'race');
+            assert.equal(stored?.errorHistory, undefined, 'the refused failure is not in the history');
+          }
+        }
+      }),
+    );
+
+    it(
       'cancels a task never claimed without a claim record; it is finished at its cancellation (archive, recent counts)',
       withHarness(options, async ({ engine, store, clock }) => {
         await engine.createTask({ queue: 'w', kind: 'k', id: 'later', runAt: T0 + 365 * 24 * HOUR });
