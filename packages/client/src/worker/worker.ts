@@ -551,7 +551,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
           return;
         }
         if (isClaimLost(e)) {
-          if (uncertain) {
+          // A cancel is the operator's last word: whatever an earlier try did, the task ended cancelled.
+          if (uncertain && !isTaskCancelled(e)) {
             const recorded = await this.recordedEarlier(run, operation);
             if (recorded) {
               run.phase = 'finished';
