@@ -443,6 +443,43 @@ describe('Worker', () => {
     }
   });
 
+  it('a failed repeat refused as cancelled counts as cancelled, though its first try was recorded before the cancel', async () => {
+    const proxy = await startFaultProxy(server.url);
+    try {
+      const queue = newQueue();
+      let dropped = false;
+      proxy.decide = (method, path) => {
+        if (method === 'PUT' && path.startsWith('/tasques/failed/') && !dropped) {
+          dropped = true;
+          return 'drop-response'; // recorded (the task is FAILED, waiting), answer lost
+        }
+        return 'pass';
+      };
+      const task = await client.createTask({ queue, kind: 'k', retry_times: 3 });
+      // The repeat waits 1–2 s: room for the operator's cancel, made when the worker says it will repeat.
+      const worker = makeWorker({
+        client: { baseUrl: proxy.url },
+        handlers: { [queue]: async () => Promise.reject(new Error('boom')) },
+        backoff: { minDelayMs: 2000, maxDelayMs: 2000 },
+      });
+      const failed: string[] = [];
+      worker.on('taskFailed', (t) => failed.push(t.id));
+      const cancelledEvent = waitForEvent<[Task, TasquesApiError]>(worker, 'taskCancelled');
+      worker.once('retrying', () => void client.cancelTask(queue, task.id, 'stop retrying'));
+      worker.start();
+      const [, error] = await cancelledEvent;
+      assert.equal(error.code, 'TQ_ERR_TASK_CANCELLED');
+      await worker.stop();
+      assert.deepEqual(failed, [], 'not reported as a recorded failure');
+      const errors = await client.getTaskErrors(queue, task.id);
+      assert.equal(errors.state, 'dead');
+      assert.equal(errors.cancellation?.reason, 'stop retrying');
+      assert.equal(errors.errors.length, 1, 'the first try was recorded before the cancel');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('unclaims tasks that a claim brings in while the worker is stopping', async () => {
     const proxy = await startFaultProxy(server.url);
     try {
