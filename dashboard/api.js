@@ -78,6 +78,8 @@ export const api = {
   retryTask: (queue, id) => call('PUT', `/tasques/retry/${enc(queue)}/${enc(id)}`),
   cancelTask: (queue, id, reason) =>
     call('PUT', `/tasques/cancel/${enc(queue)}/${enc(id)}`, reason ? { reason } : {}),
+  /** `{queue, id, state, archived, errors: [{at, attempt, worker_id, failure?, timed_out?}], cancellation?}` */
+  taskErrors: (queue, id) => call('GET', `/tasques/errors/${enc(queue)}/${enc(id)}`),
   recurring: () => call('GET', '/recurring_tasques'),
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */

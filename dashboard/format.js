@@ -57,7 +57,11 @@ export function timeBoth(iso) {
 }
 
 export const STATES = ['queued', 'claimed', 'failed', 'done', 'dead'];
+/** States a task never leaves by itself (an operator can retry a dead one). */
+export const FINAL_STATES = ['done', 'dead'];
 
-export function stateBadge(state) {
+/** A task's state; a dead task an operator cancelled shows as "cancelled" (its state is still dead). */
+export function stateBadge(state, { cancelled = false } = {}) {
+  if (cancelled) return h('span', { class: ['badge', 'state-dead', 'state-cancelled'], title: 'dead: cancelled by an operator' }, 'cancelled');
   return h('span', { class: ['badge', `state-${STATES.includes(state) ? state : 'unknown'}`] }, state);
 }

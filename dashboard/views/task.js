@@ -1,9 +1,10 @@
-// One task: its fields, args and context, last claim, last report and result, the recurring task that
-// enqueued it; Retry (DEAD) and Cancel (QUEUED, FAILED). A task that has left the live index is looked up
-// among the archived ones.
+// One task: its fields, args and context, last claim, last report and result, its error history (one
+// entry per failed attempt, GET /tasques/errors/…), who cancelled it, the recurring task that enqueued it;
+// Retry (DEAD) and Cancel (QUEUED, CLAIMED, FAILED). A task that has left the live index is looked up
+// among the archived ones. A cancelled task shows as cancelled (who, when, why), not as a failure.
 import { api, ApiError } from '../api.js';
 import { h, jsonView, replaceChildren } from '../dom.js';
-import { stateBadge, timeBoth, timeEl } from '../format.js';
+import { FINAL_STATES, stateBadge, timeBoth, timeEl } from '../format.js';
 
 const tasksHref = (params) => `#/tasks?${new URLSearchParams(params)}`;
 
@@ -29,6 +30,9 @@ export function taskView() {
   let shownVersion; // re-render only when the task changed, so an open cancel form is not wiped
   let archived = false;
   let cancelOpen = false;
+  /** What GET /tasques/errors answered: `{ errors, cancellation? }` (none while it is unknown). */
+  let history = { errors: [] };
+  const cancellable = (state) => state === 'queued' || state === 'failed' || state === 'claimed';
 
   const actions = (task, ctx) => {
     if (archived) return null;
@@ -45,7 +49,9 @@ export function taskView() {
             click: async () => {
               retry.disabled = true;
               try {
-                show(await api.retryTask(task.queue, task.id), ctx);
+                const t = await api.retryTask(task.queue, task.id);
+                history = { ...history, cancellation: undefined }; // a retry clears it
+                show(t, ctx);
                 ctx.notify('Task queued again.');
               } catch (err) {
                 ctx.reportError(err, { sticky: true });
@@ -58,7 +64,7 @@ export function taskView() {
       );
       out.push(retry);
     }
-    if (task.state === 'queued' || task.state === 'failed') {
+    if (cancellable(task.state)) {
       if (!cancelOpen) {
         out.push(
           h(
@@ -91,6 +97,8 @@ export function taskView() {
                 confirm.disabled = true;
                 try {
                   const t = await api.cancelTask(task.queue, task.id, reason.value.trim());
+                  // The cancel route answers the operator's task, with its cancellation: shown at once.
+                  history = { ...history, cancellation: t.cancellation };
                   cancelOpen = false;
                   show(t, ctx);
                   ctx.notify('Task cancelled: it is dead now.');
@@ -101,7 +109,13 @@ export function taskView() {
               },
             },
           },
-          h('span', { class: 'small' }, 'It becomes DEAD and is not run.'),
+          h(
+            'span',
+            { class: 'small' },
+            task.state === 'claimed'
+              ? `It becomes DEAD now; its worker (${task.last_claimed?.worker_id ?? 'unknown'}) is told at its next report-in, and its result is refused.`
+              : 'It becomes DEAD and is not run.',
+          ),
           reason,
           confirm,
           h(
@@ -126,9 +140,11 @@ export function taskView() {
     return out.length ? h('div', { class: 'actions' }, out) : null;
   };
 
-  const lastClaimSection = (lc) => {
+  const lastClaimSection = (lc, cancellation) => {
     if (!lc) return h('section', { class: 'card', dataset: { section: 'last-claim' } }, h('h2', {}, 'Last claim'), h('p', { class: 'muted' }, 'Never claimed.'));
     const result = lc.result;
+    // The result a cancel wrote (for v1 readers) is the cancellation, not a failure of the work.
+    const cancelledResult = cancellation !== undefined && result?.failure?.cancelled === true;
     return h(
       'section',
       { class: 'card', dataset: { section: 'last-claim' } },
@@ -146,7 +162,13 @@ export function taskView() {
         ? [h('p', { class: 'small' }, timeBoth(lc.last_report.at)), lc.last_report.data === undefined ? null : jsonView(lc.last_report.data, 'Last report data')]
         : h('p', { class: 'muted' }, 'No report.'),
       h('h3', {}, 'Result'),
-      result
+      cancelledResult
+        ? h(
+            'div',
+            { class: ['result', 'result-cancelled'], dataset: { section: 'result' } },
+            h('p', { class: 'small' }, h('strong', {}, 'Cancelled'), ' · ', timeBoth(result.at), ' · see Cancellation'),
+          )
+        : result
         ? h(
             'div',
             { class: ['result', result.failure ? 'result-failure' : 'result-success'], dataset: { section: 'result' } },
@@ -157,10 +179,63 @@ export function taskView() {
     );
   };
 
+  const cancellationSection = (c) =>
+    h(
+      'section',
+      { class: ['card', 'cancellation'], dataset: { section: 'cancellation' } },
+      h('h2', {}, 'Cancellation'),
+      h(
+        'dl',
+        { class: 'fields' },
+        field('Cancelled by', h('span', { class: 'mono', dataset: { field: 'by' } }, c.by)),
+        field('When', timeBoth(c.at)),
+        field('Reason', c.reason ? h('span', { dataset: { field: 'reason' } }, c.reason) : h('span', { class: 'muted' }, 'None given.')),
+      ),
+    );
+
+  const errorsSection = (errors) =>
+    h(
+      'section',
+      { class: 'card', dataset: { section: 'errors' } },
+      h('h2', {}, 'Error history'),
+      errors.length === 0
+        ? h('p', { class: 'muted' }, 'No failed attempt.')
+        : h(
+            'ol',
+            { class: 'error-history' },
+            // Newest first: the one that matters most is on top.
+            [...errors].reverse().map((e) =>
+              h(
+                'li',
+                { dataset: { attempt: String(e.attempt) } },
+                h(
+                  'p',
+                  { class: 'small' },
+                  h('strong', {}, `Attempt ${e.attempt}`),
+                  ' · ',
+                  timeBoth(e.at),
+                  ' · ',
+                  h('span', { class: 'mono' }, e.worker_id),
+                  e.timed_out ? [' · ', h('span', { class: 'badge timed-out-badge' }, 'timed out')] : null,
+                ),
+                e.failure === undefined ? h('p', { class: 'muted small' }, 'No failure data.') : jsonView(e.failure, `Attempt ${e.attempt} failure`),
+              ),
+            ),
+          ),
+    );
+
+  /** Run at, as it matters: a countdown while the task waits; history once it finished; nothing if it never ran. */
+  const runAtValue = (task, cancellation) => {
+    if (!FINAL_STATES.includes(task.state)) return timeBoth(task.run_at);
+    if (cancellation && !task.last_claimed) return h('span', { class: 'muted', dataset: { field: 'run-at' } }, '— (cancelled before it ran)');
+    return timeEl(task.run_at, { absolute: true });
+  };
+
   const show = (task, ctx, force = false) => {
-    const version = `${task.state}/${task.metadata?.version?.seq_num}/${task.metadata?.modified_at}`;
+    const cancellation = history.cancellation;
+    const version = `${task.state}/${task.metadata?.version?.seq_num}/${task.metadata?.modified_at}/${history.errors.length}/${cancellation?.at ?? ''}`;
     if (!force && version === shownVersion) return;
-    if (version !== shownVersion && !force) cancelOpen = cancelOpen && (task.state === 'queued' || task.state === 'failed');
+    if (version !== shownVersion && !force) cancelOpen = cancelOpen && cancellable(task.state);
     shownVersion = version;
     const m = task.metadata ?? {};
     replaceChildren(
@@ -178,7 +253,7 @@ export function taskView() {
         'div',
         { class: 'title-row' },
         h('h1', {}, h('span', { class: 'kind' }, task.kind)),
-        stateBadge(task.state),
+        stateBadge(task.state, { cancelled: cancellation !== undefined }),
         archived ? h('span', { class: 'badge archived-badge' }, 'archived') : null,
       ),
       actions(task, ctx),
@@ -195,11 +270,11 @@ export function taskView() {
           field('Id', h('span', { class: 'mono' }, task.id)),
           field('Queue', h('a', { href: tasksHref({ queue: task.queue }) }, task.queue)),
           field('Kind', h('a', { href: tasksHref({ kind: task.kind }) }, task.kind)),
-          field('State', stateBadge(task.state)),
+          field('State', stateBadge(task.state, { cancelled: cancellation !== undefined })),
           field('Attempts', `${task.attempted} of at most ${task.retry_times + 1} (retry_times ${task.retry_times})`),
           field('Priority', String(task.priority)),
           field('Processing timeout', task.processing_timeout),
-          field('Run at', timeBoth(task.run_at)),
+          field('Run at', runAtValue(task, cancellation)),
           field('Last enqueued', timeBoth(task.last_enqueued_at)),
           task.recurring_task_id
             ? field(
@@ -214,7 +289,9 @@ export function taskView() {
           field('Version', m.version ? `seq_num ${m.version.seq_num}, primary_term ${m.version.primary_term}` : '—'),
         ),
       ),
-      lastClaimSection(task.last_claimed),
+      cancellation ? cancellationSection(cancellation) : null,
+      lastClaimSection(task.last_claimed, cancellation),
+      errorsSection(history.errors),
       jsonSection('Args', task.args, 'args'),
       jsonSection('Context', task.context, 'context'),
     );
@@ -240,6 +317,12 @@ export function taskView() {
     },
     async refresh(ctx) {
       const gen = ctx.generation;
+      // The error history and the cancellation come from the operator route (v1 answers have neither);
+      // asked at the same time as the task. A 404 there (the task is gone) leaves the page to the task.
+      const historyLoad = api.taskErrors(queue, id).catch((err) => {
+        if (err instanceof ApiError && err.status === 404) return { errors: [] };
+        throw err;
+      });
       let task;
       try {
         task = await api.task(queue, id);
@@ -255,7 +338,10 @@ export function taskView() {
           return;
         }
       }
-      if (ctx.isCurrent(gen)) show(task, ctx);
+      const loaded = await historyLoad;
+      if (!ctx.isCurrent(gen)) return;
+      history = loaded;
+      show(task, ctx);
     },
   };
 }

@@ -126,7 +126,7 @@ export function tasksView() {
     h(
       'tr',
       { dataset: { id: t.id, queue: t.queue, state: t.state } },
-      h('td', { class: 'state', 'data-label': 'State' }, stateBadge(t.state)),
+      h('td', { class: 'state', 'data-label': 'State' }, stateBadge(t.state, { cancelled: t.cancellation !== undefined })),
       h(
         'td',
         { class: 'task', 'data-label': 'Task' },
@@ -139,7 +139,8 @@ export function tasksView() {
         `${t.attempted}/${t.retry_times + 1}`,
       ),
       h('td', { class: 'created', 'data-label': 'Created' }, timeEl(t.metadata?.created_at)),
-      h('td', { class: 'run-at', 'data-label': 'Run at' }, timeEl(t.run_at)),
+      // A cancelled task will not run: its run_at (maybe in the future) is not shown as a countdown.
+      h('td', { class: 'run-at', 'data-label': 'Run at' }, t.cancellation ? h('span', { class: 'muted' }, '—') : timeEl(t.run_at)),
       h(
         'td',
         { class: 'worker', 'data-label': 'Worker' },

@@ -335,6 +335,25 @@ export const ServerConfigSchema = Type.Object(
           },
           { default: {} },
         ),
+        error_history: Type.Object(
+          {
+            keep: Type.Integer({
+              minimum: 0,
+              maximum: 1000,
+              default: 10,
+              description:
+                'How many failed attempts each task keeps, newest last, with time, worker id and failure data (timeouts included): `GET /tasques/errors/{queue}/{id}` and the dashboard task page. 0 keeps none. Not part of v1 answers.',
+            }),
+            max_entry_bytes: Type.Integer({
+              minimum: 256,
+              maximum: 1_048_576,
+              default: 8192,
+              description:
+                'Largest failure kept in the history, in bytes of JSON; a larger one is kept as `{"truncated": true, "bytes", "preview"}` with the start of its JSON. `last_claimed.result` always has the whole failure.',
+            }),
+          },
+          { default: {} },
+        ),
       },
       { default: {} },
     ),

@@ -8,6 +8,9 @@ import { type ErrorKind, isTasquesError, TasquesError } from '../errors/index.js
 import type { Task, TaskState } from '../types/index.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import {
+  boundedFailure,
+  finishedAt,
+  intoCancelled,
   intoClaimed,
   intoDone,
   intoFailed,
@@ -321,5 +324,44 @@ describe('errors and the order of checks', () => {
     const task = claimed('worker-1');
     assert.throws(() => intoDone(task, 'Worker-1', T0, undefined), (e: unknown) => isTasquesError(e, 'TASK_NOT_OWNED_BY_WORKER'));
     assert.throws(() => intoDone(task, 'worker-1 ', T0, undefined), (e: unknown) => isTasquesError(e, 'TASK_NOT_OWNED_BY_WORKER'));
+  });
+});
+
+describe('cancel and error history', () => {
+  it('a cancel ends a claim: DEAD with the record, the claim kept with a result saying so', () => {
+    const claimed = intoClaimed(queued(), { workerId: 'w', now: T0 });
+    const dead = intoCancelled(claimed, T0 + SECOND, { by: 'ops', reason: 'why' });
+    assert.equal(dead.state, 'dead');
+    assert.deepEqual(dead.cancellation, { at: T0 + SECOND, by: 'ops', reason: 'why' });
+    assert.deepEqual(dead.lastClaimed?.result, { at: T0 + SECOND, failure: { cancelled: true, reason: 'why' } });
+    assert.equal(finishedAt(dead), T0 + SECOND);
+    assertFails(() => intoReported(dead, 'w', T0 + 2 * SECOND, undefined), 'TASK_CANCELLED', 400, NOT_CLAIMED);
+    assertFails(
+      () => intoCancelled(dead, T0 + 2 * SECOND, { by: 'ops' }),
+      'TASK_NOT_WAITING',
+      409,
+      'Only a queued, claimed or failed Task can be cancelled: [task-1] is dead',
+    );
+  });
+
+  it('a task never claimed gets no claim record; its finish time is the cancellation', () => {
+    const dead = intoCancelled(queued({ runAt: T0 + 365 * 24 * 3600 * SECOND }), T0 + MINUTE, { by: 'operator' });
+    assert.equal(dead.lastClaimed, undefined);
+    assert.deepEqual(dead.cancellation, { at: T0 + MINUTE, by: 'operator' });
+    assert.equal(finishedAt(dead), T0 + MINUTE);
+  });
+
+  it('a failure too large for the history becomes a marker that fits, however much its JSON escapes', () => {
+    for (const value of ['x'.repeat(5000), '"'.repeat(5000), '\\'.repeat(5000), 'é'.repeat(5000), '\u0001'.repeat(3000)]) {
+      const failure = { value };
+      const kept = boundedFailure(failure, 512) as { truncated: boolean; bytes: number; preview: string };
+      assert.equal(kept.truncated, true);
+      assert.equal(kept.bytes, Buffer.byteLength(JSON.stringify(failure)));
+      assert.ok(Buffer.byteLength(JSON.stringify(kept)) <= 512, `${Buffer.byteLength(JSON.stringify(kept))} bytes`);
+      assert.ok(JSON.stringify(failure).startsWith(kept.preview));
+      assert.ok(kept.preview.length > 50, 'the preview keeps a useful start');
+    }
+    const small = { error: 'fits' };
+    assert.equal(boundedFailure(small, 512), small);
   });
 });

@@ -9,9 +9,10 @@
  *        unclaim ──┘  │              │  └──┘
  *                     │   fail/timeout, attempts left ──► FAILED ──claim──► CLAIMED
  *                     │   fail/timeout, none left ──────► DEAD
+ *   cancel (operator): QUEUED, CLAIMED or FAILED ──► DEAD with a `cancellation` record
  */
 import { errors } from '../errors/index.js';
-import type { JsonObject, Task } from '../types/index.js';
+import type { JsonObject, Task, TaskCancellation, TaskFailureRecord } from '../types/index.js';
 import { type BackoffPolicy, backoffMs } from './backoff.js';
 import { nsToMs } from './duration.js';
 
@@ -40,7 +41,10 @@ export function intoClaimed(task: Task, { workerId, now }: ClaimFacts): Task {
 }
 
 function assertClaimedBy(task: Task, workerId: string): asserts task is Task & { lastClaimed: NonNullable<Task['lastClaimed']> } {
-  if (task.state !== 'claimed' || task.lastClaimed === undefined) throw errors.taskNotClaimed(task.id);
+  if (task.state !== 'claimed' || task.lastClaimed === undefined) {
+    // v1's "not claimed" either way; the code tells a worker whose task was cancelled why.
+    throw task.cancellation !== undefined ? errors.taskCancelled(task.id) : errors.taskNotClaimed(task.id);
+  }
   if (task.lastClaimed.workerId !== workerId) throw errors.taskNotOwnedByWorker(workerId);
 }
 
@@ -71,7 +75,55 @@ export function intoDone(task: Task, workerId: string, now: number, data: JsonOb
   };
 }
 
-/** A failure from the worker or from the claim-timeout reaper: FAILED with backoff, or DEAD when no attempts are left. */
+/**
+ * How much of a task's failure history is kept (`tasks.error_history`): the last `keep` failed attempts
+ * (0: none), each failure cut to a marker when its JSON is larger than `maxEntryBytes`.
+ */
+export interface ErrorHistoryPolicy {
+  keep: number;
+  maxEntryBytes: number;
+}
+
+export const DEFAULT_ERROR_HISTORY: ErrorHistoryPolicy = { keep: 10, maxEntryBytes: 8192 };
+
+/** How an attempt failed, besides its data: the reaper's timeout has no answer from the worker. */
+export interface FailureFacts {
+  errorHistory?: ErrorHistoryPolicy | undefined;
+  timedOut?: boolean | undefined;
+}
+
+/**
+ * A failure as kept in the history: itself when its JSON fits `maxBytes` (UTF-8), else a marker with
+ * its size and the start of its JSON text, so a huge failure cannot make every later write of the task
+ * carry it `keep` times.
+ */
+export function boundedFailure(failure: JsonObject | undefined, maxBytes: number): JsonObject | undefined {
+  if (failure === undefined) return undefined;
+  const text = JSON.stringify(failure);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= maxBytes) return failure;
+  // The marker itself must fit: its preview is escaped again inside it (quotes, backslashes), so the
+  // preview is shortened until the marker's JSON is within the budget.
+  const marker = (preview: string): JsonObject => ({ truncated: true, bytes, preview });
+  let preview = text.slice(0, maxBytes);
+  while (preview.length > 0 && Buffer.byteLength(JSON.stringify(marker(preview)), 'utf8') > maxBytes) {
+    preview = preview.slice(0, Math.floor(preview.length * 0.9));
+  }
+  return marker(preview);
+}
+
+/** The history with one more failed attempt, the oldest dropped beyond `keep`; undefined when disabled. */
+function withFailure(task: Task, record: TaskFailureRecord, policy: ErrorHistoryPolicy): TaskFailureRecord[] | undefined {
+  if (policy.keep <= 0) return task.errorHistory;
+  const entry: TaskFailureRecord = { ...record, failure: boundedFailure(record.failure, policy.maxEntryBytes) };
+  const previous = task.errorHistory ?? [];
+  return [...previous.slice(Math.max(0, previous.length + 1 - policy.keep)), entry];
+}
+
+/**
+ * A failure from the worker or from the claim-timeout reaper: FAILED with backoff, or DEAD when no
+ * attempts are left. The attempt is added to the task's error history.
+ */
 export function intoFailed(
   task: Task,
   workerId: string,
@@ -79,9 +131,13 @@ export function intoFailed(
   data: JsonObject | undefined,
   backoff: BackoffPolicy,
   random?: () => number,
+  facts: FailureFacts = {},
 ): Task {
   assertClaimedBy(task, workerId);
   const lastClaimed = { ...task.lastClaimed, result: { at: now, failure: data } };
+  const record: TaskFailureRecord = { at: now, attempt: task.attempted, workerId, failure: data };
+  if (facts.timedOut === true) record.timedOut = true;
+  const errorHistory = withFailure(task, record, facts.errorHistory ?? DEFAULT_ERROR_HISTORY);
   if (remainingAttempts(task) > 0) {
     return {
       ...task,
@@ -89,10 +145,11 @@ export function intoFailed(
       runAt: now + backoffMs(task.attempted, backoff, random),
       lastEnqueuedAt: now,
       lastClaimed,
+      errorHistory,
       modifiedAt: now,
     };
   }
-  return { ...task, state: 'dead', lastClaimed, modifiedAt: now };
+  return { ...task, state: 'dead', lastClaimed, errorHistory, modifiedAt: now };
 }
 
 /** Gives the task back without consequence: the attempt is not counted, `lastClaimed` is kept (v1). */
@@ -110,25 +167,43 @@ export function intoUnclaimed(task: Task, workerId: string, now: number): Task {
 /** The failure data v1 records when the reaper times out a claim (spec §5). */
 export const TIMED_OUT_FAILURE: JsonObject = { timed_out: 'Did not finish before claim timeout period' };
 
-/** The worker id recorded on the claim record of a task cancelled before any worker claimed it. */
-export const OPERATOR_WORKER_ID = 'tasques-operator';
-
 /**
  * An operator's retry of a DEAD task: QUEUED at once with a fresh set of attempts. `lastClaimed` is kept
- * so the failure that killed it stays visible until the next claim replaces it.
+ * so the failure that killed it stays visible until the next claim replaces it; a cancellation is
+ * cleared (the task lives again), the error history is kept.
  */
 export function intoRetried(task: Task, now: number): Task {
   if (task.state !== 'dead') throw errors.taskNotDead(task.id, task.state);
-  return { ...task, state: 'queued', attempted: 0, runAt: now, lastEnqueuedAt: now, modifiedAt: now };
+  return { ...task, state: 'queued', attempted: 0, runAt: now, lastEnqueuedAt: now, cancellation: undefined, modifiedAt: now };
+}
+
+/** The failure data v1 clients see in `last_claimed.result` of a task cancelled while it was claimed. */
+export function cancelledFailure(reason: string | undefined): JsonObject {
+  return reason === undefined ? { cancelled: true } : { cancelled: true, reason };
 }
 
 /**
- * An operator's cancel of a waiting (QUEUED or FAILED) task: DEAD, with a final result saying so. A claimed
- * task cannot be cancelled: its worker would never learn of it and would finish it anyway.
+ * An operator's cancel: a QUEUED, CLAIMED or FAILED task becomes DEAD at once, with a `cancellation`
+ * record (who, when, why). A claimed task's claim ends here (its worker learns at its next report-in,
+ * done or failed: TASK_CANCELLED). A task that was ever claimed gets `last_claimed.result` =
+ * `{"cancelled": true, "reason"}` at the cancel, so v1 readers see why it ended (an earlier failure it
+ * replaces is in the error history). A task never claimed gets no claim record: its finish time is the
+ * cancellation's (`finishedAt`).
  */
-export function intoCancelled(task: Task, now: number, reason: string | undefined): Task {
-  if (task.state !== 'queued' && task.state !== 'failed') throw errors.taskNotWaiting(task.id, task.state);
-  const failure: JsonObject = reason === undefined ? { cancelled: true } : { cancelled: true, reason };
-  const claim = task.lastClaimed ?? { workerId: OPERATOR_WORKER_ID, claimedAt: now, timesOutAt: now };
-  return { ...task, state: 'dead', lastClaimed: { ...claim, result: { at: now, failure } }, modifiedAt: now };
+export function intoCancelled(task: Task, now: number, cancellation: Omit<TaskCancellation, 'at'>): Task {
+  if (task.state !== 'queued' && task.state !== 'failed' && task.state !== 'claimed') {
+    throw errors.taskNotWaiting(task.id, task.state);
+  }
+  const record: TaskCancellation = { at: now, by: cancellation.by };
+  if (cancellation.reason !== undefined) record.reason = cancellation.reason;
+  const lastClaimed = task.lastClaimed && { ...task.lastClaimed, result: { at: now, failure: cancelledFailure(cancellation.reason) } };
+  return { ...task, state: 'dead', lastClaimed, cancellation: record, modifiedAt: now };
+}
+
+/**
+ * When a DONE or DEAD task finished: its result's time, or, for a task cancelled before it was ever
+ * claimed, its cancellation's. Archiving and the recent counts go by it; stores index it.
+ */
+export function finishedAt(task: Pick<Task, 'lastClaimed' | 'cancellation'>): number | undefined {
+  return task.lastClaimed?.result?.at ?? task.cancellation?.at;
 }

@@ -6,6 +6,7 @@
  */
 import { withinBudget } from '../domain/answer-budget.js';
 import type { BackoffPolicy } from '../domain/backoff.js';
+import type { ErrorHistoryPolicy } from '../domain/task-lifecycle.js';
 import { generateTaskId } from '../domain/ids.js';
 import { tickChainAnchor, upcomingTick } from '../domain/recurring-tick.js';
 import { parseSchedule } from '../domain/schedule.js';
@@ -38,6 +39,8 @@ export interface EngineSettings {
   /** Compare-and-set retries of single-task operations before answering 409. */
   versionConflictRetries: number;
   backoff: BackoffPolicy;
+  /** How many failed attempts a task keeps in its error history, and how large each may be. */
+  errorHistory: ErrorHistoryPolicy;
 }
 
 export interface NewTaskInput {
@@ -284,7 +287,7 @@ export class TaskEngine {
 
   async markFailed(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
     return this.mutateTask(queue, id, (task, now) =>
-      intoFailed(task, workerId, now, data, this.settings.backoff, this.random),
+      intoFailed(task, workerId, now, data, this.settings.backoff, this.random, { errorHistory: this.settings.errorHistory }),
     );
   }
 
@@ -333,9 +336,24 @@ export class TaskEngine {
     return task;
   }
 
-  /** A waiting (QUEUED or FAILED) task becomes DEAD, recording the cancellation as its final result. */
-  async cancelTask(queue: string, id: string, reason: string | undefined): Promise<Task> {
-    return this.mutateTask(queue, id, (t, now) => intoCancelled(t, now, reason));
+  /**
+   * A QUEUED, CLAIMED or FAILED task becomes DEAD at once, with who cancelled it, when and why. A claim
+   * ends with it: its worker's next report-in, done or failed is refused with TASK_CANCELLED.
+   */
+  async cancelTask(queue: string, id: string, by: string, reason: string | undefined): Promise<Task> {
+    return this.mutateTask(queue, id, (t, now) => intoCancelled(t, now, { by, reason }));
+  }
+
+  /**
+   * The task whose error history and cancellation an operator asks for: the live one, else the latest
+   * archived one with this id (`archived: true`).
+   */
+  async taskErrors(queue: string, id: string): Promise<{ task: Task; archived: boolean }> {
+    const live = await this.store.taskGet({ queue, id });
+    if (live) return { task: live, archived: false };
+    const archived = await this.store.archivedTaskGet({ queue, id });
+    if (!archived) throw errors.taskNotFound(queue, id);
+    return { task: archived, archived: true };
   }
 
   /** Every recurring task with its next and last fire times, sorted by id. */

@@ -66,6 +66,11 @@ export const ERROR_CODES = {
     status: 409,
     meaning: 'A live task in the queue already has this id (ids are idempotency keys).',
   },
+  TASK_CANCELLED: {
+    code: 'TQ_ERR_TASK_CANCELLED',
+    status: 400,
+    meaning: 'Report, done, failed or unclaim of a task an operator cancelled. The status and message are those of TQ_ERR_TASK_NOT_CLAIMED (what a v1 worker handles for a claim it no longer holds); the code says why.',
+  },
   TASK_NOT_CLAIMED: {
     code: 'TQ_ERR_TASK_NOT_CLAIMED',
     status: 400,
@@ -89,7 +94,7 @@ export const ERROR_CODES = {
   TASK_NOT_WAITING: {
     code: 'TQ_ERR_TASK_NOT_WAITING',
     status: 409,
-    meaning: 'Cancel of a task that is not queued or failed.',
+    meaning: 'Cancel of a task that has already ended (done or dead).',
   },
   TASK_REPORT_FROM_THE_PAST: {
     code: 'TQ_ERR_TASK_REPORT_FROM_THE_PAST',
@@ -158,12 +163,15 @@ export const errors = {
   shuttingDown: () => new TasquesError('SHUTTING_DOWN', 'The server is shutting down'),
   // v1's text has a trailing space; kept so that clients matching on it keep working.
   taskAlreadyExists: (id: string) => new TasquesError('TASK_ALREADY_EXISTS', `Task with Id [${id}] already exists `),
+  // v1's "not claimed" answer, so that v1 workers handle it as a lost claim; only the code differs.
+  taskCancelled: (id: string) =>
+    new TasquesError('TASK_CANCELLED', `The Task is not currently Claimed so cannot be reported on: [${id}]`),
   taskNotClaimed: (id: string) =>
     new TasquesError('TASK_NOT_CLAIMED', `The Task is not currently Claimed so cannot be reported on: [${id}]`),
   taskNotDead: (id: string, state: string) =>
     new TasquesError('TASK_NOT_DEAD', `Only a dead Task can be retried: [${id}] is ${state}`),
   taskNotWaiting: (id: string, state: string) =>
-    new TasquesError('TASK_NOT_WAITING', `Only a queued or failed Task can be cancelled: [${id}] is ${state}`),
+    new TasquesError('TASK_NOT_WAITING', `Only a queued, claimed or failed Task can be cancelled: [${id}] is ${state}`),
   taskNotFound: (queue: string, id: string) =>
     new TasquesError('TASK_NOT_FOUND', `Could not find [${id}] in queue [${queue}]`),
   taskNotOwnedByWorker: (workerId: string) =>

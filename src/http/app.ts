@@ -25,12 +25,16 @@ import {
   NewTaskBatchSchema,
 } from './schemas/batch.js';
 import {
+  CancellationSchema,
   CancelSchema,
+  FailedAttemptSchema,
+  ListedTaskSchema,
   QueueStateSchema,
   QueueStatsListSchema,
   QueueStatsSchema,
   RecurringTaskScheduleSchema,
   ScheduleSchema,
+  TaskErrorsSchema,
   TaskPageSchema,
 } from './schemas/operator.js';
 import { tasksRoutes } from './routes/tasks.js';
@@ -105,7 +109,11 @@ const COMPONENT_SCHEMAS = [
   DoneBatchSchema,
   BatchItemResultSchema,
   BatchResultSchema,
+  CancellationSchema,
+  ListedTaskSchema,
   TaskPageSchema,
+  FailedAttemptSchema,
+  TaskErrorsSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
   QueueStateSchema,
@@ -250,7 +258,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(archivedRoutes(options.engine));
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
-  await app.register(operatorRoutes(options.engine));
+  await app.register(operatorRoutes(options.engine, { authConfigured: withAuth }));
   await app.register(identityRoutes());
   return app;
 }

@@ -1,7 +1,8 @@
 /** Domain records ↔ v1 JSON. Times are RFC 3339 UTC with `Z`; durations are Go duration strings. */
 import { formatGoDuration, parseGoDuration } from '../domain/duration.js';
 import { errors } from '../errors/index.js';
-import type { RecurringTask, Task } from '../types/index.js';
+import type { RecurringTask, Task, TaskCancellation } from '../types/index.js';
+import type { CancellationJson, ListedTaskJson } from './schemas/operator.js';
 import type { RecurringTaskJson } from './schemas/recurring.js';
 import type { TaskJson } from './schemas/tasks.js';
 
@@ -50,6 +51,15 @@ export function taskToJson(task: Task): TaskJson {
     },
     recurring_task_id: task.recurringTaskId,
   };
+}
+
+export const cancellationToJson = (c: TaskCancellation): CancellationJson => ({ at: iso(c.at), by: c.by, reason: c.reason });
+
+/** A task as operator routes answer it: the v1 fields, then the operator-only ones. */
+export function listedTaskToJson(task: Task): ListedTaskJson {
+  const json: ListedTaskJson = taskToJson(task);
+  if (task.cancellation !== undefined) json.cancellation = cancellationToJson(task.cancellation);
+  return json;
 }
 
 export function recurringTaskToJson(task: RecurringTask): RecurringTaskJson {

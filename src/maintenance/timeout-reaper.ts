@@ -9,7 +9,7 @@
  * leader that has not noticed yet, and its successor) never fail the same claim twice.
  */
 import type { BackoffPolicy } from '../domain/backoff.js';
-import { intoFailed, TIMED_OUT_FAILURE } from '../domain/task-lifecycle.js';
+import { type ErrorHistoryPolicy, intoFailed, TIMED_OUT_FAILURE } from '../domain/task-lifecycle.js';
 import type { EngineEvents } from '../engine/task-engine.js';
 import { isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
@@ -25,6 +25,8 @@ export const TIMEOUT_REAPER_BATCH_SIZE_DEFAULT = 300;
 
 export interface TimeoutReaperConfig {
   backoff: BackoffPolicy;
+  /** The error history kept per task (the timeout is a failed attempt). Defaults to the domain default. */
+  errorHistory?: ErrorHistoryPolicy | undefined;
   /** Time between runs. Defaults to 15s. */
   intervalMs?: number;
   /** Tasks read per store query. Defaults to 300. */
@@ -67,7 +69,10 @@ export class TimeoutReaper extends LoopService<TimeoutReaperResult> {
       for (const task of batch) {
         const owner = task.lastClaimed?.workerId;
         if (owner === undefined) continue;
-        const failed = intoFailed(task, owner, now, TIMED_OUT_FAILURE, this.config.backoff, this.config.random);
+        const failed = intoFailed(task, owner, now, TIMED_OUT_FAILURE, this.config.backoff, this.config.random, {
+          errorHistory: this.config.errorHistory,
+          timedOut: true,
+        });
         try {
           const written = await this.store.taskUpdate({ task: failed, expectedVersion: task.version });
           this.config.events?.taskChanged(written, task, 'timed_out');

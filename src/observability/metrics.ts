@@ -104,6 +104,7 @@ export class TasquesMetrics implements EngineEvents {
   private readonly timedOut: Counter<'queue'>;
   private readonly unclaimed: Counter<'queue'>;
   private readonly retried: Counter<'queue'>;
+  private readonly cancelled: Counter<'queue'>;
   private readonly claimWait: Histogram<'outcome'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly storeDuration: Histogram<'method'>;
@@ -128,6 +129,7 @@ export class TasquesMetrics implements EngineEvents {
     this.timedOut = perQueue('timed_out', 'Claims failed by the timeout reaper (each also counted as failed or dead).');
     this.unclaimed = perQueue('unclaimed', 'Claims given back to the queue (by the worker, or for a long poll that went away).');
     this.retried = perQueue('retried', 'DEAD tasks queued again by an operator.');
+    this.cancelled = perQueue('cancelled', 'Tasks cancelled by an operator: queued, claimed or failed ones (each also counted as dead).');
     this.claimWait = new Histogram({
       name: 'tasques_claim_wait_seconds',
       help: 'Time from a claim call to its answer: tasks handed out (outcome="tasks") or none before block_for ran out (outcome="empty").',
@@ -266,6 +268,7 @@ export class TasquesMetrics implements EngineEvents {
         break;
       case 'dead':
         this.dead.inc(labels);
+        if (after.cancellation !== undefined) this.cancelled.inc(labels);
         break;
       case 'queued':
         if (before.state === 'claimed') this.unclaimed.inc(labels);

@@ -25,5 +25,6 @@ export function engineSettings(config: ServerConfig): EngineSettings {
       jitterSeconds: durationMs(backoff.jitter) / 1000,
       maxSeconds: durationMs(backoff.max) / 1000,
     },
+    errorHistory: { keep: config.tasks.error_history.keep, maxEntryBytes: config.tasks.error_history.max_entry_bytes },
   };
 }

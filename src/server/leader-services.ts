@@ -42,6 +42,7 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
   });
   const timeoutReaper = new TimeoutReaper(store, clock, logger, {
     backoff: settings.backoff,
+    errorHistory: settings.errorHistory,
     intervalMs: durationMs(r.timed_out_tasks_reaper.run_interval),
     batchSize: r.timed_out_tasks_reaper.scroll_size,
     events,

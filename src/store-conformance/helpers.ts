@@ -83,11 +83,18 @@ export const SERVER_DEFAULT_SETTINGS: Readonly<EngineSettings> = Object.freeze({
   versionConflictRetries: 500,
   maxAnswerBytes: 16 * 1024 * 1024,
   backoff: Object.freeze({ baseSeconds: 15, jitterSeconds: 30, maxSeconds: 168 * 3600 }),
+  errorHistory: Object.freeze({ keep: 10, maxEntryBytes: 8192 }),
 });
 
 /** The server's default engine settings, with the long-poll default set to 0 so nothing ever waits. */
 export function defaultSettings(overrides: Partial<EngineSettings> = {}): EngineSettings {
-  return { ...SERVER_DEFAULT_SETTINGS, backoff: { ...SERVER_DEFAULT_SETTINGS.backoff }, defaultBlockForMs: 0, ...overrides };
+  return {
+    ...SERVER_DEFAULT_SETTINGS,
+    backoff: { ...SERVER_DEFAULT_SETTINGS.backoff },
+    errorHistory: { ...SERVER_DEFAULT_SETTINGS.errorHistory },
+    defaultBlockForMs: 0,
+    ...overrides,
+  };
 }
 
 export async function setup(options: ConformanceOptions, overrides: SetupOverrides = {}): Promise<Harness> {

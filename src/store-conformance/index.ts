@@ -17,6 +17,7 @@ import { queuePauseTests } from './queue-pause.js';
 import { queueStatsTests } from './queue-stats.js';
 import { recurringScheduleTests } from './recurring-schedule.js';
 import { taskReapTests } from './task-reap.js';
+import { cancelHistoryTests } from './task-cancel-history.js';
 import { claimTests } from './task-claim.js';
 import { createTests } from './task-create.js';
 import { doneTests } from './task-done.js';
@@ -67,6 +68,7 @@ function exerciseAreas(options: ConformanceOptions): void {
   recurringTests(options);
   leaderTests(options);
   taskReapTests(options);
+  cancelHistoryTests(options);
   archiveTests(options);
   recurringScheduleTests(options);
   taskListTests(options);

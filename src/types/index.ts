@@ -49,6 +49,29 @@ export interface LastClaimed {
   result?: TaskResult | undefined;
 }
 
+/** Who ended a task by cancelling it, when, and why (the operator cancel route). */
+export interface TaskCancellation {
+  at: number;
+  /** The authenticated user or token name, else who the request said it was, else "operator". */
+  by: string;
+  reason?: string | undefined;
+}
+
+/**
+ * One failed attempt of a task, as kept in its error history (`Task.errorHistory`): a failure reported
+ * by the worker, or a claim that timed out (the reaper's failure, no worker answer).
+ */
+export interface TaskFailureRecord {
+  at: number;
+  /** The attempt that failed (`attempted` at the time: 1 for the first). */
+  attempt: number;
+  workerId: string;
+  /** The failure data; cut to a marker object `{ truncated: true, bytes, preview }` when it was too large. */
+  failure?: JsonObject | undefined;
+  /** The claim timed out without an answer from the worker. */
+  timedOut?: boolean | undefined;
+}
+
 export interface Task {
   queue: string;
   id: string;
@@ -77,6 +100,16 @@ export interface Task {
   concurrencyKey?: string | undefined;
   /** Flow control: the key whose per-key rate limit this task counts against. Set at create. */
   rateKey?: string | undefined;
+  /**
+   * Set when an operator cancelled the task (it is then DEAD); cleared by a retry. Not part of v1
+   * answers (operator routes show it).
+   */
+  cancellation?: TaskCancellation | undefined;
+  /**
+   * The last failed attempts, oldest first, at most `tasks.error_history.keep` of them. Kept through
+   * retries and archiving; not part of v1 answers (`GET /tasques/errors/{queue}/{id}`).
+   */
+  errorHistory?: TaskFailureRecord[] | undefined;
 }
 
 /** What the engine hands a store to insert: a Task without its version. */

@@ -274,8 +274,10 @@ describe('the dashboard in Chromium', { skip: SKIP }, () => {
     assert.equal((await cancelled).status(), 200);
     const task = await api(server, 'GET', `/tasques/emails/${welcome.id}`);
     assert.equal(task.state, 'dead');
-    assert.equal(task.last_claimed.result.failure.reason, 'customer asked');
-    await waitForText(page, '.title-row .badge', 'dead');
+    assert.equal(task.last_claimed, undefined, 'no made-up claim');
+    assert.equal((await api(server, 'GET', `/tasques/errors/emails/${welcome.id}`)).cancellation.reason, 'customer asked');
+    await waitForText(page, '.title-row .badge', 'cancelled');
+    await waitForText(page, '[data-section="cancellation"] [data-field="reason"]', 'customer asked');
     assert.match(await page.locator('[data-section="args"]').innerText(), /"to": "ada@example.com"/);
   });
 

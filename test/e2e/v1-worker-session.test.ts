@@ -293,4 +293,33 @@ describe('a v1 Go worker session over HTTP', () => {
     );
     assertError(await server.request('GET', '/no/such/route'), 404, 'No such route.');
   });
+
+  it("an operator cancels a running task: the worker's next report-in and done get v1's not-claimed 400", async () => {
+    const queue = 'cancelled_while_running';
+    const created = assertTask(
+      await server.request('POST', '/tasques', { body: `{"kind":"Rot1","queue":"${queue}","run_at":"0001-01-01T00:00:00.000Z"}`, headers: json }),
+      201,
+    );
+    const claimBody = `{"amount":1,"block_for":"5000ms","queues":["${queue}"]}`;
+    const [claimed] = (await server.request('POST', '/tasques/claims', { body: claimBody, headers: { ...w1, ...json } })).json();
+    assert.equal(claimed.id, created.id);
+    const cancelled = await server.request('PUT', `/tasques/cancel/${queue}/${created.id}`, { body: '{"reason":"stop"}', headers: json });
+    assert.equal(cancelled.status, 200, cancelled.text);
+
+    // Exactly what a v1 worker already handles for a claim it no longer holds; the code is additive.
+    const notClaimed = `The Task is not currently Claimed so cannot be reported on: [${created.id}]`;
+    for (const [method, path, body] of [
+      ['PUT', `/tasques/reports/${queue}/${created.id}`, '{"data":{"progress":1}}'],
+      ['PUT', `/tasques/done/${queue}/${created.id}`, '{"data":{"ok":true}}'],
+      ['PUT', `/tasques/failed/${queue}/${created.id}`, '{"data":{"error":"x"}}'],
+    ] as const) {
+      const res = await server.request(method, path, { body, headers: { ...w1, ...json } });
+      assertError(res, 400, notClaimed);
+      assert.equal(res.json().code, 'TQ_ERR_TASK_CANCELLED');
+    }
+    const after = assertTask(await server.request('GET', `/tasques/${queue}/${created.id}`), 200);
+    assert.equal(after.state, 'dead');
+    assert.deepEqual(after.last_claimed.result.failure, { cancelled: true, reason: 'stop' });
+    assert.equal(after.cancellation, undefined, 'no new field in the v1 answer');
+  });
 });

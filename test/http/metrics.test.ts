@@ -92,6 +92,15 @@ describe('GET /metrics', () => {
     assert.equal(value(m, 'tasques_tasks_failed_total', { queue: 'other' }), undefined, 'a failure without attempts left is dead, not failed');
     assert.equal(value(m, 'tasques_tasks_unclaimed_total', { queue: 'mail' }), 1);
     assert.equal(value(m, 'tasques_tasks_timed_out_total', { queue: 'mail' }), undefined);
+    assert.equal(value(m, 'tasques_tasks_cancelled_total', { queue: 'mail' }), undefined);
+
+    // A cancel of the claimed task: dead once, cancelled once; the refused done after it counts nothing.
+    await ok(ts.request({ method: 'PUT', url: `/tasques/cancel/mail/${again.id}`, payload: {} }));
+    await ok(ts.request({ method: 'PUT', url: `/tasques/done/mail/${again.id}`, headers: worker('w'), payload: {} }), 400);
+    const c = await scrape(ts);
+    assert.equal(value(c, 'tasques_tasks_cancelled_total', { queue: 'mail' }), 1);
+    assert.equal(value(c, 'tasques_tasks_dead_total', { queue: 'mail' }), 1);
+    assert.equal(value(c, 'tasques_tasks_done_total', { queue: 'mail' }), 2);
   });
 
   it('batch creates count too, and a refused create counts nothing', LIMIT, async (t) => {

@@ -194,36 +194,52 @@ test('PUT /tasques/retry queues a dead task again with fresh attempts; other sta
   assertError(await ts.request({ method: 'PUT', url: '/tasques/retry/jobs/nope' }), 404, undefined, 'TQ_ERR_TASK_NOT_FOUND');
 });
 
-test('PUT /tasques/cancel makes a waiting task dead with the reason recorded; claimed tasks answer 409', LIMIT, async (t) => {
+test('PUT /tasques/cancel makes a waiting task dead with who/when/why and no made-up claim', LIMIT, async (t) => {
   const clock = new ManualClock(T0);
   const ts = await startTestServer(t, {}, { clock });
-  await createTask(ts, { queue: 'jobs', id: 'c1', kind: 'k' });
+  await createTask(ts, { queue: 'jobs', id: 'c1', kind: 'k', run_at: '2027-01-01T00:00:00Z' });
   await createTask(ts, { queue: 'jobs', id: 'c2', kind: 'k' });
 
-  const res = await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c1', payload: { reason: 'customer left' } });
+  clock.advance(1000);
+  const res = await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c1', payload: { reason: 'customer left', by: 'alice' } });
   assert.equal(res.status, 200, res.body);
-  assertTaskShape(res.json);
+  const { cancellation, ...v1Fields } = res.json;
+  assertTaskShape(v1Fields);
   assert.equal(res.json.state, 'dead');
-  assert.equal(res.json.last_claimed.worker_id, 'tasques-operator');
-  assert.deepEqual(res.json.last_claimed.result.failure, { cancelled: true, reason: 'customer left' });
+  assert.equal(res.json.last_claimed, undefined, 'a task never claimed gets no claim record');
+  assert.deepEqual(cancellation, { at: iso(T0 + 1000), by: 'alice', reason: 'customer left' });
+
+  // The v1 read has no new field; the operator listing shows the cancellation.
+  const v1 = await ts.request({ method: 'GET', url: '/tasques/jobs/c1' });
+  assertTaskShape(v1.json);
+  assert.equal('cancellation' in v1.json, false);
+  const listed = await ts.request({ method: 'GET', url: '/tasques?queue=jobs&state=dead' });
+  assert.deepEqual(listed.json.tasks.map((task: { id: string; cancellation?: unknown }) => [task.id, task.cancellation]), [
+    ['c1', { at: iso(T0 + 1000), by: 'alice', reason: 'customer left' }],
+  ]);
 
   const [held] = await claim(ts, 'w', { queues: ['jobs'], block_for: '0s' });
   assert.equal(held.id, 'c2', 'the cancelled task is never claimed');
   assertError(
-    await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c2' }),
+    await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c1' }),
     409,
-    'Only a queued or failed Task can be cancelled: [c2] is claimed',
+    'Only a queued, claimed or failed Task can be cancelled: [c1] is dead',
     'TQ_ERR_TASK_NOT_WAITING',
   );
-  assertError(await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c1' }), 409, undefined, 'TQ_ERR_TASK_NOT_WAITING');
   assertError(
     await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c2', payload: { reason: 5 } }),
     400,
     undefined,
     'TQ_ERR_BAD_REQUEST',
   );
+  assertError(
+    await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/c2', payload: { by: 'x'.repeat(201) } }),
+    400,
+    undefined,
+    'TQ_ERR_BAD_REQUEST',
+  );
 
-  // A failed task (waiting for its retry) can be cancelled without a body; its claim record is kept.
+  // A failed task (waiting for its retry) can be cancelled without a body; its real claim record is kept.
   await createTask(ts, { queue: 'jobs', id: 'c3', kind: 'k', retry_times: 3 });
   const [c3] = await claim(ts, 'w3', { queues: ['jobs'], block_for: '0s' });
   await ts.request({ method: 'PUT', url: `/tasques/failed/jobs/${c3.id}`, headers: worker('w3'), payload: {} });
@@ -231,6 +247,84 @@ test('PUT /tasques/cancel makes a waiting task dead with the reason recorded; cl
   assert.equal(cancelled.status, 200, cancelled.body);
   assert.equal(cancelled.json.last_claimed.worker_id, 'w3');
   assert.deepEqual(cancelled.json.last_claimed.result.failure, { cancelled: true });
+  assert.equal(cancelled.json.cancellation.by, 'operator', 'nobody named: "operator"');
+});
+
+test('PUT /tasques/cancel of a claimed task: its worker is refused with 400 TQ_ERR_TASK_CANCELLED, nothing is recorded after', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, {}, { clock });
+  await createTask(ts, { queue: 'jobs', id: 'run', kind: 'k' });
+  const [running] = await claim(ts, 'w1', { queues: ['jobs'], block_for: '0s' });
+  assert.equal(running.id, 'run');
+
+  clock.advance(2000);
+  const res = await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/run', payload: { reason: 'too slow' } });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(res.json.state, 'dead');
+  assert.equal(res.json.last_claimed.worker_id, 'w1');
+  assert.deepEqual(res.json.last_claimed.result, { at: iso(T0 + 2000), failure: { cancelled: true, reason: 'too slow' } });
+  assert.deepEqual(res.json.cancellation, { at: iso(T0 + 2000), by: 'operator', reason: 'too slow' });
+
+  // v1's "not claimed" status and message (what v1 workers handle); the code says why.
+  const message = 'The Task is not currently Claimed so cannot be reported on: [run]';
+  const refusals = [
+    await ts.request({ method: 'PUT', url: '/tasques/reports/jobs/run', headers: worker('w1'), payload: { data: { p: 1 } } }),
+    await ts.request({ method: 'PUT', url: '/tasques/done/jobs/run', headers: worker('w1'), payload: { data: {} } }),
+    await ts.request({ method: 'PUT', url: '/tasques/failed/jobs/run', headers: worker('w1'), payload: { data: {} } }),
+    await ts.request({ method: 'DELETE', url: '/tasques/claims/jobs/run', headers: worker('w1') }),
+  ];
+  for (const refusal of refusals) assertError(refusal, 400, message, 'TQ_ERR_TASK_CANCELLED');
+  const done = await ts.request({ method: 'PUT', url: '/tasques/done', headers: worker('w1'), payload: { tasks: [{ queue: 'jobs', id: 'run' }] } });
+  assert.equal(done.status, 200, done.body);
+  assert.deepEqual(done.json.results, [{ status: 400, error: { message, code: 'TQ_ERR_TASK_CANCELLED' } }]);
+
+  const after = await ts.request({ method: 'GET', url: '/tasques/jobs/run' });
+  assert.deepEqual(after.json.metadata.version, res.json.metadata.version, 'no write after the cancel');
+  const stats = await ts.request({ method: 'GET', url: '/queues/jobs' });
+  assert.deepEqual(stats.json.counts, { queued: 0, claimed: 0, failed: 0, done: 0, dead: 1 });
+});
+
+test('PUT /tasques/cancel records the authenticated user when auth is on, whatever the body says', LIMIT, async (t) => {
+  const ts = await startTestServer(t, { auth: { basic_auth: [{ name: 'ops-alice', password: 'secret-1' }] } });
+  const auth = { authorization: `Basic ${Buffer.from('ops-alice:secret-1').toString('base64')}` };
+  const created = await ts.request({ method: 'POST', url: '/tasques', headers: auth, payload: { queue: 'jobs', kind: 'k', id: 'a1' } });
+  assert.equal(created.status, 201, created.body);
+  const res = await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/a1', headers: auth, payload: { by: 'mallory' } });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(res.json.cancellation.by, 'ops-alice');
+  assert.equal((await ts.request({ method: 'PUT', url: '/tasques/cancel/jobs/a1', payload: {} })).status, 401);
+});
+
+test('GET /tasques/errors answers the last N failures of a task, oldest first; v1 answers stay as they were', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, { tasks: { error_history: { keep: 2 } } }, { clock });
+  await createTask(ts, { queue: 'jobs', id: 'e1', kind: 'k', retry_times: 5, processing_timeout: '1m' });
+  const failures = [{ error: 'one' }, { error: 'two' }, { error: 'three' }];
+  for (const [i, failure] of failures.entries()) {
+    const [claimed] = await claim(ts, `w${i}`, { queues: ['jobs'], block_for: '0s' });
+    assert.equal(claimed.id, 'e1');
+    const failed = await ts.request({ method: 'PUT', url: '/tasques/failed/jobs/e1', headers: worker(`w${i}`), payload: { data: failure } });
+    assert.equal(failed.status, 200, failed.body);
+    clock.advance(24 * 3600 * 1000);
+  }
+  const res = await ts.request({ method: 'GET', url: '/tasques/errors/jobs/e1' });
+  assert.equal(res.status, 200, res.body);
+  assertJsonContentType(res);
+  assert.deepEqual(res.json, {
+    queue: 'jobs',
+    id: 'e1',
+    state: 'failed',
+    archived: false,
+    errors: [
+      { at: iso(T0 + 24 * 3600 * 1000), attempt: 2, worker_id: 'w1', failure: { error: 'two' } },
+      { at: iso(T0 + 2 * 24 * 3600 * 1000), attempt: 3, worker_id: 'w2', failure: { error: 'three' } },
+    ],
+  });
+  const v1 = await ts.request({ method: 'GET', url: '/tasques/jobs/e1' });
+  assertTaskShape(v1.json);
+
+  assertError(await ts.request({ method: 'GET', url: '/tasques/errors/jobs/nope' }), 404, undefined, 'TQ_ERR_TASK_NOT_FOUND');
+  assertError(await ts.request({ method: 'GET', url: '/tasques/errors/Bad%20Queue/x' }), 400, undefined, 'TQ_ERR_INVALID_QUEUE_NAME');
 });
 
 test('GET /schedule answers each recurring task with its next fire time', LIMIT, async (t) => {

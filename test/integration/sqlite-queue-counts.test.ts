@@ -88,7 +88,7 @@ describe('SQLite queue_counts', () => {
     assert.ok(page.tasks.length > 0, 'some tasks died');
     await engine.retryTask(page.tasks[0]!.queue, page.tasks[0]!.id);
     const waiting = await store.taskList({ states: ['queued', 'failed'], limit: 100 });
-    if (waiting.tasks[0]) await engine.cancelTask(waiting.tasks[0].queue, waiting.tasks[0].id, 'test');
+    if (waiting.tasks[0]) await engine.cancelTask(waiting.tasks[0].queue, waiting.tasks[0].id, 'operator', 'test');
     check('after retry and cancel');
 
     clock.advance(3_600_000);

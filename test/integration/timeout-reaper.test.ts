@@ -61,6 +61,33 @@ describe('timeout reaper', () => {
     await assert.rejects(h.engine.markDone('q', kept!.id, W, undefined), { kind: 'TASK_NOT_CLAIMED' });
   });
 
+  it('records each timeout in the error history (timed out, the worker that held the claim), within the configured keep', async (t) => {
+    const h = harness(t);
+    const [task] = await h.claimed('hist', 1, 5);
+    const reaper = new TimeoutReaper(h.store, h.clock, silentLogger, {
+      backoff: settings.backoff,
+      errorHistory: { keep: 2, maxEntryBytes: 1024 },
+      random: () => 0.5,
+    });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      if (attempt > 1) {
+        h.clock.advance(3600 * SECOND); // past the backoff
+        const [again] = await h.engine.claimTasks({ queues: ['hist'], workerId: `w-${attempt}`, amount: 1, blockForMs: 0 });
+        assert.equal(again?.id, task!.id);
+      }
+      h.clock.advance(60 * SECOND);
+      assert.deepEqual(await reaper.runOnce(), { reaped: 1, skipped: 0 });
+    }
+    const stored = await h.engine.getTask('hist', task!.id);
+    assert.deepEqual(
+      stored.errorHistory?.map((r) => [r.attempt, r.workerId, r.timedOut, r.failure, r.at]),
+      [
+        [2, 'w-2', true, TIMED_OUT_FAILURE, T0 + 3600 * SECOND + 120 * SECOND],
+        [3, 'w-3', true, TIMED_OUT_FAILURE, T0 + 2 * 3600 * SECOND + 180 * SECOND],
+      ],
+    );
+  });
+
   it('on the last attempt the task becomes DEAD; in batches it reaps everything that is due in one run', async (t) => {
     const h = harness(t, 2);
     const tasks = [...(await h.claimed('last', 3, 0)), ...(await h.claimed('other', 2, 5))];

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TasquesClient, type Task } from '../../src/client/index.js';
-import { ClaimLostError, Worker, WorkerStoppingError, type WorkerOptions } from '../../src/worker/index.js';
+import { TasquesApiError, TasquesClient, type Task } from '../../src/client/index.js';
+import { ClaimLostError, TaskCancelledError, Worker, WorkerStoppingError, type WorkerOptions } from '../../src/worker/index.js';
 import { gate, startFaultProxy, startTestServer, waitForEvent, waitForEvents, type TestServer } from '../helpers/sdk.js';
 
 let server: TestServer;
@@ -255,6 +255,75 @@ describe('Worker', () => {
     assert.deepEqual(after.last_claimed?.result?.failure, { by: 'operator' });
   });
 
+  it('aborts the handler with TaskCancelledError at its next report-in after an operator cancels the task', async () => {
+    const queue = newQueue();
+    // A long processing timeout: only cancelCheckIntervalMs makes the worker report in soon.
+    const task = await client.createTask({ queue, kind: 'k', processing_timeout: '1h' });
+    const started = gate();
+    let reason: unknown;
+    const worker = makeWorker({
+      handlers: {
+        [queue]: async (_t, ctx) => {
+          started.open();
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+          reason = ctx.signal.reason;
+          return { should: 'not be recorded' };
+        },
+      },
+      cancelCheckIntervalMs: 50,
+    });
+    const cancelledEvent = waitForEvent<[Task, TasquesApiError]>(worker, 'taskCancelled');
+    const lost = waitForEvent(worker, 'claimLost');
+    const dropped = waitForEvent(worker, 'resultDropped');
+    worker.start();
+    await started.promise;
+    const cancelled = await client.cancelTask(queue, task.id, { reason: 'not needed', by: 'test' });
+    assert.deepEqual([cancelled.state, cancelled.cancellation?.by, cancelled.cancellation?.reason], ['dead', 'test', 'not needed']);
+    const [cancelledTask, error] = await cancelledEvent;
+    assert.equal(cancelledTask.id, task.id);
+    assert.equal(error.code, 'TQ_ERR_TASK_CANCELLED');
+    assert.equal(error.status, 400);
+    await lost;
+    await dropped;
+    assert.ok(reason instanceof TaskCancelledError);
+    assert.ok(reason instanceof ClaimLostError, 'code that handles lost claims handles cancellations too');
+    await worker.stop();
+    const after = await client.getTask(queue, task.id);
+    assert.equal(after.state, 'dead');
+    assert.deepEqual(after.last_claimed?.result?.failure, { cancelled: true, reason: 'not needed' });
+  });
+
+  it('a handler that ignores its signal still has its result refused after a cancel', async () => {
+    const queue = newQueue();
+    const task = await client.createTask({ queue, kind: 'k', processing_timeout: '1h' });
+    const started = gate();
+    const release = gate();
+    const worker = makeWorker({
+      handlers: {
+        [queue]: async () => {
+          started.open();
+          await release.promise; // never looks at ctx.signal
+          return { late: true };
+        },
+      },
+      cancelCheckIntervalMs: 3_600_000, // no report-in before the result: the done call is refused
+    });
+    const cancelledEvent = waitForEvent<[Task, TasquesApiError]>(worker, 'taskCancelled');
+    worker.start();
+    await started.promise;
+    await client.cancelTask(queue, task.id);
+    release.open();
+    const [, error] = await cancelledEvent;
+    assert.equal(error.code, 'TQ_ERR_TASK_CANCELLED');
+    await worker.stop();
+    const after = await client.getTask(queue, task.id);
+    assert.equal(after.state, 'dead');
+    assert.equal(after.last_claimed?.result?.success, undefined, 'the late result was not recorded');
+    const errors = await client.getTaskErrors(queue, task.id);
+    assert.deepEqual(errors.errors, []);
+    assert.equal(errors.cancellation?.by, 'operator');
+  });
+
   it('stops gracefully: no new claims, running tasks finish within the grace period', async () => {
     const queue = newQueue();
     const release = gate();
@@ -369,6 +438,43 @@ describe('Worker', () => {
         assert.equal(t.state, 'done');
         assert.deepEqual(t.last_claimed?.result?.success, { id });
       }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a failed repeat refused as cancelled counts as cancelled, though its first try was recorded before the cancel', async () => {
+    const proxy = await startFaultProxy(server.url);
+    try {
+      const queue = newQueue();
+      let dropped = false;
+      proxy.decide = (method, path) => {
+        if (method === 'PUT' && path.startsWith('/tasques/failed/') && !dropped) {
+          dropped = true;
+          return 'drop-response'; // recorded (the task is FAILED, waiting), answer lost
+        }
+        return 'pass';
+      };
+      const task = await client.createTask({ queue, kind: 'k', retry_times: 3 });
+      // The repeat waits 1–2 s: room for the operator's cancel, made when the worker says it will repeat.
+      const worker = makeWorker({
+        client: { baseUrl: proxy.url },
+        handlers: { [queue]: async () => Promise.reject(new Error('boom')) },
+        backoff: { minDelayMs: 2000, maxDelayMs: 2000 },
+      });
+      const failed: string[] = [];
+      worker.on('taskFailed', (t) => failed.push(t.id));
+      const cancelledEvent = waitForEvent<[Task, TasquesApiError]>(worker, 'taskCancelled');
+      worker.once('retrying', () => void client.cancelTask(queue, task.id, 'stop retrying'));
+      worker.start();
+      const [, error] = await cancelledEvent;
+      assert.equal(error.code, 'TQ_ERR_TASK_CANCELLED');
+      await worker.stop();
+      assert.deepEqual(failed, [], 'not reported as a recorded failure');
+      const errors = await client.getTaskErrors(queue, task.id);
+      assert.equal(errors.state, 'dead');
+      assert.equal(errors.cancellation?.reason, 'stop retrying');
+      assert.equal(errors.errors.length, 1, 'the first try was recorded before the cancel');
     } finally {
       await proxy.close();
     }

@@ -4,7 +4,7 @@
  * nothing else (besides the v1 routes).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { formatGoDuration, msToNs, nsToMs, parseGoDuration } from '../../domain/duration.js';
 import type { TaskEngine, TaskListInput } from '../../engine/task-engine.js';
 import { MAX_TASK_LIST_LIMIT } from '../../engine/task-engine.js';
@@ -12,13 +12,14 @@ import { parseRfc3339 } from '../../domain/time.js';
 import { errors } from '../../errors/index.js';
 import { TASK_STATES, type QueueState, type QueueStats, type TaskListCursor, type TaskState } from '../../types/index.js';
 import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
-import { taskToJson } from '../mappers.js';
+import { cancellationToJson, listedTaskToJson, taskToJson } from '../mappers.js';
 import {
   type CancelJson,
   CancelSchema,
   DEFAULT_STATS_WINDOW,
   DEFAULT_TASK_LIST_LIMIT,
   MAX_STATS_WINDOW_MS,
+  ListedTaskSchema,
   type QueueStateJson,
   QueueStateSchema,
   type QueueStatsJson,
@@ -26,6 +27,8 @@ import {
   QueueStatsSchema,
   type ScheduleJson,
   ScheduleSchema,
+  type TaskErrorsJson,
+  TaskErrorsSchema,
   TaskListQuery,
   type TaskListQueryJson,
   type TaskPageJson,
@@ -142,7 +145,36 @@ const queueStateToJson = (state: QueueState): QueueStateJson => ({
 
 const QueueParams = Type.Object({ queue: QueueName() });
 
-export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
+export interface OperatorRouteOptions {
+  /** Whether users are configured: then a cancellation records the authenticated user, not the body's `by`. */
+  authConfigured: boolean;
+}
+
+/** Recorded as `by` when nobody says who cancels. */
+export const DEFAULT_CANCELLED_BY = 'operator';
+
+/**
+ * Who cancels: with auth configured, the authenticated identity (the auth hook has already checked the
+ * credentials): `request.identity` where the auth sets one (basic users and bearer tokens alike), else
+ * the basic-auth user name; without auth, the request's `by`, else "operator".
+ */
+function cancelledBy(request: FastifyRequest<{ Body: CancelJson | undefined }>, authConfigured: boolean): string {
+  // Read structurally: the roles work declares `identity` on the request.
+  const identity = (request as { identity?: { name?: unknown } }).identity;
+  if (typeof identity?.name === 'string' && identity.name !== '') return identity.name;
+  if (authConfigured) {
+    const match = /^Basic\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    if (match) {
+      const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+      const name = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
+      if (name !== '') return name;
+    }
+    return DEFAULT_CANCELLED_BY;
+  }
+  return request.body?.by ?? DEFAULT_CANCELLED_BY;
+}
+
+export function operatorRoutes(engine: TaskEngine, options: OperatorRouteOptions = { authConfigured: false }): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Querystring: TaskListQueryJson }>(
       '/tasques',
@@ -161,7 +193,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
       },
       async (request, reply) => {
         // Serialized task by task as the engine measures them: the page stays within max_answer_bytes.
-        const answer = new TaskAnswer();
+        const answer = new TaskAnswer(listedTaskToJson);
         const page = await engine.listTasks(taskListInputFromQuery(request.query), answer.sizeOf);
         const cursor = page.next === undefined ? '' : `,"next_cursor":${JSON.stringify(encodeCursor(page.next))}`;
         return reply.type(JSON_CONTENT_TYPE).send(`{"tasks":${answer.array(page.tasks)}${cursor}}`);
@@ -260,19 +292,61 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
         config: { access: 'operate' },
         preValidation: checkQueueParam,
         schema: {
+          // The operation id predates cancelling claimed tasks; kept so generated clients keep their method.
           operationId: 'cancel-waiting-task',
-          summary: 'Cancel a queued or failed Task',
+          summary: 'Cancel a queued, claimed or failed Task',
           description:
-            'The task becomes dead; last_claimed.result.failure records {"cancelled": true, "reason": …}. A claimed, ' +
-            'done or dead task answers 409. The body is optional.',
+            'The task becomes dead at once, with a cancellation record (who, when, why) shown by the operator routes. ' +
+            'A claimed task\'s claim ends: its worker\'s next report-in, done or failed gets 400 with code ' +
+            'TQ_ERR_TASK_CANCELLED (v1\'s "not claimed" answer). A task that was ever claimed also gets ' +
+            'last_claimed.result.failure = {"cancelled": true, "reason": …} for v1 readers. A done or dead task answers 409. ' +
+            'The body is optional.',
           tags: ['operator'],
           params: TaskParams,
           body: Type.Union([Type.Ref(CancelSchema), Type.Null()]),
-          response: { 200: Type.Ref(TaskSchema, { description: 'The dead task' }), ...errorResponses(400, 401, 404, 409) },
+          response: { 200: Type.Ref(ListedTaskSchema, { description: 'The dead task' }), ...errorResponses(400, 401, 404, 409) },
         },
       },
-      async (request) =>
-        taskToJson(await engine.cancelTask(request.params.queue, request.params.id, request.body?.reason)),
+      async (request) => {
+        const by = cancelledBy(request, options.authConfigured);
+        return listedTaskToJson(await engine.cancelTask(request.params.queue, request.params.id, by, request.body?.reason ?? undefined));
+      },
+    );
+
+    app.get<{ Params: { queue: string; id: string } }>(
+      '/tasques/errors/:queue/:id',
+      {
+        preValidation: checkQueueParam,
+        config: { access: 'read' },
+        schema: {
+          operationId: 'get-task-errors',
+          summary: 'The error history of a Task',
+          description:
+            'Its last failed attempts (tasks.error_history.keep, default 10), oldest first, each with time, worker id and ' +
+            'failure data; claim timeouts included. Archived tasks too (when the live store has none with this id). ' +
+            'Also the cancellation, when an operator cancelled it.',
+          tags: ['operator'],
+          params: TaskParams,
+          response: { 200: Type.Ref(TaskErrorsSchema), ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (request): Promise<TaskErrorsJson> => {
+        const { task, archived } = await engine.taskErrors(request.params.queue, request.params.id);
+        return {
+          queue: task.queue,
+          id: task.id,
+          state: task.state,
+          archived,
+          errors: (task.errorHistory ?? []).map((r) => ({
+            at: iso(r.at),
+            attempt: r.attempt,
+            worker_id: r.workerId,
+            failure: r.failure,
+            timed_out: r.timedOut,
+          })),
+          cancellation: task.cancellation && cancellationToJson(task.cancellation),
+        };
+      },
     );
 
     app.get(

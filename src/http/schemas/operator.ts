@@ -6,7 +6,7 @@
  * Fastify shares one validator for both); the route parses them and names the parameter on error.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { QueueName, TaskSchema } from './tasks.js';
+import { JsonObjectSchema, QueueName, TaskSchema, TaskState } from './tasks.js';
 
 export const DEFAULT_TASK_LIST_LIMIT = 50;
 export const DEFAULT_STATS_WINDOW = '5m';
@@ -30,9 +30,38 @@ export const TaskListQuery = Type.Object({
 });
 export type TaskListQueryJson = Static<typeof TaskListQuery>;
 
+export const CancellationSchema = Type.Object(
+  {
+    at: DateTime('When the task was cancelled.'),
+    by: Type.String({
+      description: 'Who cancelled it: the authenticated user when auth is configured, else the `by` of the request, else "operator".',
+    }),
+    reason: Type.Optional(Type.String({ description: 'Why, as given to the cancel route.' })),
+  },
+  { $id: 'operator.Cancellation' },
+);
+export type CancellationJson = Static<typeof CancellationSchema>;
+
+/**
+ * A task as operator routes answer it: every field of `task.Task`, plus what v1 answers leave out
+ * (v1 answers never gain a field: some generated clients reject unknown ones).
+ */
+export const ListedTaskSchema = Type.Object(
+  {
+    ...TaskSchema.properties,
+    cancellation: Type.Optional(
+      Type.Ref(CancellationSchema, {
+        description: 'Set when an operator cancelled the task (it is then dead): shown instead of a failure.',
+      }),
+    ),
+  },
+  { $id: 'operator.ListedTask' },
+);
+export type ListedTaskJson = Static<typeof ListedTaskSchema>;
+
 export const TaskPageSchema = Type.Object(
   {
-    tasks: Type.Array(Type.Ref(TaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
+    tasks: Type.Array(Type.Ref(ListedTaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
     next_cursor: Type.Optional(
       Type.String({
         description:
@@ -42,6 +71,36 @@ export const TaskPageSchema = Type.Object(
   },
   { $id: 'operator.TaskPage' },
 );
+
+export const FailedAttemptSchema = Type.Object(
+  {
+    at: DateTime('When the attempt failed (the failed call, or the reaper finding the claim timed out).'),
+    attempt: Type.Integer({ minimum: 0, description: 'Which attempt: 1 for the first claim (unclaims do not count).' }),
+    worker_id: Type.String({ description: 'The worker that held the claim.' }),
+    failure: Type.Optional(
+      JsonObjectSchema(
+        'The failure data. Larger than tasks.error_history.max_entry_bytes: {"truncated": true, "bytes": <size>, "preview": "<start of its JSON>"}.',
+      ),
+    ),
+    timed_out: Type.Optional(Type.Boolean({ description: 'True when the claim timed out without an answer from the worker.' })),
+  },
+  { $id: 'operator.FailedAttempt' },
+);
+
+export const TaskErrorsSchema = Type.Object(
+  {
+    queue: Type.String(),
+    id: Type.String(),
+    state: TaskState,
+    archived: Type.Boolean({ description: 'True when the task was found in the archive (not among the live tasks).' }),
+    errors: Type.Array(Type.Ref(FailedAttemptSchema), {
+      description: 'The last failed attempts, oldest first, at most tasks.error_history.keep of them.',
+    }),
+    cancellation: Type.Optional(Type.Ref(CancellationSchema)),
+  },
+  { $id: 'operator.TaskErrors' },
+);
+export type TaskErrorsJson = Static<typeof TaskErrorsSchema>;
 
 export const WindowQuery = Type.Object({
   window: Type.Optional(
@@ -98,7 +157,14 @@ export type QueueStateJson = Static<typeof QueueStateSchema>;
 export const CancelSchema = Type.Object(
   {
     reason: Type.Optional(
-      Type.String({ maxLength: 1000, description: 'Recorded as last_claimed.result.failure.reason.' }),
+      Type.String({ maxLength: 1000, description: 'Why: recorded in the cancellation (and in last_claimed.result.failure.reason).' }),
+    ),
+    by: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Who cancels, recorded when auth is not configured (default "operator"). With auth, the authenticated user is recorded instead.',
+      }),
     ),
   },
   { $id: 'operator.Cancel' },

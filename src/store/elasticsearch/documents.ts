@@ -3,7 +3,7 @@
  * document ids. Field names are snake_case, close to v1's persisted shape; times are epoch ms.
  */
 import { createHash } from 'node:crypto';
-import { remainingAttempts } from '../../domain/task-lifecycle.js';
+import { finishedAt, remainingAttempts } from '../../domain/task-lifecycle.js';
 import type {
   JsonObject,
   NewRecurringTaskRecord,
@@ -11,7 +11,9 @@ import type {
   RecordVersion,
   RecurringTask,
   Task,
+  TaskCancellation,
   TaskDefinition,
+  TaskFailureRecord,
 } from '../../types/index.js';
 
 /** Longest `_id` the engines accept, in UTF-8 bytes. */
@@ -58,6 +60,28 @@ interface LastClaimedDoc {
   result?: ResultDoc;
 }
 
+/**
+ * The `last_claimed` of a task cancelled before any claim: only the finish time, where the archiver and
+ * the recent counts look for it (`last_claimed.result.at`). Read back as no claim (it has no worker_id).
+ */
+interface FinishOnlyDoc {
+  result: { at: number };
+}
+
+interface CancellationDoc {
+  at: number;
+  by: string;
+  reason?: string;
+}
+
+interface FailureRecordDoc {
+  at: number;
+  attempt: number;
+  worker_id: string;
+  failure?: JsonObject;
+  timed_out?: boolean;
+}
+
 export interface TaskDoc {
   queue: string;
   id: string;
@@ -71,13 +95,17 @@ export interface TaskDoc {
   processing_timeout_ns: number;
   args?: JsonObject;
   context?: JsonObject;
-  last_claimed?: LastClaimedDoc;
+  last_claimed?: LastClaimedDoc | FinishOnlyDoc;
   last_enqueued_at: number;
   created_at: number;
   modified_at: number;
   recurring_task_id?: string;
   /** Set by a claim only: lets a claimer whose bulk request got no answer find out what it won. */
   claim_token?: string;
+  /** Not indexed (the mapping is not dynamic): kept in `_source` only. */
+  cancellation?: CancellationDoc;
+  /** Not indexed, as `cancellation`. Oldest first. */
+  error_history?: FailureRecordDoc[];
 }
 
 export interface ArchivedTaskDoc extends TaskDoc {
@@ -124,6 +152,23 @@ export function taskToDoc(task: NewTaskRecord): TaskDoc {
       claimed.result = result;
     }
     doc.last_claimed = claimed;
+  } else {
+    // A task cancelled before any claim: its finish time where finish times are indexed (finishedAt).
+    const finished = finishedAt(task);
+    if (finished !== undefined) doc.last_claimed = { result: { at: finished } };
+  }
+  if (task.cancellation) {
+    const cancellation: CancellationDoc = { at: task.cancellation.at, by: task.cancellation.by };
+    put(cancellation, 'reason', task.cancellation.reason);
+    doc.cancellation = cancellation;
+  }
+  if (task.errorHistory && task.errorHistory.length > 0) {
+    doc.error_history = task.errorHistory.map((r) => {
+      const record: FailureRecordDoc = { at: r.at, attempt: r.attempt, worker_id: r.workerId };
+      put(record, 'failure', r.failure);
+      if (r.timedOut === true) record.timed_out = true;
+      return record;
+    });
   }
   return doc;
 }
@@ -149,8 +194,23 @@ export function docToTask(doc: TaskDoc, version: RecordVersion): Task {
     version,
     recurringTaskId: opt(doc.recurring_task_id),
   };
+  if (doc.cancellation) {
+    const c = doc.cancellation;
+    task.cancellation = { at: c.at, by: c.by, reason: opt(c.reason) } satisfies TaskCancellation;
+  }
+  if (doc.error_history) {
+    task.errorHistory = doc.error_history.map(
+      (r): TaskFailureRecord => ({
+        at: r.at,
+        attempt: r.attempt,
+        workerId: r.worker_id,
+        failure: opt(r.failure),
+        timedOut: r.timed_out === true ? true : undefined,
+      }),
+    );
+  }
   const lc = doc.last_claimed;
-  if (lc) {
+  if (lc && 'worker_id' in lc) {
     task.lastClaimed = {
       workerId: lc.worker_id,
       claimedAt: lc.claimed_at,

@@ -200,4 +200,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_claim_order_all ON tasks (priority DESC, run_at) WHERE state IN ('queued', 'failed');
     `,
   },
+  {
+    version: 6,
+    name: 'cancellation_and_error_history',
+    sql: `
+      -- Who cancelled a task, when and why (JSON: at, by, reason), and its last failed attempts (JSON
+      -- array: at, attempt, workerId, failure, timedOut). Both in no index; NULL for most tasks. A task
+      -- cancelled before any claim has result_at = the cancellation's time (and no claimed_worker_id), so
+      -- the archiver and the recent counts find it as they find every finished task.
+      ALTER TABLE tasks ADD COLUMN cancellation TEXT;
+      ALTER TABLE tasks ADD COLUMN error_history TEXT;
+      ALTER TABLE archived_tasks ADD COLUMN cancellation TEXT;
+      ALTER TABLE archived_tasks ADD COLUMN error_history TEXT;
+    `,
+  },
 ];

@@ -9,9 +9,12 @@ import type {
   QueueState,
   RecurringTask,
   Task,
+  TaskCancellation,
   TaskDefinition,
+  TaskFailureRecord,
 } from '../../types/index.js';
 import type { ClaimOrderFields } from '../../domain/claim-order.js';
+import { finishedAt } from '../../domain/task-lifecycle.js';
 
 /** The persisted row of a task. */
 export interface TaskRow {
@@ -39,6 +42,10 @@ export interface TaskRow {
   modified_at: number;
   version: number;
   recurring_task_id: string | null;
+  /** JSON TaskCancellation (migration 6). */
+  cancellation: string | null;
+  /** JSON TaskFailureRecord[] (migration 6). */
+  error_history: string | null;
 }
 
 export interface RecurringRow {
@@ -57,6 +64,7 @@ export const TASK_COLUMNS = [
   'queue', 'id', 'kind', 'state', 'priority', 'run_at', 'retry_times', 'attempted', 'processing_timeout_ns',
   'args', 'context', 'claimed_worker_id', 'claimed_at', 'times_out_at', 'report_at', 'report_data', 'result_at',
   'result_success', 'result_failure', 'last_enqueued_at', 'created_at', 'modified_at', 'version', 'recurring_task_id',
+  'cancellation', 'error_history',
 ] as const;
 
 
@@ -89,7 +97,8 @@ export function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow
     times_out_at: lc?.timesOutAt ?? null,
     report_at: lc?.lastReport?.at ?? null,
     report_data: json(lc?.lastReport?.data),
-    result_at: lc?.result?.at ?? null,
+    // The finish time: a task cancelled before any claim has the cancellation's (and no claim columns).
+    result_at: finishedAt(task) ?? null,
     result_success: json(lc?.result?.success),
     result_failure: json(lc?.result?.failure),
     last_enqueued_at: task.lastEnqueuedAt,
@@ -97,6 +106,8 @@ export function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow
     modified_at: task.modifiedAt,
     version,
     recurring_task_id: task.recurringTaskId ?? null,
+    cancellation: task.cancellation === undefined ? null : JSON.stringify(task.cancellation),
+    error_history: task.errorHistory === undefined || task.errorHistory.length === 0 ? null : JSON.stringify(task.errorHistory),
   };
 }
 
@@ -109,6 +120,7 @@ export function insertValues(r: TaskRow): unknown[] {
     r.queue, r.id, r.kind, r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args,
     r.context, r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at,
     r.result_success, r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
+    r.cancellation, r.error_history,
   ];
 }
 
@@ -118,6 +130,7 @@ export function updateValues(r: TaskRow, expectedVersion: number): unknown[] {
     r.kind, r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
     r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
+    r.cancellation, r.error_history,
     r.queue, r.id, expectedVersion,
   ];
 }
@@ -130,7 +143,7 @@ export function mutableUpdateValues(r: TaskRow, expectedVersion: number): unknow
   return [
     r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
-    r.result_failure, r.last_enqueued_at, r.modified_at, r.version,
+    r.result_failure, r.last_enqueued_at, r.modified_at, r.version, r.cancellation, r.error_history,
     r.queue, r.id, expectedVersion, r.kind, r.created_at, r.recurring_task_id,
   ];
 }
@@ -154,6 +167,8 @@ export function rowToTask(row: TaskRow): Task {
     version: { seqNum: row.version, primaryTerm: PRIMARY_TERM },
     recurringTaskId: row.recurring_task_id ?? undefined,
   };
+  if (row.cancellation !== null) task.cancellation = JSON.parse(row.cancellation) as TaskCancellation;
+  if (row.error_history !== null) task.errorHistory = JSON.parse(row.error_history) as TaskFailureRecord[];
   if (row.claimed_worker_id !== null) {
     task.lastClaimed = {
       workerId: row.claimed_worker_id,

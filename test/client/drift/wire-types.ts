@@ -9,9 +9,13 @@ import type * as Wire from '../../../packages/client/src/client/wire.js';
 import type { ErrorCode as ServerErrorCode } from '../../../src/errors/index.js';
 import type { BatchItemResultSchema, DoneItemSchema } from '../../../src/http/schemas/batch.js';
 import type {
+  CancellationSchema,
+  FailedAttemptSchema,
+  ListedTaskSchema,
   QueueStateSchema,
   QueueStatsSchema,
   RecurringTaskScheduleSchema,
+  TaskErrorsSchema,
   TaskPageSchema,
 } from '../../../src/http/schemas/operator.js';
 import type {
@@ -73,6 +77,10 @@ assertSame<Same<Wire.RecurringTask, Static<typeof RecurringTaskSchema>>>();
 assertSame<Same<Wire.BatchItemResult, Static<typeof BatchItemResultSchema>>>();
 assertSame<Same<Wire.DoneItem, Static<typeof DoneItemSchema>>>();
 assertSame<Same<Wire.TaskPage, Static<typeof TaskPageSchema>>>();
+assertSame<Same<Wire.Cancellation, Static<typeof CancellationSchema>>>();
+assertSame<Same<Wire.ListedTask, Static<typeof ListedTaskSchema>>>();
+assertSame<Same<Wire.FailedAttempt, Static<typeof FailedAttemptSchema>>>();
+assertSame<Same<Wire.TaskErrors, Static<typeof TaskErrorsSchema>>>();
 assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();
 assertSame<Same<Wire.QueueState, Static<typeof QueueStateSchema>>>();
 assertSame<Same<Wire.RecurringTaskSchedule, Static<typeof RecurringTaskScheduleSchema>>>();

@@ -13,6 +13,7 @@ import type {
   JsonObject,
   NewRecurringTask,
   NewTask,
+  ListedTask,
   QueueState,
   QueueStats,
   RecurringTask,
@@ -20,6 +21,7 @@ import type {
   WhoAmI,
   RecurringTaskUpdate,
   Task,
+  TaskErrors,
   TaskListFilter,
   TaskPage,
 } from './types.js';
@@ -496,18 +498,37 @@ export class TasquesClient {
   }
 
   /**
-   * Cancels a QUEUED or FAILED task: it becomes DEAD with `{cancelled: true, reason}` as its failure
-   * (`PUT /tasques/cancel/{queue}/{id}`).
-   * @throws TasquesApiError 404; 409 when the task is claimed, done or dead.
+   * Cancels a QUEUED, CLAIMED or FAILED task: it becomes DEAD at once with a `cancellation` record (who,
+   * when, why) (`PUT /tasques/cancel/{queue}/{id}`). A claimed task's worker learns at its next report-in
+   * (refused with `TQ_ERR_TASK_CANCELLED`). `by` is recorded when the server has no auth configured.
+   * @throws TasquesApiError 404; 409 when the task is done or dead.
    */
-  async cancelTask(queue: string, id: string, reason?: string, options?: CallOptions): Promise<Task> {
-    return this.request<Task>({
+  async cancelTask(
+    queue: string,
+    id: string,
+    reason?: string | { reason?: string; by?: string },
+    options?: CallOptions,
+  ): Promise<ListedTask> {
+    const fields = typeof reason === 'string' ? { reason } : (reason ?? {});
+    const body: { reason?: string; by?: string } = {};
+    if (fields.reason !== undefined) body.reason = fields.reason;
+    if (fields.by !== undefined) body.by = fields.by;
+    return this.request<ListedTask>({
       method: 'PUT',
       path: `/tasques/cancel/${seg(queue)}/${seg(id)}`,
-      body: reason === undefined ? {} : { reason },
+      body,
       safety: 'unsafe',
       options,
     });
+  }
+
+  /**
+   * A task's error history: its last failed attempts, oldest first, and its cancellation if any
+   * (`GET /tasques/errors/{queue}/{id}`). Archived tasks too.
+   * @throws TasquesApiError 404
+   */
+  async getTaskErrors(queue: string, id: string, options?: CallOptions): Promise<TaskErrors> {
+    return this.request<TaskErrors>({ method: 'GET', path: `/tasques/errors/${seg(queue)}/${seg(id)}`, safety: 'idempotent', options });
   }
 
   /** Every recurring task with its next fire time and last tick (`GET /schedule`). */

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'TQ_ERR_ROUTE_NOT_FOUND'
   | 'TQ_ERR_SHUTTING_DOWN'
   | 'TQ_ERR_TASK_ALREADY_EXISTS'
+  | 'TQ_ERR_TASK_CANCELLED'
   | 'TQ_ERR_TASK_NOT_CLAIMED'
   | 'TQ_ERR_TASK_NOT_DEAD'
   | 'TQ_ERR_TASK_NOT_FOUND'
@@ -232,10 +233,51 @@ export interface DoneItem {
   data?: JsonObject;
 }
 
+/** Who cancelled a task, when and why [operator.Cancellation]. */
+export interface Cancellation {
+  /** When the task was cancelled. */
+  at: string;
+  /** The authenticated user when auth is configured, else the `by` of the request, else "operator". */
+  by: string;
+  reason?: string;
+}
+
+/** A task as operator routes answer it: every v1 field, plus the operator-only ones [operator.ListedTask]. */
+export interface ListedTask extends Task {
+  /** Set when an operator cancelled the task (it is then dead). */
+  cancellation?: Cancellation;
+}
+
+/** One failed attempt in a task's error history [operator.FailedAttempt]. */
+export interface FailedAttempt {
+  /** When the attempt failed. */
+  at: string;
+  /** Which attempt: 1 for the first claim. */
+  attempt: number;
+  /** The worker that held the claim. */
+  worker_id: string;
+  /** The failure data, or `{"truncated": true, "bytes", "preview"}` when it was too large to keep. */
+  failure?: JsonObject;
+  /** True when the claim timed out without an answer from the worker. */
+  timed_out?: boolean;
+}
+
+/** A task's error history [operator.TaskErrors]. */
+export interface TaskErrors {
+  queue: string;
+  id: string;
+  state: TaskState;
+  /** True when the task was found in the archive. */
+  archived: boolean;
+  /** The last failed attempts, oldest first. */
+  errors: FailedAttempt[];
+  cancellation?: Cancellation;
+}
+
 /** One page of the task list [operator.TaskPage]. */
 export interface TaskPage {
   /** Newest first (created_at descending, then queue, then id). */
-  tasks: Task[];
+  tasks: ListedTask[];
   /** Present when the page is full: pass it as `cursor` for the next page. */
   next_cursor?: string;
 }

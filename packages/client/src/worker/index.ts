@@ -4,8 +4,10 @@
  */
 export {
   ClaimLostError,
+  TaskCancelledError,
   Worker,
   WorkerStoppingError,
+  isTaskCancelled,
   serializeError,
   type HandlerMap,
   type StopSummary,

@@ -41,8 +41,10 @@ export type HandlerMap = Record<string, TaskHandler | Record<string, TaskHandler
 export interface TaskContext {
   /**
    * Fires when the handler should stop: the claim was lost (a report-in was refused with 400/403/404,
-   * e.g. the task timed out and another worker has it) or the worker is stopping and its grace period
-   * ran out. `signal.reason` is a {@link ClaimLostError} or a {@link WorkerStoppingError}.
+   * e.g. the task timed out and another worker has it), an operator cancelled the task (learnt at the
+   * next report-in, see `cancelCheckIntervalMs`), or the worker is stopping and its grace period ran
+   * out. `signal.reason` is a {@link ClaimLostError} (a {@link TaskCancelledError} for a cancellation)
+   * or a {@link WorkerStoppingError}.
    */
   signal: AbortSignal;
   /** This worker's id (the `X-TASQUES-WORKER-ID` it claims with). */
@@ -87,6 +89,12 @@ export interface WorkerOptions {
    * so that two report-ins can fail before the claim expires.
    */
   reportIntervalMs?: (processingTimeoutMs: number) => number;
+  /**
+   * Report in at least this often on a running task, in ms, whatever its processing timeout: an
+   * operator's cancel is learnt at the next report-in, and the handler's signal fires then. Each
+   * report-in is one server write. Default 5000; `Infinity` reports by the processing timeout only.
+   */
+  cancelCheckIntervalMs?: number;
   /** How long `stop()` (and a signal) lets running tasks finish before unclaiming them, in ms. Default 30000. */
   gracePeriodMs?: number;
   /**
@@ -126,8 +134,10 @@ export interface WorkerEvents {
   taskDone: [task: Task, result: JsonObject | undefined];
   /** The task was marked failed or dead (the server's task); `error` is what the handler threw. */
   taskFailed: [task: Task, error: unknown];
-  /** The claim was lost; the handler's outcome is not recorded. */
+  /** The claim was lost (cancellations included); the handler's outcome is not recorded. */
   claimLost: [task: Task, error: unknown];
+  /** An operator cancelled the task while this worker held it (also a `claimLost`). */
+  taskCancelled: [task: Task, error: TasquesApiError];
   /** The task was given back to its queue. */
   taskUnclaimed: [task: Task, reason: UnclaimReason];
   /** A server call failed and will be repeated after `delayMs`. */
@@ -159,6 +169,23 @@ export class ClaimLostError extends Error {
     super(`lost the claim on task ${task.queue}/${task.id}`, { cause });
     this.name = 'ClaimLostError';
   }
+}
+
+/**
+ * The reason of a handler's signal when an operator cancelled its task: the server refused a report-in
+ * (or done, or failed) with `TQ_ERR_TASK_CANCELLED`. Nothing the handler returns is recorded.
+ */
+export class TaskCancelledError extends ClaimLostError {
+  constructor(task: Task, cause: unknown) {
+    super(task, cause);
+    this.message = `task ${task.queue}/${task.id} was cancelled`;
+    this.name = 'TaskCancelledError';
+  }
+}
+
+/** True when the server refused a worker call because an operator cancelled the task. */
+export function isTaskCancelled(err: unknown): err is TasquesApiError {
+  return err instanceof TasquesApiError && err.code === 'TQ_ERR_TASK_CANCELLED';
 }
 
 /** The reason of a handler's signal when the worker stops before the handler finished. */
@@ -245,6 +272,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly blockForMs: number;
   private readonly claimers: number;
   private readonly reportIntervalFor: (timeoutMs: number) => number;
+  private readonly cancelCheckIntervalMs: number;
   private readonly gracePeriodMs: number;
   private readonly signals: NodeJS.Signals[];
   private readonly minDelayMs: number;
@@ -287,6 +315,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.blockForMs = Math.max(0, options.blockForMs ?? 5_000);
     this.claimers = positiveInt(options.claimers ?? Math.min(4, Math.ceil(this.concurrency / this.claimAmount)), 'claimers');
     this.reportIntervalFor = options.reportIntervalMs ?? ((t) => t / 3);
+    this.cancelCheckIntervalMs = options.cancelCheckIntervalMs ?? 5_000;
+    if (!(this.cancelCheckIntervalMs > 0)) throw new RangeError(`cancelCheckIntervalMs must be positive, got ${this.cancelCheckIntervalMs}`);
     this.gracePeriodMs = Math.max(0, options.gracePeriodMs ?? 30_000);
     this.signals =
       options.handleSignals === true ? ['SIGTERM', 'SIGINT'] : Array.isArray(options.handleSignals) ? options.handleSignals : [];
@@ -416,7 +446,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       phase: 'running',
       unclaimRequested: false,
       reportTimer: undefined,
-      reportIntervalMs: Math.max(1, this.reportIntervalFor(timeoutMs)),
+      reportIntervalMs: Math.max(1, Math.min(this.reportIntervalFor(timeoutMs), this.cancelCheckIntervalMs)),
       settled: Promise.resolve(),
     };
     this.running.set(key, run);
@@ -521,7 +551,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
           return;
         }
         if (isClaimLost(e)) {
-          if (uncertain) {
+          // A cancel is the operator's last word: whatever an earlier try did, the task ended cancelled.
+          if (uncertain && !isTaskCancelled(e)) {
             const recorded = await this.recordedEarlier(run, operation);
             if (recorded) {
               run.phase = 'finished';
@@ -567,7 +598,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (run.phase === 'lost' || run.phase === 'released' || run.phase === 'finished') return;
     run.phase = 'lost';
     this.clearReport(run);
-    run.controller.abort(new ClaimLostError(run.task, error));
+    const cancelled = isTaskCancelled(error);
+    run.controller.abort(cancelled ? new TaskCancelledError(run.task, error) : new ClaimLostError(run.task, error));
+    if (cancelled) this.emit('taskCancelled', run.task, error);
     this.emit('claimLost', run.task, error);
   }
 
