@@ -52,6 +52,10 @@ export interface NewTaskInput {
   args?: JsonObject | undefined;
   context?: JsonObject | undefined;
   recurringTaskId?: string | undefined;
+  /** Flow control (docs/flow-control.md): the key of the per-key concurrency limit and of fair share. */
+  concurrencyKey?: string | undefined;
+  /** Flow control: the key of the per-key rate limit. */
+  rateKey?: string | undefined;
 }
 
 export interface ClaimInput {
@@ -183,6 +187,8 @@ export class TaskEngine {
       createdAt: now,
       modifiedAt: now,
       recurringTaskId: input.recurringTaskId,
+      concurrencyKey: input.concurrencyKey,
+      rateKey: input.rateKey,
     };
   }
 
