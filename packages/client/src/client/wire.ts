@@ -127,6 +127,10 @@ export interface NewTask {
   run_at?: string;
   args?: JsonObject;
   context?: JsonObject;
+  /** Flow control: the key of the per-key concurrency limit and of fair share, e.g. a customer id. */
+  concurrency_key?: string;
+  /** Flow control: the key of the per-key rate limit. */
+  rate_key?: string;
 }
 
 /** The body of `POST /tasques/claims` [task.Claim]. */
@@ -231,10 +235,16 @@ export interface DoneItem {
   data?: JsonObject;
 }
 
+/** A task of the operator listing [operator.ListedTask]: the v1 task and its flow-control keys. */
+export interface ListedTask extends Task {
+  concurrency_key?: string;
+  rate_key?: string;
+}
+
 /** One page of the task list [operator.TaskPage]. */
 export interface TaskPage {
   /** Newest first (created_at descending, then queue, then id). */
-  tasks: Task[];
+  tasks: ListedTask[];
   /** Present when the page is full: pass it as `cursor` for the next page. */
   next_cursor?: string;
 }
