@@ -129,3 +129,17 @@ test('bad limits answer 400 with a message naming the field, and store nothing',
   assert.equal(proto.status, 200, proto.body);
   assert.deepEqual(proto.json.limits, { keys: { constructor: { concurrency: 1 } } });
 });
+
+test('metrics: tasques_tasks_throttled_total counts what limits held back, per queue, never per key', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  const put = await ts.request({ method: 'PUT', url: '/queues/mail/limits', payload: { per_key: { concurrency: 1 } } });
+  assert.equal(put.status, 200, put.body);
+  for (let i = 0; i < 3; i++) await createTask(ts, { queue: 'mail', kind: 'send', concurrency_key: 'acme' });
+  await createTask(ts, { queue: 'free', kind: 'k' });
+  assert.equal((await claim(ts, 'w', { queues: ['mail', 'free'], amount: 10, block_for: '0s' })).length, 2);
+  const scrape = await ts.request({ method: 'GET', url: '/metrics' });
+  const lines = scrape.body.split('\n').filter((line) => line.startsWith('tasques_tasks_throttled_total'));
+  assert.equal(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0]!, /^tasques_tasks_throttled_total\{queue="mail"\} [1-9]\d*$/);
+  assert.doesNotMatch(scrape.body, /acme/, 'a key is never a label');
+});
