@@ -4,6 +4,7 @@
 // and clear 400s for bad limits. A real server over a real SQLite file, through Fastify's inject.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { validateConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { assertError, claim, createTask, LIMIT, startTestServer } from '../helpers/http.js';
 
@@ -142,4 +143,23 @@ test('metrics: tasques_tasks_throttled_total counts what limits held back, per q
   assert.equal(lines.length, 1, lines.join('\n'));
   assert.match(lines[0]!, /^tasques_tasks_throttled_total\{queue="mail"\} [1-9]\d*$/);
   assert.doesNotMatch(scrape.body, /acme/, 'a key is never a label');
+});
+
+test('tasks.queue_limits: every server sets them as it starts; bad ones stop the start with the key named', LIMIT, async (t) => {
+  const ts = await startTestServer(t, {
+    tasks: { queue_limits: { mail: { queue: { rate: { count: 5, per: '1s' } }, keys: { acme: { concurrency: 10 } } }, none: {} } },
+  });
+  const mail = await ts.request({ method: 'GET', url: '/queues/mail/limits' });
+  assert.deepEqual(mail.json.limits, { queue: { rate: { count: 5, per: '1s', burst: 5 } }, keys: { acme: { concurrency: 10 } } });
+  assert.deepEqual((await ts.request({ method: 'GET', url: '/queues/none/limits' })).json, { queue: 'none', limits: {} });
+
+  const bad: [unknown, RegExp][] = [
+    [{ 'Bad Queue': {} }, /queue_limits\.Bad Queue: not a valid queue name/],
+    [{ q: { queue: { rate: { count: 1, per: '48h' } } } }, /queue_limits\.q\.queue\.rate\.per: must be from 1ms to 24h/],
+    [{ q: { queue: { concurency: 1 } } }, /queue_limits/],
+    [{ q: { per_key: { concurrency: -1 } } }, /queue_limits/],
+  ];
+  for (const [queueLimits, message] of bad) {
+    assert.throws(() => validateConfig({ tasks: { queue_limits: queueLimits } }), message);
+  }
 });

@@ -50,8 +50,11 @@ function limitFromJson(field: string, json: FlowLimitJson): FlowLimit {
   return limit;
 }
 
-/** The body of PUT /queues/{queue}/limits as QueueLimits; the schema has checked shapes and bounds. */
-export function queueLimitsFromJson(json: QueueLimitsJson): QueueLimits {
+/**
+ * The body of PUT /queues/{queue}/limits (or a queue of `tasks.queue_limits`) as QueueLimits, undefined
+ * for `{}` (no limits); the schema has checked shapes and bounds.
+ */
+export function queueLimitsFromJson(json: QueueLimitsJson): QueueLimits | undefined {
   const limits: QueueLimits = {};
   if (json.queue !== undefined) limits.queue = limitFromJson('queue', json.queue);
   if (json.per_key !== undefined) limits.perKey = limitFromJson('per_key', json.per_key);
@@ -67,7 +70,8 @@ export function queueLimitsFromJson(json: QueueLimitsJson): QueueLimits {
     }
     limits.keys = keys;
   }
-  return limits;
+  const unlimited = limits.queue === undefined && limits.perKey === undefined && limits.keys === undefined;
+  return unlimited ? undefined : limits;
 }
 
 function rateToJson(rate: RateLimit): RateLimitJson {
@@ -154,9 +158,7 @@ export function flowControlRoutes(engine: TaskEngine): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const limits = queueLimitsFromJson(request.body);
-        const unlimited = limits.queue === undefined && limits.perKey === undefined && limits.keys === undefined;
-        const record = await engine.setQueueLimits(request.params.queue, unlimited ? undefined : limits);
+        const record = await engine.setQueueLimits(request.params.queue, queueLimitsFromJson(request.body));
         return recordToJson(request.params.queue, record);
       },
     );
