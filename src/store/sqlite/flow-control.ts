@@ -18,6 +18,7 @@ import type { TaskRow } from './rows.js';
 export type CandidateRow = TaskRow & { row_id: number };
 
 type FlowStatements = Record<
+  | 'limitsId'
   | 'limitsGet'
   | 'limitsList'
   | 'limitsUpsert'
@@ -45,12 +46,11 @@ const CLAIMABLE = `${WAITING} AND run_at <= ? AND attempted <= retry_times`;
 
 function prepareFlowStatements(db: Database.Database): FlowStatements {
   return {
-    limitsGet: db.prepare('SELECT limits FROM queue_limits WHERE queue = ?').pluck(),
+    limitsId: db.prepare('SELECT id FROM queue_limits WHERE queue = ?').pluck(),
+    limitsGet: db.prepare('SELECT limits FROM queue_limits WHERE id = ?').pluck(),
     limitsList: db.prepare('SELECT queue, limits, modified_at FROM queue_limits ORDER BY queue'),
-    limitsUpsert: db.prepare(
-      `INSERT INTO queue_limits (queue, limits, modified_at) VALUES (?, ?, ?)
-       ON CONFLICT (queue) DO UPDATE SET limits = excluded.limits, modified_at = excluded.modified_at`,
-    ),
+    // REPLACE: a new row, so a new id, which tells every store instance that the limits changed.
+    limitsUpsert: db.prepare('INSERT OR REPLACE INTO queue_limits (queue, limits, modified_at) VALUES (?, ?, ?)'),
     limitsDelete: db.prepare('DELETE FROM queue_limits WHERE queue = ?'),
     bucketsDelete: db.prepare('DELETE FROM flow_buckets WHERE queue = ?'),
     // Two tiny tables: is flow control in use at all (else every claim takes the plain path)?
@@ -147,8 +147,8 @@ export interface FlowPlan {
 
 export class FlowControl {
   private readonly s: FlowStatements;
-  /** Parsed limits by queue, with the stored text they came from (reparsed only when it changed). */
-  private readonly parsed = new Map<string, { text: string; limits: QueueLimits }>();
+  /** Parsed limits by queue, with the id of the row they came from (read again only when it changed). */
+  private readonly parsed = new Map<string, { id: number; limits: QueueLimits }>();
   /** Per queue, the group this store instance served last (the contract's round-robin cursor). */
   private readonly cursors = new Map<string, string | null>();
 
@@ -159,15 +159,15 @@ export class FlowControl {
   // ── Limits ──────────────────────────────────────────────────────────────────────────────────────
 
   limitsOf(queue: string): QueueLimits | undefined {
-    const text = this.s.limitsGet.get(queue) as string | undefined;
-    if (text === undefined) {
+    const id = this.s.limitsId.get(queue) as number | undefined;
+    if (id === undefined) {
       this.parsed.delete(queue);
       return undefined;
     }
     const cached = this.parsed.get(queue);
-    if (cached?.text === text) return cached.limits;
-    const limits = JSON.parse(text) as QueueLimits;
-    this.parsed.set(queue, { text, limits });
+    if (cached?.id === id) return cached.limits;
+    const limits = JSON.parse(this.s.limitsGet.get(id) as string) as QueueLimits;
+    this.parsed.set(queue, { id, limits });
     return limits;
   }
 
@@ -204,7 +204,11 @@ export class FlowControl {
   }
 
   isFlowQueue(queue: string): boolean {
-    return this.limitsOf(queue) !== undefined || ((this.s.keyedWaitingOf.get(queue) as number | undefined) ?? 0) > 0;
+    return this.limitsOf(queue) !== undefined || this.keyedWaitingOf(queue) > 0;
+  }
+
+  private keyedWaitingOf(queue: string): number {
+    return (this.s.keyedWaitingOf.get(queue) as number | undefined) ?? 0;
   }
 
   // ── The claim ───────────────────────────────────────────────────────────────────────────────────
@@ -214,7 +218,7 @@ export class FlowControl {
    * instance's cursor, each task checked against the queue's and its keys' limits. Writes nothing.
    */
   plan(queue: string, amount: number, now: number, throttled: Map<string, number> | undefined): FlowPlan {
-    const limits = this.limitsOf(queue);
+    const limits = this.limitsOf(queue); // cached: the id lookup only
     const plan: FlowPlan = { queue, rows: [], buckets: [], limits };
     let heldBack = 0;
     let budget = amount;
@@ -240,13 +244,13 @@ export class FlowControl {
         if (limit !== undefined) {
           group.claimedBefore ??= this.s.claimedOfKey.get(queue, group.key) as number;
           if (group.claimedBefore + group.taken >= limit) {
-            if (this.peek(queue, group, now) !== undefined) heldBack++;
+            if (this.peek(queue, group, now, budget) !== undefined) heldBack++;
             return undefined;
           }
         }
       }
       for (;;) {
-        const row = this.peek(queue, group, now);
+        const row = this.peek(queue, group, now, budget);
         if (row === undefined) return undefined;
         group.next++;
         const rateKey = row.rate_key;
@@ -311,10 +315,10 @@ export class FlowControl {
   }
 
   /** The next claimable row of a group, reading the next batch of its rows when needed. */
-  private peek(queue: string, group: Group, now: number): CandidateRow | undefined {
+  private peek(queue: string, group: Group, now: number, budget: number): CandidateRow | undefined {
     if (group.next < group.rows.length) return group.rows[group.next];
     if (group.exhausted) return undefined;
-    const size = group.offset === 0 ? FIRST_BATCH : NEXT_BATCH;
+    const size = group.offset === 0 ? Math.min(budget, FIRST_BATCH) : NEXT_BATCH;
     const rows = (
       group.key === null
         ? this.s.unkeyedRows.all(queue, now, size, group.offset)
@@ -332,8 +336,9 @@ export class FlowControl {
    * after this instance's cursor and wrapping around once. Keys are found one index seek at a time.
    */
   private *groupOrder(queue: string): Generator<string | null> {
-    const keyedWaiting = (this.s.keyedWaitingOf.get(queue) as number | undefined) ?? 0;
-    const unkeyed = (this.s.waitingOf.get(queue) as number) - keyedWaiting > 0;
+    const keyedWaiting = this.keyedWaitingOf(queue);
+    // Without keyed tasks, the unkeyed group is the whole queue: its read finds out whether it is empty.
+    const unkeyed = keyedWaiting === 0 || (this.s.waitingOf.get(queue) as number) - keyedWaiting > 0;
     const keysFrom = function* (this: FlowControl, after: string | undefined, upTo?: string): Generator<string> {
       let key = (after === undefined ? this.s.firstKey.get(queue) : this.s.keyAfter.get(queue, after)) as string | undefined;
       // Bounded by the keys of the queue: each step moves strictly forward in key order.

@@ -220,8 +220,15 @@ export const MIGRATIONS: readonly Migration[] = [
       -- Waiting (queued or failed) keyed tasks per queue, kept by the store's writes like queue_counts:
       -- whether a queue needs the fair-share claim, and whether it has tasks without a key besides.
       CREATE TABLE queue_keyed_waiting (queue TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
-      -- Operator-set limits per queue (QueueLimits as JSON).
-      CREATE TABLE queue_limits (queue TEXT PRIMARY KEY, limits TEXT NOT NULL, modified_at INTEGER NOT NULL) WITHOUT ROWID;
+      -- Operator-set limits per queue (QueueLimits as JSON). Every write gets a new id (AUTOINCREMENT never
+      -- reuses one): claims read the id alone and parse the JSON, which may hold 1 000 key overrides, only
+      -- when it changed.
+      CREATE TABLE queue_limits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL UNIQUE,
+        limits TEXT NOT NULL,
+        modified_at INTEGER NOT NULL
+      );
       -- Token buckets: the queue's (key '') and each rate key's (kind 'key'). No row: a full bucket.
       CREATE TABLE flow_buckets (
         queue TEXT NOT NULL,
