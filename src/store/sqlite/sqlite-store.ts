@@ -8,10 +8,12 @@
  * crash of the process (synchronous=NORMAL) or of the machine (synchronous=FULL).
  *
  * This class wires the parts: row mapping (rows.ts), statements per entity (*-statements.ts), the per-queue
- * counts (queue-counts.ts), task listing (task-listing.ts) and the group commit (group-commit.ts), which
- * every method goes through, naming itself.
+ * counts (queue-counts.ts), task listing (task-listing.ts), flow control (flow-control.ts: limits, token
+ * buckets, fair-share claims) and the group commit (group-commit.ts), which every method goes through,
+ * naming itself.
  */
 import Database from 'better-sqlite3';
+import { withinBudget } from '../../domain/answer-budget.js';
 import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
@@ -74,6 +76,7 @@ import {
 import { prepareQueueStatements, type QueueStatements } from './queue-statements.js';
 import { prepareRecurringStatements, type RecurringStatements } from './recurring-statements.js';
 import {
+  claimAnswerBytesOfRow,
   insertValues,
   PRIMARY_TERM,
   recurringToRow,
@@ -97,8 +100,6 @@ import {
   writeTask,
   type TaskStatements,
 } from './task-statements.js';
-import { withinBudget } from '../../domain/answer-budget.js';
-import { claimAnswerBytesOfRow } from './rows.js';
 import { TaskListing } from './task-listing.js';
 
 export interface SqliteStoreOptions {

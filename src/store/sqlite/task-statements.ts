@@ -64,8 +64,11 @@ export function prepareTaskStatements(db: Database.Database): TaskStatements {
          AND concurrency_key IS ? AND rate_key IS ?`,
     ),
     exists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
-    // The state a compare-and-set update replaces (for queue_counts): the row the update will match.
-    stateAtVersion: db.prepare('SELECT state FROM tasks WHERE queue = ? AND id = ? AND version = ?').pluck(),
+    // The state a compare-and-set update replaces, and whether the row has a concurrency key (for
+    // queue_counts and queue_keyed_waiting): the row the update will match.
+    stateAtVersion: db
+      .prepare('SELECT state, concurrency_key IS NOT NULL FROM tasks WHERE queue = ? AND id = ? AND version = ?')
+      .raw(),
     claimCandidates: db.prepare(
       // INDEXED BY: without statistics SQLite prefers tasks_next_run for the run_at range and then sorts
       // the whole backlog; walking tasks_claim_order in order stops after `amount` rows (flat claim cost).
@@ -136,11 +139,20 @@ export function prepareTaskStatements(db: Database.Database): TaskStatements {
  * did not match: a conflict, a missing task, or a caller that changed a field that normally never changes.
  */
 export function writeTask(s: TaskStatements, row: TaskRow, expectedVersion: number, counts: CountChanges): { changes: number } {
-  const before = s.stateAtVersion.get(row.queue, row.id, expectedVersion) as string | undefined;
-  if (before === undefined) return { changes: 0 }; // gone, or written meanwhile: the update would match nothing
+  const stored = s.stateAtVersion.get(row.queue, row.id, expectedVersion) as [string, number] | undefined;
+  if (stored === undefined) return { changes: 0 }; // gone, or written meanwhile: the update would match nothing
+  const [before, keyedBefore] = stored;
   let result = s.updateMutable.run(mutableUpdateValues(row, expectedVersion));
   if (result.changes === 0) result = s.update.run(updateValues(row, expectedVersion));
-  if (result.changes > 0) counts.move(row.queue, before, row.state, row.concurrency_key !== null);
+  if (result.changes > 0) {
+    const keyed = row.concurrency_key !== null;
+    if (keyed === (keyedBefore === 1)) counts.move(row.queue, before, row.state, keyed);
+    else {
+      // A write that set or cleared the key (the engine never does; a full replacement may).
+      counts.add(row.queue, before, -1, keyedBefore === 1);
+      counts.add(row.queue, row.state, 1, keyed);
+    }
+  }
   return result;
 }
 
