@@ -74,6 +74,11 @@ describe('the dashboard: limits', { skip: SKIP }, () => {
       // A key is user data: shown as text, never as markup.
       assert.equal(await page.locator('.limits-view dl.limits b').count(), 0);
       assert.match((await page.locator('.limits-view dl.limits').textContent()) ?? '', /<b>big<\/b>2 at once/);
+      // The task list shows each task's keys.
+      await page.goto(`${server.url}/dashboard/#/tasks?queue=reports`);
+      await page.locator('tr[data-queue="reports"] .flow-key').first().waitFor();
+      const shownKeys = await page.locator('tr[data-queue="reports"] .flow-key').allTextContents();
+      assert.deepEqual([...shownKeys].sort(), ['acme', 'acme', 'acme', 'globex', 'globex']);
       assert.deepEqual(pageErrors, []);
     } finally {
       await context.close();
