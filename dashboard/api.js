@@ -86,4 +86,7 @@ export const api = {
   schedule: () => call('GET', '/schedule'),
   /** `{name, scheme, role, access: [class]}`: who this dashboard is signed in as. */
   whoami: () => call('GET', '/whoami'),
+  /** Flow control: `{queue, limits, modified_at?}` and `{queue, limits, claimed, tokens?, throttled_keys, waiting_on_limit}`. */
+  queueLimits: (queue) => call('GET', `/queues/${enc(queue)}/limits`),
+  queueFlow: (queue, keys) => call('GET', `/queues/${enc(queue)}/flow${query({ keys })}`),
 };

@@ -132,7 +132,14 @@ export function tasksView() {
         { class: 'task', 'data-label': 'Task' },
         h('a', { class: 'task-link', href: taskHref(t) }, h('span', { class: 'kind' }, t.kind), h('span', { class: 'id mono' }, t.id)),
       ),
-      h('td', { class: 'queue', 'data-label': 'Queue' }, t.queue),
+      h(
+        'td',
+        { class: 'queue', 'data-label': 'Queue' },
+        t.queue,
+        // Flow control (docs/flow-control.md): the task's keys, when it has them.
+        t.concurrency_key ? [' ', h('span', { class: 'badge neutral flow-key', title: 'concurrency key' }, t.concurrency_key)] : null,
+        t.rate_key ? [' ', h('span', { class: 'badge neutral rate-key', title: 'rate key' }, t.rate_key)] : null,
+      ),
       h(
         'td',
         { class: 'num attempts', 'data-label': 'Attempts', title: `${t.attempted} of at most ${t.retry_times + 1} attempts` },

@@ -14,7 +14,17 @@ import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnc
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
-import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
+import type {
+  JsonObject,
+  QueueFlowStatus,
+  QueueLimits,
+  QueueLimitsRecord,
+  QueueState,
+  QueueStats,
+  RecurringTask,
+  Task,
+  TaskDefinition,
+} from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
 import { WrittenTasks } from './written-tasks.js';
 import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
@@ -55,6 +65,10 @@ export interface NewTaskInput {
   args?: JsonObject | undefined;
   context?: JsonObject | undefined;
   recurringTaskId?: string | undefined;
+  /** Flow control (docs/flow-control.md): the key of the per-key concurrency limit and of fair share. */
+  concurrencyKey?: string | undefined;
+  /** Flow control: the key of the per-key rate limit. */
+  rateKey?: string | undefined;
 }
 
 export interface ClaimInput {
@@ -124,6 +138,8 @@ export interface EngineEvents {
   taskChanged(after: Task, before: Task | undefined, cause?: TaskChangeCause): void;
   /** One claim call answered with `tasks` (none: block_for ran out) after `waitedMs` (engine clock). */
   claimed(tasks: readonly Task[], waitedMs: number): void;
+  /** A store claim passed over `n` claimable tasks of `queue` that a flow-control limit held back. */
+  throttled?(queue: string, n: number): void;
 }
 
 const NO_EVENTS: EngineEvents = { taskChanged: () => {}, claimed: () => {} };
@@ -145,6 +161,12 @@ export class TaskEngine {
   private readonly waiters = new ClaimWaiters();
   /** Claimed tasks as this engine wrote them: their worker's next write needs no read first. */
   private readonly written = new WrittenTasks();
+  /**
+   * Queues whose last claim here passed over tasks a flow-control limit held back: a task of theirs that
+   * finishes may free a slot, so it wakes one waiting claim (elsewhere a done wakes nobody: it makes
+   * nothing claimable). Bounded by the queues; a claim of the queue that is not held back removes it.
+   */
+  private readonly heldBack = new Set<string>();
   private stopping = false;
 
   constructor(
@@ -186,6 +208,8 @@ export class TaskEngine {
       createdAt: now,
       modifiedAt: now,
       recurringTaskId: input.recurringTaskId,
+      concurrencyKey: input.concurrencyKey,
+      rateKey: input.rateKey,
     };
   }
 
@@ -247,13 +271,16 @@ export class TaskEngine {
     try {
       for (;;) {
         const now = this.clock.now();
+        const throttled = new Map<string, number>();
         const claimed = await this.store.taskClaim({
           queues: input.queues,
           amount,
           workerId: input.workerId,
           now,
           maxBytes: this.settings.maxAnswerBytes,
+          throttled,
         });
+        this.noteHeldBack(input.queues, throttled);
         if (input.signal?.aborted && claimed.length > 0) {
           // Nobody will receive these: give them back rather than leave them to the timeout reaper.
           await this.releaseClaims(claimed, input.workerId);
@@ -277,18 +304,37 @@ export class TaskEngine {
     }
   }
 
+  /** Records which queues a claim found held back by a limit (metrics, and wake-ups on done/failed). */
+  private noteHeldBack(queues: readonly string[], throttled: ReadonlyMap<string, number>): void {
+    if (this.heldBack.size > 0) for (const queue of queues) if (!throttled.has(queue)) this.heldBack.delete(queue);
+    for (const [queue, n] of throttled) {
+      if (n <= 0) continue;
+      this.heldBack.add(queue);
+      this.events.throttled?.(queue, n);
+    }
+  }
+
+  /** A claimed task of a queue held back by a limit finished: its slot may let a waiting claim through. */
+  private slotFreed(queue: string): void {
+    if (this.heldBack.has(queue)) this.waiters.notify(queue);
+  }
+
   async reportIn(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
     return this.mutateTask(queue, id, (task, now) => intoReported(task, workerId, now, data));
   }
 
   async markDone(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
-    return this.mutateTask(queue, id, (task, now) => intoDone(task, workerId, now, data));
+    const task = await this.mutateTask(queue, id, (t, now) => intoDone(t, workerId, now, data));
+    this.slotFreed(queue);
+    return task;
   }
 
   async markFailed(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
-    return this.mutateTask(queue, id, (task, now) =>
-      intoFailed(task, workerId, now, data, this.settings.backoff, this.random, { errorHistory: this.settings.errorHistory }),
+    const task = await this.mutateTask(queue, id, (t, now) =>
+      intoFailed(t, workerId, now, data, this.settings.backoff, this.random, { errorHistory: this.settings.errorHistory }),
     );
+    this.slotFreed(queue);
+    return task;
   }
 
   async unclaim(queue: string, id: string, workerId: string): Promise<Task> {
@@ -327,6 +373,34 @@ export class TaskEngine {
     const state = await this.store.queueSetPaused({ queue, paused, now: this.clock.now() });
     if (!paused) this.waiters.notify(queue, Number.POSITIVE_INFINITY);
     return state;
+  }
+
+  // ── Flow control (docs/flow-control.md) ─────────────────────────────────────────────────────────
+
+  /** The queue's limits, undefined when it has none. */
+  async queueLimits(queue: string): Promise<QueueLimitsRecord | undefined> {
+    const [record] = await this.store.queueLimitsList({ queues: [queue] });
+    return record;
+  }
+
+  /** Every queue's limits, sorted by queue. */
+  listQueueLimits(): Promise<QueueLimitsRecord[]> {
+    return this.store.queueLimitsList({});
+  }
+
+  /**
+   * Sets (or with undefined removes) a queue's limits; every claim from now on, on any server, honours
+   * them. Long polls on this server try again at once: higher limits may free tasks for them.
+   */
+  async setQueueLimits(queue: string, limits: QueueLimits | undefined): Promise<QueueLimitsRecord | undefined> {
+    const record = await this.store.queueLimitsSet({ queue, limits, now: this.clock.now() });
+    this.waiters.notify(queue, Number.POSITIVE_INFINITY);
+    return record;
+  }
+
+  /** How the queue's limits stand now, with at most `keys` throttled keys. */
+  queueFlow(queue: string, keys: number): Promise<QueueFlowStatus> {
+    return this.store.queueFlowStatus({ queue, now: this.clock.now(), limit: keys });
   }
 
   /** A DEAD task becomes QUEUED with a fresh set of attempts. */
@@ -483,6 +557,7 @@ export class TaskEngine {
         if (result.task) {
           this.written.remember(result.task);
           this.events.taskChanged(result.task, current[index]);
+          this.slotFreed(result.task.queue);
         }
       });
     }

@@ -15,6 +15,7 @@ import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { identityRoutes } from './routes/identity.js';
 import { batchRoutes } from './routes/batch.js';
+import { flowControlRoutes } from './routes/flow-control.js';
 import { operatorRoutes } from './routes/operator.js';
 import { recurringRoutes } from './routes/recurring.js';
 import {
@@ -37,6 +38,14 @@ import {
   TaskErrorsSchema,
   TaskPageSchema,
 } from './schemas/operator.js';
+import {
+  FlowLimitSchema,
+  QueueFlowSchema,
+  QueueLimitsRecordSchema,
+  QueueLimitsSchema,
+  RateLimitSchema,
+  ThrottledKeySchema,
+} from './schemas/flow-control.js';
 import { tasksRoutes } from './routes/tasks.js';
 import {
   NewRecurringTaskSchema,
@@ -120,6 +129,12 @@ const COMPONENT_SCHEMAS = [
   CancelSchema,
   RecurringTaskScheduleSchema,
   ScheduleSchema,
+  RateLimitSchema,
+  FlowLimitSchema,
+  QueueLimitsSchema,
+  QueueLimitsRecordSchema,
+  ThrottledKeySchema,
+  QueueFlowSchema,
 ];
 
 /** Request bodies may nest objects and arrays this deep at most. */
@@ -260,6 +275,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(recurringRoutes(options.engine));
   await app.register(operatorRoutes(options.engine, { authConfigured: withAuth }));
   await app.register(identityRoutes());
+  await app.register(flowControlRoutes(options.engine));
   return app;
 }
 

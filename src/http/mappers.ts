@@ -59,6 +59,8 @@ export const cancellationToJson = (c: TaskCancellation): CancellationJson => ({ 
 export function listedTaskToJson(task: Task): ListedTaskJson {
   const json: ListedTaskJson = taskToJson(task);
   if (task.cancellation !== undefined) json.cancellation = cancellationToJson(task.cancellation);
+  if (task.concurrencyKey !== undefined) json.concurrency_key = task.concurrencyKey;
+  if (task.rateKey !== undefined) json.rate_key = task.rateKey;
   return json;
 }
 

@@ -12,6 +12,7 @@ import { describe } from 'node:test';
 import type { StoreFactory } from '../store/store.js';
 import { archiveTests } from './archive.js';
 import { claimVisibilityTests } from './claim-visibility.js';
+import { flowControlTests } from './flow-control.js';
 import { leaderTests } from './leader.js';
 import { queuePauseTests } from './queue-pause.js';
 import { queueStatsTests } from './queue-stats.js';
@@ -74,6 +75,7 @@ function exerciseAreas(options: ConformanceOptions): void {
   taskListTests(options);
   queueStatsTests(options);
   queuePauseTests(options);
+  flowControlTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';

@@ -219,7 +219,10 @@ export interface QueueFlowStatus {
   tokens?: number | undefined;
   /**
    * The keys with claimable tasks that are held back by a limit right now (at their concurrency limit or
-   * out of tokens), most waiting first, at most `limit` of them.
+   * out of tokens), most waiting first (then by key), at most `limit` of them. `claimed` counts the
+   * key's claimed tasks by concurrency key (what its concurrency limit counts; 0 for a key used only as
+   * a rate key); `waiting` its claimable tasks (by concurrency key for 'concurrency', by rate key for
+   * 'rate'). A key held back by both is listed once, as 'concurrency'.
    */
   throttledKeys: { key: string; claimed: number; waiting: number; reason: 'concurrency' | 'rate' }[];
   /** Claimable tasks (queued or failed, due) that wait on a limit (the queue's or their key's). */

@@ -49,6 +49,8 @@ export type CancellationJson = Static<typeof CancellationSchema>;
 export const ListedTaskSchema = Type.Object(
   {
     ...TaskSchema.properties,
+    concurrency_key: Type.Optional(Type.String({ description: 'Flow control: its concurrency key, when it has one.' })),
+    rate_key: Type.Optional(Type.String({ description: 'Flow control: its rate key, when it has one.' })),
     cancellation: Type.Optional(
       Type.Ref(CancellationSchema, {
         description: 'Set when an operator cancelled the task (it is then dead): shown instead of a failure.',

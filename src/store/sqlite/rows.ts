@@ -46,6 +46,8 @@ export interface TaskRow {
   cancellation: string | null;
   /** JSON TaskFailureRecord[] (migration 6). */
   error_history: string | null;
+  concurrency_key: string | null;
+  rate_key: string | null;
 }
 
 export interface RecurringRow {
@@ -65,11 +67,14 @@ export const TASK_COLUMNS = [
   'args', 'context', 'claimed_worker_id', 'claimed_at', 'times_out_at', 'report_at', 'report_data', 'result_at',
   'result_success', 'result_failure', 'last_enqueued_at', 'created_at', 'modified_at', 'version', 'recurring_task_id',
   'cancellation', 'error_history',
+  'concurrency_key', 'rate_key',
 ] as const;
 
 
 /** Set at create and never changed by the engine: keys of the listing indexes (migration 3). */
-export const IMMUTABLE_TASK_COLUMNS = ['queue', 'id', 'kind', 'created_at', 'recurring_task_id'] as const;
+export const IMMUTABLE_TASK_COLUMNS = [
+  'queue', 'id', 'kind', 'created_at', 'recurring_task_id', 'concurrency_key', 'rate_key',
+] as const;
 
 /** SQLite has no primary terms: every version is of term 1 (the Elasticsearch driver has real ones). */
 export const PRIMARY_TERM = 1;
@@ -108,6 +113,8 @@ export function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow
     recurring_task_id: task.recurringTaskId ?? null,
     cancellation: task.cancellation === undefined ? null : JSON.stringify(task.cancellation),
     error_history: task.errorHistory === undefined || task.errorHistory.length === 0 ? null : JSON.stringify(task.errorHistory),
+    concurrency_key: task.concurrencyKey ?? null,
+    rate_key: task.rateKey ?? null,
   };
 }
 
@@ -121,6 +128,7 @@ export function insertValues(r: TaskRow): unknown[] {
     r.context, r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at,
     r.result_success, r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
     r.cancellation, r.error_history,
+    r.concurrency_key, r.rate_key,
   ];
 }
 
@@ -131,7 +139,7 @@ export function updateValues(r: TaskRow, expectedVersion: number): unknown[] {
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
     r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
     r.cancellation, r.error_history,
-    r.queue, r.id, expectedVersion,
+    r.concurrency_key, r.rate_key, r.queue, r.id, expectedVersion,
   ];
 }
 
@@ -144,7 +152,7 @@ export function mutableUpdateValues(r: TaskRow, expectedVersion: number): unknow
     r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
     r.result_failure, r.last_enqueued_at, r.modified_at, r.version, r.cancellation, r.error_history,
-    r.queue, r.id, expectedVersion, r.kind, r.created_at, r.recurring_task_id,
+    r.queue, r.id, expectedVersion, r.kind, r.created_at, r.recurring_task_id, r.concurrency_key, r.rate_key,
   ];
 }
 
@@ -169,6 +177,9 @@ export function rowToTask(row: TaskRow): Task {
   };
   if (row.cancellation !== null) task.cancellation = JSON.parse(row.cancellation) as TaskCancellation;
   if (row.error_history !== null) task.errorHistory = JSON.parse(row.error_history) as TaskFailureRecord[];
+  // Only when set: a task without keys reads as before (no undefined-valued fields to compare).
+  if (row.concurrency_key !== null) task.concurrencyKey = row.concurrency_key;
+  if (row.rate_key !== null) task.rateKey = row.rate_key;
   if (row.claimed_worker_id !== null) {
     task.lastClaimed = {
       workerId: row.claimed_worker_id,

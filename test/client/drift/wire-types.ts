@@ -19,6 +19,14 @@ import type {
   TaskPageSchema,
 } from '../../../src/http/schemas/operator.js';
 import type {
+  FlowLimitSchema,
+  QueueFlowSchema,
+  QueueLimitsRecordSchema,
+  QueueLimitsSchema,
+  RateLimitSchema,
+  ThrottledKeySchema,
+} from '../../../src/http/schemas/flow-control.js';
+import type {
   NewRecurringTaskSchema,
   RecurringTaskSchema,
   RecurringTaskUpdateSchema,
@@ -85,3 +93,9 @@ assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();
 assertSame<Same<Wire.QueueState, Static<typeof QueueStateSchema>>>();
 assertSame<Same<Wire.RecurringTaskSchedule, Static<typeof RecurringTaskScheduleSchema>>>();
 assertSame<Same<Wire.WhoAmI, Static<typeof WhoAmISchema>>>();
+assertSame<Same<Wire.RateLimit, Static<typeof RateLimitSchema>>>();
+assertSame<Same<Wire.FlowLimit, Static<typeof FlowLimitSchema>>>();
+assertSame<Same<Wire.QueueLimits, Static<typeof QueueLimitsSchema>>>();
+assertSame<Same<Wire.QueueLimitsRecord, Static<typeof QueueLimitsRecordSchema>>>();
+assertSame<Same<Wire.ThrottledKey, Static<typeof ThrottledKeySchema>>>();
+assertSame<Same<Wire.QueueFlow, Static<typeof QueueFlowSchema>>>();
