@@ -14,6 +14,7 @@ import { archiveTests } from './archive.js';
 import { claimVisibilityTests } from './claim-visibility.js';
 import { leaderTests } from './leader.js';
 import { queuePauseTests } from './queue-pause.js';
+import { queueSeriesTests } from './queue-series.js';
 import { queueStatsTests } from './queue-stats.js';
 import { recurringScheduleTests } from './recurring-schedule.js';
 import { taskReapTests } from './task-reap.js';
@@ -72,6 +73,7 @@ function exerciseAreas(options: ConformanceOptions): void {
   taskListTests(options);
   queueStatsTests(options);
   queuePauseTests(options);
+  queueSeriesTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';
