@@ -403,7 +403,8 @@ export interface Store {
   queueStateList(): Promise<QueueState[]>;
 
   /**
-   * Statistics per queue, sorted by name: live tasks (not archived) counted by state, the earliest
+   * Statistics per queue, sorted by name: live tasks (not archived) counted by state, how many of the
+   * queued and failed ones are not due yet (`scheduled`: runAt > now), the earliest
    * `runAt` among claimable tasks (queued or failed, `runAt <= now`), and recent activity. Queues with a
    * stored state but no tasks are included with zero counts; every state key is present in `counts`.
    * `recent` counts tasks created (createdAt) and tasks now DONE or DEAD that finished

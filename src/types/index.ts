@@ -199,6 +199,11 @@ export interface QueueStats {
   paused: boolean;
   /** Live tasks by state; every state is present (0 when none). */
   counts: Record<TaskState, number>;
+  /**
+   * Of `counts.queued + counts.failed`, the tasks not yet due (runAt > now): scheduled for later, or
+   * failed and waiting for their retry. The claimable ones are the rest.
+   */
+  scheduled: number;
   /** Earliest runAt among claimable tasks (queued or failed, runAt <= now); its age is how long work has waited. */
   oldestClaimableRunAt?: number | undefined;
   /** Activity within the window: tasks created (createdAt), finished DONE and DEAD (lastClaimed.result.at). */
