@@ -47,3 +47,12 @@ export function claimWaitQuantile(histogram: readonly number[], q: number): numb
 
 /** The start of the interval of `bucketMs` that holds `at` (intervals aligned on the epoch). */
 export const bucketStart = (at: number, bucketMs: number): number => at - (((at % bucketMs) + bucketMs) % bucketMs);
+
+/**
+ * The queue name under which a server counts the queues past its cap (and the depth sampler the queues past
+ * its own): not a valid queue name (none starts with `_`), so it never mixes with a real queue.
+ */
+export const OTHER_QUEUES = '_other';
+
+/** How long the queue series are kept: the day view (24 h) and one more hour. */
+export const QUEUE_SERIES_RETENTION_MS = 25 * 3600_000;
