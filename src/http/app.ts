@@ -16,6 +16,8 @@ import { archivedRoutes } from './routes/archived.js';
 import { batchRoutes } from './routes/batch.js';
 import { operatorRoutes } from './routes/operator.js';
 import { recurringRoutes } from './routes/recurring.js';
+import { statsRoutes } from './routes/stats.js';
+import { QueueSeriesSchema, SeriesSchema } from './schemas/stats.js';
 import {
   BatchItemResultSchema,
   BatchResultSchema,
@@ -104,6 +106,8 @@ const COMPONENT_SCHEMAS = [
   CancelSchema,
   RecurringTaskScheduleSchema,
   ScheduleSchema,
+  QueueSeriesSchema,
+  SeriesSchema,
 ];
 
 /** Request bodies may nest objects and arrays this deep at most. */
@@ -225,5 +229,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
   await app.register(operatorRoutes(options.engine));
+  await app.register(statsRoutes(options.engine));
   return app;
 }
