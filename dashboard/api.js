@@ -63,6 +63,8 @@ export const api = {
     call('PUT', `/tasques/cancel/${enc(queue)}/${enc(id)}`, reason ? { reason } : {}),
   recurring: () => call('GET', '/recurring_tasques'),
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
+  /** `{window, interval_seconds, times, overall, queues, queues_total}`: GET /stats/series (the charts). */
+  series: (window = '1h', queue) => call('GET', `/stats/series${query({ window, queue })}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */
   schedule: () => call('GET', '/schedule'),
 };

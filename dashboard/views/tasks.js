@@ -122,11 +122,20 @@ export function tasksView() {
     return h('label', { class: ['field', `field-${key}`], for: `f-${key}` }, h('span', { class: 'field-label' }, label), input);
   };
 
-  const row = (t) =>
-    h(
+  const row = (t) => {
+    // Waiting but not due yet: scheduled for later, or (failed) waiting for its next attempt.
+    const scheduled = (t.state === 'queued' || t.state === 'failed') && Date.parse(t.run_at) > Date.now();
+    return h(
       'tr',
-      { dataset: { id: t.id, queue: t.queue, state: t.state } },
-      h('td', { class: 'state', 'data-label': 'State' }, stateBadge(t.state)),
+      { dataset: { id: t.id, queue: t.queue, state: t.state, scheduled } },
+      h(
+        'td',
+        { class: 'state', 'data-label': 'State' },
+        stateBadge(t.state),
+        scheduled
+          ? h('span', { class: 'badge scheduled-badge', title: t.state === 'failed' ? 'Waiting for its next attempt' : 'Not due yet' }, t.state === 'failed' ? 'retry later' : 'scheduled')
+          : null,
+      ),
       h(
         'td',
         { class: 'task', 'data-label': 'Task' },
@@ -139,13 +148,19 @@ export function tasksView() {
         `${t.attempted}/${t.retry_times + 1}`,
       ),
       h('td', { class: 'created', 'data-label': 'Created' }, timeEl(t.metadata?.created_at)),
-      h('td', { class: 'run-at', 'data-label': 'Run at' }, timeEl(t.run_at)),
+      h(
+        'td',
+        { class: 'run-at', 'data-label': scheduled && t.state === 'failed' ? 'Next attempt' : 'Run at' },
+        scheduled && t.state === 'failed' ? h('span', { class: 'muted' }, 'next attempt ') : null,
+        timeEl(t.run_at),
+      ),
       h(
         'td',
         { class: 'worker', 'data-label': 'Worker' },
         t.last_claimed ? h('span', { class: 'mono' }, t.last_claimed.worker_id) : h('span', { class: 'muted' }, '—'),
       ),
     );
+  };
 
   const render = () => {
     if (!loaded) return;

@@ -58,7 +58,9 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
     deleteArchivedOlderThanMs: durationMs(r.tasks_archiver.delete_archived_older_than),
     batchSize: r.tasks_archiver.scroll_size,
   });
-  const queueDepthSampler = new QueueDepthSampler(store, clock, logger);
+  const queueDepthSampler = new QueueDepthSampler(store, clock, logger, {
+    intervalMs: durationMs(config.charts.depth_sample_interval),
+  });
   const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, queueDepthSampler], logger);
   maintainer.followLeadership(elector);
   return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, queueDepthSampler };

@@ -126,7 +126,13 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   health.markMigrated();
   const settings = engineSettings(config);
   // Unique per process: each server's activity records are stored apart and summed when read.
-  const queueActivity = new QueueActivityRecorder({ store, clock, logger, serverId: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}` });
+  const queueActivity = new QueueActivityRecorder({
+    store,
+    clock,
+    logger,
+    serverId: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+    flushIntervalMs: durationMs(config.charts.activity_flush_interval),
+  });
   const events = engineEvents(metrics, queueActivity);
   const engine: TaskEngine = new TaskEngine(store, settings, clock, Math.random, events);
   const app = await buildApp({
