@@ -57,13 +57,13 @@ const CHARTS = [
   },
   {
     id: 'wait',
-    title: 'Claim wait (enqueued → claimed)',
+    title: 'Claim wait (enqueued → claimed; legend: the window\'s peak)',
     series: [
       { key: 'claim_wait_p50_ms', label: 'p50', color: 'done' },
       { key: 'claim_wait_p95_ms', label: 'p95', color: 'accent' },
       { key: 'claim_wait_p99_ms', label: 'p99', color: 'dead' },
     ],
-    format: (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : fmtSeconds(ms / 1000)),
+    format: (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${Number((ms / 1000).toFixed(1))} s` : fmtSeconds(ms / 1000)),
   },
 ];
 
@@ -141,7 +141,7 @@ export function chartPanel(el) {
                 stroke: colors.text,
                 grid: { stroke: colors.grid, width: 1 },
                 ticks: { stroke: colors.grid },
-                size: 56,
+                size: 68,
                 values: (_u, splits) => splits.map((v) => chart.format(v)),
               },
             ],

@@ -90,7 +90,7 @@ export function queuesView() {
         { scope: 'row', class: 'queue-name', 'data-label': 'Queue' },
         h('a', { href: tasksHref({ queue: q.queue }) }, q.queue),
         q.paused ? h('span', { class: 'badge paused-badge', title: 'No claims are handed out' }, 'paused') : null,
-        h('a', { class: 'queue-charts-link small', href: `#/charts?${new URLSearchParams({ queue: q.queue })}`, 'aria-label': `Charts of ${q.queue}` }, ' charts'),
+        h('a', { class: 'queue-charts-link small', href: `#/charts?${new URLSearchParams({ queue: q.queue })}`, 'aria-label': `Charts of ${q.queue}` }, 'charts'),
       ),
       STATES.map((s) => {
         const n = q.counts?.[s] ?? 0;
