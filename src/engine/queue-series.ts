@@ -3,6 +3,9 @@
  * intervals, overall and for the busiest queues, read from the stored activity and depth samples.
  */
 import { bucketStart, claimWaitQuantile, emptyClaimWait } from '../domain/queue-series.js';
+
+// The histogram rules, for the activity recorder (observability reads the domain through the engine).
+export { claimWaitBucket, emptyClaimWait, OTHER_QUEUES } from '../domain/queue-series.js';
 import type { Store } from '../store/store.js';
 import type { QueueActivity, QueueDepth } from '../types/index.js';
 

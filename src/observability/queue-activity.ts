@@ -10,7 +10,7 @@
  * failing; older ones are dropped and counted in the log.
  */
 import type { EngineEvents, TaskChangeCause } from '../engine/task-engine.js';
-import { claimWaitBucket, emptyClaimWait, OTHER_QUEUES } from '../domain/queue-series.js';
+import { claimWaitBucket, emptyClaimWait, OTHER_QUEUES } from '../engine/queue-series.js';
 import type { Clock } from '../service/clock.js';
 import type { Logger } from '../service/logger.js';
 import { LoopService } from '../service/start-stop.js';
