@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { QueueDepthSampler } from '../../src/maintenance/queue-depth-sampler.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { silentLogger } from '../../src/service/logger.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { assertError, claim, createTask, LIMIT, startTestServer, worker } from '../helpers/http.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
@@ -74,4 +75,18 @@ test('GET /stats/series is behind the basic auth', LIMIT, async (t) => {
     headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` },
   });
   assert.equal(ok.status, 200, ok.body);
+});
+
+test('a server writes its last counts when it shuts down', LIMIT, async (t) => {
+  const clock = new ManualClock(T0);
+  const ts = await startTestServer(t, {}, { clock });
+  await createTask(ts, { queue: 'mail', id: 'a', kind: 'k' });
+  await ts.server.close(); // no flush was due yet (10 s interval on a clock that does not move)
+  const store = new SqliteStore({ path: ts.dbPath });
+  try {
+    const listed = await store.queueActivityList({ from: T0, to: T0 + MINUTE, bucketMs: MINUTE });
+    assert.deepEqual(listed.map((a) => [a.queue, a.created]), [['mail', 1]]);
+  } finally {
+    await store.close();
+  }
 });
