@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { h, replaceChildren } from '../dom.js';
 import { fmtCount, stateBadge, STATES, timeEl } from '../format.js';
+import { chartPanel } from './charts.js';
 
 const PAGE = 50;
 const MAX_LIMIT = 1000;
@@ -52,6 +53,26 @@ export function tasksView() {
   let debounce;
   let formEl;
   let moreFiltersEl;
+  // The queue's charts (a queue filter set): loaded only while opened, so the list costs nothing more.
+  let chartsEl;
+  let chartsTitleEl;
+  let chartsPanelEl;
+  let charts;
+
+  const syncCharts = () => {
+    chartsEl.hidden = !filters.queue;
+    chartsTitleEl.textContent = filters.queue ? `Charts of ${filters.queue} (last hour)` : '';
+  };
+
+  const loadCharts = async (ctx) => {
+    if (!filters.queue || !chartsEl.open) return;
+    const gen = ctx.generation;
+    const queue = filters.queue;
+    const answer = await api.series('1h', queue);
+    if (!ctx.isCurrent(gen) || filters.queue !== queue || !chartsEl.open) return;
+    charts ??= chartPanel(chartsPanelEl);
+    charts.update(answer, answer.overall);
+  };
 
   /** The "More filters" button says how many of the hidden filters are in use, and opens when some are. */
   const syncMoreFilters = () => {
@@ -239,6 +260,14 @@ export function tasksView() {
 
   return {
     mount(el, r, ctx) {
+      chartsTitleEl = h('span', {});
+      chartsPanelEl = h('div', { class: 'chart-panel' });
+      chartsEl = h(
+        'details',
+        { class: 'queue-charts', on: { toggle: () => void loadCharts(ctx).catch((err) => ctx.reportError(err)) } },
+        h('summary', {}, chartsTitleEl),
+        chartsPanelEl,
+      );
       filters = readFilters(r.params);
       queueList = h('datalist', { id: 'queue-options' });
       recurringList = h('datalist', { id: 'recurring-options' });
@@ -309,6 +338,7 @@ export function tasksView() {
           { class: 'tasks-view' },
           h('div', { class: 'view-head' }, h('h1', {}, 'Tasks'), summaryEl),
           form,
+          chartsEl,
           h(
             'div',
             { class: 'table-wrap' },
@@ -335,19 +365,26 @@ export function tasksView() {
       fillForm();
       formEl = form;
       syncMoreFilters();
+      syncCharts();
       void loadOptions();
     },
     update(r) {
       filters = readFilters(r.params);
       fillForm();
       syncMoreFilters();
+      syncCharts();
       tasks = [];
       nextCursor = undefined;
       loaded = false;
       summaryEl.textContent = 'Loading…';
       moreEl.hidden = true;
     },
+    unmount() {
+      charts?.destroy();
+    },
     async refresh(ctx) {
+      // The charts on their own: a failure there is reported without failing the list.
+      void loadCharts(ctx).catch((err) => ctx.reportError(err));
       while (inflight) await inflight;
       inflight = loadFromStart(ctx);
       try {

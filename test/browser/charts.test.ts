@@ -116,6 +116,10 @@ describe('dashboard charts and scheduled work', { skip: SKIP }, () => {
 
     await page.goto(`${server.url}/dashboard/#/tasks?queue=billing`);
     await waitForText(page, 'tr[data-queue="billing"] .scheduled-badge', 'retry later');
+    // The queue's own charts, above its task list, loaded when opened.
+    assert.equal(await page.locator('details.queue-charts canvas').count(), 0, 'nothing drawn while closed');
+    await page.click('details.queue-charts > summary');
+    await waitForText(page, 'details.queue-charts [data-chart="throughput"] [data-series="created"] .chart-value', '1');
     assert.match((await page.textContent('tr[data-queue="billing"] td.run-at')) ?? '', /^next attempt in /);
     await page.goto(`${server.url}/dashboard/#/tasks?queue=emails&state=queued`);
     await waitForText(page, 'tr[data-scheduled="true"] .scheduled-badge', 'scheduled');
