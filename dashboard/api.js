@@ -82,6 +82,8 @@ export const api = {
   taskErrors: (queue, id) => call('GET', `/tasques/errors/${enc(queue)}/${enc(id)}`),
   recurring: () => call('GET', '/recurring_tasques'),
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
+  /** `{window, interval_seconds, times, overall, queues, queues_total}`: GET /stats/series (the charts). */
+  series: (window = '1h', queue) => call('GET', `/stats/series${query({ window, queue })}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */
   schedule: () => call('GET', '/schedule'),
   /** `{name, scheme, role, access: [class]}`: who this dashboard is signed in as. */

@@ -4,6 +4,8 @@
 // dashboard with Chromium (/usr/bin/chromium, or CHROMIUM_PATH) through playwright-core:
 //   docs/dashboard.png        the queues overview at laptop width
 //   docs/dashboard-phone.png  the same at phone width (390 px)
+//   docs/dashboard-charts.png the charts view at laptop width (the hour before the data set is filled in
+//                             directly into the server's SQLite tables: a picture of an hour takes an hour)
 // Usage: npm run build && npm run screenshot
 //        npm run screenshot -- --all DIR   also every view (task list, task detail, recurring) at both widths, into DIR
 import { spawn } from 'node:child_process';
@@ -11,6 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { chromium } from 'playwright-core';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -34,6 +37,9 @@ const server = spawn(process.execPath, [join(root, 'bin', 'tasques.mjs'), 'serve
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TASQUES_SERVER_'))),
     TASQUES_SERVER_BIND_ADDRESS: '127.0.0.1:0',
     TASQUES_SERVER_STORE_SQLITE_PATH: join(dir, 'tasques.db'),
+    // The charts show the data set's own minute at once.
+    TASQUES_SERVER_CHARTS_ACTIVITY_FLUSH_INTERVAL: '200ms',
+    TASQUES_SERVER_CHARTS_DEPTH_SAMPLE_INTERVAL: '1s',
   },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -129,6 +135,47 @@ for (const t of await claim('reports', 'py-worker-2', 3)) await done(t, 'py-work
 await times(5, (i) => create('webhooks', 'deliver-webhook', { endpoint: 'https://partner.example/hooks', event: `order.paid`, attempt: i }));
 await call('PUT', '/queues/webhooks/pause');
 
+// reports: scheduled for tomorrow morning (counted apart from the claimable ones).
+const tomorrow = new Date(Date.now() + 18 * 3600_000).toISOString();
+await times(2, (i) => create('reports', 'quarterly-report', { quarter: `2026-Q${3 + i}` }, { run_at: tomorrow }));
+
+// The hour before: chart history, as the servers and the leader would have written it (queue_activity,
+// queue_depth; docs/design/queue-series.md), a smooth daily-traffic shape with a failure spike.
+{
+  const db = new Database(join(dir, 'tasques.db'));
+  const minute = 60_000;
+  const start = Math.floor(Date.now() / minute) * minute - 60 * minute;
+  const waits = Array.from({ length: 15 }, (_, i) => `wait_${i}`);
+  const activity = db.prepare(
+    `INSERT OR REPLACE INTO queue_activity (server_id, queue, at, created, claimed, done, failed, dead, ${waits.join(', ')})
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ${waits.map(() => '?').join(', ')})`,
+  );
+  const depth = db.prepare(
+    'INSERT OR REPLACE INTO queue_depth (queue, at, claimable, scheduled, claimed, oldest_age_ms) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const queues = { emails: 40, billing: 14, thumbnails: 22, reports: 2, webhooks: 3 };
+  db.transaction(() => {
+    for (let m = 0; m < 60; m++) {
+      const at = start + m * minute;
+      const wave = 1 + 0.45 * Math.sin(m / 7) + 0.2 * Math.sin(m / 2.3);
+      for (const [queue, rate] of Object.entries(queues)) {
+        const created = Math.round(rate * wave);
+        const spike = queue === 'billing' && m >= 38 && m <= 42;
+        const failed = spike ? 4 + (m % 3) : m % 11 === 0 ? 1 : 0;
+        const dead = spike && m === 40 ? 2 : 0;
+        const slow = queue === 'thumbnails' && m >= 44 && m <= 52;
+        const claimed = Math.max(0, created - (slow ? 3 : 0));
+        // Waits: mostly under 50 ms, a tail that grows when thumbnails fall behind.
+        const hist = [Math.round(claimed * 0.55), Math.round(claimed * 0.3), Math.round(claimed * 0.08), 1, 0, 0, slow ? 4 : 0, slow ? 3 : 0, slow ? 2 : 0, 0, 0, 0, 0, 0, 0];
+        activity.run('history', queue, at, created, claimed, Math.max(0, claimed - failed - dead), failed, dead, ...hist);
+        const backlog = slow ? 6 + (m - 44) * 3 : queue === 'thumbnails' ? 2 : queue === 'webhooks' ? 5 : 1;
+        depth.run(queue, at, backlog, queue === 'reports' ? 2 : 0, queue === 'emails' ? 3 : 1, slow ? (m - 43) * 25_000 : 800);
+      }
+    }
+  })();
+  db.close();
+}
+
 // ── the pictures ─────────────────────────────────────────────────────────────────────────────────
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 try {
@@ -165,6 +212,17 @@ try {
         await page.screenshot({ path: file, fullPage: !shot.isMobile });
         console.log(`wrote ${file}`);
       }
+    }
+    if (!shot.isMobile) {
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // a flush and a depth sample of the data set's minute
+      await page.goto(`${base}/dashboard/#/charts`);
+      await page.locator('[data-chart="wait"] canvas').waitFor();
+      // The data set's own minute, once flushed and sampled.
+      await page.waitForFunction(() => Number(document.querySelector('[data-chart="throughput"] [data-series="created"] .chart-value')?.textContent?.replace(/\D/g, '')) > 1500);
+      await page.setViewportSize({ width: 1280, height: 900 });
+      const out = join(root, 'docs', 'dashboard-charts.png');
+      await page.screenshot({ path: out, fullPage: true });
+      console.log(`wrote ${out}`);
     }
     await context.close();
   }

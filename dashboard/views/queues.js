@@ -43,7 +43,7 @@ export function queuesView() {
           {},
           h(
             'td',
-            { colspan: 9, class: 'empty' },
+            { colspan: 10, class: 'empty' },
             'No queues yet. A queue appears when its first task is enqueued (POST /tasques).',
           ),
         ),
@@ -90,6 +90,7 @@ export function queuesView() {
         { scope: 'row', class: 'queue-name', 'data-label': 'Queue' },
         h('a', { href: tasksHref({ queue: q.queue }) }, q.queue),
         q.paused ? h('span', { class: 'badge paused-badge', title: 'No claims are handed out' }, 'paused') : null,
+        h('a', { class: 'queue-charts-link small', href: `#/charts?${new URLSearchParams({ queue: q.queue })}`, 'aria-label': `Charts of ${q.queue}` }, 'charts'),
       ),
       STATES.map((s) => {
         const n = q.counts?.[s] ?? 0;
@@ -99,6 +100,15 @@ export function queuesView() {
           h('a', { href: tasksHref({ queue: q.queue, state: s }) }, fmtCount(n)),
         );
       }),
+      h(
+        'td',
+        {
+          class: ['num', 'count-scheduled', q.scheduled ? null : 'zero'],
+          'data-label': 'scheduled',
+          title: 'Queued or failed tasks not due yet (counted in queued/failed too)',
+        },
+        fmtCount(q.scheduled ?? 0),
+      ),
       h(
         'td',
         { class: 'recent', 'data-label': `Last ${shortDuration(q.recent?.window ?? statsWindow)}` },
@@ -154,6 +164,7 @@ export function queuesView() {
                 {},
                 h('th', { scope: 'col' }, 'Queue'),
                 STATES.map((s) => h('th', { scope: 'col', class: 'num' }, s[0].toUpperCase() + s.slice(1))),
+                h('th', { scope: 'col', class: 'num', title: 'Queued or failed tasks not due yet (counted in queued/failed too)' }, 'Scheduled'),
                 h('th', { scope: 'col' }, 'Activity'),
                 h('th', { scope: 'col', class: 'num', title: 'How long the oldest claimable task has waited past its run_at' }, 'Oldest waiting'),
                 h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),

@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { h, replaceChildren } from '../dom.js';
 import { fmtCount, stateBadge, STATES, timeEl } from '../format.js';
+import { chartPanel } from './charts.js';
 
 const PAGE = 50;
 const MAX_LIMIT = 1000;
@@ -52,6 +53,26 @@ export function tasksView() {
   let debounce;
   let formEl;
   let moreFiltersEl;
+  // The queue's charts (a queue filter set): loaded only while opened, so the list costs nothing more.
+  let chartsEl;
+  let chartsTitleEl;
+  let chartsPanelEl;
+  let charts;
+
+  const syncCharts = () => {
+    chartsEl.hidden = !filters.queue;
+    chartsTitleEl.textContent = filters.queue ? `Charts of ${filters.queue} (last hour)` : '';
+  };
+
+  const loadCharts = async (ctx) => {
+    if (!filters.queue || !chartsEl.open) return;
+    const gen = ctx.generation;
+    const queue = filters.queue;
+    const answer = await api.series('1h', queue);
+    if (!ctx.isCurrent(gen) || filters.queue !== queue || !chartsEl.open) return;
+    charts ??= chartPanel(chartsPanelEl);
+    charts.update(answer, answer.overall);
+  };
 
   /** The "More filters" button says how many of the hidden filters are in use, and opens when some are. */
   const syncMoreFilters = () => {
@@ -122,11 +143,20 @@ export function tasksView() {
     return h('label', { class: ['field', `field-${key}`], for: `f-${key}` }, h('span', { class: 'field-label' }, label), input);
   };
 
-  const row = (t) =>
-    h(
+  const row = (t) => {
+    // Waiting but not due yet: scheduled for later, or (failed) waiting for its next attempt.
+    const scheduled = (t.state === 'queued' || t.state === 'failed') && Date.parse(t.run_at) > Date.now();
+    return h(
       'tr',
-      { dataset: { id: t.id, queue: t.queue, state: t.state } },
-      h('td', { class: 'state', 'data-label': 'State' }, stateBadge(t.state, { cancelled: t.cancellation !== undefined })),
+      { dataset: { id: t.id, queue: t.queue, state: t.state, scheduled } },
+      h(
+        'td',
+        { class: 'state', 'data-label': 'State' },
+        stateBadge(t.state, { cancelled: t.cancellation !== undefined }),
+        scheduled
+          ? h('span', { class: 'badge scheduled-badge', title: t.state === 'failed' ? 'Waiting for its next attempt' : 'Not due yet' }, t.state === 'failed' ? 'retry later' : 'scheduled')
+          : null,
+      ),
       h(
         'td',
         { class: 'task', 'data-label': 'Task' },
@@ -147,13 +177,21 @@ export function tasksView() {
       ),
       h('td', { class: 'created', 'data-label': 'Created' }, timeEl(t.metadata?.created_at)),
       // A cancelled task will not run: its run_at (maybe in the future) is not shown as a countdown.
-      h('td', { class: 'run-at', 'data-label': 'Run at' }, t.cancellation ? h('span', { class: 'muted' }, '—') : timeEl(t.run_at)),
+      t.cancellation
+        ? h('td', { class: 'run-at', 'data-label': 'Run at' }, h('span', { class: 'muted' }, '—'))
+        : h(
+            'td',
+            { class: 'run-at', 'data-label': scheduled && t.state === 'failed' ? 'Next attempt' : 'Run at' },
+            scheduled && t.state === 'failed' ? h('span', { class: 'muted' }, 'next attempt ') : null,
+            timeEl(t.run_at),
+          ),
       h(
         'td',
         { class: 'worker', 'data-label': 'Worker' },
         t.last_claimed ? h('span', { class: 'mono' }, t.last_claimed.worker_id) : h('span', { class: 'muted' }, '—'),
       ),
     );
+  };
 
   const render = () => {
     if (!loaded) return;
@@ -232,6 +270,14 @@ export function tasksView() {
 
   return {
     mount(el, r, ctx) {
+      chartsTitleEl = h('span', {});
+      chartsPanelEl = h('div', { class: 'chart-panel' });
+      chartsEl = h(
+        'details',
+        { class: 'queue-charts', on: { toggle: () => void loadCharts(ctx).catch((err) => ctx.reportError(err)) } },
+        h('summary', {}, chartsTitleEl),
+        chartsPanelEl,
+      );
       filters = readFilters(r.params);
       queueList = h('datalist', { id: 'queue-options' });
       recurringList = h('datalist', { id: 'recurring-options' });
@@ -302,6 +348,7 @@ export function tasksView() {
           { class: 'tasks-view' },
           h('div', { class: 'view-head' }, h('h1', {}, 'Tasks'), summaryEl),
           form,
+          chartsEl,
           h(
             'div',
             { class: 'table-wrap' },
@@ -328,19 +375,26 @@ export function tasksView() {
       fillForm();
       formEl = form;
       syncMoreFilters();
+      syncCharts();
       void loadOptions();
     },
     update(r) {
       filters = readFilters(r.params);
       fillForm();
       syncMoreFilters();
+      syncCharts();
       tasks = [];
       nextCursor = undefined;
       loaded = false;
       summaryEl.textContent = 'Loading…';
       moreEl.hidden = true;
     },
+    unmount() {
+      charts?.destroy();
+    },
     async refresh(ctx) {
+      // The charts on their own: a failure there is reported without failing the list.
+      void loadCharts(ctx).catch((err) => ctx.reportError(err));
       while (inflight) await inflight;
       inflight = loadFromStart(ctx);
       try {

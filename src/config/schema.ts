@@ -142,6 +142,19 @@ export const ServerConfigSchema = Type.Object(
       },
       { default: {} },
     ),
+    charts: Type.Object(
+      {
+        activity_flush_interval: Duration(
+          '10s',
+          "How often each server writes its counts of the current minute (tasks created, claimed, done, failed, dead, claim waits per queue) for the dashboard's charts (`GET /stats/series`): one small record per active queue per flush, whatever the task rate. The current interval of a chart lags by at most this much.",
+        ),
+        depth_sample_interval: Duration(
+          '1m',
+          "How often the leader samples queue depth (claimable, scheduled, claimed, oldest waiting age) for the charts, and deletes chart data older than 25 h. One sample per queue and minute is kept, so intervals under 1m only refresh the current minute's sample.",
+        ),
+      },
+      { default: {} },
+    ),
     tracing: Type.Object(
       {
         enabled: Type.Boolean({

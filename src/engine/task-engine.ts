@@ -26,6 +26,8 @@ import type {
   TaskDefinition,
 } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
+import { type QueueSeriesView, readQueueSeries, type SeriesWindow } from './queue-series.js';
+export { SERIES_WINDOWS, type QueueSeriesView, type SeriesFigures, type SeriesWindow } from './queue-series.js';
 import { WrittenTasks } from './written-tasks.js';
 import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
 import type { NewTaskRecord } from '../types/index.js';
@@ -366,6 +368,11 @@ export class TaskEngine {
   async queueStats(queues: string[] | undefined, windowMs: number): Promise<{ at: number; queues: QueueStats[] }> {
     const at = this.clock.now();
     return { at, queues: await this.store.queueStatsList({ now: at, recentWindowMs: windowMs, queues }) };
+  }
+
+  /** The dashboard's charts: activity and depth per interval over the window, overall and per queue. */
+  queueSeries(window: SeriesWindow, queue: string | undefined): Promise<QueueSeriesView> {
+    return readQueueSeries(this.store, this.clock.now(), window, queue);
   }
 
   /** A paused queue hands out no claims; resuming wakes this server's long polls on it at once. */

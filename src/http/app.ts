@@ -18,6 +18,8 @@ import { batchRoutes } from './routes/batch.js';
 import { flowControlRoutes } from './routes/flow-control.js';
 import { operatorRoutes } from './routes/operator.js';
 import { recurringRoutes } from './routes/recurring.js';
+import { statsRoutes } from './routes/stats.js';
+import { QueueSeriesSchema, SeriesSchema } from './schemas/stats.js';
 import {
   BatchItemResultSchema,
   BatchResultSchema,
@@ -135,6 +137,8 @@ const COMPONENT_SCHEMAS = [
   QueueLimitsRecordSchema,
   ThrottledKeySchema,
   QueueFlowSchema,
+  QueueSeriesSchema,
+  SeriesSchema,
 ];
 
 /** Request bodies may nest objects and arrays this deep at most. */
@@ -276,6 +280,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(operatorRoutes(options.engine, { authConfigured: withAuth }));
   await app.register(identityRoutes());
   await app.register(flowControlRoutes(options.engine));
+  await app.register(statsRoutes(options.engine));
   return app;
 }
 

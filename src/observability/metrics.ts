@@ -60,6 +60,8 @@ class QueueLabels {
 /** The figures of one `queue` label: one queue's, or the sum over the queues of OTHER_QUEUES_LABEL. */
 interface LabelStats {
   counts: Record<TaskState, number>;
+  /** Of its queued and failed tasks, those not due yet. */
+  scheduled: number;
   /** The earliest claimable run_at among its queues. */
   oldestClaimableRunAt: number | undefined;
   /** How many of its queues are paused (0 or 1 for a queue's own label). */
@@ -208,6 +210,17 @@ export class TasquesMetrics implements EngineEvents {
       },
     });
     new Gauge({
+      name: 'tasques_tasks_scheduled',
+      help: 'Of the queued and failed tasks (in tasques_tasks), those not due yet: run_at in the future (scheduled, or waiting for a retry). Claimable = queued + failed - scheduled.',
+      labelNames: ['queue'] as const,
+      registers,
+      async collect() {
+        const stats = await self.statsOfThisScrape();
+        this.reset();
+        for (const [queue, q] of stats ?? []) this.set({ queue }, q.scheduled);
+      },
+    });
+    new Gauge({
       name: 'tasques_queue_oldest_claimable_age_seconds',
       help: 'How long the oldest claimable task of the queue has waited past its run_at; 0 when nothing is claimable.',
       labelNames: ['queue'] as const,
@@ -350,10 +363,11 @@ export class TasquesMetrics implements EngineEvents {
       const label = this.queueLabels.of(q.queue);
       let entry = out.get(label);
       if (entry === undefined) {
-        entry = { counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 }, oldestClaimableRunAt: undefined, paused: 0 };
+        entry = { counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 }, scheduled: 0, oldestClaimableRunAt: undefined, paused: 0 };
         out.set(label, entry);
       }
       for (const state of TASK_STATES) entry.counts[state] += q.counts[state] ?? 0;
+      entry.scheduled += q.scheduled ?? 0;
       const runAt = q.oldestClaimableRunAt;
       if (runAt !== undefined && (entry.oldestClaimableRunAt === undefined || runAt < entry.oldestClaimableRunAt)) {
         entry.oldestClaimableRunAt = runAt;

@@ -9,6 +9,7 @@ import type { EngineEvents, EngineSettings, TaskEngine } from '../engine/task-en
 import { Elector } from '../leadership/elector.js';
 import { Archiver } from '../maintenance/archiver.js';
 import { Maintainer } from '../maintenance/maintainer.js';
+import { QueueDepthSampler } from '../maintenance/queue-depth-sampler.js';
 import { RecurringScheduler } from '../maintenance/recurring-scheduler.js';
 import { TimeoutReaper } from '../maintenance/timeout-reaper.js';
 import type { Clock } from '../service/clock.js';
@@ -21,6 +22,8 @@ export interface LeaderServices {
   timeoutReaper: TimeoutReaper;
   recurringScheduler: RecurringScheduler;
   archiver: Archiver;
+  /** Depth samples and retention of the dashboard's queue series. */
+  queueDepthSampler: QueueDepthSampler;
 }
 
 export interface LeaderServicesDeps {
@@ -56,7 +59,10 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
     deleteArchivedOlderThanMs: durationMs(r.tasks_archiver.delete_archived_older_than),
     batchSize: r.tasks_archiver.scroll_size,
   });
-  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver], logger);
+  const queueDepthSampler = new QueueDepthSampler(store, clock, logger, {
+    intervalMs: durationMs(config.charts.depth_sample_interval),
+  });
+  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, queueDepthSampler], logger);
   maintainer.followLeadership(elector);
-  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver };
+  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, queueDepthSampler };
 }

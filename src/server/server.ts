@@ -4,7 +4,9 @@
  * (src/observability) wraps the store (metrics, spans), listens to the engine and the elector (metrics)
  * and instruments the app (request ids, request metrics and spans, /healthz, /readyz, /metrics).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
@@ -17,6 +19,8 @@ import { httpObservability } from '../observability/http-observability.js';
 import { instrumentStore } from '../observability/instrumented-store.js';
 import { loggerOptions } from '../observability/logging.js';
 import { TasquesMetrics } from '../observability/metrics.js';
+import { QueueActivityRecorder } from '../observability/queue-activity.js';
+import type { EngineEvents } from '../engine/task-engine.js';
 import { Tracing, tracingOptionsFromConfig } from '../observability/tracing.js';
 import { type Clock, systemClock } from '../service/clock.js';
 import { type Logger, silentLogger } from '../service/logger.js';
@@ -40,6 +44,8 @@ export interface TasquesServer {
   leadership: LeaderServices | undefined;
   /** The Prometheus metrics; undefined with `metrics.enabled: false`. */
   metrics: TasquesMetrics | undefined;
+  /** Counts activity per queue and minute for the dashboard's charts (docs/design/queue-series.md). */
+  queueActivity: QueueActivityRecorder;
   /** The trace exporter; undefined unless `tracing.enabled`. */
   tracing: Tracing | undefined;
   health: Health;
@@ -120,7 +126,16 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   await store.migrate();
   health.markMigrated();
   const settings = engineSettings(config);
-  const engine: TaskEngine = new TaskEngine(store, settings, clock, Math.random, metrics);
+  // Unique per process: each server's activity records are stored apart and summed when read.
+  const queueActivity = new QueueActivityRecorder({
+    store,
+    clock,
+    logger,
+    serverId: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+    flushIntervalMs: durationMs(config.charts.activity_flush_interval),
+  });
+  const events = engineEvents(metrics, queueActivity);
+  const engine: TaskEngine = new TaskEngine(store, settings, clock, Math.random, events);
   // Limits from the config, set by every server as it starts (a restart re-applies them over API changes).
   for (const [queue, limits] of Object.entries(config.tasks.queue_limits)) {
     await engine.setQueueLimits(queue, queueLimitsFromJson(limits));
@@ -155,7 +170,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const leadership =
     options.leadership === false
       ? undefined
-      : createLeaderServices(config, { store, engine, settings, clock, logger: app.log, events: metrics });
+      : createLeaderServices(config, { store, engine, settings, clock, logger: app.log, events });
   if (leadership !== undefined && metrics !== undefined) {
     const { elector } = leadership;
     metrics.followLeadership(() => elector.isLeader);
@@ -164,6 +179,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     });
   }
   await leadership?.elector.start();
+  await queueActivity.start();
 
   let closing: Promise<void> | undefined;
   const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
@@ -186,12 +202,27 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         await app.close();
       } finally {
         clearTimeout(forced);
+        // After the last request (its counts are in the final flush), before the store closes.
+        await queueActivity.stop();
         await Promise.all([store.close(), tracing === undefined ? undefined : flushTraces(tracing, shutdownTimeoutMs, app.log)]);
       }
     })();
     return closing;
   };
-  return { app, engine, store, leadership, metrics, tracing, health, url, close };
+  return { app, engine, store, leadership, metrics, queueActivity, tracing, health, url, close };
+}
+
+/** The engine tells every listener: the metrics (when enabled) and the activity recorder. */
+function engineEvents(...listeners: (EngineEvents | undefined)[]): EngineEvents {
+  const all = listeners.filter((l): l is EngineEvents => l !== undefined);
+  return {
+    taskChanged: (after, before, cause) => {
+      for (const l of all) l.taskChanged(after, before, cause);
+    },
+    claimed: (tasks, waitedMs) => {
+      for (const l of all) l.claimed(tasks, waitedMs);
+    },
+  };
 }
 
 /** Exports the last spans, waiting at most `timeoutMs` for an unreachable receiver. Never throws. */

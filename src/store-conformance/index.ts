@@ -15,6 +15,7 @@ import { claimVisibilityTests } from './claim-visibility.js';
 import { flowControlTests } from './flow-control.js';
 import { leaderTests } from './leader.js';
 import { queuePauseTests } from './queue-pause.js';
+import { queueSeriesTests } from './queue-series.js';
 import { queueStatsTests } from './queue-stats.js';
 import { recurringScheduleTests } from './recurring-schedule.js';
 import { taskReapTests } from './task-reap.js';
@@ -76,6 +77,7 @@ function exerciseAreas(options: ConformanceOptions): void {
   queueStatsTests(options);
   queuePauseTests(options);
   flowControlTests(options);
+  queueSeriesTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';

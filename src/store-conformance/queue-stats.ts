@@ -40,6 +40,7 @@ function stats(queue: string, fields: Partial<QueueStats> = {}): QueueStats {
     queue,
     paused: false,
     counts: counts({}),
+    scheduled: 0,
     recent: { windowMs: WINDOW, created: 0, done: 0, dead: 0 },
     ...fields,
   };
@@ -133,6 +134,34 @@ export function queueStatsTests(options: ConformanceOptions): void {
         // And seen earlier: nothing in 'q' was due yet at T0 - 1.
         const earlier = await store.queueStatsList({ now: T0 - 1, recentWindowMs: WINDOW });
         assert.equal(earlier.find((s) => s.queue === 'q')?.oldestClaimableRunAt, undefined);
+      }),
+    );
+
+    it(
+      'counts queued and failed tasks not due yet apart (scheduled), keeping them in their state counts',
+      withHarness(options, async ({ store }) => {
+        await createAll(store, [
+          inState('q', 'future', 'queued', { runAt: NOW + 1 }),
+          inState('q', 'retry-later', 'failed', { runAt: NOW + MINUTE }),
+          inState('q', 'due', 'queued', { runAt: NOW }),
+          inState('q', 'failed-due', 'failed', { runAt: NOW - MINUTE }),
+          inState('q', 'claimed-future', 'claimed', { runAt: NOW + HOUR }),
+          inState('q', 'done-future', 'done', { runAt: NOW + HOUR }),
+          inState('only-future', 'f', 'queued', { runAt: NOW + HOUR }),
+          inState('none-waiting', 'c', 'claimed', { runAt: NOW + HOUR }),
+        ]);
+        const list = await store.queueStatsList({ now: NOW, recentWindowMs: WINDOW });
+        assert.deepEqual(
+          list.map((s) => [s.queue, s.scheduled, s.counts.queued, s.counts.failed]),
+          [
+            ['none-waiting', 0, 0, 0],
+            ['only-future', 1, 1, 0],
+            ['q', 2, 2, 2],
+          ],
+        );
+        // Later, everything has come due; named queues are counted the same way.
+        const later = await store.queueStatsList({ now: NOW + 2 * HOUR, recentWindowMs: WINDOW, queues: ['q', 'only-future'] });
+        assert.deepEqual(later.map((s) => [s.queue, s.scheduled]), [['only-future', 0], ['q', 0]]);
       }),
     );
 

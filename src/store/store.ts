@@ -12,6 +12,8 @@ import type {
   LeaderLease,
   NewRecurringTaskRecord,
   NewTaskRecord,
+  QueueActivity,
+  QueueDepth,
   RecordVersion,
   RecurringTask,
   QueueFlowStatus,
@@ -71,6 +73,38 @@ export interface LeaderResignParams {
   electedAt: number;
 }
 
+export interface QueueActivityListParams {
+  /** Intervals starting at or after `from` and before `to` (epoch ms). */
+  from: number;
+  to: number;
+  /** The answer's interval: stored minutes are summed into intervals of this length (a multiple of a minute, aligned on the epoch). */
+  bucketMs: number;
+  /** Only these queues; undefined means every queue with records in the range. */
+  queues?: string[] | undefined;
+}
+
+export interface QueueActivityWriteParams {
+  /** The writing server: each server's figures are stored apart and added up when listed. */
+  serverId: string;
+  /** Its running totals per (queue, minute): `at` is the minute's start. */
+  records: QueueActivity[];
+}
+
+export interface QueueDepthListParams {
+  /** Samples taken at or after `from` and before `to` (epoch ms). */
+  from: number;
+  to: number;
+  /** The answer's interval (aligned on the epoch): the samples of an interval give its largest figures. */
+  bucketMs: number;
+  /** Only these queues; undefined means every queue with samples in the range. */
+  queues?: string[] | undefined;
+}
+
+export interface QueueDepthWriteParams {
+  /** One sample per queue; `at` is the start of the minute it was taken in. */
+  samples: QueueDepth[];
+}
+
 export interface QueueFlowStatusParams {
   queue: string;
   now: number;
@@ -88,6 +122,11 @@ export interface QueueLimitsSetParams {
   /** The new limits, replacing the stored ones; undefined removes them (the queue is unlimited again). */
   limits: QueueLimits | undefined;
   now: number;
+}
+
+export interface QueueSeriesDeleteBeforeParams {
+  /** Deletes activity records and depth samples whose `at` is before this instant. */
+  before: number;
 }
 
 export interface QueueSetPausedParams {
@@ -317,6 +356,28 @@ export interface Store {
   queueSetPaused(params: QueueSetPausedParams): Promise<QueueState>;
 
   /**
+   * Activity summed over every server's records, per queue and interval (`bucketMs`), sorted by queue then
+   * `at`; intervals without records are absent. Read-your-writes. The number of queues is bounded by the
+   * writers (the server folds queues past a cap into one, docs/design/queue-series.md).
+   */
+  queueActivityList(params: QueueActivityListParams): Promise<QueueActivity[]>;
+
+  /**
+   * Stores a server's figures per (queue, minute), replacing what that server stored for the same
+   * (queue, minute) before: a server writes running totals, so writing a record again is harmless.
+   */
+  queueActivityWrite(params: QueueActivityWriteParams): Promise<void>;
+
+  /**
+   * Depth samples per queue and interval, sorted by queue then `at`: each figure is the largest of the
+   * interval's samples (its peak); intervals without samples are absent.
+   */
+  queueDepthList(params: QueueDepthListParams): Promise<QueueDepth[]>;
+
+  /** Stores depth samples, replacing a sample of the same (queue, at): two leaders overlapping write one. */
+  queueDepthWrite(params: QueueDepthWriteParams): Promise<void>;
+
+  /**
    * How the limits of `queue` stand at `now`: claimed count, tokens left, and the keys held back by a
    * limit. Cost grows with the queue's claimable tasks and keys that have them, never with idle keys.
    */
@@ -332,11 +393,18 @@ export interface Store {
    */
   queueLimitsSet(params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined>;
 
+  /**
+   * Retention of the queue series: deletes activity records and depth samples older than `before`.
+   * Returns how many records were deleted (a driver may count what it can: Elasticsearch counts documents).
+   */
+  queueSeriesDeleteBefore(params: QueueSeriesDeleteBeforeParams): Promise<{ deleted: number }>;
+
   /** Every queue with a stored state (ever paused or resumed through `queueSetPaused`), sorted by name. */
   queueStateList(): Promise<QueueState[]>;
 
   /**
-   * Statistics per queue, sorted by name: live tasks (not archived) counted by state, the earliest
+   * Statistics per queue, sorted by name: live tasks (not archived) counted by state, how many of the
+   * queued and failed ones are not due yet (`scheduled`: runAt > now), the earliest
    * `runAt` among claimable tasks (queued or failed, `runAt <= now`), and recent activity. Queues with a
    * stored state but no tasks are included with zero counts; every state key is present in `counts`.
    * `recent` counts tasks created (createdAt) and tasks now DONE or DEAD that finished

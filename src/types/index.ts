@@ -235,8 +235,51 @@ export interface QueueStats {
   paused: boolean;
   /** Live tasks by state; every state is present (0 when none). */
   counts: Record<TaskState, number>;
+  /**
+   * Of `counts.queued + counts.failed`, the tasks not yet due (runAt > now): scheduled for later, or
+   * failed and waiting for their retry. The claimable ones are the rest.
+   */
+  scheduled: number;
   /** Earliest runAt among claimable tasks (queued or failed, runAt <= now); its age is how long work has waited. */
   oldestClaimableRunAt?: number | undefined;
   /** Activity within the window: tasks created (createdAt), finished DONE and DEAD (lastClaimed.result.at). */
   recent: { windowMs: number; created: number; done: number; dead: number };
+}
+
+/**
+ * One queue's activity over one interval (Store.queueActivityWrite / queueActivityList): what happened to
+ * its tasks, as counted by the servers that did it. `at` is the interval's start (epoch ms).
+ */
+export interface QueueActivity {
+  queue: string;
+  at: number;
+  /** Tasks created. */
+  created: number;
+  /** Tasks handed out by claims. */
+  claimed: number;
+  /** Tasks that became DONE. */
+  done: number;
+  /** Tasks that became FAILED (attempts left, timed-out claims included). */
+  failed: number;
+  /** Tasks that became DEAD. */
+  dead: number;
+  /**
+   * Claim waits (enqueued or due → claimed) of the tasks claimed, as a histogram: `claimWait[i]` counts
+   * waits up to CLAIM_WAIT_BOUNDS_MS[i] (and above the bound before it); the last entry counts longer
+   * waits. Fixed bounds, so histograms of several servers add up.
+   */
+  claimWait: number[];
+}
+
+/** One queue's depth at one instant (Store.queueDepthWrite / queueDepthList). `at` is epoch ms. */
+export interface QueueDepth {
+  queue: string;
+  at: number;
+  /** Queued or failed tasks that are due (run_at <= at). */
+  claimable: number;
+  /** Queued or failed tasks whose run_at is still to come (scheduled, or waiting for a retry). */
+  scheduled: number;
+  claimed: number;
+  /** How long the oldest claimable task had waited past its run_at; 0 when none. */
+  oldestAgeMs: number;
 }

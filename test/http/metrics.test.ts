@@ -194,6 +194,8 @@ describe('GET /metrics', () => {
     assert.equal(value(m, 'tasques_tasks', { queue: 'g', state: 'queued' }), 2);
     assert.equal(value(m, 'tasques_tasks', { queue: 'g', state: 'claimed' }), 1);
     assert.equal(value(m, 'tasques_tasks', { queue: 'g', state: 'done' }), 0);
+    assert.equal(value(m, 'tasques_tasks_scheduled', { queue: 'g' }), 1, 'the task due in an hour, counted apart');
+    assert.equal(value(m, 'tasques_tasks_scheduled', { queue: 'idle' }), 0);
     assert.equal(value(m, 'tasques_queue_oldest_claimable_age_seconds', { queue: 'g' }), 30);
     assert.equal(value(m, 'tasques_queue_paused', { queue: 'g' }), 0);
     assert.equal(value(m, 'tasques_queue_paused', { queue: 'idle' }), 1);

@@ -116,6 +116,7 @@ test('GET /queues counts tasks by state, the oldest claimable age and recent act
         queue: 'mail',
         paused: false,
         counts: { queued: 2, claimed: 1, failed: 0, done: 0, dead: 0 },
+        scheduled: 1, // `later`, due in an hour: counted apart from the claimable `b`
         oldest_claimable_run_at: iso(T0 + 10_000),
         oldest_claimable_age_seconds: 20,
         recent: { window: '5m0s', created: 3, done: 0, dead: 0 },
@@ -124,6 +125,7 @@ test('GET /queues counts tasks by state, the oldest claimable age and recent act
         queue: 'sms',
         paused: false,
         counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 1 },
+        scheduled: 0,
         recent: { window: '5m0s', created: 1, done: 0, dead: 1 },
       },
     ],

@@ -66,7 +66,7 @@ describe('elasticsearch store: setup, archive rollover and retention, credential
       assert.match(err.message, /tasques setup/);
       assert.ok(err.problems.some((p) => p.includes(`${prefix}-tasks`)));
       const first = await store.setup();
-      assert.deepEqual(first.createdIndices.sort(), [`${prefix}-archive-000001`, `${prefix}-meta`, `${prefix}-recurring`, `${prefix}-tasks`]);
+      assert.deepEqual(first.createdIndices.sort(), [`${prefix}-archive-000001`, `${prefix}-meta`, `${prefix}-recurring`, `${prefix}-series`, `${prefix}-tasks`]);
       await store.migrate(); // the check passes now
       const task = await finishedTask(store, 'kept', T0);
       // Concurrent setups (several servers with auto_setup, or an init job run twice) change nothing.

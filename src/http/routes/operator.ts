@@ -126,6 +126,7 @@ export function queueStatsToJson(stats: QueueStats, now: number): QueueStatsJson
     queue: stats.queue,
     paused: stats.paused,
     counts: { ...stats.counts },
+    scheduled: stats.scheduled,
     oldest_claimable_run_at: oldest === undefined ? undefined : iso(oldest),
     oldest_claimable_age_seconds: oldest === undefined ? undefined : Math.max(0, now - oldest) / 1000,
     recent: {

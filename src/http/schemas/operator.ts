@@ -121,6 +121,11 @@ export const QueueStatsSchema = Type.Object(
       { queued: Count, claimed: Count, failed: Count, done: Count, dead: Count },
       { description: 'Live (not archived) tasks by state.' },
     ),
+    scheduled: Type.Integer({
+      minimum: 0,
+      description:
+        'Of the queued and failed tasks, those not due yet (run_at in the future: scheduled, or waiting for a retry). The claimable ones are the rest.',
+    }),
     oldest_claimable_run_at: Type.Optional(
       DateTime('run_at of the longest-waiting claimable task (queued or failed, due). Absent when none.'),
     ),

@@ -77,6 +77,15 @@ import { ElasticsearchError, EsHttp, type EsHttpOptions, errorType } from './htt
 import { INDEXED, type IndexNames, indexNames } from './mappings.js';
 import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, putDoc, search, versionOf } from './requests.js';
 import { QueueStates } from './queues.js';
+import { QueueSeries } from './queue-series.js';
+import type { QueueActivity, QueueDepth } from '../../types/index.js';
+import type {
+  QueueActivityListParams,
+  QueueActivityWriteParams,
+  QueueDepthListParams,
+  QueueDepthWriteParams,
+  QueueSeriesDeleteBeforeParams,
+} from '../store.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
 import { LocalTaskWrites, RefreshBarrier } from './visibility.js';
 
@@ -128,6 +137,7 @@ export class ElasticsearchStore implements Store {
   private readonly claims: TaskClaims;
   private readonly archiver: TaskArchiver;
   private readonly queues: QueueStates;
+  private readonly series: QueueSeries;
   private readonly archiveRefresh: RefreshBarrier;
   private readonly recurringRefresh: RefreshBarrier;
 
@@ -154,6 +164,7 @@ export class ElasticsearchStore implements Store {
     this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, claimOptions);
     this.archiver = new TaskArchiver(this.http, this.names, this.writer, this.tasksRefresh, this.archiveRefresh, this.localWrites, this.archive);
     this.queues = new QueueStates(this.http, this.names, this.tasksRefresh);
+    this.series = new QueueSeries(this.http, this.names);
   }
 
   // ── Schema ──────────────────────────────────────────────────────────────────────────────────────────
@@ -370,6 +381,28 @@ export class ElasticsearchStore implements Store {
 
   queueLimitsSet(_params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
     return Promise.reject(new Error('queueLimitsSet: not implemented yet'));
+  }
+
+  // ── Queue series (the dashboard's charts) ─────────────────────────────────────────────────────────────
+
+  queueActivityList(params: QueueActivityListParams): Promise<QueueActivity[]> {
+    return this.series.activityList(params);
+  }
+
+  queueActivityWrite(params: QueueActivityWriteParams): Promise<void> {
+    return this.series.activityWrite(params);
+  }
+
+  queueDepthList(params: QueueDepthListParams): Promise<QueueDepth[]> {
+    return this.series.depthList(params);
+  }
+
+  queueDepthWrite(params: QueueDepthWriteParams): Promise<void> {
+    return this.series.depthWrite(params);
+  }
+
+  queueSeriesDeleteBefore(params: QueueSeriesDeleteBeforeParams): Promise<{ deleted: number }> {
+    return this.series.deleteBefore(params);
   }
 
   async queueSetPaused(params: QueueSetPausedParams): Promise<QueueState> {

@@ -10,6 +10,7 @@
  * | `P-archive`         | write alias of the archive; the indices behind it are `P-archive-000001`, … and roll over |
  * | `P-recurring`       | recurring-task definitions, `_id` = the recurring task id             |
  * | `P-meta`            | the leader lease (`_id` `leader`), recurring tick bookkeeping (`tick/<id>`) and the queue states (`queues`) |
+ * | `P-series`          | the dashboard's queue series: activity per (server, queue, minute) and depth samples (queue-series.ts) |
  *
  * Unlike v1 (one index per queue, `.tasques_queue-<q>`), all queues share one index: a claim over many
  * queues, or over all of them, is one search with one global order, an unknown queue costs nothing, and
@@ -20,6 +21,7 @@
  * so that a claim search, whose sort is the same, stops after the first hits of each segment instead of
  * visiting every waiting task: claim cost does not grow with the backlog.
  */
+import { CLAIM_WAIT_BUCKETS } from '../../domain/queue-series.js';
 
 /**
  * Bumped whenever a mapping or template changes; stored in each template's `version` and `_meta`. A
@@ -30,8 +32,9 @@
  *   the operator API's task listing and queue statistics; the queue states in `P-meta`. Additive: setup
  *   puts the new fields into an existing index's mapping and re-writes the tasks written before, which
  *   the new fields do not cover yet (setup.ts, backfillIndexedFields).
+ * - 3: the `P-series` index (the dashboard's charts). Additive: setup creates it.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Composable-template priority: above the engines' built-in templates (ES 8 uses 100), below most user ones. */
 const TEMPLATE_PRIORITY = 210;
@@ -47,8 +50,9 @@ export interface IndexNames {
   archiveFirst: string;
   recurring: string;
   meta: string;
+  series: string;
   /** Template names. */
-  templates: { tasks: string; archive: string; recurring: string; meta: string };
+  templates: { tasks: string; archive: string; recurring: string; meta: string; series: string };
   /** ILM policy name (Elasticsearch only). */
   ilmPolicy: string;
 }
@@ -62,11 +66,13 @@ export function indexNames(prefix: string): IndexNames {
     archiveFirst: `${prefix}-archive-000001`,
     recurring: `${prefix}-recurring`,
     meta: `${prefix}-meta`,
+    series: `${prefix}-series`,
     templates: {
       tasks: `${prefix}-tasks`,
       archive: `${prefix}-archive`,
       recurring: `${prefix}-recurring`,
       meta: `${prefix}-meta`,
+      series: `${prefix}-series`,
     },
     ilmPolicy: `${prefix}-archive-policy`,
   };
@@ -196,6 +202,17 @@ export const META_MAPPINGS = {
   },
 };
 
+/** The queue series: small documents, summed and maxed by aggregations (every figure a long with doc values). */
+export const SERIES_MAPPINGS = {
+  dynamic: false,
+  _meta: { tasques_schema_version: SCHEMA_VERSION },
+  properties: Object.fromEntries([
+    ...['kind', 'server_id', 'queue'].map((f) => [f, keyword]),
+    ...['at', 'created', 'claimed', 'done', 'failed', 'dead', 'claimable', 'scheduled', 'oldest_age_ms'].map((f) => [f, long]),
+    ...Array.from({ length: CLAIM_WAIT_BUCKETS }, (_, i) => [`wait_${i}`, long]),
+  ]),
+};
+
 const SMALL_INDEX_SETTINGS = { number_of_shards: 1, number_of_replicas: 0, auto_expand_replicas: '0-1' };
 
 export interface TemplateOptions {
@@ -223,6 +240,7 @@ export function indexTemplates(names: IndexNames, options: TemplateOptions = {})
     [names.templates.archive]: template([names.archivePattern], archiveSettings, ARCHIVE_MAPPINGS),
     [names.templates.recurring]: template([names.recurring], SMALL_INDEX_SETTINGS, RECURRING_MAPPINGS),
     [names.templates.meta]: template([names.meta], SMALL_INDEX_SETTINGS, META_MAPPINGS),
+    [names.templates.series]: template([names.series], SMALL_INDEX_SETTINGS, SERIES_MAPPINGS),
   };
 }
 

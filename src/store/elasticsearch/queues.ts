@@ -30,6 +30,7 @@ interface StatsBucket {
   key: { queue: string };
   states: { buckets: { key: string; doc_count: number }[] };
   claimable: { oldest: { value: number | null } };
+  scheduled: { doc_count: number };
   recent: { buckets: { created: { doc_count: number }; done: { doc_count: number }; dead: { doc_count: number } } };
 }
 
@@ -99,6 +100,7 @@ export class QueueStates {
         queue,
         paused: paused.get(queue) ?? false,
         counts,
+        scheduled: bucket?.scheduled.doc_count ?? 0,
         recent: {
           windowMs: recentWindowMs,
           created: bucket?.recent.buckets.created.doc_count ?? 0,
@@ -133,6 +135,9 @@ export class QueueStates {
               claimable: {
                 filter: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, { range: { run_at: { lte: now } } }] } },
                 aggs: { oldest: { min: { field: 'run_at' } } },
+              },
+              scheduled: {
+                filter: { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, { range: { run_at: { gt: now } } }] } },
               },
               recent: {
                 filters: {

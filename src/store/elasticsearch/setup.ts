@@ -12,6 +12,7 @@ import {
   ARCHIVE_MAPPINGS,
   INDEXED,
   META_MAPPINGS,
+  SERIES_MAPPINGS,
   RECURRING_MAPPINGS,
   SCHEMA_VERSION,
   TASKS_MAPPINGS,
@@ -100,6 +101,7 @@ export async function setupElasticsearch(http: EsHttp, names: IndexNames, option
     [names.tasks, TASKS_MAPPINGS],
     [names.recurring, RECURRING_MAPPINGS],
     [names.meta, META_MAPPINGS],
+    [names.series, SERIES_MAPPINGS],
   ];
   for (const [index, mappings] of fixed) {
     if (await createIndex(http, index, {})) report.createdIndices.push(index);
@@ -262,7 +264,7 @@ export async function checkElasticsearch(http: EsHttp, names: IndexNames): Promi
 export async function dropElasticsearch(http: EsHttp, names: IndexNames): Promise<void> {
   const listed = await http.request<{ index: string }[]>({
     method: 'GET',
-    path: `/_cat/indices/${names.tasks},${names.recurring},${names.meta},${names.archivePattern}`,
+    path: `/_cat/indices/${names.tasks},${names.recurring},${names.meta},${names.series},${names.archivePattern}`,
     query: { format: 'json', h: 'index', ignore_unavailable: true, allow_no_indices: true },
   });
   const indices = listed.status === 200 ? listed.body.map((r) => r.index) : [];

@@ -254,4 +254,48 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 8,
+    name: 'queue_series',
+    sql: `
+      -- The dashboard's charts (docs/design/queue-series.md). Activity: each server's running totals per
+      -- (queue, minute), rewritten every flush; wait_0.. are the claim-wait histogram (domain/queue-series.ts).
+      CREATE TABLE queue_activity (
+        server_id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        at INTEGER NOT NULL,                   -- the minute's start, epoch ms
+        created INTEGER NOT NULL,
+        claimed INTEGER NOT NULL,
+        done INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        dead INTEGER NOT NULL,
+        wait_0 INTEGER NOT NULL,
+        wait_1 INTEGER NOT NULL,
+        wait_2 INTEGER NOT NULL,
+        wait_3 INTEGER NOT NULL,
+        wait_4 INTEGER NOT NULL,
+        wait_5 INTEGER NOT NULL,
+        wait_6 INTEGER NOT NULL,
+        wait_7 INTEGER NOT NULL,
+        wait_8 INTEGER NOT NULL,
+        wait_9 INTEGER NOT NULL,
+        wait_10 INTEGER NOT NULL,
+        wait_11 INTEGER NOT NULL,
+        wait_12 INTEGER NOT NULL,
+        wait_13 INTEGER NOT NULL,
+        wait_14 INTEGER NOT NULL,
+        PRIMARY KEY (at, queue, server_id)
+      ) WITHOUT ROWID;
+      -- Depth: one sample per (queue, minute), taken by the leader.
+      CREATE TABLE queue_depth (
+        queue TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        claimable INTEGER NOT NULL,
+        scheduled INTEGER NOT NULL,
+        claimed INTEGER NOT NULL,
+        oldest_age_ms INTEGER NOT NULL,
+        PRIMARY KEY (at, queue)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

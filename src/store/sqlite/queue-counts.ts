@@ -11,7 +11,7 @@ import type { QueueStateRow } from './rows.js';
 import type { TaskStatements } from './task-statements.js';
 
 export type QueueCountStatements = Record<
-  'add' | 'addKeyedWaiting' | 'liveQueuesAfter' | 'between' | 'of' | 'recentCreated' | 'recentFinished',
+  'add' | 'addKeyedWaiting' | 'liveQueuesAfter' | 'between' | 'of' | 'recentCreated' | 'recentFinished' | 'scheduled',
   Database.Statement
 >;
 
@@ -34,6 +34,13 @@ export function prepareQueueCountStatements(db: Database.Database): QueueCountSt
       .prepare(
         `SELECT COUNT(*) FROM tasks INDEXED BY tasks_queue_created
          WHERE queue = ? AND created_at > ? AND created_at <= ?`,
+      )
+      .pluck(),
+    // Waiting tasks not due yet: a range of the tasks_next_run index, so its cost follows the scheduled tasks of the queue.
+    scheduled: db
+      .prepare(
+        `SELECT COUNT(*) FROM tasks INDEXED BY tasks_next_run
+         WHERE queue = ? AND state IN ('queued', 'failed') AND run_at > ?`,
       )
       .pluck(),
     recentFinished: db
@@ -143,6 +150,8 @@ function statsOf(
       queue,
       paused: states.get(queue) ?? false,
       counts: { queued: 0, claimed: 0, failed: 0, done: 0, dead: 0 },
+      // No waiting task at all (no earliest run_at): nothing to count.
+      scheduled: oldest === null ? 0 : (s.counts.scheduled.get(queue, now) as number),
       oldestClaimableRunAt: oldest !== null && oldest <= now ? oldest : undefined,
       recent: {
         windowMs: recentWindowMs,

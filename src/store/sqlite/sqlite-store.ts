@@ -12,6 +12,22 @@
  * buckets, fair-share claims) and the group commit (group-commit.ts), which every method goes through,
  * naming itself.
  */
+import type { QueueActivity, QueueDepth } from '../../types/index.js';
+import type {
+  QueueActivityListParams,
+  QueueActivityWriteParams,
+  QueueDepthListParams,
+  QueueDepthWriteParams,
+  QueueSeriesDeleteBeforeParams,
+} from '../store.js';
+import {
+  listActivity,
+  listDepth,
+  prepareQueueSeriesStatements,
+  writeActivity,
+  writeDepth,
+  type QueueSeriesStatements,
+} from './queue-series.js';
 import Database from 'better-sqlite3';
 import { withinBudget } from '../../domain/answer-budget.js';
 import { errors } from '../../errors/index.js';
@@ -128,6 +144,7 @@ export class SqliteStore implements Store {
   private readonly archive: ArchiveStatements;
   private readonly listing: TaskListing;
   private readonly flow: FlowControl;
+  private readonly series: QueueSeriesStatements;
   // Many-row writes as better-sqlite3 transactions: their own when alone, a savepoint inside a group, so a
   // failure half-way undoes the whole call and nothing else.
   private readonly claimTx: Database.Transaction<(params: TaskClaimParams) => Task[]>;
@@ -153,6 +170,7 @@ export class SqliteStore implements Store {
     this.archive = prepareArchiveStatements(this.db);
     this.listing = new TaskListing(this.db);
     this.flow = new FlowControl(this.db);
+    this.series = prepareQueueSeriesStatements(this.db);
     this.claimTx = this.db.transaction((params: TaskClaimParams) => this.claimNow(params));
     this.createManyTx = this.db.transaction((tasks: TaskCreateManyParams['tasks']) => this.createManyNow(tasks));
     this.updateManyTx = this.db.transaction((updates: TaskUpdateManyParams['updates']) => this.updateManyNow(updates));
@@ -285,6 +303,30 @@ export class SqliteStore implements Store {
   }
 
   // ── Queues: states and statistics ─────────────────────────────────────────────────────────────────
+
+  queueActivityList(params: QueueActivityListParams): Promise<QueueActivity[]> {
+    return this.group.run('queueActivityList', () => listActivity(this.series, params));
+  }
+
+  queueActivityWrite(params: QueueActivityWriteParams): Promise<void> {
+    return this.group.run('queueActivityWrite', () => this.inTransaction(() => writeActivity(this.series, params)));
+  }
+
+  queueDepthList(params: QueueDepthListParams): Promise<QueueDepth[]> {
+    return this.group.run('queueDepthList', () => listDepth(this.series, params));
+  }
+
+  queueDepthWrite(params: QueueDepthWriteParams): Promise<void> {
+    return this.group.run('queueDepthWrite', () => this.inTransaction(() => writeDepth(this.series, params)));
+  }
+
+  queueSeriesDeleteBefore({ before }: QueueSeriesDeleteBeforeParams): Promise<{ deleted: number }> {
+    return this.group.run('queueSeriesDeleteBefore', () =>
+      this.inTransaction(() => ({
+        deleted: this.series.activityDelete.run(before).changes + this.series.depthDelete.run(before).changes,
+      })),
+    );
+  }
 
   // ── Flow control (flow-control.ts) ──────────────────────────────────────────────────────────────
 

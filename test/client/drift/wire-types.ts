@@ -50,6 +50,7 @@ import type {
 } from '../../../src/http/schemas/tasks.js';
 import type { JsonObject as ServerJsonObject } from '../../../src/types/index.js';
 import type { WhoAmISchema } from '../../../src/http/schemas/auth.js';
+import type { QueueSeriesSchema, SeriesSchema } from '../../../src/http/schemas/stats.js';
 
 /** Deep structural equality (the usual conditional-type trick: it also tells `a?: T` from `a: T`). */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -90,6 +91,8 @@ assertSame<Same<Wire.ListedTask, Static<typeof ListedTaskSchema>>>();
 assertSame<Same<Wire.FailedAttempt, Static<typeof FailedAttemptSchema>>>();
 assertSame<Same<Wire.TaskErrors, Static<typeof TaskErrorsSchema>>>();
 assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();
+assertSame<Same<Wire.QueueSeries, Static<typeof QueueSeriesSchema>>>();
+assertSame<Same<Wire.Series, Static<typeof SeriesSchema>>>();
 assertSame<Same<Wire.QueueState, Static<typeof QueueStateSchema>>>();
 assertSame<Same<Wire.RecurringTaskSchedule, Static<typeof RecurringTaskScheduleSchema>>>();
 assertSame<Same<Wire.WhoAmI, Static<typeof WhoAmISchema>>>();

@@ -23,6 +23,7 @@ import type {
   RecurringTaskSchedule,
   WhoAmI,
   RecurringTaskUpdate,
+  Series,
   Task,
   TaskErrors,
   TaskListFilter,
@@ -480,6 +481,18 @@ export class TasquesClient {
   async getQueueStats(queue: string, window?: string, options?: CallOptions): Promise<QueueStats> {
     const qs = window === undefined ? '' : `?window=${encodeURIComponent(window)}`;
     return this.request<QueueStats>({ method: 'GET', path: `/queues/${seg(queue)}${qs}`, safety: 'idempotent', options });
+  }
+
+  /**
+   * Activity and depth over time, for charts (`GET /stats/series`): `window` `1h` (1-minute intervals,
+   * the default) or `24h` (15-minute intervals); `queue` narrows it to one queue.
+   */
+  async getSeries(params: { window?: '1h' | '24h'; queue?: string } = {}, options?: CallOptions): Promise<Series> {
+    const query = new URLSearchParams();
+    if (params.window !== undefined) query.set('window', params.window);
+    if (params.queue !== undefined) query.set('queue', params.queue);
+    const qs = query.size > 0 ? `?${query.toString()}` : '';
+    return this.request<Series>({ method: 'GET', path: `/stats/series${qs}`, safety: 'idempotent', options });
   }
 
   /** Pauses a queue: it hands out no claims until resumed (`PUT /queues/{queue}/pause`). Idempotent. */

@@ -305,6 +305,8 @@ export interface QueueStats {
   /** A paused queue hands out no claims. */
   paused: boolean;
   counts: QueueCounts;
+  /** Of the queued and failed tasks, those not due yet (run_at in the future: scheduled, or waiting for a retry). The claimable ones are the rest. */
+  scheduled: number;
   /** run_at of the longest-waiting claimable task (queued or failed, due). Absent when none. */
   oldest_claimable_run_at?: string;
   /** How long that task has been due: the number to alert on. */
@@ -414,4 +416,51 @@ export interface WhoAmI {
   role: Role;
   /** The access classes the role allows. */
   access: AccessClass[];
+}
+
+/** The figures of one series of [operator.Series]: one entry per interval of `times`. */
+export interface SeriesFigures {
+  /** Tasks created per interval. */
+  created: number[];
+  /** Tasks handed out by claims per interval. */
+  claimed: number[];
+  /** Tasks that became DONE per interval. */
+  done: number[];
+  /** Tasks that became FAILED per interval (attempts left; timed-out claims included). */
+  failed: number[];
+  /** Tasks that became DEAD per interval. */
+  dead: number[];
+  /** Median claim wait (enqueued or due → claimed), ms; null when nothing was claimed. */
+  claim_wait_p50_ms: (number | null)[];
+  claim_wait_p95_ms: (number | null)[];
+  claim_wait_p99_ms: (number | null)[];
+  /** Claimable tasks: the peak of the interval's once-a-minute samples; null when none was taken. */
+  claimable: (number | null)[];
+  /** Queued or failed tasks not due yet: peak of the samples. */
+  scheduled: (number | null)[];
+  /** Tasks held by workers: peak of the samples. */
+  claimed_now: (number | null)[];
+  /** How long the oldest claimable task had waited past its run_at: peak of the samples. */
+  oldest_age_seconds: (number | null)[];
+}
+
+/** One queue's series [operator.QueueSeries]. */
+export interface QueueSeries extends SeriesFigures {
+  queue: string;
+}
+
+/** Activity and depth over time [operator.Series] (`GET /stats/series`). */
+export interface Series {
+  /** `1h` or `24h`. */
+  window: string;
+  /** Length of each interval. */
+  interval_seconds: number;
+  /** Start of each interval, epoch seconds, oldest first; the last holds now. */
+  times: number[];
+  /** Every queue together. */
+  overall: SeriesFigures;
+  /** The busiest queues of the window, busiest first, at most 10. */
+  queues: QueueSeries[];
+  /** How many queues had figures in the window. */
+  queues_total: number;
 }
