@@ -104,10 +104,15 @@ export const MAX_TASK_LIST_LIMIT = 1000;
 /** A recurring task with when it fires next (as far as this server can tell) and when it last fired. */
 export interface RecurringTaskSchedule {
   task: RecurringTask;
-  /** Undefined if the schedule never fires again or does not parse. */
+  /** Undefined if the schedule never fires again or does not parse (a paused one still has it). */
   nextRunAt?: number | undefined;
+  /** The next fire times from `nextRunAt` on, at most NEXT_FIRE_TIMES of them (fewer if it stops firing). */
+  nextRunTimes: number[];
   lastTickAt?: number | undefined;
 }
+
+/** How many upcoming fire times `listSchedules` gives per recurring task. */
+export const NEXT_FIRE_TIMES = 5;
 
 /** Why a task changed, when it was not a call of the engine's own API. */
 export type TaskChangeCause = 'timed_out';
@@ -346,13 +351,18 @@ export class TaskEngine {
     const now = this.clock.now();
     return tasks.map((task) => {
       const lastTickAt = lastTicks.get(task.id);
-      let nextRunAt: number | undefined;
+      const nextRunTimes: number[] = [];
       try {
-        nextRunAt = upcomingTick(parseSchedule(task.scheduleExpression), tickChainAnchor(task.modifiedAt, lastTickAt), now);
+        const schedule = parseSchedule(task.scheduleExpression);
+        let next = upcomingTick(schedule, tickChainAnchor(task.modifiedAt, lastTickAt), now);
+        while (next !== undefined && nextRunTimes.length < NEXT_FIRE_TIMES) {
+          nextRunTimes.push(next);
+          next = schedule.nextAfter(next);
+        }
       } catch {
-        nextRunAt = undefined; // stored before validation existed, or a zone this runtime lacks: it never fires
+        // stored before validation existed, or a zone this runtime lacks: it never fires
       }
-      return { task, nextRunAt, lastTickAt };
+      return { task, nextRunAt: nextRunTimes[0], nextRunTimes, lastTickAt };
     });
   }
 
@@ -526,6 +536,42 @@ export class TaskEngine {
   /** Soft delete (v1): the record stays, hidden, so the leader can see that it must unschedule it. */
   async deleteRecurringTask(id: string): Promise<RecurringTask> {
     return this.mutateRecurringTask(id, (current) => ({ ...current, isDeleted: true }));
+  }
+
+  /**
+   * Pauses (the scheduler skips its ticks) or resumes a recurring task. Idempotent: setting the state it
+   * has changes nothing. Takes effect on the leader at its next sync (`sync_run_interval`). Resuming
+   * fires no tick missed while paused: the chain restarts from the resume (its `modifiedAt`).
+   */
+  async setRecurringTaskPaused(id: string, paused: boolean): Promise<RecurringTask> {
+    const current = await this.getRecurringTask(id);
+    if ((current.pausedAt !== undefined) === paused) return current;
+    return this.mutateRecurringTask(id, (t) => ({ ...t, pausedAt: paused ? this.clock.now() : undefined }));
+  }
+
+  /**
+   * Enqueues one task from a recurring task's definition now, as a tick would (same fields, counted as
+   * its task by skip_if_outstanding_tasks_exist), with a generated id. Paused or not. With
+   * skip_if_outstanding_tasks_exist, refuses (RECURRING_TASK_OUTSTANDING) while one of its tasks is
+   * outstanding. The schedule is not moved: the next tick fires as planned.
+   */
+  async runRecurringTaskNow(id: string): Promise<Task> {
+    const recurring = await this.getRecurringTask(id);
+    const def = recurring.taskDefinition;
+    if (recurring.skipIfOutstandingTasksExist) {
+      const outstanding = await this.store.taskCountOutstanding({ queue: def.queue, recurringTaskId: id });
+      if (outstanding > 0) throw errors.recurringTaskOutstanding(id, outstanding);
+    }
+    return this.createTask({
+      queue: def.queue,
+      kind: def.kind,
+      retryTimes: def.retryTimes,
+      priority: def.priority,
+      processingTimeoutNs: def.processingTimeoutNs,
+      args: def.args,
+      context: def.context,
+      recurringTaskId: id,
+    });
   }
 
   private async mutateRecurringTask(

@@ -41,6 +41,11 @@ export const ERROR_CODES = {
     status: 404,
     meaning: 'No live recurring task has this id.',
   },
+  RECURRING_TASK_OUTSTANDING: {
+    code: 'TQ_ERR_RECURRING_TASK_OUTSTANDING',
+    status: 409,
+    meaning: 'Run now of a recurring task with skip_if_outstanding_tasks_exist while one of its tasks is outstanding.',
+  },
   RECURRING_TASK_VERSION_CONFLICT: {
     code: 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT',
     status: 409,
@@ -144,6 +149,11 @@ export const errors = {
     new TasquesError('METHOD_NOT_ALLOWED', `Method ${method} is not allowed here; allowed: ${allowed.join(', ')}`),
   recurringTaskAlreadyExists: (id: string) =>
     new TasquesError('RECURRING_TASK_ALREADY_EXISTS', `Id already exists [${id}]`),
+  recurringTaskOutstanding: (id: string, outstanding: number) =>
+    new TasquesError(
+      'RECURRING_TASK_OUTSTANDING',
+      `Recurring Task [${id}] skips while its tasks are outstanding, and ${outstanding} are (queued, claimed or failed)`,
+    ),
   recurringTaskNotFound: (id: string) => new TasquesError('RECURRING_TASK_NOT_FOUND', `Could not find [${id}]`),
   recurringTaskVersionConflict: (id: string) =>
     new TasquesError(

@@ -100,6 +100,11 @@ export interface RecurringTask {
   isDeleted: boolean;
   /** Set by the leader once it has taken the current definition into account (v1's dirty flag). */
   loadedAt?: number | undefined;
+  /**
+   * When an operator paused it (undefined: not paused). A paused recurring task does not fire; its ticks
+   * are handled as skipped. Operator data: never part of a v1 answer.
+   */
+  pausedAt?: number | undefined;
   createdAt: number;
   modifiedAt: number;
   version: RecordVersion;

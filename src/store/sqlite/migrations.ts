@@ -200,4 +200,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_claim_order_all ON tasks (priority DESC, run_at) WHERE state IN ('queued', 'failed');
     `,
   },
+  {
+    version: 6,
+    name: 'operator_controls',
+    sql: `
+      -- Issue 16: a recurring task an operator paused does not fire (NULL: not paused).
+      ALTER TABLE recurring_tasks ADD COLUMN paused_at INTEGER;
+    `,
+  },
 ];
