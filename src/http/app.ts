@@ -15,7 +15,9 @@ import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { batchRoutes } from './routes/batch.js';
 import { operatorRoutes } from './routes/operator.js';
+import { RecurringTaskStateSchema } from './schemas/recurring-control.js';
 import { recurringRoutes } from './routes/recurring.js';
+import { recurringControlRoutes } from './routes/recurring-control.js';
 import {
   BatchItemResultSchema,
   BatchResultSchema,
@@ -98,6 +100,7 @@ const COMPONENT_SCHEMAS = [
   BatchItemResultSchema,
   BatchResultSchema,
   TaskPageSchema,
+  RecurringTaskStateSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
   QueueStateSchema,
@@ -225,5 +228,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
   await app.register(operatorRoutes(options.engine));
+  await app.register(recurringControlRoutes(options.engine));
   return app;
 }

@@ -37,6 +37,7 @@ import type {
   Version,
 } from '../../../src/http/schemas/tasks.js';
 import type { JsonObject as ServerJsonObject } from '../../../src/types/index.js';
+import type { RecurringTaskStateSchema } from '../../../src/http/schemas/recurring-control.js';
 
 /** Deep structural equality (the usual conditional-type trick: it also tells `a?: T` from `a: T`). */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -75,3 +76,4 @@ assertSame<Same<Wire.TaskPage, Static<typeof TaskPageSchema>>>();
 assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();
 assertSame<Same<Wire.QueueState, Static<typeof QueueStateSchema>>>();
 assertSame<Same<Wire.RecurringTaskSchedule, Static<typeof RecurringTaskScheduleSchema>>>();
+assertSame<Same<Wire.RecurringTaskState, Static<typeof RecurringTaskStateSchema>>>();

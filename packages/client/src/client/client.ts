@@ -17,6 +17,7 @@ import type {
   QueueStats,
   RecurringTask,
   RecurringTaskSchedule,
+  RecurringTaskState,
   RecurringTaskUpdate,
   Task,
   TaskListFilter,
@@ -514,6 +515,27 @@ export class TasquesClient {
       options,
     });
     return answer.recurring_tasks;
+  }
+
+  /**
+   * Pauses a recurring task: its ticks are skipped until resumed (`PUT /recurring_tasques/{id}/pause`).
+   * Idempotent. @throws TasquesApiError 404.
+   */
+  async pauseRecurringTask(id: string, options?: CallOptions): Promise<RecurringTaskState> {
+    return this.request<RecurringTaskState>({ method: 'PUT', path: `/recurring_tasques/${seg(id)}/pause`, safety: 'idempotent', options });
+  }
+
+  /** Resumes a paused recurring task (`PUT /recurring_tasques/{id}/resume`). Idempotent. @throws TasquesApiError 404. */
+  async resumeRecurringTask(id: string, options?: CallOptions): Promise<RecurringTaskState> {
+    return this.request<RecurringTaskState>({ method: 'PUT', path: `/recurring_tasques/${seg(id)}/resume`, safety: 'idempotent', options });
+  }
+
+  /**
+   * Enqueues one task of a recurring task now (`POST /recurring_tasques/{id}/run`); the schedule goes on.
+   * @throws TasquesApiError 404; 409 `TQ_ERR_RECURRING_TASK_OUTSTANDING` when it skips while tasks are outstanding.
+   */
+  async runRecurringTaskNow(id: string, options?: CallOptions): Promise<Task> {
+    return this.request<Task>({ method: 'POST', path: `/recurring_tasques/${seg(id)}/run`, safety: 'unsafe', options });
   }
 
   // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────

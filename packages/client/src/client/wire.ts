@@ -284,8 +284,22 @@ export interface RecurringTaskSchedule {
   skip_if_outstanding_tasks_exist: boolean;
   queue: string;
   kind: string;
-  /** When it fires next (now if a tick is due). Absent if the schedule never fires again. */
+  /** When it fires next (now if a tick is due). Absent if the schedule never fires again or it is paused. */
   next_run_at?: string;
   /** The last tick the leader handled (enqueued or skipped). */
   last_tick_at?: string;
+  /** Paused by an operator: it does not fire. Absent: false. */
+  paused?: boolean;
+  /** When it was paused. */
+  paused_at?: string;
+  /** The next five fire times from next_run_at on (fewer if it stops firing; empty when paused). */
+  next_run_times?: string[];
+}
+
+/** The pause state of a recurring task [operator.RecurringTaskState]. */
+export interface RecurringTaskState {
+  id: string;
+  paused: boolean;
+  paused_at?: string;
+  modified_at: string;
 }
