@@ -65,4 +65,9 @@ export const api = {
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */
   schedule: () => call('GET', '/schedule'),
+  pauseRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/pause`),
+  resumeRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/resume`),
+  /** Enqueues one task of the recurring task now; the created Task. */
+  runRecurring: (id) => call('POST', `/recurring_tasques/${enc(id)}/run`),
+  deleteRecurring: (id) => call('DELETE', `/recurring_tasques/${enc(id)}`),
 };
