@@ -36,6 +36,10 @@ export const STORE_GROUP_ROLES = {
   leaderGet: 'joins',
   leaderResign: 'joins',
   migrate: 'joins',
+  operationCreate: 'joins',
+  operationGet: 'joins',
+  operationList: 'joins',
+  operationUpdate: 'joins',
   queueFlowStatus: 'joins',
   queueLimitsList: 'joins',
   queueLimitsSet: 'joins',
@@ -52,8 +56,10 @@ export const STORE_GROUP_ROLES = {
   taskArchive: 'joins',
   taskClaim: 'opens',
   taskCountOutstanding: 'joins',
+  taskCount: 'joins',
   taskCreate: 'opens',
   taskCreateMany: 'opens',
+  taskDeleteMany: 'opens',
   taskGet: 'joins',
   taskGetMany: 'joins',
   taskList: 'joins',
@@ -61,6 +67,10 @@ export const STORE_GROUP_ROLES = {
   taskNextRunAt: 'joins',
   taskUpdate: 'opens',
   taskUpdateMany: 'opens',
+  workerClaimList: 'joins',
+  workerSeenList: 'joins',
+  workerSeenPrune: 'joins',
+  workerSeenRecord: 'joins',
 } as const satisfies Record<keyof Store, GroupRole>;
 
 /** The Store methods (every key of the table but the properties). */
