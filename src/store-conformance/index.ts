@@ -13,6 +13,7 @@ import type { StoreFactory } from '../store/store.js';
 import { archiveTests } from './archive.js';
 import { claimVisibilityTests } from './claim-visibility.js';
 import { leaderTests } from './leader.js';
+import { operatorDataTests } from './operator-data.js';
 import { queuePauseTests } from './queue-pause.js';
 import { queueStatsTests } from './queue-stats.js';
 import { recurringScheduleTests } from './recurring-schedule.js';
@@ -72,6 +73,7 @@ function exerciseAreas(options: ConformanceOptions): void {
   taskListTests(options);
   queueStatsTests(options);
   queuePauseTests(options);
+  operatorDataTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';
