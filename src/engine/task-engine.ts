@@ -13,6 +13,8 @@ import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnc
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
+import { WorkerActivity } from './worker-activity.js';
+import type { WorkerSighting } from '../types/index.js';
 import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
 import { WrittenTasks } from './written-tasks.js';
@@ -98,6 +100,9 @@ export interface RecurringTaskPatch {
 /** A listing request: the store's filters; the engine clamps the page size. */
 export type TaskListInput = TaskListParams;
 
+/** Claimed tasks grouped at most by `listWorkers` (a safety bound: claims are bounded by workers' concurrency). */
+export const MAX_CLAIMED_TASKS_GROUPED = 10_000;
+
 /** Most tasks per listing page. */
 export const MAX_TASK_LIST_LIMIT = 1000;
 
@@ -132,6 +137,7 @@ const NO_EVENTS: EngineEvents = { taskChanged: () => {}, claimed: () => {} };
 
 /** One item's outcome in createTasks / markDoneMany: the task, or the error the single-task call would throw. */
 export type { TaskWriteResult } from '../store/store.js';
+import type { WorkerClaimList } from '../store/store.js';
 
 /** One task of markDoneMany. */
 export interface DoneItemInput {
@@ -145,6 +151,8 @@ export const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 
 export class TaskEngine {
   private readonly waiters = new ClaimWaiters();
+  /** Which workers called lately, for the workers view (flushed to the store by the server). */
+  readonly workerActivity = new WorkerActivity();
   /** Claimed tasks as this engine wrote them: their worker's next write needs no read first. */
   private readonly written = new WrittenTasks();
   private stopping = false;
@@ -211,6 +219,7 @@ export class TaskEngine {
    */
   async claimTasks(input: ClaimInput): Promise<Task[]> {
     const startedAt = this.clock.now();
+    this.workerActivity.seen(input.workerId, input.queues, startedAt);
     let claimed = await this.claimOrWait(input);
     if (input.sizeOf !== undefined && claimed.length > 0) claimed = await this.answerable(claimed, input.workerId, input.sizeOf);
     this.events.claimed(claimed, this.clock.now() - startedAt);
@@ -280,20 +289,24 @@ export class TaskEngine {
   }
 
   async reportIn(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     return this.mutateTask(queue, id, (task, now) => intoReported(task, workerId, now, data));
   }
 
   async markDone(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     return this.mutateTask(queue, id, (task, now) => intoDone(task, workerId, now, data));
   }
 
   async markFailed(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     return this.mutateTask(queue, id, (task, now) =>
       intoFailed(task, workerId, now, data, this.settings.backoff, this.random),
     );
   }
 
   async unclaim(queue: string, id: string, workerId: string): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     const task = await this.mutateTask(queue, id, (t, now) => intoUnclaimed(t, workerId, now));
     this.waiters.notify(queue);
     return task;
@@ -364,6 +377,26 @@ export class TaskEngine {
       }
       return { task, nextRunAt: nextRunTimes[0], nextRunTimes, lastTickAt };
     });
+  }
+
+  /**
+   * Who holds claims now (the busiest `limit` workers) and who was seen since `since` (the store's
+   * sightings merged with this server's not yet flushed ones; most recent first, at most `limit`).
+   */
+  async listWorkers(limit: number, since: number): Promise<{ holding: WorkerClaimList; recent: WorkerSighting[] }> {
+    const [holding, stored] = await Promise.all([
+      this.store.workerClaimList({ limit, maxTasks: MAX_CLAIMED_TASKS_GROUPED }),
+      this.store.workerSeenList({ since, limit }),
+    ]);
+    const byId = new Map(stored.map((w) => [w.workerId, w]));
+    for (const w of this.workerActivity.peek()) {
+      const known = byId.get(w.workerId);
+      if (w.lastSeenAt >= since && (known === undefined || w.lastSeenAt > known.lastSeenAt)) byId.set(w.workerId, w);
+    }
+    const recent = [...byId.values()]
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0))
+      .slice(0, limit);
+    return { holding, recent };
   }
 
   /** Stops handing out work: waiting claims return what they have (nothing) at once. */
@@ -447,6 +480,7 @@ export class TaskEngine {
    */
   async markDoneMany(items: DoneItemInput[], workerId: string): Promise<TaskWriteResult[]> {
     const now = this.clock.now();
+    this.workerActivity.seen(workerId, new Set(items.map((i) => i.queue)), now);
     const current = await this.store.taskGetMany({ keys: items.map(({ queue, id }) => ({ queue, id })) });
     const results: (TaskWriteResult | undefined)[] = new Array(items.length);
     const writes: { index: number; update: TaskUpdateParams }[] = [];

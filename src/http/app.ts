@@ -18,6 +18,8 @@ import { operatorRoutes } from './routes/operator.js';
 import { RecurringTaskStateSchema } from './schemas/recurring-control.js';
 import { recurringRoutes } from './routes/recurring.js';
 import { recurringControlRoutes } from './routes/recurring-control.js';
+import { workersRoutes } from './routes/workers.js';
+import { WorkerClaimsSchema, WorkerSightingSchema, WorkersSchema } from './schemas/workers.js';
 import {
   BatchItemResultSchema,
   BatchResultSchema,
@@ -101,6 +103,9 @@ const COMPONENT_SCHEMAS = [
   BatchResultSchema,
   TaskPageSchema,
   RecurringTaskStateSchema,
+  WorkerClaimsSchema,
+  WorkerSightingSchema,
+  WorkersSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
   QueueStateSchema,
@@ -229,5 +234,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(recurringRoutes(options.engine));
   await app.register(operatorRoutes(options.engine));
   await app.register(recurringControlRoutes(options.engine));
+  await app.register(workersRoutes(options.engine));
   return app;
 }

@@ -10,6 +10,7 @@ import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
 import { engineSettings } from './engine-settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
+import { WorkerSightingsFlusher } from '../engine/worker-activity.js';
 import { buildApp } from '../http/app.js';
 import { Health } from '../observability/health.js';
 import { httpObservability } from '../observability/http-observability.js';
@@ -159,6 +160,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     });
   }
   await leadership?.elector.start();
+  // Every server writes the workers it saw (claims, report-ins, …) for GET /workers; see worker-activity.ts.
+  const workerSightings = new WorkerSightingsFlusher(store, engine.workerActivity, clock, app.log);
+  await workerSightings.start();
 
   let closing: Promise<void> | undefined;
   const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
@@ -179,6 +183,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         // First, so that another server takes over leadership while this one finishes its requests.
         await leadership?.elector.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping leadership'));
         await app.close();
+        await workerSightings.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping the worker sightings'));
       } finally {
         clearTimeout(forced);
         await Promise.all([store.close(), tracing === undefined ? undefined : flushTraces(tracing, shutdownTimeoutMs, app.log)]);

@@ -12,7 +12,7 @@ export interface BasicAuthUser {
 }
 
 /** Path prefixes behind auth: every route of the v1 API (and additions under them), and the operator routes. */
-export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques', '/queues', '/schedule'];
+export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques', '/queues', '/schedule', '/workers', '/operations'];
 
 declare module 'fastify' {
   interface FastifyContextConfig {

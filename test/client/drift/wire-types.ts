@@ -38,6 +38,7 @@ import type {
 } from '../../../src/http/schemas/tasks.js';
 import type { JsonObject as ServerJsonObject } from '../../../src/types/index.js';
 import type { RecurringTaskStateSchema } from '../../../src/http/schemas/recurring-control.js';
+import type { WorkerClaimsSchema, WorkerSightingSchema, WorkersSchema } from '../../../src/http/schemas/workers.js';
 
 /** Deep structural equality (the usual conditional-type trick: it also tells `a?: T` from `a: T`). */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -77,3 +78,6 @@ assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();
 assertSame<Same<Wire.QueueState, Static<typeof QueueStateSchema>>>();
 assertSame<Same<Wire.RecurringTaskSchedule, Static<typeof RecurringTaskScheduleSchema>>>();
 assertSame<Same<Wire.RecurringTaskState, Static<typeof RecurringTaskStateSchema>>>();
+assertSame<Same<Wire.WorkerClaims, Static<typeof WorkerClaimsSchema>>>();
+assertSame<Same<Wire.WorkerSighting, Static<typeof WorkerSightingSchema>>>();
+assertSame<Same<Wire.Workers, Static<typeof WorkersSchema>>>();

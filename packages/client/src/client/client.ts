@@ -18,6 +18,7 @@ import type {
   RecurringTask,
   RecurringTaskSchedule,
   RecurringTaskState,
+  Workers,
   RecurringTaskUpdate,
   Task,
   TaskListFilter,
@@ -515,6 +516,18 @@ export class TasquesClient {
       options,
     });
     return answer.recurring_tasks;
+  }
+
+  /**
+   * Who holds claims now and who was seen within `window` (a Go duration, default 1h, at most 24h)
+   * (`GET /workers`); `limit` bounds each list (default 100, at most 1000).
+   */
+  async listWorkers(params: { limit?: number; window?: string } = {}, options?: CallOptions): Promise<Workers> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set('limit', String(params.limit));
+    if (params.window !== undefined) query.set('window', params.window);
+    const qs = query.toString();
+    return this.request<Workers>({ method: 'GET', path: `/workers${qs ? `?${qs}` : ''}`, safety: 'idempotent', options });
   }
 
   /**

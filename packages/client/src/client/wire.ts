@@ -307,3 +307,37 @@ export interface RecurringTaskState {
   paused_at?: string;
   modified_at: string;
 }
+
+/** A worker holding claims now [operator.WorkerClaims]. */
+export interface WorkerClaims {
+  worker_id: string;
+  /** Queues of the tasks it holds, sorted. */
+  queues: string[];
+  /** Tasks it holds (CLAIMED). */
+  claimed: number;
+  /** The earliest claim among them. */
+  claimed_since: string;
+  /** The latest report-in among them; absent if none reported. */
+  last_report_at?: string;
+}
+
+/** A worker seen lately [operator.WorkerSighting]. */
+export interface WorkerSighting {
+  worker_id: string;
+  /** Its last claim, report-in, done, failed or unclaim call (to within ~15 s across servers). */
+  last_seen_at: string;
+  /** The queues of that last call (up to 20), sorted. */
+  queues: string[];
+}
+
+/** `GET /workers` [operator.Workers]. */
+export interface Workers {
+  /** Workers holding claims now, those holding the most first (then by id); at most `limit`. */
+  holding: WorkerClaims[];
+  /** Workers holding claims, also beyond `limit`. */
+  holding_count: number;
+  /** False when there were more than 10 000 claimed tasks: the figures cover the first 10 000 only. */
+  holding_complete: boolean;
+  /** Workers seen within `window`, most recent first; at most `limit`. */
+  recent: WorkerSighting[];
+}
