@@ -65,6 +65,8 @@ export const api = {
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */
   schedule: () => call('GET', '/schedule'),
+  /** `{holding: [WorkerClaims], holding_count, holding_complete, recent: [WorkerSighting]}`; params: limit, window. */
+  workers: (params = {}) => call('GET', `/workers${query(params)}`),
   pauseRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/pause`),
   resumeRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/resume`),
   /** Enqueues one task of the recurring task now; the created Task. */

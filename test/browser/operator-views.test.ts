@@ -109,6 +109,22 @@ describe('the operator views in Chromium', { skip: SKIP }, () => {
     assert.equal(res.status, 404);
   });
 
+  it('workers: lists who holds claims and who was seen lately', async () => {
+    for (let i = 0; i < 3; i++) await api(server, 'POST', '/tasques', { queue: 'crunch', kind: 'number' });
+    await api(server, 'POST', '/tasques/claims', { queues: ['crunch'], amount: 2, block_for: '10ms' }, { 'x-tasques-worker-id': 'cruncher-1' });
+    await api(server, 'POST', '/tasques/claims', { queues: ['idle-q'], amount: 1, block_for: '10ms' }, { 'x-tasques-worker-id': 'idler' });
+    await page.click('.tabs a[data-view="workers"]');
+    const held = page.locator('table.workers-holding tr[data-worker="cruncher-1"]');
+    await held.waitFor();
+    assert.match(await held.innerText(), /\b2\b/);
+    assert.match(await held.innerText(), /crunch/);
+    assert.equal(await page.locator('table.workers-holding tr[data-worker="idler"]').count(), 0, 'holds nothing');
+    const idle = page.locator('table.workers-recent tr[data-worker="idler"]');
+    await idle.waitFor();
+    assert.match(await idle.innerText(), /idle/);
+    assert.match(await page.locator('table.workers-recent tr[data-worker="cruncher-1"]').innerText(), /holding claims/);
+  });
+
   it('fits a phone screen', async () => {
     const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
     try {
@@ -116,6 +132,9 @@ describe('the operator views in Chromium', { skip: SKIP }, () => {
       await p.goto(`${server.url}/dashboard/#/recurring`);
       await p.locator('tr[data-id="hourly-sweep"] button[data-action="run"]').waitFor();
       await assertNoHorizontalOverflow(p, 'recurring');
+      await p.goto(`${server.url}/dashboard/#/workers`);
+      await p.locator('table.workers-holding tr[data-worker="cruncher-1"]').waitFor();
+      await assertNoHorizontalOverflow(p, 'workers');
     } finally {
       await phone.close();
     }
