@@ -14,6 +14,8 @@ import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
 import { WorkerActivity } from './worker-activity.js';
+import { BulkOperations, type BulkStepResult } from './bulk-operations.js';
+import type { OperationKind } from '../types/index.js';
 import type { WorkerSighting } from '../types/index.js';
 import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
@@ -151,6 +153,8 @@ export const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 
 export class TaskEngine {
   private readonly waiters = new ClaimWaiters();
+  /** Bulk operations (retry dead, cancel waiting, delete finished) in bounded, resumable steps. */
+  readonly bulk: BulkOperations;
   /** Which workers called lately, for the workers view (flushed to the store by the server). */
   readonly workerActivity = new WorkerActivity();
   /** Claimed tasks as this engine wrote them: their worker's next write needs no read first. */
@@ -163,7 +167,9 @@ export class TaskEngine {
     private readonly clock: Clock,
     private readonly random: () => number = Math.random,
     private readonly events: EngineEvents = NO_EVENTS,
-  ) {}
+  ) {
+    this.bulk = new BulkOperations(store, (kind, tasks, operationId) => this.applyBulk(kind, tasks, operationId), clock);
+  }
 
   /** Number of claims currently long-polling (for tests and metrics). */
   get waitingClaims(): number {
@@ -397,6 +403,53 @@ export class TaskEngine {
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0))
       .slice(0, limit);
     return { holding, recent };
+  }
+
+  /**
+   * One step of a bulk operation (bulk-operations.ts): the kind's transition for each listed task,
+   * written with compare-and-set on the listed version. A task no longer in a state the kind acts on,
+   * or written meanwhile, is skipped.
+   */
+  private async applyBulk(kind: OperationKind, tasks: Task[], operationId: string): Promise<BulkStepResult> {
+    const now = this.clock.now();
+    let skipped = 0;
+    if (kind === 'delete_finished') {
+      const finished = tasks.filter((t) => t.state === 'done' || t.state === 'dead');
+      const results = await this.store.taskDeleteMany({
+        deletes: finished.map((t) => ({ queue: t.queue, id: t.id, expectedVersion: t.version })),
+      });
+      const deleted = results.filter((r) => r.deleted).length;
+      finished.forEach((t, i) => {
+        if (results[i]?.deleted) this.written.take(t.queue, t.id);
+      });
+      return { changed: deleted, skipped: tasks.length - deleted };
+    }
+    const befores: Task[] = [];
+    const updates: TaskUpdateParams[] = [];
+    for (const t of tasks) {
+      try {
+        const next = kind === 'retry_dead' ? intoRetried(t, now) : intoCancelled(t, now, `bulk operation ${operationId}`);
+        befores.push(t);
+        updates.push({ task: next, expectedVersion: t.version });
+      } catch {
+        skipped++; // changed since it was listed: no longer in a state this kind acts on
+      }
+    }
+    const results = updates.length > 0 ? await this.store.taskUpdateMany({ updates }) : [];
+    let changed = 0;
+    const queues = new Set<string>();
+    results.forEach((r, i) => {
+      if (r.task === undefined) {
+        skipped++;
+        return;
+      }
+      changed++;
+      this.written.take(r.task.queue, r.task.id);
+      this.events.taskChanged(r.task, befores[i]);
+      queues.add(r.task.queue);
+    });
+    if (kind === 'retry_dead') for (const q of queues) this.waiters.notify(q);
+    return { changed, skipped };
   }
 
   /** Stops handing out work: waiting claims return what they have (nothing) at once. */

@@ -19,6 +19,8 @@ import { RecurringTaskStateSchema } from './schemas/recurring-control.js';
 import { recurringRoutes } from './routes/recurring.js';
 import { recurringControlRoutes } from './routes/recurring-control.js';
 import { workersRoutes } from './routes/workers.js';
+import { operationsRoutes } from './routes/operations.js';
+import { NewOperationSchema, OperationCountSchema, OperationFilterSchema, OperationListSchema, OperationSchema } from './schemas/operations.js';
 import { WorkerClaimsSchema, WorkerSightingSchema, WorkersSchema } from './schemas/workers.js';
 import {
   BatchItemResultSchema,
@@ -106,6 +108,11 @@ const COMPONENT_SCHEMAS = [
   WorkerClaimsSchema,
   WorkerSightingSchema,
   WorkersSchema,
+  OperationFilterSchema,
+  NewOperationSchema,
+  OperationCountSchema,
+  OperationSchema,
+  OperationListSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
   QueueStateSchema,
@@ -235,5 +242,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(operatorRoutes(options.engine));
   await app.register(recurringControlRoutes(options.engine));
   await app.register(workersRoutes(options.engine));
+  await app.register(operationsRoutes(options.engine));
   return app;
 }

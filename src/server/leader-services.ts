@@ -9,6 +9,7 @@ import type { EngineEvents, EngineSettings, TaskEngine } from '../engine/task-en
 import { Elector } from '../leadership/elector.js';
 import { Archiver } from '../maintenance/archiver.js';
 import { Maintainer } from '../maintenance/maintainer.js';
+import { OperationResumer } from '../maintenance/operation-resumer.js';
 import { RecurringScheduler } from '../maintenance/recurring-scheduler.js';
 import { TimeoutReaper } from '../maintenance/timeout-reaper.js';
 import type { Clock } from '../service/clock.js';
@@ -21,6 +22,7 @@ export interface LeaderServices {
   timeoutReaper: TimeoutReaper;
   recurringScheduler: RecurringScheduler;
   archiver: Archiver;
+  operationResumer: OperationResumer;
 }
 
 export interface LeaderServicesDeps {
@@ -55,7 +57,8 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
     deleteArchivedOlderThanMs: durationMs(r.tasks_archiver.delete_archived_older_than),
     batchSize: r.tasks_archiver.scroll_size,
   });
-  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver], logger);
+  const operationResumer = new OperationResumer(engine, logger);
+  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, operationResumer], logger);
   maintainer.followLeadership(elector);
-  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver };
+  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, operationResumer };
 }

@@ -184,6 +184,8 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         await leadership?.elector.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping leadership'));
         await app.close();
         await workerSightings.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping the worker sightings'));
+        // Bulk operations stop after their current step; the leader of the servers left takes them over.
+        await engine.bulk.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping bulk operations'));
       } finally {
         clearTimeout(forced);
         await Promise.all([store.close(), tracing === undefined ? undefined : flushTraces(tracing, shutdownTimeoutMs, app.log)]);

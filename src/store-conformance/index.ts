@@ -13,6 +13,7 @@ import type { StoreFactory } from '../store/store.js';
 import { archiveTests } from './archive.js';
 import { claimVisibilityTests } from './claim-visibility.js';
 import { leaderTests } from './leader.js';
+import { bulkOperationTests } from './bulk-operations.js';
 import { operatorDataTests } from './operator-data.js';
 import { queuePauseTests } from './queue-pause.js';
 import { queueStatsTests } from './queue-stats.js';
@@ -74,6 +75,7 @@ function exerciseAreas(options: ConformanceOptions): void {
   queueStatsTests(options);
   queuePauseTests(options);
   operatorDataTests(options);
+  bulkOperationTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';
