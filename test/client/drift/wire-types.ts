@@ -38,6 +38,14 @@ import type {
 } from '../../../src/http/schemas/tasks.js';
 import type { JsonObject as ServerJsonObject } from '../../../src/types/index.js';
 import type { RecurringTaskStateSchema } from '../../../src/http/schemas/recurring-control.js';
+import type {
+  NewOperationSchema,
+  OperationCountSchema,
+  OperationFilterSchema,
+  OperationKindSchema,
+  OperationListSchema,
+  OperationSchema,
+} from '../../../src/http/schemas/operations.js';
 import type { WorkerClaimsSchema, WorkerSightingSchema, WorkersSchema } from '../../../src/http/schemas/workers.js';
 
 /** Deep structural equality (the usual conditional-type trick: it also tells `a?: T` from `a: T`). */
@@ -81,3 +89,9 @@ assertSame<Same<Wire.RecurringTaskState, Static<typeof RecurringTaskStateSchema>
 assertSame<Same<Wire.WorkerClaims, Static<typeof WorkerClaimsSchema>>>();
 assertSame<Same<Wire.WorkerSighting, Static<typeof WorkerSightingSchema>>>();
 assertSame<Same<Wire.Workers, Static<typeof WorkersSchema>>>();
+assertSame<Same<Wire.OperationKind, Static<typeof OperationKindSchema>>>();
+assertSame<Same<Wire.OperationFilter, Static<typeof OperationFilterSchema>>>();
+assertSame<Same<Wire.NewOperation, Static<typeof NewOperationSchema>>>();
+assertSame<Same<Wire.OperationCount, Static<typeof OperationCountSchema>>>();
+assertSame<Same<Wire.Operation, Static<typeof OperationSchema>>>();
+assertSame<Same<Wire.OperationList, Static<typeof OperationListSchema>>>();

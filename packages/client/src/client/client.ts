@@ -19,6 +19,12 @@ import type {
   RecurringTaskSchedule,
   RecurringTaskState,
   Workers,
+  NewOperation,
+  Operation,
+  OperationCount,
+  OperationFilter,
+  OperationKind,
+  OperationList,
   RecurringTaskUpdate,
   Task,
   TaskListFilter,
@@ -528,6 +534,37 @@ export class TasquesClient {
     if (params.window !== undefined) query.set('window', params.window);
     const qs = query.toString();
     return this.request<Workers>({ method: 'GET', path: `/workers${qs ? `?${qs}` : ''}`, safety: 'idempotent', options });
+  }
+
+  /**
+   * How many tasks a bulk operation would look at (`POST /operations` with `dry_run: true`): ask first,
+   * confirm, then {@link startOperation}.
+   */
+  async countOperation(kind: OperationKind, filter: OperationFilter = {}, options?: CallOptions): Promise<OperationCount> {
+    const body: NewOperation = { kind, filter, dry_run: true };
+    return this.request<OperationCount>({ method: 'POST', path: '/operations', body, safety: 'idempotent', options });
+  }
+
+  /**
+   * Starts a bulk operation (`POST /operations`): retry every DEAD task of `filter`, cancel every waiting
+   * one, or delete every finished one; it runs in the background, see {@link getOperation}.
+   * @throws TasquesApiError 400 for a bad filter; 409 `TQ_ERR_OPERATION_BUSY` while one runs on the queue.
+   */
+  async startOperation(kind: OperationKind, filter: OperationFilter = {}, options?: CallOptions): Promise<Operation> {
+    const body: NewOperation = { kind, filter };
+    return this.request<Operation>({ method: 'POST', path: '/operations', body, safety: 'unsafe', options });
+  }
+
+  /** A bulk operation and its progress (`GET /operations/{id}`). @throws TasquesApiError 404. */
+  async getOperation(id: string, options?: CallOptions): Promise<Operation> {
+    return this.request<Operation>({ method: 'GET', path: `/operations/${seg(id)}`, safety: 'idempotent', options });
+  }
+
+  /** Recent bulk operations, newest first (`GET /operations`); `limit` 1 to 100, default 20. */
+  async listOperations(limit?: number, options?: CallOptions): Promise<Operation[]> {
+    const qs = limit === undefined ? '' : `?limit=${limit}`;
+    const answer = await this.request<OperationList>({ method: 'GET', path: `/operations${qs}`, safety: 'idempotent', options });
+    return answer.operations;
   }
 
   /**

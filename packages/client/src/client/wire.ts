@@ -341,3 +341,65 @@ export interface Workers {
   /** Workers seen within `window`, most recent first; at most `limit`. */
   recent: WorkerSighting[];
 }
+
+/** What a bulk operation does: retry DEAD tasks, cancel QUEUED and FAILED ones, delete DONE and DEAD ones. */
+export type OperationKind = 'retry_dead' | 'cancel_waiting' | 'delete_finished';
+
+/** The task filter of a bulk operation: the filters of `GET /tasques` [operator.OperationFilter]. */
+export interface OperationFilter {
+  queue?: string;
+  /** One state or several, comma-separated; narrowed to the states the kind acts on. */
+  state?: string;
+  kind?: string;
+  recurring_task_id?: string;
+  /** RFC 3339; created at or after (inclusive). */
+  created_after?: string;
+  /** RFC 3339; created before (exclusive). */
+  created_before?: string;
+  /** The task id or its kind starts with this. */
+  prefix?: string;
+}
+
+/** `POST /operations` body [operator.NewOperation]. */
+export interface NewOperation {
+  kind: OperationKind;
+  filter?: OperationFilter;
+  /** Only count the tasks it would look at (to confirm); nothing is changed or recorded. */
+  dry_run?: boolean;
+}
+
+/** The answer to a dry run [operator.OperationCount]. */
+export interface OperationCount {
+  kind: OperationKind;
+  filter: OperationFilter;
+  /** Tasks it would look at now (at most `max`). */
+  count: number;
+  /** Most tasks one operation looks at. */
+  max: number;
+}
+
+/** A bulk operation and its progress [operator.Operation]. */
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  filter: OperationFilter;
+  state: 'running' | 'done' | 'failed';
+  /** Tasks the filter selected when it started. */
+  total: number;
+  /** Tasks looked at so far. */
+  processed: number;
+  /** Of those, retried, cancelled or deleted. */
+  changed: number;
+  /** Of those, left alone: changed meanwhile by someone else. */
+  skipped: number;
+  /** Why it failed. */
+  error?: string;
+  created_at: string;
+  modified_at: string;
+}
+
+/** `GET /operations` [operator.OperationList]. */
+export interface OperationList {
+  /** Newest first. */
+  operations: Operation[];
+}
