@@ -67,6 +67,9 @@ export const api = {
   schedule: () => call('GET', '/schedule'),
   /** `{holding: [WorkerClaims], holding_count, holding_complete, recent: [WorkerSighting]}`; params: limit, window. */
   workers: (params = {}) => call('GET', `/workers${query(params)}`),
+  /** Body `{kind, filter?, dry_run?}`: the count (dry run) or the started Operation. */
+  startOperation: (body) => call('POST', '/operations', body),
+  operation: (id) => call('GET', `/operations/${enc(id)}`),
   pauseRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/pause`),
   resumeRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/resume`),
   /** Enqueues one task of the recurring task now; the created Task. */

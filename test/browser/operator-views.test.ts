@@ -125,6 +125,44 @@ describe('the operator views in Chromium', { skip: SKIP }, () => {
     assert.match(await page.locator('table.workers-recent tr[data-worker="cruncher-1"]').innerText(), /holding claims/);
   });
 
+  it('bulk: on the task list, cancels every waiting task of the filter after confirming the count', async () => {
+    for (let i = 0; i < 5; i++) await api(server, 'POST', '/tasques', { queue: 'purge', kind: 'old-job' });
+    await api(server, 'POST', '/tasques', { queue: 'keep', kind: 'old-job' });
+    await page.goto(`${server.url}/dashboard/#/tasks?queue=purge`);
+    await page.locator('table.tasks tbody tr[data-id]').first().waitFor();
+    const dry = responseTo(page, 'POST', '/operations');
+    await page.click('.bulk-actions button[data-bulk="cancel_waiting"]');
+    assert.equal((await dry).status(), 200);
+    const confirm = page.locator('.bulk-confirm');
+    await confirm.waitFor();
+    assert.match(await confirm.innerText(), /Cancel 5 waiting/);
+    assert.match(await confirm.innerText(), /queue purge/);
+    await page.click('.bulk-confirm button[data-action="confirm-bulk"]');
+    await page.locator('.bulk-status p[data-state="done"]').waitFor();
+    assert.match(await page.locator('.bulk-status p').innerText(), /5 cancelled/);
+    assert.equal((await api(server, 'GET', '/queues/purge')).counts.dead, 5);
+    assert.equal((await api(server, 'GET', '/queues/keep')).counts.queued, 1, 'outside the filter: untouched');
+  });
+
+  it('bulk: on the queue overview, retries the dead tasks of the picked queue; "Keep them" does nothing', async () => {
+    await page.goto(`${server.url}/dashboard/#/queues`);
+    const picker = page.locator('.bulk-actions select.bulk-queue');
+    await page.locator('.bulk-actions select.bulk-queue option[value="purge"]').waitFor({ state: 'attached' });
+    await picker.selectOption('purge');
+    await page.click('.bulk-actions button[data-bulk="retry_dead"]');
+    await page.locator('.bulk-confirm').waitFor();
+    await page.click('.bulk-confirm button[data-action="keep-bulk"]');
+    await page.locator('.bulk-confirm').waitFor({ state: 'detached' });
+    assert.equal((await api(server, 'GET', '/queues/purge')).counts.dead, 5);
+
+    await page.click('.bulk-actions button[data-bulk="retry_dead"]');
+    await page.click('.bulk-confirm button[data-action="confirm-bulk"]');
+    await page.locator('.bulk-status p[data-state="done"]').waitFor();
+    assert.equal((await api(server, 'GET', '/queues/purge')).counts.queued, 5);
+    const ops = await api(server, 'GET', '/operations');
+    assert.deepEqual(ops.operations.map((o: { kind: string }) => o.kind), ['retry_dead', 'cancel_waiting']);
+  });
+
   it('fits a phone screen', async () => {
     const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
     try {
@@ -135,6 +173,9 @@ describe('the operator views in Chromium', { skip: SKIP }, () => {
       await p.goto(`${server.url}/dashboard/#/workers`);
       await p.locator('table.workers-holding tr[data-worker="cruncher-1"]').waitFor();
       await assertNoHorizontalOverflow(p, 'workers');
+      await p.goto(`${server.url}/dashboard/#/tasks?queue=purge`);
+      await p.locator('.bulk-actions button[data-bulk="delete_finished"]').waitFor();
+      await assertNoHorizontalOverflow(p, 'tasks with bulk actions');
     } finally {
       await phone.close();
     }
