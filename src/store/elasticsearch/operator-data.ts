@@ -8,6 +8,7 @@
  * - who holds claims: the CLAIMED tasks' `_source` (worker, queue, claim and report times), grouped here:
  *   `last_claimed.worker_id` has no doc values, and indexing it would cost every claim a field.
  */
+import { createHash } from 'node:crypto';
 import { errors } from '../../errors/index.js';
 import type { NewOperationRecord, Operation, WorkerSighting } from '../../types/index.js';
 import type {
@@ -28,7 +29,12 @@ import { type GetBody, MAX_PAGE, getDoc, putDoc, search, versionOf } from './req
 import type { RefreshBarrier } from './visibility.js';
 
 const WORKERS_DOC = 'workers';
-const operationDocId = (id: string) => `operation/${id}`;
+/**
+ * `_id` of an operation. Ids are generated and short; any other (looked up through the API) that is long
+ * or `#`-led is hashed, so the `_id` stays within the engine's 512 bytes. The document keeps the real id.
+ */
+const operationDocId = (id: string) =>
+  `operation/${!id.startsWith('#') && Buffer.byteLength(id, 'utf8') <= 400 ? id : `#${createHash('sha256').update(id).digest('hex')}`}`;
 const CONFLICT_RETRIES = 50;
 /** Most workers the sightings document keeps. */
 export const MAX_SIGHTINGS = 10_000;
