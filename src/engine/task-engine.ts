@@ -13,10 +13,10 @@ import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnc
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
-import { WorkerActivity } from './worker-activity.js';
+import type { WorkerClaimList } from '../store/store.js';
+import type { OperationKind, WorkerSighting } from '../types/index.js';
 import { BulkOperations, type BulkStepResult } from './bulk-operations.js';
-import type { OperationKind } from '../types/index.js';
-import type { WorkerSighting } from '../types/index.js';
+import { WorkerActivity } from './worker-activity.js';
 import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
 import { WrittenTasks } from './written-tasks.js';
@@ -139,7 +139,6 @@ const NO_EVENTS: EngineEvents = { taskChanged: () => {}, claimed: () => {} };
 
 /** One item's outcome in createTasks / markDoneMany: the task, or the error the single-task call would throw. */
 export type { TaskWriteResult } from '../store/store.js';
-import type { WorkerClaimList } from '../store/store.js';
 
 /** One task of markDoneMany. */
 export interface DoneItemInput {
