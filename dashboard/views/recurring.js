@@ -78,7 +78,7 @@ export function recurringView() {
       'span',
       {},
       timeEl(first),
-      rest.length === 0 ? null : h('ol', { class: 'next-runs small muted' }, rest.map((t) => h('li', { title: t }, fmtAbsolute(t)))),
+      rest.length === 0 ? null : h('ul', { class: 'next-runs small muted', 'aria-label': 'Then' }, rest.map((t) => h('li', { title: t }, fmtAbsolute(t)))),
     );
   };
 
