@@ -183,11 +183,12 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         // First, so that another server takes over leadership while this one finishes its requests.
         await leadership?.elector.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping leadership'));
         await app.close();
+      } finally {
+        clearTimeout(forced);
+        // Before the store closes, even if the above failed: a loop left running would keep the process up.
         await workerSightings.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping the worker sightings'));
         // Bulk operations stop after their current step; the leader of the servers left takes them over.
         await engine.bulk.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping bulk operations'));
-      } finally {
-        clearTimeout(forced);
         await Promise.all([store.close(), tracing === undefined ? undefined : flushTraces(tracing, shutdownTimeoutMs, app.log)]);
       }
     })();
