@@ -91,4 +91,14 @@ export const api = {
   /** Flow control: `{queue, limits, modified_at?}` and `{queue, limits, claimed, tokens?, throttled_keys, waiting_on_limit}`. */
   queueLimits: (queue) => call('GET', `/queues/${enc(queue)}/limits`),
   queueFlow: (queue, keys) => call('GET', `/queues/${enc(queue)}/flow${query({ keys })}`),
+  /** `{holding: [WorkerClaims], holding_count, holding_complete, recent: [WorkerSighting]}`; params: limit, window. */
+  workers: (params = {}) => call('GET', `/workers${query(params)}`),
+  /** Body `{kind, filter?, dry_run?}`: the count (dry run) or the started Operation. */
+  startOperation: (body) => call('POST', '/operations', body),
+  operation: (id) => call('GET', `/operations/${enc(id)}`),
+  pauseRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/pause`),
+  resumeRecurring: (id) => call('PUT', `/recurring_tasques/${enc(id)}/resume`),
+  /** Enqueues one task of the recurring task now; the created Task. */
+  runRecurring: (id) => call('POST', `/recurring_tasques/${enc(id)}/run`),
+  deleteRecurring: (id) => call('DELETE', `/recurring_tasques/${enc(id)}`),
 };

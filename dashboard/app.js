@@ -12,11 +12,20 @@ import { queuesView } from './views/queues.js';
 import { recurringView } from './views/recurring.js';
 import { taskView } from './views/task.js';
 import { tasksView } from './views/tasks.js';
+import { workersView } from './views/workers.js';
 
 const REFRESH_MS = 5000;
 const AUTO_REFRESH_KEY = 'tasques.dashboard.autoRefresh';
 
-const VIEWS = { queues: queuesView, charts: chartsView, tasks: tasksView, task: taskView, recurring: recurringView, limits: limitsView };
+const VIEWS = {
+  queues: queuesView,
+  charts: chartsView,
+  tasks: tasksView,
+  task: taskView,
+  recurring: recurringView,
+  limits: limitsView,
+  workers: workersView,
+};
 
 const viewEl = document.getElementById('view');
 const bannerEl = document.getElementById('banner');

@@ -1,6 +1,7 @@
 // Queues overview: totals, then one row per queue with its counts by state (each a link to the filtered
 // task list), recent activity, how long the oldest claimable task has waited, and pause/resume.
 import { api } from '../api.js';
+import { mountBulkActions } from './bulk.js';
 import { h, replaceChildren } from '../dom.js';
 import { fmtCount, fmtSeconds, STATES } from '../format.js';
 
@@ -20,6 +21,7 @@ export function queuesView() {
   let windowSel;
   let statsWindow = '5m';
   const busy = new Set(); // queues with a pause/resume call in flight
+  let bulk; // the bulk-action panel (bulk.js)
 
   const render = (queues, ctx) => {
     const totals = Object.fromEntries(STATES.map((s) => [s, 0]));
@@ -128,7 +130,7 @@ export function queuesView() {
   };
 
   return {
-    mount(el, r) {
+    mount(el, r, ctx) {
       statsWindow = WINDOWS.includes(r.params.get('window')) ? r.params.get('window') : '5m';
       windowSel = h(
         'select',
@@ -175,6 +177,7 @@ export function queuesView() {
         ),
       );
       el.appendChild(root);
+      bulk = mountBulkActions(root, ctx, { queues: true });
     },
     update(r) {
       statsWindow = WINDOWS.includes(r.params.get('window')) ? r.params.get('window') : '5m';
@@ -184,6 +187,7 @@ export function queuesView() {
       const gen = ctx.generation;
       const { queues } = await api.queues(statsWindow);
       if (ctx.isCurrent(gen)) render(queues, ctx);
+      bulk?.setQueues(queues.map((q) => q.queue));
     },
   };
 }

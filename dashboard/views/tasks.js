@@ -1,6 +1,7 @@
 // Task list: filters (kept in the URL hash, so a view can be shared and reloaded), newest first, cursor
 // paging with "Load more". An auto-refresh reloads as many tasks as are shown, so rows loaded with "Load
 // more" stay, and the form and the scroll position are left alone.
+import { mountBulkActions } from './bulk.js';
 import { api } from '../api.js';
 import { h, replaceChildren } from '../dom.js';
 import { fmtCount, stateBadge, STATES, timeEl } from '../format.js';
@@ -372,6 +373,7 @@ export function tasksView() {
           h('div', { class: 'more' }, moreEl),
         ),
       );
+      mountBulkActions(el.lastElementChild, ctx, { filter: () => filters });
       fillForm();
       formEl = form;
       syncMoreFilters();

@@ -14,6 +14,10 @@ import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnc
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
+import type { WorkerClaimList } from '../store/store.js';
+import type { OperationKind, WorkerSighting } from '../types/index.js';
+import { BulkOperations, type BulkStepResult } from './bulk-operations.js';
+import { WorkerActivity } from './worker-activity.js';
 import type {
   JsonObject,
   QueueFlowStatus,
@@ -117,16 +121,24 @@ export interface RecurringTaskPatch {
 /** A listing request: the store's filters; the engine clamps the page size. */
 export type TaskListInput = TaskListParams;
 
+/** Claimed tasks grouped at most by `listWorkers` (a safety bound: claims are bounded by workers' concurrency). */
+export const MAX_CLAIMED_TASKS_GROUPED = 10_000;
+
 /** Most tasks per listing page. */
 export const MAX_TASK_LIST_LIMIT = 1000;
 
 /** A recurring task with when it fires next (as far as this server can tell) and when it last fired. */
 export interface RecurringTaskSchedule {
   task: RecurringTask;
-  /** Undefined if the schedule never fires again or does not parse. */
+  /** Undefined if the schedule never fires again or does not parse (a paused one still has it). */
   nextRunAt?: number | undefined;
+  /** The next fire times from `nextRunAt` on, at most NEXT_FIRE_TIMES of them (fewer if it stops firing). */
+  nextRunTimes: number[];
   lastTickAt?: number | undefined;
 }
+
+/** How many upcoming fire times `listSchedules` gives per recurring task. */
+export const NEXT_FIRE_TIMES = 5;
 
 /** Why a task changed, when it was not a call of the engine's own API. */
 export type TaskChangeCause = 'timed_out';
@@ -161,6 +173,10 @@ export const GO_ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 
 export class TaskEngine {
   private readonly waiters = new ClaimWaiters();
+  /** Bulk operations (retry dead, cancel waiting, delete finished) in bounded, resumable steps. */
+  readonly bulk: BulkOperations;
+  /** Which workers called lately, for the workers view (flushed to the store by the server). */
+  readonly workerActivity = new WorkerActivity();
   /** Claimed tasks as this engine wrote them: their worker's next write needs no read first. */
   private readonly written = new WrittenTasks();
   /**
@@ -177,7 +193,9 @@ export class TaskEngine {
     private readonly clock: Clock,
     private readonly random: () => number = Math.random,
     private readonly events: EngineEvents = NO_EVENTS,
-  ) {}
+  ) {
+    this.bulk = new BulkOperations(store, (kind, tasks, operationId) => this.applyBulk(kind, tasks, operationId), clock);
+  }
 
   /** Number of claims currently long-polling (for tests and metrics). */
   get waitingClaims(): number {
@@ -235,6 +253,7 @@ export class TaskEngine {
    */
   async claimTasks(input: ClaimInput): Promise<Task[]> {
     const startedAt = this.clock.now();
+    this.workerActivity.seen(input.workerId, input.queues, startedAt);
     let claimed = await this.claimOrWait(input);
     if (input.sizeOf !== undefined && claimed.length > 0) claimed = await this.answerable(claimed, input.workerId, input.sizeOf);
     this.events.claimed(claimed, this.clock.now() - startedAt);
@@ -322,16 +341,19 @@ export class TaskEngine {
   }
 
   async reportIn(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     return this.mutateTask(queue, id, (task, now) => intoReported(task, workerId, now, data));
   }
 
   async markDone(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     const task = await this.mutateTask(queue, id, (t, now) => intoDone(t, workerId, now, data));
     this.slotFreed(queue);
     return task;
   }
 
   async markFailed(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     const task = await this.mutateTask(queue, id, (t, now) =>
       intoFailed(t, workerId, now, data, this.settings.backoff, this.random, { errorHistory: this.settings.errorHistory }),
     );
@@ -340,6 +362,7 @@ export class TaskEngine {
   }
 
   async unclaim(queue: string, id: string, workerId: string): Promise<Task> {
+    this.workerActivity.seen(workerId, [queue], this.clock.now());
     const task = await this.mutateTask(queue, id, (t, now) => intoUnclaimed(t, workerId, now));
     this.waiters.notify(queue);
     return task;
@@ -445,14 +468,94 @@ export class TaskEngine {
     const now = this.clock.now();
     return tasks.map((task) => {
       const lastTickAt = lastTicks.get(task.id);
-      let nextRunAt: number | undefined;
+      const nextRunTimes: number[] = [];
       try {
-        nextRunAt = upcomingTick(parseSchedule(task.scheduleExpression), tickChainAnchor(task.modifiedAt, lastTickAt), now);
+        const schedule = parseSchedule(task.scheduleExpression);
+        let next = upcomingTick(schedule, tickChainAnchor(task.modifiedAt, lastTickAt), now);
+        while (next !== undefined && nextRunTimes.length < NEXT_FIRE_TIMES) {
+          nextRunTimes.push(next);
+          next = schedule.nextAfter(next);
+        }
       } catch {
-        nextRunAt = undefined; // stored before validation existed, or a zone this runtime lacks: it never fires
+        // stored before validation existed, or a zone this runtime lacks: it never fires
       }
-      return { task, nextRunAt, lastTickAt };
+      return { task, nextRunAt: nextRunTimes[0], nextRunTimes, lastTickAt };
     });
+  }
+
+  /**
+   * Who holds claims now (the busiest `limit` workers) and who was seen since `since` (the store's
+   * sightings merged with this server's not yet flushed ones; most recent first, at most `limit`).
+   */
+  async listWorkers(limit: number, since: number): Promise<{ holding: WorkerClaimList; recent: WorkerSighting[] }> {
+    const [holding, stored] = await Promise.all([
+      this.store.workerClaimList({ limit, maxTasks: MAX_CLAIMED_TASKS_GROUPED }),
+      this.store.workerSeenList({ since, limit }),
+    ]);
+    const byId = new Map(stored.map((w) => [w.workerId, w]));
+    for (const w of this.workerActivity.peek()) {
+      const known = byId.get(w.workerId);
+      if (w.lastSeenAt >= since && (known === undefined || w.lastSeenAt > known.lastSeenAt)) byId.set(w.workerId, w);
+    }
+    const recent = [...byId.values()]
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt || (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0))
+      .slice(0, limit);
+    return { holding, recent };
+  }
+
+  /**
+   * One step of a bulk operation (bulk-operations.ts): the kind's transition for each listed task,
+   * written with compare-and-set on the listed version. A task no longer in a state the kind acts on,
+   * or written meanwhile, is skipped.
+   */
+  private async applyBulk(kind: OperationKind, tasks: Task[], operationId: string): Promise<BulkStepResult> {
+    const now = this.clock.now();
+    let skipped = 0;
+    if (kind === 'delete_finished') {
+      const finished = tasks.filter((t) => t.state === 'done' || t.state === 'dead');
+      const results = await this.store.taskDeleteMany({
+        deletes: finished.map((t) => ({ queue: t.queue, id: t.id, expectedVersion: t.version })),
+      });
+      const deleted = results.filter((r) => r.deleted).length;
+      finished.forEach((t, i) => {
+        if (results[i]?.deleted) this.written.take(t.queue, t.id);
+      });
+      return { changed: deleted, skipped: tasks.length - deleted };
+    }
+    const befores: Task[] = [];
+    const updates: TaskUpdateParams[] = [];
+    for (const t of tasks) {
+      try {
+        // "Cancel all waiting" leaves running tasks alone (cancelling one is its own operator action).
+        if (kind === 'cancel_waiting' && t.state !== 'queued' && t.state !== 'failed') {
+          skipped++;
+          continue;
+        }
+        const next =
+          kind === 'retry_dead'
+            ? intoRetried(t, now)
+            : intoCancelled(t, now, { by: `operation ${operationId}`, reason: `bulk operation ${operationId}` });
+        befores.push(t);
+        updates.push({ task: next, expectedVersion: t.version });
+      } catch {
+        skipped++; // changed since it was listed: no longer in a state this kind acts on
+      }
+    }
+    const results = updates.length > 0 ? await this.store.taskUpdateMany({ updates }) : [];
+    let changed = 0;
+    const queues = new Set<string>();
+    results.forEach((r, i) => {
+      if (r.task === undefined) {
+        skipped++;
+        return;
+      }
+      changed++;
+      this.written.take(r.task.queue, r.task.id);
+      this.events.taskChanged(r.task, befores[i]);
+      queues.add(r.task.queue);
+    });
+    if (kind === 'retry_dead') for (const q of queues) this.waiters.notify(q);
+    return { changed, skipped };
   }
 
   /** Stops handing out work: waiting claims return what they have (nothing) at once. */
@@ -536,6 +639,7 @@ export class TaskEngine {
    */
   async markDoneMany(items: DoneItemInput[], workerId: string): Promise<TaskWriteResult[]> {
     const now = this.clock.now();
+    this.workerActivity.seen(workerId, new Set(items.map((i) => i.queue)), now);
     const current = await this.store.taskGetMany({ keys: items.map(({ queue, id }) => ({ queue, id })) });
     const results: (TaskWriteResult | undefined)[] = new Array(items.length);
     const writes: { index: number; update: TaskUpdateParams }[] = [];
@@ -626,6 +730,42 @@ export class TaskEngine {
   /** Soft delete (v1): the record stays, hidden, so the leader can see that it must unschedule it. */
   async deleteRecurringTask(id: string): Promise<RecurringTask> {
     return this.mutateRecurringTask(id, (current) => ({ ...current, isDeleted: true }));
+  }
+
+  /**
+   * Pauses (the scheduler skips its ticks) or resumes a recurring task. Idempotent: setting the state it
+   * has changes nothing. Takes effect on the leader at its next sync (`sync_run_interval`). Resuming
+   * fires no tick missed while paused: the chain restarts from the resume (its `modifiedAt`).
+   */
+  async setRecurringTaskPaused(id: string, paused: boolean): Promise<RecurringTask> {
+    const current = await this.getRecurringTask(id);
+    if ((current.pausedAt !== undefined) === paused) return current;
+    return this.mutateRecurringTask(id, (t) => ({ ...t, pausedAt: paused ? this.clock.now() : undefined }));
+  }
+
+  /**
+   * Enqueues one task from a recurring task's definition now, as a tick would (same fields, counted as
+   * its task by skip_if_outstanding_tasks_exist), with a generated id. Paused or not. With
+   * skip_if_outstanding_tasks_exist, refuses (RECURRING_TASK_OUTSTANDING) while one of its tasks is
+   * outstanding. The schedule is not moved: the next tick fires as planned.
+   */
+  async runRecurringTaskNow(id: string): Promise<Task> {
+    const recurring = await this.getRecurringTask(id);
+    const def = recurring.taskDefinition;
+    if (recurring.skipIfOutstandingTasksExist) {
+      const outstanding = await this.store.taskCountOutstanding({ queue: def.queue, recurringTaskId: id });
+      if (outstanding > 0) throw errors.recurringTaskOutstanding(id, outstanding);
+    }
+    return this.createTask({
+      queue: def.queue,
+      kind: def.kind,
+      retryTimes: def.retryTimes,
+      priority: def.priority,
+      processingTimeoutNs: def.processingTimeoutNs,
+      args: def.args,
+      context: def.context,
+      recurringTaskId: id,
+    });
   }
 
   private async mutateRecurringTask(

@@ -36,6 +36,26 @@ export const ERROR_CODES = {
     status: 405,
     meaning: 'The path exists but not with this method; the `Allow` header lists the methods it takes.',
   },
+  OPERATION_ALREADY_EXISTS: {
+    code: 'TQ_ERR_OPERATION_ALREADY_EXISTS',
+    status: 409,
+    meaning: 'A bulk operation already has this id (ids are generated: a store-level guard).',
+  },
+  OPERATION_BUSY: {
+    code: 'TQ_ERR_OPERATION_BUSY',
+    status: 409,
+    meaning: 'A bulk operation is already running on this queue, or the server-wide cap of running operations is reached.',
+  },
+  OPERATION_NOT_FOUND: {
+    code: 'TQ_ERR_OPERATION_NOT_FOUND',
+    status: 404,
+    meaning: 'No bulk operation has this id.',
+  },
+  OPERATION_VERSION_CONFLICT: {
+    code: 'TQ_ERR_OPERATION_VERSION_CONFLICT',
+    status: 409,
+    meaning: 'The bulk operation record was written concurrently (another server took it over).',
+  },
   RECURRING_TASK_ALREADY_EXISTS: {
     code: 'TQ_ERR_RECURRING_TASK_ALREADY_EXISTS',
     status: 409,
@@ -45,6 +65,11 @@ export const ERROR_CODES = {
     code: 'TQ_ERR_RECURRING_TASK_NOT_FOUND',
     status: 404,
     meaning: 'No live recurring task has this id.',
+  },
+  RECURRING_TASK_OUTSTANDING: {
+    code: 'TQ_ERR_RECURRING_TASK_OUTSTANDING',
+    status: 409,
+    meaning: 'Run now of a recurring task with skip_if_outstanding_tasks_exist while one of its tasks is outstanding.',
   },
   RECURRING_TASK_VERSION_CONFLICT: {
     code: 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT',
@@ -154,6 +179,16 @@ export const errors = {
     new TasquesError('METHOD_NOT_ALLOWED', `Method ${method} is not allowed here; allowed: ${allowed.join(', ')}`),
   recurringTaskAlreadyExists: (id: string) =>
     new TasquesError('RECURRING_TASK_ALREADY_EXISTS', `Id already exists [${id}]`),
+  operationAlreadyExists: (id: string) => new TasquesError('OPERATION_ALREADY_EXISTS', `Operation [${id}] already exists`),
+  operationBusy: (why: string) => new TasquesError('OPERATION_BUSY', why),
+  operationNotFound: (id: string) => new TasquesError('OPERATION_NOT_FOUND', `Could not find operation [${id}]`),
+  operationVersionConflict: (id: string) =>
+    new TasquesError('OPERATION_VERSION_CONFLICT', `Operation [${id}] was written concurrently`),
+  recurringTaskOutstanding: (id: string, outstanding: number) =>
+    new TasquesError(
+      'RECURRING_TASK_OUTSTANDING',
+      `Recurring Task [${id}] skips while its tasks are outstanding, and ${outstanding} are (queued, claimed or failed)`,
+    ),
   recurringTaskNotFound: (id: string) => new TasquesError('RECURRING_TASK_NOT_FOUND', `Could not find [${id}]`),
   recurringTaskVersionConflict: (id: string) =>
     new TasquesError(

@@ -17,9 +17,15 @@ import { identityRoutes } from './routes/identity.js';
 import { batchRoutes } from './routes/batch.js';
 import { flowControlRoutes } from './routes/flow-control.js';
 import { operatorRoutes } from './routes/operator.js';
+import { RecurringTaskStateSchema } from './schemas/recurring-control.js';
 import { recurringRoutes } from './routes/recurring.js';
 import { statsRoutes } from './routes/stats.js';
 import { QueueSeriesSchema, SeriesSchema } from './schemas/stats.js';
+import { recurringControlRoutes } from './routes/recurring-control.js';
+import { workersRoutes } from './routes/workers.js';
+import { operationsRoutes } from './routes/operations.js';
+import { NewOperationSchema, OperationCountSchema, OperationFilterSchema, OperationListSchema, OperationSchema } from './schemas/operations.js';
+import { WorkerClaimsSchema, WorkerSightingSchema, WorkersSchema } from './schemas/workers.js';
 import {
   BatchItemResultSchema,
   BatchResultSchema,
@@ -125,6 +131,15 @@ const COMPONENT_SCHEMAS = [
   TaskPageSchema,
   FailedAttemptSchema,
   TaskErrorsSchema,
+  RecurringTaskStateSchema,
+  WorkerClaimsSchema,
+  WorkerSightingSchema,
+  WorkersSchema,
+  OperationFilterSchema,
+  NewOperationSchema,
+  OperationCountSchema,
+  OperationSchema,
+  OperationListSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
   QueueStateSchema,
@@ -281,6 +296,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(identityRoutes());
   await app.register(flowControlRoutes(options.engine));
   await app.register(statsRoutes(options.engine));
+  await app.register(recurringControlRoutes(options.engine));
+  await app.register(workersRoutes(options.engine));
+  await app.register(operationsRoutes(options.engine));
   return app;
 }
 

@@ -19,6 +19,9 @@
  *
  * `skip_if_outstanding_tasks_exist`: the tick is skipped (and recorded as handled) while a task spawned
  * by the recurring task is queued, claimed or failed.
+ *
+ * Paused (by an operator, `pausedAt`): ticks keep their chain but are recorded as handled without
+ * enqueueing, so resuming starts from the next tick instead of catching up on the paused stretch.
  */
 import { nextTickAfter, recurringTickTaskId, tickChainAnchor } from '../domain/recurring-tick.js';
 import { parseSchedule, type Schedule } from '../domain/schedule.js';
@@ -42,9 +45,10 @@ export interface RecurringSchedulerConfig {
 /**
  * What became of one tick: a task was enqueued; it had been enqueued already (by this tick's earlier
  * handling, e.g. on another leader); it was skipped because tasks of the recurring task are outstanding;
- * or the store failed (logged; the schedule goes on with the next tick).
+ * it was skipped because an operator paused the recurring task; or the store failed (logged; the schedule
+ * goes on with the next tick).
  */
-export type RecurringTickOutcome = 'enqueued' | 'already-enqueued' | 'skipped-outstanding' | 'failed';
+export type RecurringTickOutcome = 'enqueued' | 'already-enqueued' | 'skipped-outstanding' | 'skipped-paused' | 'failed';
 
 export interface RecurringTick {
   recurringTaskId: string;
@@ -219,7 +223,8 @@ export class RecurringScheduler extends LoopService<RecurringSchedulerResult> {
     const taskId = recurringTickTaskId(task.id, tickAt);
     let outcome: RecurringTickOutcome | undefined;
     try {
-      if (task.skipIfOutstandingTasksExist) {
+      if (task.pausedAt !== undefined) outcome = 'skipped-paused';
+      else if (task.skipIfOutstandingTasksExist) {
         const outstanding = await this.store.taskCountOutstanding({ queue: def.queue, recurringTaskId: task.id });
         if (outstanding > 0) outcome = 'skipped-outstanding';
       }

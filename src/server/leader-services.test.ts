@@ -92,7 +92,7 @@ describe('createLeaderServices', () => {
       assert.equal(leadership.elector.ttlMs, 2000);
       assert.deepEqual(
         leadership.maintainer.services.map((s) => s.name),
-        ['timeout-reaper', 'recurring-scheduler', 'tasks-archiver', 'queue-depth-sampler'],
+        ['timeout-reaper', 'recurring-scheduler', 'tasks-archiver', 'queue-depth-sampler', 'operation-resumer'],
       );
       // Gaining leadership starts them; stopping the elector stops them and resigns.
       await leadership.elector.runOnce();

@@ -10,6 +10,7 @@ import { Elector } from '../leadership/elector.js';
 import { Archiver } from '../maintenance/archiver.js';
 import { Maintainer } from '../maintenance/maintainer.js';
 import { QueueDepthSampler } from '../maintenance/queue-depth-sampler.js';
+import { OperationResumer } from '../maintenance/operation-resumer.js';
 import { RecurringScheduler } from '../maintenance/recurring-scheduler.js';
 import { TimeoutReaper } from '../maintenance/timeout-reaper.js';
 import type { Clock } from '../service/clock.js';
@@ -24,6 +25,7 @@ export interface LeaderServices {
   archiver: Archiver;
   /** Depth samples and retention of the dashboard's queue series. */
   queueDepthSampler: QueueDepthSampler;
+  operationResumer: OperationResumer;
 }
 
 export interface LeaderServicesDeps {
@@ -62,7 +64,8 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
   const queueDepthSampler = new QueueDepthSampler(store, clock, logger, {
     intervalMs: durationMs(config.charts.depth_sample_interval),
   });
-  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, queueDepthSampler], logger);
+  const operationResumer = new OperationResumer(engine, logger);
+  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, queueDepthSampler, operationResumer], logger);
   maintainer.followLeadership(elector);
-  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, queueDepthSampler };
+  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, queueDepthSampler, operationResumer };
 }

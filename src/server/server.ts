@@ -12,6 +12,7 @@ import { durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
 import { engineSettings } from './engine-settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
+import { WorkerSightingsFlusher } from '../engine/worker-activity.js';
 import { buildApp } from '../http/app.js';
 import { queueLimitsFromJson } from '../http/routes/flow-control.js';
 import { Health } from '../observability/health.js';
@@ -180,6 +181,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   }
   await leadership?.elector.start();
   await queueActivity.start();
+  // Every server writes the workers it saw (claims, report-ins, …) for GET /workers; see worker-activity.ts.
+  const workerSightings = new WorkerSightingsFlusher(store, engine.workerActivity, clock, app.log);
+  await workerSightings.start();
 
   let closing: Promise<void> | undefined;
   const shutdownTimeoutMs = durationMs(config.shutdown_timeout);
@@ -203,7 +207,11 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       } finally {
         clearTimeout(forced);
         // After the last request (its counts are in the final flush), before the store closes.
-        await queueActivity.stop();
+        await queueActivity.stop().catch((err: unknown) => app.log.error({ err }, 'error flushing the queue activity'));
+        // Before the store closes, even if the above failed: a loop left running would keep the process up.
+        await workerSightings.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping the worker sightings'));
+        // Bulk operations stop after their current step; the leader of the servers left takes them over.
+        await engine.bulk.stop().catch((err: unknown) => app.log.error({ err }, 'error stopping bulk operations'));
         await Promise.all([store.close(), tracing === undefined ? undefined : flushTraces(tracing, shutdownTimeoutMs, app.log)]);
       }
     })();

@@ -14,6 +14,8 @@ import { archiveTests } from './archive.js';
 import { claimVisibilityTests } from './claim-visibility.js';
 import { flowControlTests } from './flow-control.js';
 import { leaderTests } from './leader.js';
+import { bulkOperationTests } from './bulk-operations.js';
+import { operatorDataTests } from './operator-data.js';
 import { queuePauseTests } from './queue-pause.js';
 import { queueSeriesTests } from './queue-series.js';
 import { queueStatsTests } from './queue-stats.js';
@@ -78,6 +80,8 @@ function exerciseAreas(options: ConformanceOptions): void {
   queuePauseTests(options);
   flowControlTests(options);
   queueSeriesTests(options);
+  operatorDataTests(options);
+  bulkOperationTests(options);
 }
 
 export { ManualClock } from '../service/clock.js';

@@ -353,5 +353,63 @@ export function recurringTests(options: ConformanceOptions): void {
         assertSameRecord(await store.recurringTaskGet({ id: 'r', includeDeleted: true }), deleted);
       }),
     );
+
+    it(
+      'pause and resume (issue 16): pausedAt is stored, kept by v1 updates, cleared by resume; idempotent',
+      withHarness(options, async ({ engine, store, clock }) => {
+        await engine.createRecurringTask({ id: 'p', scheduleExpression: '@every 1m', taskDefinition: { queue: 'q', kind: 'k' } });
+        clock.advance(SECOND);
+        const paused = await engine.setRecurringTaskPaused('p', true);
+        assert.equal(paused.pausedAt, T0 + SECOND);
+        assert.equal(paused.loadedAt, undefined, 'the leader reloads it');
+        assertSameRecord(await store.recurringTaskGet({ id: 'p' }), paused);
+        clock.advance(SECOND);
+        assertSameRecord(await engine.setRecurringTaskPaused('p', true), paused);
+        const updated = await engine.updateRecurringTask('p', { scheduleExpression: '@every 2m' });
+        assert.equal(updated.pausedAt, T0 + SECOND, 'a v1 update keeps the pause');
+        assert.equal((await store.recurringTaskList())[0]?.pausedAt, T0 + SECOND);
+        const resumed = await engine.setRecurringTaskPaused('p', false);
+        assert.equal(resumed.pausedAt, undefined);
+        assertNewerVersion(resumed.version, updated.version);
+        assert.equal((await store.recurringTaskGet({ id: 'p' }))?.pausedAt, undefined);
+        await expectError(engine.setRecurringTaskPaused('missing', true), 'RECURRING_TASK_NOT_FOUND', 404);
+      }),
+    );
+
+    it(
+      'run now (issue 16): enqueues from the definition with recurringTaskId; refuses while outstanding if skip is set',
+      withHarness(options, async ({ engine }) => {
+        await engine.createRecurringTask({
+          id: 'r',
+          scheduleExpression: '@every 1h',
+          skipIfOutstandingTasksExist: true,
+          taskDefinition: { queue: 'rq', kind: 'rk', priority: 4, args: { a: 1 } },
+        });
+        await engine.setRecurringTaskPaused('r', true);
+        const task = await engine.runRecurringTaskNow('r');
+        assert.equal(task.queue, 'rq');
+        assert.equal(task.kind, 'rk');
+        assert.equal(task.priority, 4);
+        assert.deepEqual(task.args, { a: 1 });
+        assert.equal(task.recurringTaskId, 'r');
+        assert.equal(task.state, 'queued');
+        await expectError(engine.runRecurringTaskNow('r'), 'RECURRING_TASK_OUTSTANDING', 409);
+        await engine.updateRecurringTask('r', { skipIfOutstandingTasksExist: false });
+        const second = await engine.runRecurringTaskNow('r');
+        assert.notEqual(second.id, task.id);
+        await expectError(engine.runRecurringTaskNow('missing'), 'RECURRING_TASK_NOT_FOUND', 404);
+      }),
+    );
+
+    it(
+      'the schedule lists the next five fire times from the upcoming tick',
+      withHarness(options, async ({ engine, clock }) => {
+        await engine.createRecurringTask({ id: 's', scheduleExpression: '*/15 * * * *', taskDefinition: { queue: 'q', kind: 'k' } });
+        clock.advance(MINUTE);
+        const [schedule] = await engine.listSchedules();
+        assert.deepEqual(schedule?.nextRunTimes, [15, 30, 45, 60, 75].map((m) => T0 + m * MINUTE));
+        assert.equal(schedule?.nextRunAt, T0 + 15 * MINUTE);
+      }),
+    );
   });
 }

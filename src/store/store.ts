@@ -10,7 +10,9 @@
  */
 import type {
   LeaderLease,
+  NewOperationRecord,
   NewRecurringTaskRecord,
+  Operation,
   NewTaskRecord,
   QueueActivity,
   QueueDepth,
@@ -25,6 +27,8 @@ import type {
   Task,
   TaskListCursor,
   TaskState,
+  WorkerClaims,
+  WorkerSighting,
 } from '../types/index.js';
 import type { TasquesError } from '../errors/index.js';
 
@@ -103,6 +107,25 @@ export interface QueueDepthListParams {
 export interface QueueDepthWriteParams {
   /** One sample per queue; `at` is the start of the minute it was taken in. */
   samples: QueueDepth[];
+}
+
+export interface OperationCreateParams {
+  operation: NewOperationRecord;
+}
+
+export interface OperationGetParams {
+  id: string;
+}
+
+export interface OperationListParams {
+  /** At most this many, newest first. */
+  limit: number;
+}
+
+export interface OperationUpdateParams {
+  /** The whole new record. */
+  operation: NewOperationRecord;
+  expectedVersion: RecordVersion;
 }
 
 export interface QueueFlowStatusParams {
@@ -210,6 +233,12 @@ export interface TaskCountOutstandingParams {
   recurringTaskId: string;
 }
 
+/** The filters of `taskList` (all optional, ANDed), and how far to count. */
+export interface TaskCountParams extends Omit<TaskListParams, 'limit' | 'after' | 'maxBytes'> {
+  /** Counting stops here: the answer is min(matching tasks, max). */
+  max: number;
+}
+
 export interface TaskCreateParams {
   task: NewTaskRecord;
 }
@@ -271,6 +300,14 @@ export interface TaskNextRunAtParams {
   queues: string[];
 }
 
+export interface TaskDeleteManyParams {
+  /** Tasks to delete, each only if its version is still `expectedVersion`. */
+  deletes: { queue: string; id: string; expectedVersion: RecordVersion }[];
+}
+
+/** One item of `taskDeleteMany`: deleted, or TASK_NOT_FOUND / TASK_VERSION_CONFLICT. */
+export type TaskDeleteResult = { deleted: true; error?: undefined } | { deleted: false; error: TasquesError };
+
 export interface TaskUpdateParams {
   /** The whole new task; (queue, id) name the record to replace. */
   task: Task;
@@ -292,6 +329,42 @@ export interface TaskGetManyParams {
 export interface TaskUpdateManyParams {
   /** The compare-and-set writes, in order. */
   updates: TaskUpdateParams[];
+}
+
+export interface WorkerClaimListParams {
+  /** At most this many workers, those holding the most tasks first. */
+  limit: number;
+  /**
+   * A driver may group no more than this many CLAIMED tasks (then `complete` is false): claimed tasks
+   * are bounded by the workers' concurrency, so this is a safety bound, not the usual case.
+   */
+  maxTasks: number;
+}
+
+export interface WorkerClaimList {
+  /** Sorted by `claimed` descending, then `workerId`. */
+  workers: WorkerClaims[];
+  /** Distinct workers holding claims (also those beyond `limit`). */
+  workerCount: number;
+  /** False when not every claimed task was grouped (`maxTasks`). */
+  complete: boolean;
+}
+
+export interface WorkerSeenListParams {
+  /** Workers last seen at or after this instant. */
+  since: number;
+  /** At most this many, most recently seen first. */
+  limit: number;
+}
+
+export interface WorkerSeenPruneParams {
+  /** Forgets workers last seen before this instant. */
+  before: number;
+}
+
+export interface WorkerSeenRecordParams {
+  /** Sightings to merge in: per worker, the later `lastSeenAt` wins (with its queues). */
+  sightings: WorkerSighting[];
 }
 
 /**
@@ -344,6 +417,21 @@ export interface Store {
    * term is removed; returns false if the stored lease is not that term.
    */
   leaderResign(params: LeaderResignParams): Promise<boolean>;
+
+  /** Stores a new bulk operation. Throws OPERATION_ALREADY_EXISTS if its id is taken. */
+  operationCreate(params: OperationCreateParams): Promise<Operation>;
+
+  /** The bulk operation, or undefined. */
+  operationGet(params: OperationGetParams): Promise<Operation | undefined>;
+
+  /** The most recent bulk operations, newest first (`createdAt` descending, then id). */
+  operationList(params: OperationListParams): Promise<Operation[]>;
+
+  /**
+   * Replaces a bulk operation if its version is still `expectedVersion` (its owner's progress, or a
+   * takeover). Throws OPERATION_VERSION_CONFLICT otherwise, including when it does not exist.
+   */
+  operationUpdate(params: OperationUpdateParams): Promise<Operation>;
 
   /**
    * Pauses or resumes a queue and returns its stored state. A queue need not have tasks to be paused.
@@ -493,6 +581,12 @@ export interface Store {
    */
   taskCountOutstanding(params: TaskCountOutstandingParams): Promise<number>;
 
+  /**
+   * How many live tasks match the filters (those of `taskList`), counting no further than `max`.
+   * Read-your-writes, as every method.
+   */
+  taskCount(params: TaskCountParams): Promise<number>;
+
   /** Inserts a new task. Throws TASK_ALREADY_EXISTS if (queue, id) exists. */
   taskCreate(params: TaskCreateParams): Promise<Task>;
 
@@ -504,6 +598,13 @@ export interface Store {
    * the whole call (some items may have been written, as a single create with an unknown outcome).
    */
   taskCreateMany(params: TaskCreateManyParams): Promise<TaskWriteResult[]>;
+
+  /**
+   * Deletes live tasks, each with compare-and-set on its version (a task written meanwhile is kept):
+   * `results[i]` answers `deletes[i]`. Applied in order, each on its own. Deleted tasks are gone, not
+   * archived; their ids are free again. Queue counts follow.
+   */
+  taskDeleteMany(params: TaskDeleteManyParams): Promise<TaskDeleteResult[]>;
 
   /** The task, or undefined. */
   taskGet(params: TaskGetParams): Promise<Task | undefined>;
@@ -544,6 +645,24 @@ export interface Store {
    * the store itself rejects the whole call (some items may have been written).
    */
   taskUpdateMany(params: TaskUpdateManyParams): Promise<TaskWriteResult[]>;
+
+  /**
+   * Who holds claims now: the CLAIMED tasks grouped by `lastClaimed.workerId`. Cost grows with the
+   * claimed tasks (bounded by `maxTasks`), never with the waiting or finished ones.
+   */
+  workerClaimList(params: WorkerClaimListParams): Promise<WorkerClaimList>;
+
+  /** Workers seen at or after `since`, most recently seen first (then by id). */
+  workerSeenList(params: WorkerSeenListParams): Promise<WorkerSighting[]>;
+
+  /** Forgets workers last seen before `before`; returns how many. Idempotent, safe to run concurrently. */
+  workerSeenPrune(params: WorkerSeenPruneParams): Promise<number>;
+
+  /**
+   * Merges sightings in: per worker, the record with the later `lastSeenAt` wins (an older sighting
+   * never moves it back). Safe from several servers at once.
+   */
+  workerSeenRecord(params: WorkerSeenRecordParams): Promise<void>;
 }
 
 /** Creates a fresh, migrated, empty store. The conformance suite calls it once per test. */

@@ -133,6 +133,11 @@ export interface RecurringTask {
   isDeleted: boolean;
   /** Set by the leader once it has taken the current definition into account (v1's dirty flag). */
   loadedAt?: number | undefined;
+  /**
+   * When an operator paused it (undefined: not paused). A paused recurring task does not fire; its ticks
+   * are handled as skipped. Operator data: never part of a v1 answer.
+   */
+  pausedAt?: number | undefined;
   createdAt: number;
   modifiedAt: number;
   version: RecordVersion;
@@ -283,3 +288,78 @@ export interface QueueDepth {
   /** How long the oldest claimable task had waited past its run_at; 0 when none. */
   oldestAgeMs: number;
 }
+
+// ── Operator data of issue 16: workers and bulk operations ────────────────────────────────────────────
+
+/** The CLAIMED tasks one worker holds now, grouped (who is working right now). */
+export interface WorkerClaims {
+  /** The X-TASQUES-WORKER-ID of the claims. */
+  workerId: string;
+  /** The queues of those tasks, sorted. */
+  queues: string[];
+  /** How many tasks it holds. */
+  claimed: number;
+  /** The earliest `lastClaimed.claimedAt` among them: working since. */
+  oldestClaimedAt: number;
+  /** The latest report-in among them; undefined if none reported. */
+  lastReportAt?: number | undefined;
+}
+
+/** A worker seen recently: when it last claimed, reported, or finished a task, and on which queues. */
+export interface WorkerSighting {
+  workerId: string;
+  lastSeenAt: number;
+  /** The queues it was seen on at `lastSeenAt` (sorted). */
+  queues: string[];
+}
+
+/**
+ * What a bulk operation does to each task its filter selects: retry DEAD ones, cancel waiting (QUEUED
+ * or FAILED) ones, delete finished (DONE or DEAD) ones.
+ */
+export type OperationKind = 'retry_dead' | 'cancel_waiting' | 'delete_finished';
+
+export const OPERATION_KINDS: readonly OperationKind[] = ['retry_dead', 'cancel_waiting', 'delete_finished'];
+
+/** `running` until every selected task was handled, then `done`; `failed` if a step failed for good. */
+export type OperationState = 'running' | 'done' | 'failed';
+
+/** The task filter of a bulk operation: the `GET /tasques` filters (states are narrowed to the kind's). */
+export interface OperationFilter {
+  queue?: string | undefined;
+  states?: TaskState[] | undefined;
+  kind?: string | undefined;
+  recurringTaskId?: string | undefined;
+  createdFrom?: number | undefined;
+  createdTo?: number | undefined;
+  prefix?: string | undefined;
+}
+
+/** A bulk operation: processed in bounded steps, resumable from its cursor by another server. */
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  filter: OperationFilter;
+  state: OperationState;
+  /** Tasks the filter selected when it started (at most the operation's cap). */
+  total: number;
+  /** Tasks looked at so far. */
+  processed: number;
+  /** Of those, changed (retried, cancelled, deleted). */
+  changed: number;
+  /** Of those, skipped: changed meanwhile by someone else, or no longer in a state the kind acts on. */
+  skipped: number;
+  /** Where the next step starts (listing order); undefined before the first step. */
+  cursor?: TaskListCursor | undefined;
+  /** The server process running it (its leader id); another takes over when `heartbeatAt` gets old. */
+  ownerId: string;
+  /** When its owner last made progress. */
+  heartbeatAt: number;
+  /** Why it failed. */
+  error?: string | undefined;
+  createdAt: number;
+  modifiedAt: number;
+  version: RecordVersion;
+}
+
+export type NewOperationRecord = Omit<Operation, 'version'>;

@@ -1,6 +1,7 @@
 /**
  * The client's operator methods against a real server over real sockets: listing (one page and every
- * page), queue statistics, pause/resume, retry, cancel and the schedule.
+ * page), queue statistics, pause/resume, retry, cancel, the schedule, recurring controls, workers and bulk
+ * operations.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -74,4 +75,41 @@ test('getSchedule lists recurring tasks with a next fire time in the future', as
   assert.ok(entry?.next_run_at);
   assert.ok(Date.parse(entry.next_run_at) > Date.now());
   assert.equal(entry.queue, 'sched-q');
+});
+
+test('recurring controls: pauseRecurringTask, resumeRecurringTask, runRecurringTaskNow; the schedule shows five fire times', async () => {
+  await client.createRecurringTask({ id: 'ctl-1', schedule_expression: '@every 1h', task_definition: { queue: 'ctl-q', kind: 'tick' } });
+  const paused = await client.pauseRecurringTask('ctl-1');
+  assert.equal(paused.paused, true);
+  assert.equal((await client.getSchedule()).find((s) => s.id === 'ctl-1')?.paused, true);
+  const resumed = await client.resumeRecurringTask('ctl-1');
+  assert.equal(resumed.paused, false);
+  assert.equal((await client.getSchedule()).find((s) => s.id === 'ctl-1')?.next_run_times?.length, 5);
+  const task = await client.runRecurringTaskNow('ctl-1');
+  assert.equal(task.queue, 'ctl-q');
+  assert.equal(task.recurring_task_id, 'ctl-1');
+  await assert.rejects(client.pauseRecurringTask('nope'), (e: unknown) => e instanceof TasquesApiError && e.status === 404);
+});
+
+test('listWorkers shows the worker holding a claim', async () => {
+  await client.createTask({ queue: 'wk-q', kind: 'k', id: 'wk1' });
+  const claimer = new TasquesClient({ baseUrl: server.url, workerId: 'client-worker' });
+  await claimer.claimTasks({ queues: ['wk-q'], block_for: 0 });
+  const workers = await client.listWorkers({ window: '1h' });
+  assert.ok(workers.holding.some((w) => w.worker_id === 'client-worker' && w.queues.includes('wk-q')));
+  assert.ok(workers.recent.some((w) => w.worker_id === 'client-worker'));
+});
+
+test('bulk operations: countOperation, startOperation, getOperation, listOperations', async () => {
+  for (let i = 0; i < 3; i++) await client.createTask({ queue: 'bulk-q', kind: 'k', id: `b${i}` });
+  const count = await client.countOperation('cancel_waiting', { queue: 'bulk-q' });
+  assert.equal(count.count, 3);
+  const started = await client.startOperation('cancel_waiting', { queue: 'bulk-q' });
+  assert.equal(started.total, 3);
+  await server.engine.bulk.idle(); // the steps run in the background of the (in-process) server
+  const op = await client.getOperation(started.id);
+  assert.equal(op.state, 'done');
+  assert.equal(op.changed, 3);
+  assert.ok((await client.listOperations(5)).some((o) => o.id === started.id));
+  await assert.rejects(client.startOperation('retry_dead', { state: 'done' }), (e: unknown) => e instanceof TasquesApiError && e.status === 400);
 });

@@ -354,6 +354,8 @@ test('GET /schedule answers each recurring task with its next fire time', LIMIT,
         queue: 'ops',
         kind: 'backup',
         next_run_at: '2026-03-02T03:00:00.000Z',
+        paused: false,
+        next_run_times: [2, 3, 4, 5, 6].map((d) => `2026-03-0${d}T03:00:00.000Z`),
       },
       {
         id: 'often',
@@ -362,6 +364,8 @@ test('GET /schedule answers each recurring task with its next fire time', LIMIT,
         queue: 'ops',
         kind: 'ping',
         next_run_at: iso(T0 + 90_000),
+        paused: false,
+        next_run_times: [90, 150, 210, 270, 330].map((s) => iso(T0 + s * 1000)),
       },
     ],
   });
@@ -378,6 +382,9 @@ test('the operator routes are behind basic auth when it is configured', LIMIT, a
     ['PUT', '/tasques/retry/q/x'],
     ['PUT', '/tasques/cancel/q/x'],
     ['GET', '/schedule'],
+    ['PUT', '/recurring_tasques/r/pause'],
+    ['PUT', '/recurring_tasques/r/resume'],
+    ['POST', '/recurring_tasques/r/run'],
   ] as const) {
     const res = await ts.request({ method, url });
     assert.equal(res.status, 401, `${method} ${url}`);

@@ -244,4 +244,29 @@ describe('recurring scheduler', () => {
     assert.equal(s.schedule.size, 0);
     assert.equal(h.spawned('minutely').length, 1);
   });
+
+  it('a paused recurring task skips its ticks (recorded, no task); resumed, it fires from the next tick on, no catch-up', async (t) => {
+    const h = harness(t);
+    await h.every('minutely', '@every 1m');
+    const s = h.scheduler();
+    await s.runOnce();
+    h.clock.advance(30 * SECOND);
+    await h.engine.setRecurringTaskPaused('minutely', true);
+    h.clock.advance(3 * MINUTE); // the pause was synced before a tick: the missed stretch is one skipped tick
+    const paused = await s.runOnce();
+    assert.deepEqual(paused.ticks.map((x) => [x.tickAt, x.outcome]), [[T0 + 90 * SECOND, 'skipped-paused']]);
+    h.clock.advance(MINUTE);
+    assert.deepEqual((await s.runOnce()).ticks.map((x) => x.outcome), ['skipped-paused']);
+    assert.equal(h.spawned('minutely').length, 0);
+
+    const resumedAt = h.clock.now() + 10 * SECOND;
+    h.clock.set(resumedAt);
+    await h.engine.setRecurringTaskPaused('minutely', false);
+    h.clock.advance(SYNC);
+    assert.deepEqual((await s.runOnce()).ticks, [], 'nothing missed while paused fires on resume');
+    h.clock.set(resumedAt + MINUTE);
+    assert.deepEqual((await s.runOnce()).ticks.map((x) => [x.tickAt, x.outcome]), [[resumedAt + MINUTE, 'enqueued']]);
+    assert.equal(h.spawned('minutely').length, 1);
+  });
 });
+

@@ -36,7 +36,7 @@ export interface Identity {
 }
 
 /** Path prefixes behind auth: every route of the v1 API (and additions under them), and the operator routes. */
-export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques', '/queues', '/schedule', '/stats'];
+export const PROTECTED_PREFIXES = ['/tasques', '/recurring_tasques', '/queues', '/schedule', '/stats', '/workers', '/operations'];
 
 declare module 'fastify' {
   interface FastifyContextConfig {

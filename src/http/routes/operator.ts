@@ -365,15 +365,21 @@ export function operatorRoutes(engine: TaskEngine, options: OperatorRouteOptions
       async (): Promise<ScheduleJson> => {
         const schedules = await engine.listSchedules();
         return {
-          recurring_tasks: schedules.map(({ task, nextRunAt, lastTickAt }) => ({
-            id: task.id,
-            schedule_expression: task.scheduleExpression,
-            skip_if_outstanding_tasks_exist: task.skipIfOutstandingTasksExist,
-            queue: task.taskDefinition.queue,
-            kind: task.taskDefinition.kind,
-            next_run_at: nextRunAt === undefined ? undefined : iso(nextRunAt),
-            last_tick_at: lastTickAt === undefined ? undefined : iso(lastTickAt),
-          })),
+          recurring_tasks: schedules.map(({ task, nextRunAt, nextRunTimes, lastTickAt }) => {
+            const paused = task.pausedAt !== undefined;
+            return {
+              id: task.id,
+              schedule_expression: task.scheduleExpression,
+              skip_if_outstanding_tasks_exist: task.skipIfOutstandingTasksExist,
+              queue: task.taskDefinition.queue,
+              kind: task.taskDefinition.kind,
+              next_run_at: nextRunAt === undefined || paused ? undefined : iso(nextRunAt),
+              last_tick_at: lastTickAt === undefined ? undefined : iso(lastTickAt),
+              paused,
+              paused_at: task.pausedAt === undefined ? undefined : iso(task.pausedAt),
+              next_run_times: paused ? [] : nextRunTimes.map(iso),
+            };
+          }),
         };
       },
     );

@@ -186,9 +186,17 @@ export const RecurringTaskScheduleSchema = Type.Object(
     queue: Type.String(),
     kind: Type.String(),
     next_run_at: Type.Optional(
-      DateTime('When it fires next (now if a tick is due). Absent if the schedule never fires again.'),
+      DateTime('When it fires next (now if a tick is due). Absent if the schedule never fires again or it is paused.'),
     ),
     last_tick_at: Type.Optional(DateTime('The last tick the leader handled (enqueued or skipped).')),
+    paused: Type.Optional(Type.Boolean({ description: 'Paused by an operator: it does not fire. Absent: false.' })),
+    paused_at: Type.Optional(DateTime('When it was paused.')),
+    next_run_times: Type.Optional(
+      Type.Array(DateTime('A fire time.'), {
+        maxItems: 5,
+        description: 'The next five fire times from next_run_at on (fewer if it stops firing; empty when paused).',
+      }),
+    ),
   },
   { $id: 'operator.RecurringTaskSchedule' },
 );

@@ -239,6 +239,8 @@ export interface RecurringDoc {
   };
   is_deleted: boolean;
   loaded_at?: number;
+  /** Kept in _source only (the mapping is not dynamic): nothing searches on it. */
+  paused_at?: number;
   created_at: number;
   modified_at: number;
 }
@@ -264,6 +266,7 @@ export function recurringToDoc(task: NewRecurringTaskRecord): RecurringDoc {
     modified_at: task.modifiedAt,
   };
   put(doc, 'loaded_at', task.loadedAt);
+  put(doc, 'paused_at', task.pausedAt);
   return doc;
 }
 
@@ -285,6 +288,7 @@ export function docToRecurring(doc: RecurringDoc, version: RecordVersion): Recur
     taskDefinition,
     isDeleted: doc.is_deleted,
     loadedAt: opt(doc.loaded_at),
+    pausedAt: opt(doc.paused_at),
     createdAt: doc.created_at,
     modifiedAt: doc.modified_at,
     version,

@@ -20,6 +20,22 @@
  */
 import type { QueueFlowStatus, QueueLimitsRecord } from '../../types/index.js';
 import type { QueueFlowStatusParams, QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
+import type { Operation, WorkerSighting } from '../../types/index.js';
+import type {
+  OperationCreateParams,
+  OperationGetParams,
+  OperationListParams,
+  OperationUpdateParams,
+  TaskCountParams,
+  TaskDeleteManyParams,
+  TaskDeleteResult,
+  WorkerClaimList,
+  WorkerClaimListParams,
+  WorkerSeenListParams,
+  WorkerSeenPruneParams,
+  WorkerSeenRecordParams,
+} from '../store.js';
+import { OperatorData } from './operator-data.js';
 import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
@@ -140,6 +156,8 @@ export class ElasticsearchStore implements Store {
   private readonly series: QueueSeries;
   private readonly archiveRefresh: RefreshBarrier;
   private readonly recurringRefresh: RefreshBarrier;
+  private readonly metaRefresh: RefreshBarrier;
+  private readonly operator: OperatorData;
 
   constructor(options: ElasticsearchStoreOptions) {
     this.ownsHttp = !(options.http instanceof EsHttp);
@@ -165,6 +183,8 @@ export class ElasticsearchStore implements Store {
     this.archiver = new TaskArchiver(this.http, this.names, this.writer, this.tasksRefresh, this.archiveRefresh, this.localWrites, this.archive);
     this.queues = new QueueStates(this.http, this.names, this.tasksRefresh);
     this.series = new QueueSeries(this.http, this.names);
+    this.metaRefresh = new RefreshBarrier(refresher(this.names.meta));
+    this.operator = new OperatorData(this.http, this.names, this.tasksRefresh, this.metaRefresh);
   }
 
   // ── Schema ──────────────────────────────────────────────────────────────────────────────────────────
@@ -278,23 +298,7 @@ export class ElasticsearchStore implements Store {
   async taskList(params: TaskListParams): Promise<TaskListPage> {
     const limit = Math.min(params.limit, MAX_PAGE);
     if (!(limit >= 1)) return { tasks: [] };
-    const filter: Record<string, unknown>[] = [];
-    if (params.queue !== undefined) filter.push({ term: { queue: params.queue } });
-    if (params.states && params.states.length > 0) filter.push({ terms: { state: [...new Set(params.states)] } });
-    if (params.kind !== undefined) filter.push({ term: { [INDEXED.kind]: params.kind } });
-    if (params.recurringTaskId !== undefined) filter.push({ term: { recurring_task_id: params.recurringTaskId } });
-    if (params.createdFrom !== undefined || params.createdTo !== undefined) {
-      filter.push({ range: { [INDEXED.createdAt]: { gte: params.createdFrom, lt: params.createdTo } } });
-    }
-    if (params.prefix) {
-      // `prefix` queries are literal (no wildcard characters) and case-sensitive on keyword fields.
-      filter.push({
-        bool: {
-          should: [{ prefix: { id: params.prefix } }, { prefix: { [INDEXED.kind]: params.prefix } }],
-          minimum_should_match: 1,
-        },
-      });
-    }
+    const filter = taskFilters(params);
     await this.tasksRefresh.wait();
     const found = await this.search<TaskDoc>(this.names.tasks, {
       size: limit,
@@ -638,8 +642,112 @@ export class ElasticsearchStore implements Store {
     return results as TaskWriteResult[];
   }
 
+  // ── Operator data (issue 16; operator-data.ts): bulk operations, deletes, counts, workers ─────────────
+
+  operationCreate(params: OperationCreateParams): Promise<Operation> {
+    return this.operator.operationCreate(params);
+  }
+
+  operationGet(params: OperationGetParams): Promise<Operation | undefined> {
+    return this.operator.operationGet(params);
+  }
+
+  operationList(params: OperationListParams): Promise<Operation[]> {
+    return this.operator.operationList(params);
+  }
+
+  operationUpdate(params: OperationUpdateParams): Promise<Operation> {
+    return this.operator.operationUpdate(params);
+  }
+
+  async taskCount(params: TaskCountParams): Promise<number> {
+    if (!(params.max >= 1)) return 0;
+    await this.tasksRefresh.wait();
+    const found = await this.search<never>(this.names.tasks, {
+      size: 0,
+      track_total_hits: params.max,
+      query: { bool: { filter: taskFilters(params) } },
+    });
+    const total = (found.hits as unknown as { total?: { value: number } }).total?.value ?? 0;
+    return Math.min(total, params.max);
+  }
+
+  async taskDeleteMany({ deletes }: TaskDeleteManyParams): Promise<TaskDeleteResult[]> {
+    if (deletes.length === 0) return [];
+    const items = await this.bulk(
+      deletes.map(({ queue, id, expectedVersion }) => ({
+        action: {
+          delete: {
+            _index: this.names.tasks,
+            _id: taskDocId(queue, id),
+            if_seq_no: expectedVersion.seqNum,
+            if_primary_term: expectedVersion.primaryTerm,
+          },
+        },
+      })),
+    );
+    const results: (TaskDeleteResult | undefined)[] = items.map((item) => {
+      if (item.status === 200) {
+        this.localWrites.forget(item._id);
+        return { deleted: true };
+      }
+      if (item.status === 409 || item.status === 404) {
+        this.localWrites.forget(item._id);
+        return undefined; // conflict or missing: told apart below
+      }
+      throw this.bulkItemError('delete', item);
+    });
+    const unresolved = results.flatMap((r, i) => (r === undefined ? [i] : []));
+    if (unresolved.length > 0) {
+      const found = await this.taskGetMany({ keys: unresolved.map((i) => deletes[i]!) });
+      unresolved.forEach((i, k) => {
+        const { queue, id } = deletes[i]!;
+        results[i] = { deleted: false, error: found[k] ? errors.taskVersionConflict(id) : errors.taskNotFound(queue, id) };
+      });
+    }
+    return results as TaskDeleteResult[];
+  }
+
+  workerClaimList(params: WorkerClaimListParams): Promise<WorkerClaimList> {
+    return this.operator.workerClaimList(params);
+  }
+
+  workerSeenList(params: WorkerSeenListParams): Promise<WorkerSighting[]> {
+    return this.operator.workerSeenList(params);
+  }
+
+  workerSeenPrune(params: WorkerSeenPruneParams): Promise<number> {
+    return this.operator.workerSeenPrune(params);
+  }
+
+  workerSeenRecord(params: WorkerSeenRecordParams): Promise<void> {
+    return this.operator.workerSeenRecord(params);
+  }
+
   private bulkItemError(operation: string, item: BulkItem): ElasticsearchError {
     const reason = item.error ? `${item.error.type ?? 'error'}: ${item.error.reason ?? ''}` : 'no result';
     return new ElasticsearchError(`bulk ${operation} of ${item._id}: HTTP ${item.status} ${reason}`, item.status, item.error?.type);
   }
+}
+
+/** The query filters of the `taskList` filters (also `taskCount`'s). */
+function taskFilters(params: Omit<TaskListParams, 'limit' | 'after' | 'maxBytes'>): Record<string, unknown>[] {
+  const filter: Record<string, unknown>[] = [];
+  if (params.queue !== undefined) filter.push({ term: { queue: params.queue } });
+  if (params.states && params.states.length > 0) filter.push({ terms: { state: [...new Set(params.states)] } });
+  if (params.kind !== undefined) filter.push({ term: { [INDEXED.kind]: params.kind } });
+  if (params.recurringTaskId !== undefined) filter.push({ term: { recurring_task_id: params.recurringTaskId } });
+  if (params.createdFrom !== undefined || params.createdTo !== undefined) {
+    filter.push({ range: { [INDEXED.createdAt]: { gte: params.createdFrom, lt: params.createdTo } } });
+  }
+  if (params.prefix) {
+    // `prefix` queries are literal (no wildcard characters) and case-sensitive on keyword fields.
+    filter.push({
+      bool: {
+        should: [{ prefix: { id: params.prefix } }, { prefix: { [INDEXED.kind]: params.prefix } }],
+        minimum_should_match: 1,
+      },
+    });
+  }
+  return filter;
 }

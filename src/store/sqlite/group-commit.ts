@@ -40,6 +40,10 @@ export const STORE_GROUP_ROLES = {
   queueActivityWrite: 'joins',
   queueDepthList: 'joins',
   queueDepthWrite: 'joins',
+  operationCreate: 'joins',
+  operationGet: 'joins',
+  operationList: 'joins',
+  operationUpdate: 'joins',
   queueFlowStatus: 'joins',
   queueLimitsList: 'joins',
   queueLimitsSet: 'joins',
@@ -57,8 +61,10 @@ export const STORE_GROUP_ROLES = {
   taskArchive: 'joins',
   taskClaim: 'opens',
   taskCountOutstanding: 'joins',
+  taskCount: 'joins',
   taskCreate: 'opens',
   taskCreateMany: 'opens',
+  taskDeleteMany: 'opens',
   taskGet: 'joins',
   taskGetMany: 'joins',
   taskList: 'joins',
@@ -66,6 +72,10 @@ export const STORE_GROUP_ROLES = {
   taskNextRunAt: 'joins',
   taskUpdate: 'opens',
   taskUpdateMany: 'opens',
+  workerClaimList: 'joins',
+  workerSeenList: 'joins',
+  workerSeenPrune: 'joins',
+  workerSeenRecord: 'joins',
 } as const satisfies Record<keyof Store, GroupRole>;
 
 /** The Store methods (every key of the table but the properties). */

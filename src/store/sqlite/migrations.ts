@@ -298,4 +298,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'operator_controls',
+    sql: `
+      -- Issue 16: a recurring task an operator paused does not fire (NULL: not paused).
+      ALTER TABLE recurring_tasks ADD COLUMN paused_at INTEGER;
+
+      -- Workers seen recently (each server flushes its sightings every few seconds; pruned after a day).
+      CREATE TABLE worker_sightings (
+        worker_id TEXT PRIMARY KEY,
+        last_seen_at INTEGER NOT NULL,
+        queues TEXT NOT NULL                   -- JSON array of queue names
+      ) WITHOUT ROWID;
+      CREATE INDEX worker_sightings_seen ON worker_sightings (last_seen_at);
+
+      -- Bulk operations: the whole record as JSON; created_at for the listing.
+      CREATE TABLE operations (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        version INTEGER NOT NULL
+      );
+      CREATE INDEX operations_created ON operations (created_at DESC, id);
+    `,
+  },
 ];

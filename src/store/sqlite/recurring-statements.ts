@@ -13,19 +13,19 @@ export function prepareRecurringStatements(db: Database.Database): RecurringStat
     listNotLoaded: db.prepare('SELECT * FROM recurring_tasks WHERE loaded_at IS NULL ORDER BY id'),
     upsert: db.prepare(
       `INSERT INTO recurring_tasks (id, schedule_expression, skip_if_outstanding_tasks_exist, task_definition,
-         is_deleted, loaded_at, created_at, modified_at, version)
+         is_deleted, loaded_at, paused_at, created_at, modified_at, version)
        VALUES (@id, @schedule_expression, @skip_if_outstanding_tasks_exist, @task_definition, @is_deleted,
-         @loaded_at, @created_at, @modified_at, @version)
+         @loaded_at, @paused_at, @created_at, @modified_at, @version)
        ON CONFLICT (id) DO UPDATE SET schedule_expression = excluded.schedule_expression,
          skip_if_outstanding_tasks_exist = excluded.skip_if_outstanding_tasks_exist,
          task_definition = excluded.task_definition, is_deleted = excluded.is_deleted,
-         loaded_at = excluded.loaded_at, created_at = excluded.created_at, modified_at = excluded.modified_at,
+         loaded_at = excluded.loaded_at, paused_at = excluded.paused_at, created_at = excluded.created_at, modified_at = excluded.modified_at,
          version = excluded.version`,
     ),
     update: db.prepare(
       `UPDATE recurring_tasks SET schedule_expression = @schedule_expression,
          skip_if_outstanding_tasks_exist = @skip_if_outstanding_tasks_exist, task_definition = @task_definition,
-         is_deleted = @is_deleted, loaded_at = @loaded_at, created_at = @created_at,
+         is_deleted = @is_deleted, loaded_at = @loaded_at, paused_at = @paused_at, created_at = @created_at,
          modified_at = @modified_at, version = version + 1
        WHERE id = @id AND version = @expected_version`,
     ),

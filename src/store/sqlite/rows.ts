@@ -57,6 +57,7 @@ export interface RecurringRow {
   task_definition: string;
   is_deleted: number;
   loaded_at: number | null;
+  paused_at: number | null;
   created_at: number;
   modified_at: number;
   version: number;
@@ -203,6 +204,7 @@ export function recurringToRow(task: NewRecurringTaskRecord, version: number): R
     task_definition: JSON.stringify(task.taskDefinition),
     is_deleted: task.isDeleted ? 1 : 0,
     loaded_at: task.loadedAt ?? null,
+    paused_at: task.pausedAt ?? null,
     created_at: task.createdAt,
     modified_at: task.modifiedAt,
     version,
@@ -217,6 +219,7 @@ export function rowToRecurring(row: RecurringRow): RecurringTask {
     taskDefinition: JSON.parse(row.task_definition) as TaskDefinition,
     isDeleted: row.is_deleted === 1,
     loadedAt: row.loaded_at ?? undefined,
+    pausedAt: row.paused_at ?? undefined,
     createdAt: row.created_at,
     modifiedAt: row.modified_at,
     version: { seqNum: row.version, primaryTerm: PRIMARY_TERM },

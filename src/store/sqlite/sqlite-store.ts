@@ -28,6 +28,22 @@ import {
   writeDepth,
   type QueueSeriesStatements,
 } from './queue-series.js';
+import type { NewOperationRecord, Operation, WorkerSighting } from '../../types/index.js';
+import type {
+  OperationCreateParams,
+  OperationGetParams,
+  OperationListParams,
+  OperationUpdateParams,
+  TaskCountParams,
+  TaskDeleteManyParams,
+  TaskDeleteResult,
+  WorkerClaimList,
+  WorkerClaimListParams,
+  WorkerSeenListParams,
+  WorkerSeenPruneParams,
+  WorkerSeenRecordParams,
+} from '../store.js';
+import { groupWorkerClaims } from '../worker-claims.js';
 import Database from 'better-sqlite3';
 import { withinBudget } from '../../domain/answer-budget.js';
 import { errors } from '../../errors/index.js';
@@ -90,6 +106,13 @@ import {
   type QueueCountStatements,
 } from './queue-counts.js';
 import { prepareQueueStatements, type QueueStatements } from './queue-statements.js';
+import {
+  type ClaimedGroupRow,
+  type OperationRow,
+  type OperatorStatements,
+  prepareOperatorStatements,
+  type WorkerSightingRow,
+} from './operator-statements.js';
 import { prepareRecurringStatements, type RecurringStatements } from './recurring-statements.js';
 import {
   claimAnswerBytesOfRow,
@@ -145,11 +168,13 @@ export class SqliteStore implements Store {
   private readonly listing: TaskListing;
   private readonly flow: FlowControl;
   private readonly series: QueueSeriesStatements;
+  private readonly operator: OperatorStatements;
   // Many-row writes as better-sqlite3 transactions: their own when alone, a savepoint inside a group, so a
   // failure half-way undoes the whole call and nothing else.
   private readonly claimTx: Database.Transaction<(params: TaskClaimParams) => Task[]>;
   private readonly createManyTx: Database.Transaction<(tasks: TaskCreateManyParams['tasks']) => TaskWriteResult[]>;
   private readonly updateManyTx: Database.Transaction<(updates: TaskUpdateManyParams['updates']) => TaskWriteResult[]>;
+  private readonly deleteManyTx: Database.Transaction<(deletes: TaskDeleteManyParams['deletes']) => TaskDeleteResult[]>;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -171,9 +196,11 @@ export class SqliteStore implements Store {
     this.listing = new TaskListing(this.db);
     this.flow = new FlowControl(this.db);
     this.series = prepareQueueSeriesStatements(this.db);
+    this.operator = prepareOperatorStatements(this.db);
     this.claimTx = this.db.transaction((params: TaskClaimParams) => this.claimNow(params));
     this.createManyTx = this.db.transaction((tasks: TaskCreateManyParams['tasks']) => this.createManyNow(tasks));
     this.updateManyTx = this.db.transaction((updates: TaskUpdateManyParams['updates']) => this.updateManyNow(updates));
+    this.deleteManyTx = this.db.transaction((deletes: TaskDeleteManyParams['deletes']) => this.deleteManyNow(deletes));
   }
 
   close(): Promise<void> {
@@ -619,4 +646,110 @@ export class SqliteStore implements Store {
     counts.apply(this.counts);
     return results;
   }
+
+  // ── Operator data (issue 16): bulk operations, deletes, counts, workers ─────────────────────────────
+
+  operationCreate({ operation }: OperationCreateParams): Promise<Operation> {
+    return this.group.run('operationCreate', () => {
+      const { id, createdAt } = operation;
+      const inserted = this.operator.operationInsert.run({ id, created_at: createdAt, record: JSON.stringify(operation) });
+      if (inserted.changes === 0) throw errors.operationAlreadyExists(id);
+      return { ...operation, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } };
+    });
+  }
+
+  operationGet({ id }: OperationGetParams): Promise<Operation | undefined> {
+    return this.group.run('operationGet', () => {
+      const row = this.operator.operationGet.get(id) as OperationRow | undefined;
+      return row === undefined ? undefined : rowToOperation(row);
+    });
+  }
+
+  operationList({ limit }: OperationListParams): Promise<Operation[]> {
+    return this.group.run('operationList', () =>
+      limit >= 1 ? (this.operator.operationList.all(limit) as OperationRow[]).map(rowToOperation) : [],
+    );
+  }
+
+  operationUpdate({ operation, expectedVersion }: OperationUpdateParams): Promise<Operation> {
+    return this.group.run('operationUpdate', () => {
+      const updated = this.operator.operationUpdate.run({
+        id: operation.id,
+        created_at: operation.createdAt,
+        record: JSON.stringify(operation),
+        expected_version: expectedVersion.seqNum,
+      });
+      if (updated.changes === 0) throw errors.operationVersionConflict(operation.id);
+      return { ...operation, version: { seqNum: expectedVersion.seqNum + 1, primaryTerm: PRIMARY_TERM } };
+    });
+  }
+
+  taskCount(params: TaskCountParams): Promise<number> {
+    return this.group.run('taskCount', () => this.listing.count(params));
+  }
+
+  taskDeleteMany({ deletes }: TaskDeleteManyParams): Promise<TaskDeleteResult[]> {
+    return this.group.run('taskDeleteMany', () => (deletes.length > 0 ? this.deleteManyTx.immediate(deletes) : []));
+  }
+
+  private deleteManyNow(deletes: TaskDeleteManyParams['deletes']): TaskDeleteResult[] {
+    const counts = new CountChanges();
+    const results = deletes.map(({ queue, id, expectedVersion }): TaskDeleteResult => {
+      const state = this.operator.deleteTask.pluck().get(queue, id, expectedVersion.seqNum) as string | undefined;
+      if (state !== undefined) {
+        counts.add(queue, state, -1);
+        return { deleted: true };
+      }
+      if (!this.tasks.exists.get(queue, id)) return { deleted: false, error: errors.taskNotFound(queue, id) };
+      return { deleted: false, error: errors.taskVersionConflict(id) };
+    });
+    counts.apply(this.counts);
+    return results;
+  }
+
+  workerClaimList({ limit, maxTasks }: WorkerClaimListParams): Promise<WorkerClaimList> {
+    return this.group.run('workerClaimList', () =>
+      this.db.transaction(() => {
+        const scanned = Math.max(0, maxTasks);
+        const complete = (this.operator.claimedCount.get(scanned + 1) as number) <= scanned;
+        const groups = this.operator.claimedGroups.all(scanned) as ClaimedGroupRow[];
+        return groupWorkerClaims(
+          groups.map((g) => ({ workerId: g.worker_id, queue: g.queue, claimed: g.n, oldestClaimedAt: g.oldest, lastReportAt: g.last_report ?? undefined })),
+          limit,
+          complete,
+        );
+      })(),
+    );
+  }
+
+  workerSeenList({ since, limit }: WorkerSeenListParams): Promise<WorkerSighting[]> {
+    return this.group.run('workerSeenList', () =>
+      limit >= 1
+        ? (this.operator.workerSeenList.all(since, limit) as WorkerSightingRow[]).map((r) => ({
+            workerId: r.worker_id,
+            lastSeenAt: r.last_seen_at,
+            queues: JSON.parse(r.queues) as string[],
+          }))
+        : [],
+    );
+  }
+
+  workerSeenPrune({ before }: WorkerSeenPruneParams): Promise<number> {
+    return this.group.run('workerSeenPrune', () => this.operator.workerSeenPrune.run(before).changes);
+  }
+
+  workerSeenRecord({ sightings }: WorkerSeenRecordParams): Promise<void> {
+    return this.group.run('workerSeenRecord', () => {
+      if (sightings.length === 0) return;
+      this.db.transaction(() => {
+        for (const w of sightings) {
+          this.operator.workerSeenUpsert.run({ worker_id: w.workerId, last_seen_at: w.lastSeenAt, queues: JSON.stringify(w.queues) });
+        }
+      }).immediate();
+    });
+  }
+}
+
+function rowToOperation(row: OperationRow): Operation {
+  return { ...(JSON.parse(row.record) as NewOperationRecord), version: { seqNum: row.version, primaryTerm: PRIMARY_TERM } };
 }

@@ -1,18 +1,21 @@
 /**
- * Task listing (Store.taskList): newest first, by keyset, over the listing indexes of migration 3. One
+ * Task listing (Store.taskList) and counting (Store.taskCount): newest first, by keyset, over the listing indexes of migration 3. One
  * statement per combination of filters present (a bounded set), prepared on first use.
  */
 import type Database from 'better-sqlite3';
-import type { TaskListPage, TaskListParams } from '../store.js';
+import type { TaskCountParams, TaskListPage, TaskListParams } from '../store.js';
 import type { Task, TaskState } from '../../types/index.js';
 import { answerBytesOfRow, rowToTask, type TaskRow } from './rows.js';
+
+/** The filters both a listing and a count take. */
+type TaskFilters = Omit<TaskListParams, 'limit' | 'after' | 'maxBytes'>;
 
 /**
  * The index a task listing walks, newest first, and the literal WHERE terms that let SQLite use a
  * partial index (it only does when the index's own condition appears in the query). Chosen by rule, not
  * by the planner (there are no statistics): the filter most likely to be selective wins.
  */
-function listingIndex(params: TaskListParams, states: TaskState[] | undefined): { index: string; terms: string[] } {
+function listingIndex(params: TaskFilters, states: TaskState[] | undefined): { index: string; terms: string[] } {
   if (params.recurringTaskId !== undefined) return { index: 'tasks_recurring_created', terms: [] };
   if (states?.every((s) => s === 'failed' || s === 'dead')) {
     return { index: 'tasks_failed_dead_created', terms: ["state IN ('failed', 'dead')"] };
@@ -29,9 +32,28 @@ export class TaskListing {
 
   constructor(private readonly db: Database.Database) {}
 
-  list(params: TaskListParams): TaskListPage {
-    const { limit, after } = params;
-    if (!(limit >= 1)) return { tasks: [] };
+  /** How many tasks match the filters, counting no further than `max` (Store.taskCount). */
+  count(params: TaskCountParams): number {
+    if (!(params.max >= 1)) return 0;
+    const { index, where, args } = this.filters(params);
+    const sql =
+      `SELECT COUNT(*) FROM (SELECT 1 FROM tasks INDEXED BY ${index}` +
+      (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' LIMIT ?)';
+    return this.statement(sql).pluck().get(...args, params.max) as number;
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** The index to walk and the WHERE terms of the filters (not the keyset cursor). */
+  private filters(params: TaskFilters): { index: string; where: string[]; args: (string | number)[] } {
     const states = params.states !== undefined && params.states.length > 0 ? [...new Set(params.states)] : undefined;
     const { index, terms } = listingIndex(params, states);
     const where = [...terms];
@@ -65,6 +87,13 @@ export class TaskListing {
       where.push('(substr(id, 1, length(?)) = ? OR substr(kind, 1, length(?)) = ?)');
       args.push(params.prefix, params.prefix, params.prefix, params.prefix);
     }
+    return { index, where, args };
+  }
+
+  list(params: TaskListParams): TaskListPage {
+    const { limit, after } = params;
+    if (!(limit >= 1)) return { tasks: [] };
+    const { index, where, args } = this.filters(params);
     if (after !== undefined) {
       // Keyset: strictly after (createdAt, queue, id) in (created_at DESC, queue ASC, id ASC) order. The
       // leading `created_at <= ?` bounds the index range; the rest drops the cursor's instant up to it.
@@ -75,11 +104,7 @@ export class TaskListing {
       `SELECT * FROM tasks INDEXED BY ${index}` +
       (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
       ' ORDER BY created_at DESC, queue, id LIMIT ?';
-    let statement = this.statements.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
+    const statement = this.statement(sql);
     // Row by row, so that a page ended by its byte budget reads (and holds) no more than it answers.
     const maxBytes = params.maxBytes ?? Number.POSITIVE_INFINITY;
     const tasks: Task[] = [];

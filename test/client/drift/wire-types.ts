@@ -51,6 +51,16 @@ import type {
 import type { JsonObject as ServerJsonObject } from '../../../src/types/index.js';
 import type { WhoAmISchema } from '../../../src/http/schemas/auth.js';
 import type { QueueSeriesSchema, SeriesSchema } from '../../../src/http/schemas/stats.js';
+import type { RecurringTaskStateSchema } from '../../../src/http/schemas/recurring-control.js';
+import type {
+  NewOperationSchema,
+  OperationCountSchema,
+  OperationFilterSchema,
+  OperationKindSchema,
+  OperationListSchema,
+  OperationSchema,
+} from '../../../src/http/schemas/operations.js';
+import type { WorkerClaimsSchema, WorkerSightingSchema, WorkersSchema } from '../../../src/http/schemas/workers.js';
 
 /** Deep structural equality (the usual conditional-type trick: it also tells `a?: T` from `a: T`). */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -102,3 +112,13 @@ assertSame<Same<Wire.QueueLimits, Static<typeof QueueLimitsSchema>>>();
 assertSame<Same<Wire.QueueLimitsRecord, Static<typeof QueueLimitsRecordSchema>>>();
 assertSame<Same<Wire.ThrottledKey, Static<typeof ThrottledKeySchema>>>();
 assertSame<Same<Wire.QueueFlow, Static<typeof QueueFlowSchema>>>();
+assertSame<Same<Wire.RecurringTaskState, Static<typeof RecurringTaskStateSchema>>>();
+assertSame<Same<Wire.WorkerClaims, Static<typeof WorkerClaimsSchema>>>();
+assertSame<Same<Wire.WorkerSighting, Static<typeof WorkerSightingSchema>>>();
+assertSame<Same<Wire.Workers, Static<typeof WorkersSchema>>>();
+assertSame<Same<Wire.OperationKind, Static<typeof OperationKindSchema>>>();
+assertSame<Same<Wire.OperationFilter, Static<typeof OperationFilterSchema>>>();
+assertSame<Same<Wire.NewOperation, Static<typeof NewOperationSchema>>>();
+assertSame<Same<Wire.OperationCount, Static<typeof OperationCountSchema>>>();
+assertSame<Same<Wire.Operation, Static<typeof OperationSchema>>>();
+assertSame<Same<Wire.OperationList, Static<typeof OperationListSchema>>>();

@@ -22,6 +22,14 @@ import type {
   RecurringTask,
   RecurringTaskSchedule,
   WhoAmI,
+  RecurringTaskState,
+  Workers,
+  NewOperation,
+  Operation,
+  OperationCount,
+  OperationFilter,
+  OperationKind,
+  OperationList,
   RecurringTaskUpdate,
   Series,
   Task,
@@ -595,6 +603,70 @@ export class TasquesClient {
   /** Who this client authenticates as, and what its role allows (`GET /whoami`). */
   async whoami(options?: CallOptions): Promise<WhoAmI> {
     return this.request<WhoAmI>({ method: 'GET', path: '/whoami', safety: 'idempotent', options });
+  }
+
+  /**
+   * Who holds claims now and who was seen within `window` (a Go duration, default 1h, at most 24h)
+   * (`GET /workers`); `limit` bounds each list (default 100, at most 1000).
+   */
+  async listWorkers(params: { limit?: number; window?: string } = {}, options?: CallOptions): Promise<Workers> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set('limit', String(params.limit));
+    if (params.window !== undefined) query.set('window', params.window);
+    const qs = query.toString();
+    return this.request<Workers>({ method: 'GET', path: `/workers${qs ? `?${qs}` : ''}`, safety: 'idempotent', options });
+  }
+
+  /**
+   * How many tasks a bulk operation would look at (`POST /operations` with `dry_run: true`): ask first,
+   * confirm, then {@link startOperation}.
+   */
+  async countOperation(kind: OperationKind, filter: OperationFilter = {}, options?: CallOptions): Promise<OperationCount> {
+    const body: NewOperation = { kind, filter, dry_run: true };
+    return this.request<OperationCount>({ method: 'POST', path: '/operations', body, safety: 'idempotent', options });
+  }
+
+  /**
+   * Starts a bulk operation (`POST /operations`): retry every DEAD task of `filter`, cancel every waiting
+   * one, or delete every finished one; it runs in the background, see {@link getOperation}.
+   * @throws TasquesApiError 400 for a bad filter; 409 `TQ_ERR_OPERATION_BUSY` while one runs on the queue.
+   */
+  async startOperation(kind: OperationKind, filter: OperationFilter = {}, options?: CallOptions): Promise<Operation> {
+    const body: NewOperation = { kind, filter };
+    return this.request<Operation>({ method: 'POST', path: '/operations', body, safety: 'unsafe', options });
+  }
+
+  /** A bulk operation and its progress (`GET /operations/{id}`). @throws TasquesApiError 404. */
+  async getOperation(id: string, options?: CallOptions): Promise<Operation> {
+    return this.request<Operation>({ method: 'GET', path: `/operations/${seg(id)}`, safety: 'idempotent', options });
+  }
+
+  /** Recent bulk operations, newest first (`GET /operations`); `limit` 1 to 100, default 20. */
+  async listOperations(limit?: number, options?: CallOptions): Promise<Operation[]> {
+    const qs = limit === undefined ? '' : `?limit=${limit}`;
+    const answer = await this.request<OperationList>({ method: 'GET', path: `/operations${qs}`, safety: 'idempotent', options });
+    return answer.operations;
+  }
+
+  /**
+   * Pauses a recurring task: its ticks are skipped until resumed (`PUT /recurring_tasques/{id}/pause`).
+   * Idempotent. @throws TasquesApiError 404.
+   */
+  async pauseRecurringTask(id: string, options?: CallOptions): Promise<RecurringTaskState> {
+    return this.request<RecurringTaskState>({ method: 'PUT', path: `/recurring_tasques/${seg(id)}/pause`, safety: 'idempotent', options });
+  }
+
+  /** Resumes a paused recurring task (`PUT /recurring_tasques/{id}/resume`). Idempotent. @throws TasquesApiError 404. */
+  async resumeRecurringTask(id: string, options?: CallOptions): Promise<RecurringTaskState> {
+    return this.request<RecurringTaskState>({ method: 'PUT', path: `/recurring_tasques/${seg(id)}/resume`, safety: 'idempotent', options });
+  }
+
+  /**
+   * Enqueues one task of a recurring task now (`POST /recurring_tasques/{id}/run`); the schedule goes on.
+   * @throws TasquesApiError 404; 409 `TQ_ERR_RECURRING_TASK_OUTSTANDING` when it skips while tasks are outstanding.
+   */
+  async runRecurringTaskNow(id: string, options?: CallOptions): Promise<Task> {
+    return this.request<Task>({ method: 'POST', path: `/recurring_tasques/${seg(id)}/run`, safety: 'unsafe', options });
   }
 
   // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────

@@ -20,8 +20,13 @@ export type ErrorCode =
   | 'TQ_ERR_INTERNAL'
   | 'TQ_ERR_INVALID_QUEUE_NAME'
   | 'TQ_ERR_METHOD_NOT_ALLOWED'
+  | 'TQ_ERR_OPERATION_ALREADY_EXISTS'
+  | 'TQ_ERR_OPERATION_BUSY'
+  | 'TQ_ERR_OPERATION_NOT_FOUND'
+  | 'TQ_ERR_OPERATION_VERSION_CONFLICT'
   | 'TQ_ERR_RECURRING_TASK_ALREADY_EXISTS'
   | 'TQ_ERR_RECURRING_TASK_NOT_FOUND'
+  | 'TQ_ERR_RECURRING_TASK_OUTSTANDING'
   | 'TQ_ERR_RECURRING_TASK_VERSION_CONFLICT'
   | 'TQ_ERR_ROUTE_NOT_FOUND'
   | 'TQ_ERR_SHUTTING_DOWN'
@@ -395,10 +400,120 @@ export interface RecurringTaskSchedule {
   skip_if_outstanding_tasks_exist: boolean;
   queue: string;
   kind: string;
-  /** When it fires next (now if a tick is due). Absent if the schedule never fires again. */
+  /** When it fires next (now if a tick is due). Absent if the schedule never fires again or it is paused. */
   next_run_at?: string;
   /** The last tick the leader handled (enqueued or skipped). */
   last_tick_at?: string;
+  /** Paused by an operator: it does not fire. Absent: false. */
+  paused?: boolean;
+  /** When it was paused. */
+  paused_at?: string;
+  /** The next five fire times from next_run_at on (fewer if it stops firing; empty when paused). */
+  next_run_times?: string[];
+}
+
+/** The pause state of a recurring task [operator.RecurringTaskState]. */
+export interface RecurringTaskState {
+  id: string;
+  paused: boolean;
+  paused_at?: string;
+  modified_at: string;
+}
+
+/** A worker holding claims now [operator.WorkerClaims]. */
+export interface WorkerClaims {
+  worker_id: string;
+  /** Queues of the tasks it holds, sorted. */
+  queues: string[];
+  /** Tasks it holds (CLAIMED). */
+  claimed: number;
+  /** The earliest claim among them. */
+  claimed_since: string;
+  /** The latest report-in among them; absent if none reported. */
+  last_report_at?: string;
+}
+
+/** A worker seen lately [operator.WorkerSighting]. */
+export interface WorkerSighting {
+  worker_id: string;
+  /** Its last claim, report-in, done, failed or unclaim call (to within ~15 s across servers). */
+  last_seen_at: string;
+  /** The queues of that last call (up to 20), sorted. */
+  queues: string[];
+}
+
+/** `GET /workers` [operator.Workers]. */
+export interface Workers {
+  /** Workers holding claims now, those holding the most first (then by id); at most `limit`. */
+  holding: WorkerClaims[];
+  /** Workers holding claims, also beyond `limit`. */
+  holding_count: number;
+  /** False when there were more than 10 000 claimed tasks: the figures cover the first 10 000 only. */
+  holding_complete: boolean;
+  /** Workers seen within `window`, most recent first; at most `limit`. */
+  recent: WorkerSighting[];
+}
+
+/** What a bulk operation does: retry DEAD tasks, cancel QUEUED and FAILED ones, delete DONE and DEAD ones. */
+export type OperationKind = 'retry_dead' | 'cancel_waiting' | 'delete_finished';
+
+/** The task filter of a bulk operation: the filters of `GET /tasques` [operator.OperationFilter]. */
+export interface OperationFilter {
+  queue?: string;
+  /** One state or several, comma-separated; narrowed to the states the kind acts on. */
+  state?: string;
+  kind?: string;
+  recurring_task_id?: string;
+  /** RFC 3339; created at or after (inclusive). */
+  created_after?: string;
+  /** RFC 3339; created before (exclusive). */
+  created_before?: string;
+  /** The task id or its kind starts with this. */
+  prefix?: string;
+}
+
+/** `POST /operations` body [operator.NewOperation]. */
+export interface NewOperation {
+  kind: OperationKind;
+  filter?: OperationFilter;
+  /** Only count the tasks it would look at (to confirm); nothing is changed or recorded. */
+  dry_run?: boolean;
+}
+
+/** The answer to a dry run [operator.OperationCount]. */
+export interface OperationCount {
+  kind: OperationKind;
+  filter: OperationFilter;
+  /** Tasks it would look at now (at most `max`). */
+  count: number;
+  /** Most tasks one operation looks at. */
+  max: number;
+}
+
+/** A bulk operation and its progress [operator.Operation]. */
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  filter: OperationFilter;
+  state: 'running' | 'done' | 'failed';
+  /** Tasks the filter selected when it started. */
+  total: number;
+  /** Tasks looked at so far. */
+  processed: number;
+  /** Of those, retried, cancelled or deleted. */
+  changed: number;
+  /** Of those, left alone: changed meanwhile by someone else. */
+  skipped: number;
+  /** Why it failed. */
+  error?: string;
+  created_at: string;
+  modified_at: string;
+}
+
+/** `GET /operations` [operator.OperationList]. */
+export interface OperationList {
+  /** Newest first. */
+  operations: Operation[];
 }
 
 /** The roles of users and tokens (docs/auth.md); `all` is a user without a role, or a server without auth. */
