@@ -30,8 +30,11 @@
  *   the operator API's task listing and queue statistics; the queue states in `P-meta`. Additive: setup
  *   puts the new fields into an existing index's mapping and re-writes the tasks written before, which
  *   the new fields do not cover yet (setup.ts, backfillIndexedFields).
+ * - 3: `concurrency_key` and `rate_key` on tasks (flow control, docs/design/elasticsearch-claims.md); the
+ *   flow-control documents in `P-meta` (`flow`, `flow/hold/…`, `flow/rate/…`, kept in `_source` only).
+ *   Additive: tasks written before carry no keys, so nothing is re-written.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Composable-template priority: above the engines' built-in templates (ES 8 uses 100), below most user ones. */
 const TEMPLATE_PRIORITY = 210;
@@ -123,6 +126,10 @@ const taskProperties = {
   created_at: { ...storedLong, fields: { indexed: { type: 'date', format: 'epoch_millis' } } },
   modified_at: storedLong,
   recurring_task_id: keyword,
+  /** Flow control: claims group by it (fairness) and count claimed tasks per key (concurrency limits). */
+  concurrency_key: keyword,
+  /** Flow control: the key of the task's per-key token bucket; flow status aggregates on it. */
+  rate_key: keyword,
 };
 
 export const TASKS_MAPPINGS = {
