@@ -255,11 +255,13 @@ export class FlowClaimPlanner {
       let repaired = false;
       for (const id of plan.full) {
         const before = holdReads.get(id)!;
-        const after = await this.flow.repair(before, this.names.tasks, now);
+        const { read: after, fenced } = await this.flow.repair(before, this.names.tasks, now);
         if (after && after !== before) {
           holdReads.set(id, after);
           repaired = true;
         }
+        // A fenced task was re-written: a candidate of it must compare-and-set on the new version.
+        for (const g of groups) for (const c of g.tasks) c.version = fenced.get(c.docId) ?? c.version;
       }
       if (repaired) plan = simulate();
     }

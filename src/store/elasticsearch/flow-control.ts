@@ -351,12 +351,19 @@ export class FlowControl {
    * claim (same token), or still has the version the claim compare-and-sets on (its write may be in
    * flight) and is younger than HOLD_GRACE_MS. An older one is fenced: the task is re-written unchanged
    * with CAS on that version, so the claim's write can no longer succeed, and then the hold is stale.
-   * Returns the document as written (or as read, when nothing was stale), or undefined on a conflict.
+   * Returns the document as written (or as read, when nothing was stale; undefined on a conflict), and
+   * the new versions of the tasks it fenced (a claim's candidates of them are stale otherwise).
    */
-  async repair(read: MetaRead<HoldDoc>, tasksIndex: string, now: number): Promise<MetaRead<HoldDoc> | undefined> {
-    if (!read.doc || !read.version || read.doc.holds.length === 0) return read;
+  async repair(
+    read: MetaRead<HoldDoc>,
+    tasksIndex: string,
+    now: number,
+  ): Promise<{ read: MetaRead<HoldDoc> | undefined; fenced: Map<string, RecordVersion> }> {
+    const fenced = new Map<string, RecordVersion>();
+    const unchanged = { read, fenced };
+    if (!read.doc || !read.version || read.doc.holds.length === 0) return unchanged;
     const last = this.lastRepair.get(read.id);
-    if (last !== undefined && performance.now() - last < REPAIR_INTERVAL_MS) return read;
+    if (last !== undefined && performance.now() - last < REPAIR_INTERVAL_MS) return unchanged;
     this.lastRepair.set(read.id, performance.now());
     if (this.lastRepair.size > 10_000) this.lastRepair.clear();
     const holds = read.doc.holds;
@@ -386,14 +393,17 @@ export class FlowControl {
       // Written or already changed by someone else: either way the claim behind the hold cannot land.
       items.forEach((item, i) => {
         if (item.status === 200 || item.status === 201 || item.status === 409) stale.add(fences[i]!.hold);
+        if (item._seq_no !== undefined && item._primary_term !== undefined && item.status < 300) {
+          fenced.set(fences[i]!.hold.id, versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }));
+        }
       });
     }
-    if (stale.size === 0) return read;
+    if (stale.size === 0) return unchanged;
     const doc: HoldDoc = { ...read.doc, holds: holds.filter((h) => !stale.has(h)) };
     const [item] = await this.writeMeta([{ id: read.id, doc, version: read.version }]);
     if (item && (item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
-      return { id: read.id, doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) };
+      return { read: { id: read.id, doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) }, fenced };
     }
-    return undefined;
+    return { read: undefined, fenced };
   }
 }
