@@ -1,0 +1,183 @@
+/**
+ * Flow control end to end on the Elasticsearch store (issue 15): three real server processes (`tasques
+ * serve`) on one OpenSearch node and one index prefix, 12 workers claiming over HTTP from all three, and
+ * a sampler that reads the claimed counts straight from the engine throughout.
+ *
+ * - queue `flow`: 240 tasks over 6 concurrency keys; at most 8 claimed in the queue, 2 per key, 3 for
+ *   `key-0`. Every sample (a refresh of the single-shard tasks index is a point-in-time view) must show
+ *   no limit exceeded, and the limits must have been reached (else the test proves nothing).
+ * - queue `rated`: 60 tasks, 20 per second with a burst of 5: they take at least as long as the bucket
+ *   allows (one bucket for all servers).
+ * - every task ends DONE, done once.
+ *
+ * Workers hold what they claimed until their next claim has been answered (no sleeps), so limits bind.
+ * Limits and keyed tasks go in through a store in this process: the HTTP routes for them are flow-sqlite's
+ * (switch to `PUT /queues/{queue}/limits` and `concurrency_key` on create once merged).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { ElasticsearchStore } from '../../src/store/elasticsearch/elasticsearch-store.js';
+import type { NewTaskRecord } from '../../src/types/index.js';
+import { killAllServers, runCli, type ServerProcess, startServer } from '../helpers/cli.js';
+import { type ApiTask, esJson } from '../helpers/drain.js';
+import { esSkip, esTestUrl, uniquePrefix } from '../helpers/elasticsearch.js';
+
+after(killAllServers);
+
+const KEYS = 6;
+const PER_KEY = 40;
+const RATED = 60;
+const QUEUE_LIMIT = 8;
+const KEY_LIMIT = 2;
+const KEY0_LIMIT = 3;
+const RATE = { count: 20, perMs: 1000, burst: 5 };
+const WORKERS = 12;
+const DEADLINE_MS = 120_000;
+
+const serverEnv = (url: string, prefix: string): Record<string, string> => ({
+  TASQUES_SERVER_STORE_KIND: 'elasticsearch',
+  TASQUES_SERVER_ELASTICSEARCH_ADDRESSES: url,
+  TASQUES_SERVER_STORE_ELASTICSEARCH_INDEX_PREFIX: prefix,
+});
+
+function newTask(queue: string, id: string, now: number, keys: { concurrencyKey?: string; rateKey?: string } = {}): NewTaskRecord {
+  return {
+    queue,
+    id,
+    kind: 'e2e-flow',
+    state: 'queued',
+    priority: 0,
+    runAt: now,
+    retryTimes: 3,
+    attempted: 0,
+    processingTimeoutNs: 5 * 60 * 1e9,
+    lastEnqueuedAt: now,
+    createdAt: now,
+    modifiedAt: now,
+    ...keys,
+  };
+}
+
+describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() }, () => {
+  it('never exceeds a concurrency or rate limit, and every task finishes', { timeout: DEADLINE_MS + 60_000 }, async () => {
+    const url = esTestUrl()!;
+    const prefix = uniquePrefix('flow-e2e');
+    const setup = await runCli(['setup'], { env: serverEnv(url, prefix), timeoutMs: 60_000 });
+    assert.equal(setup.code, 0, `tasques setup failed: ${setup.stderr}`);
+    const store = new ElasticsearchStore({ http: { addresses: [url] }, indexPrefix: prefix, autoSetup: false });
+    const servers: ServerProcess[] = [];
+    try {
+      await store.migrate();
+      const now = Date.now();
+      await store.queueLimitsSet({
+        queue: 'flow',
+        limits: { queue: { concurrency: QUEUE_LIMIT }, perKey: { concurrency: KEY_LIMIT }, keys: { 'key-0': { concurrency: KEY0_LIMIT } } },
+        now,
+      });
+      await store.queueLimitsSet({ queue: 'rated', limits: { queue: { rate: RATE } }, now });
+      const tasks: NewTaskRecord[] = [];
+      for (let i = 0; i < PER_KEY; i++) for (let k = 0; k < KEYS; k++) tasks.push(newTask('flow', `key-${k}-${i}`, now, { concurrencyKey: `key-${k}` }));
+      for (let i = 0; i < RATED; i++) tasks.push(newTask('rated', `r-${i}`, now));
+      const created = await store.taskCreateMany({ tasks });
+      assert.ok(created.every((r) => r.task), 'every task created');
+      const total = tasks.length;
+
+      servers.push(...(await Promise.all(Array.from({ length: 3 }, () => startServer({ env: serverEnv(url, prefix), timeoutMs: 30_000 })))));
+      const deadline = performance.now() + DEADLINE_MS;
+      let done = 0;
+      let failure: Error | undefined;
+      const running = () => failure === undefined && done < total && performance.now() < deadline;
+      const dones = new Map<string, number>();
+      const ratedClaims: number[] = [];
+
+      const worker = async (w: number) => {
+        const id = `w-${w}`;
+        let held: ApiTask[] = [];
+        while (running()) {
+          const server = servers[w % servers.length]!;
+          const res = await server.request('POST', '/tasques/claims', {
+            headers: { 'X-TASQUES-WORKER-ID': id },
+            body: { queues: ['flow', 'rated'], amount: 1 + (w % 3), block_for: '300ms' },
+          });
+          assert.equal(res.status, 200, `claim: ${res.status} ${res.text}`);
+          const claimed = res.json<ApiTask[]>();
+          for (const t of claimed) if (t.id.startsWith('r-')) ratedClaims.push(Date.parse(t.last_claimed!.claimed_at));
+          // What was held over the claim round trip is finished now (on another server than the claim's).
+          for (const t of held) {
+            const queue = t.id.startsWith('r-') ? 'rated' : 'flow';
+            const doneRes = await servers[(w + 1) % servers.length]!.request('PUT', `/tasques/done/${queue}/${t.id}`, {
+              headers: { 'X-TASQUES-WORKER-ID': id },
+              body: { success: {} },
+            });
+            assert.equal(doneRes.status, 200, `done ${t.id}: ${doneRes.status} ${doneRes.text}`);
+            dones.set(t.id, (dones.get(t.id) ?? 0) + 1);
+            done++;
+          }
+          held = claimed;
+        }
+        for (const t of held) {
+          const queue = t.id.startsWith('r-') ? 'rated' : 'flow';
+          await servers[w % servers.length]!.request('PUT', `/tasques/done/${queue}/${t.id}`, { headers: { 'X-TASQUES-WORKER-ID': id }, body: { success: {} } });
+          dones.set(t.id, (dones.get(t.id) ?? 0) + 1);
+          done++;
+        }
+      };
+
+      // The sampler: point-in-time counts of claimed tasks, per queue and per key, from the engine.
+      let samples = 0;
+      let maxQueue = 0;
+      const maxPerKey = new Map<string, number>();
+      const violations: string[] = [];
+      const sampler = async () => {
+        while (running()) {
+          await esJson(url, 'POST', `/${prefix}-tasks/_refresh`);
+          const res = await esJson(url, 'POST', `/${prefix}-tasks/_search`, {
+            size: 0,
+            query: { bool: { filter: [{ term: { queue: 'flow' } }, { term: { state: 'claimed' } }] } },
+            aggs: { keys: { terms: { field: 'concurrency_key', size: 100 } } },
+            track_total_hits: true,
+          });
+          samples++;
+          const claimedInQueue = res.hits.total.value as number;
+          maxQueue = Math.max(maxQueue, claimedInQueue);
+          if (claimedInQueue > QUEUE_LIMIT) violations.push(`sample ${samples}: ${claimedInQueue} claimed in the queue`);
+          for (const b of res.aggregations.keys.buckets as { key: string; doc_count: number }[]) {
+            maxPerKey.set(b.key, Math.max(maxPerKey.get(b.key) ?? 0, b.doc_count));
+            const limit = b.key === 'key-0' ? KEY0_LIMIT : KEY_LIMIT;
+            if (b.doc_count > limit) violations.push(`sample ${samples}: ${b.doc_count} claimed of ${b.key}`);
+          }
+        }
+      };
+
+      await Promise.all([
+        ...Array.from({ length: WORKERS }, (_, w) => worker(w).catch((e: unknown) => void (failure ??= e as Error))),
+        sampler().catch((e: unknown) => void (failure ??= e as Error)),
+      ]);
+      if (failure) throw failure;
+      assert.deepEqual(violations.slice(0, 10), [], `${violations.length} samples over a limit`);
+      assert.equal(done, total, `only ${done} of ${total} done within ${DEADLINE_MS} ms`);
+      assert.deepEqual([...dones].filter(([, n]) => n !== 1), [], 'a task was done twice');
+      assert.ok(samples >= 10, `only ${samples} samples`);
+      // The limits were reached: the samples saw them bind, so the test could have seen them broken.
+      assert.equal(maxQueue, QUEUE_LIMIT, `the queue limit was never reached (max ${maxQueue})`);
+      assert.equal(maxPerKey.get('key-0'), KEY0_LIMIT, `key-0 never reached its override (max ${maxPerKey.get('key-0')})`);
+
+      // The rate: 60 claims from one bucket of burst 5 at 20/s take at least (60 − 5) / 20 = 2.75 s of the
+      // bucket's time. A claim's server time is taken before its write, so it can lag the bucket's by the
+      // claim's own latency: 1 s of slack. Buckets per server (3× the rate) would take about 0.9 s.
+      assert.equal(ratedClaims.length, RATED);
+      const span = Math.max(...ratedClaims) - Math.min(...ratedClaims);
+      const minimum = ((RATED - RATE.burst) / RATE.count) * RATE.perMs - 1000;
+      assert.ok(span >= minimum, `${RATED} rated claims within ${span} ms: faster than the rate allows (${minimum} ms)`);
+      process.stderr.write(
+        `# flow e2e: ${total} tasks, ${samples} samples, rated span ${span} ms, max claimed ${maxQueue} (limit ${QUEUE_LIMIT}), per key ${JSON.stringify(Object.fromEntries(maxPerKey))}\n`,
+      );
+      const states = await esJson(url, 'POST', `/${prefix}-tasks/_search`, { size: 0, aggs: { s: { terms: { field: 'state' } } } });
+      assert.deepEqual(states.aggregations.s.buckets.map((b: { key: string; doc_count: number }) => [b.key, b.doc_count]), [['done', total]]);
+    } finally {
+      await Promise.all(servers.map((s) => s.kill()));
+      await store.drop();
+      await store.close();
+    }
+  });
+});
