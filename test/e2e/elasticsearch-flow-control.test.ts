@@ -97,7 +97,7 @@ describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() 
           const server = servers[w % servers.length]!;
           const res = await server.request('POST', '/tasques/claims', {
             headers: { 'X-TASQUES-WORKER-ID': id },
-            body: { queues: ['flow', 'rated'], amount: 1 + (w % 3), block_for: '300ms' },
+            body: { queues: ['flow', 'rated'], amount: 1 + (w % 3), block_for: '100ms' },
           });
           assert.equal(res.status, 200, `claim: ${res.status} ${res.text}`);
           const claimed = res.json<ApiTask[]>();
