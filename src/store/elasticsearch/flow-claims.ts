@@ -90,7 +90,7 @@ export class FlowClaimPlanner {
     for (let attempt = 0; attempt < PLAN_ATTEMPTS && wanted > 0; attempt++) {
       const groups = await this.groups(input, wanted, taken);
       if (groups.length === 0) break;
-      const result = input.limits ? await this.acquire(input, groups, wanted) : { picks: roundRobin(groups, wanted, () => true), conflicts: false };
+      const result = input.limits ? await this.flow.serial(() => this.acquire(input, groups, wanted)) : { picks: roundRobin(groups, wanted, () => true), conflicts: false };
       for (const c of result.picks) taken.add(c.docId);
       granted.push(...result.picks);
       wanted -= result.picks.length;
@@ -164,7 +164,10 @@ export class FlowClaimPlanner {
       .sort((a, b) => rank(a.key) - rank(b.key) || compareKeys(a.key, b.key));
   }
 
-  /** Reads the limit documents, picks in round-robin while they have room, and writes them (CAS). */
+  /**
+   * Reads the limit documents, picks in round-robin while they have room, and writes them (CAS). Runs
+   * in FlowControl.serial: reads may come from the process's cache (a stale one fails its CAS).
+   */
   private async acquire(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
     const limits = input.limits!;
     const { queue, maxNow: now } = input;
@@ -250,6 +253,11 @@ export class FlowClaimPlanner {
     };
 
     let plan = simulate();
+    // A full hold document read from the cache may be stale (another process freed slots since): read it.
+    if (plan.full.size > 0) {
+      for (const r of await this.flow.readMeta<HoldDoc>([...plan.full], true)) holdReads.set(r.id, r);
+      plan = simulate();
+    }
     // A full hold document may hold stale holds (a crash between hold and claim, a missed release).
     if (plan.full.size > 0) {
       let repaired = false;
@@ -306,7 +314,7 @@ export class FlowClaimPlanner {
       if (needsOf(c).every((id) => !failed.has(id))) picks.push(c);
       else for (const id of c.holdDocs ?? []) if (!failed.has(id)) releases.push(holdReleaseOf(id, c, input.token));
     }
-    await this.flow.release(releases);
+    await this.flow.releaseNow(releases);
     return { picks, conflicts: true };
   }
 }

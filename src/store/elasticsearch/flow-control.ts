@@ -32,6 +32,8 @@ const RELEASE_STATE_MAX_AGE_MS = 1000;
 export const HOLD_GRACE_MS = 30_000;
 /** A full hold document is checked for stale holds at most this often per process. */
 const REPAIR_INTERVAL_MS = 1000;
+/** Hold and rate documents cached per process (readMeta); past this the cache starts over. */
+const MAX_CACHED_DOCS = 10_000;
 
 interface FlowDoc {
   kind: 'flow';
@@ -131,6 +133,11 @@ export class FlowControl {
   /** Queues this process has seen in `keyed_queues` (monotonic: never removed). */
   private readonly knownKeyed = new Set<string>();
   private readonly lastRepair = new Map<string, number>();
+  /** Hold and rate documents as this process last read or wrote them (readMeta). */
+  private readonly cache = new Map<string, MetaRead<unknown>>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private pendingReleases: { releases: HoldRelease[]; resolve(): void; reject(err: unknown): void }[] = [];
+  private releaseScheduled = false;
 
   constructor(
     private readonly http: EsHttp,
@@ -227,22 +234,24 @@ export class FlowControl {
         wanted.set(id, entry);
       }
     }
-    for (let attempt = 0; attempt < 10 && wanted.size > 0; attempt++) {
-      const reads = await this.readMeta<HoldDoc>([...wanted.keys()]);
-      const writes: { id: string; doc: HoldDoc; version: RecordVersion | undefined }[] = [];
-      for (const read of reads) {
-        const { key, holds } = wanted.get(read.id)!;
-        const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
-        const present = new Set(base.holds.map((h) => h.id));
-        const add = holds.filter((h) => !present.has(h.id));
-        if (add.length === 0) wanted.delete(read.id);
-        else writes.push({ id: read.id, doc: { ...base, holds: [...base.holds, ...add] }, version: read.version });
+    await this.serial(async () => {
+      for (let attempt = 0; attempt < 10 && wanted.size > 0; attempt++) {
+        const reads = await this.readMeta<HoldDoc>([...wanted.keys()], attempt === 0);
+        const writes: { id: string; doc: HoldDoc; version: RecordVersion | undefined }[] = [];
+        for (const read of reads) {
+          const { key, holds } = wanted.get(read.id)!;
+          const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
+          const present = new Set(base.holds.map((h) => h.id));
+          const add = holds.filter((h) => !present.has(h.id));
+          if (add.length === 0) wanted.delete(read.id);
+          else writes.push({ id: read.id, doc: { ...base, holds: [...base.holds, ...add] }, version: read.version });
+        }
+        const items = await this.writeMeta(writes);
+        items.forEach((item, i) => {
+          if (item.status !== 409) wanted.delete(writes[i]!.id);
+        });
       }
-      const items = await this.writeMeta(writes);
-      items.forEach((item, i) => {
-        if (item.status !== 409) wanted.delete(writes[i]!.id);
-      });
-    }
+    });
   }
 
   async limitsList({ queues }: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
@@ -270,21 +279,41 @@ export class FlowControl {
     for (const q of doc.keyed_queues) this.knownKeyed.add(q);
   }
 
-  /** Realtime `_mget` of meta documents, in the order asked. */
-  async readMeta<T>(ids: string[]): Promise<MetaRead<T>[]> {
-    if (ids.length === 0) return [];
-    const res = await this.http.expect<{ docs: (Partial<GetBody<T>> & { _id: string; error?: unknown })[] }>({
-      method: 'POST',
-      path: `/${this.names.meta}/_mget`,
-      body: { ids },
-      read: true,
-    });
-    return res.body.docs.map((d, i) => {
-      if (d.error !== undefined) throw new ElasticsearchError(`_mget of ${ids[i]}: ${JSON.stringify(d.error).slice(0, 300)}`, 500);
-      return d.found && d._source
-        ? { id: ids[i]!, doc: d._source, version: versionOf(d as GetBody<T>) }
-        : { id: ids[i]!, doc: undefined, version: undefined };
-    });
+  /**
+   * Runs `fn` after every earlier `serial` call of this process has finished: this process's changes of
+   * hold and rate documents never race each other (only other processes' can make a CAS fail).
+   */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Meta documents, in the order asked: from this process's cache of the versions it last read or wrote
+   * (a CAS write on a stale one fails, and the cache entry with it), else by a realtime `_mget`. `fresh`
+   * skips the cache (operator reads).
+   */
+  async readMeta<T>(ids: string[], fresh = false): Promise<MetaRead<T>[]> {
+    const missing = fresh ? ids : ids.filter((id) => !this.cache.has(id));
+    if (missing.length > 0) {
+      const res = await this.http.expect<{ docs: (Partial<GetBody<T>> & { _id: string; error?: unknown })[] }>({
+        method: 'POST',
+        path: `/${this.names.meta}/_mget`,
+        body: { ids: missing },
+        read: true,
+      });
+      if (this.cache.size > MAX_CACHED_DOCS) this.cache.clear();
+      res.body.docs.forEach((d, i) => {
+        const id = missing[i]!;
+        if (d.error !== undefined) throw new ElasticsearchError(`_mget of ${id}: ${JSON.stringify(d.error).slice(0, 300)}`, 500);
+        this.cache.set(
+          id,
+          d.found && d._source ? { id, doc: d._source, version: versionOf(d as GetBody<T>) } : { id, doc: undefined, version: undefined },
+        );
+      });
+    }
+    return ids.map((id) => this.cache.get(id) as MetaRead<T>);
   }
 
   /** Writes meta documents with CAS (create-only when they had none); one item per document, in order. */
@@ -295,14 +324,51 @@ export class FlowControl {
         : { create: { _index: this.names.meta, _id: w.id } },
       doc: w.doc,
     }));
-    return this.writer.write(operations);
+    let items: BulkItem[];
+    try {
+      items = await this.writer.write(operations);
+    } catch (err) {
+      for (const w of writes) this.cache.delete(w.id); // outcome unknown
+      throw err;
+    }
+    items.forEach((item, i) => {
+      const w = writes[i]!;
+      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+        this.cache.set(w.id, { id: w.id, doc: w.doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) });
+      } else {
+        this.cache.delete(w.id);
+      }
+    });
+    return items;
   }
 
   /**
-   * Removes holds, each from its document, by read and compare-and-set, retried on conflicts. Best
-   * effort: a hold left behind only makes a limit stricter until a claim repairs it.
+   * Removes holds, each from its document (best effort: a hold left behind only makes a limit stricter
+   * until a claim repairs it). The releases of one process are grouped: those that arrive while a change
+   * of hold documents is under way go out together, as one read and one bulk.
    */
-  async release(releases: HoldRelease[]): Promise<void> {
+  release(releases: HoldRelease[]): Promise<void> {
+    if (releases.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pendingReleases.push({ releases, resolve, reject });
+      if (this.releaseScheduled) return;
+      this.releaseScheduled = true;
+      void this.serial(async () => {
+        this.releaseScheduled = false;
+        const batch = this.pendingReleases;
+        this.pendingReleases = [];
+        try {
+          await this.releaseNow(batch.flatMap((b) => b.releases));
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      });
+    });
+  }
+
+  /** release() within a `serial` section: read, filter, compare-and-set, retried on conflicts. */
+  async releaseNow(releases: HoldRelease[]): Promise<void> {
     let pending = releases;
     for (let attempt = 0; attempt < 10 && pending.length > 0; attempt++) {
       const byDoc = new Map<string, HoldRelease[]>();

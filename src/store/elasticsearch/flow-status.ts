@@ -66,7 +66,7 @@ export class FlowStatusReader {
     // Token buckets: the queue's and those of rate keys with claimable tasks and a rate limit.
     const rateKeys = aggs.claimable.byRateKey.buckets.filter((b) => keyLimit(limits, b.key)?.rate !== undefined);
     const bucketIds = [...(limits.queue?.rate ? [flowDocId('rate', queue)] : []), ...rateKeys.map((b) => flowDocId('rate', queue, b.key))];
-    const buckets = new Map((await this.flow.readMeta<RateDoc>(bucketIds)).map((r) => [r.id, r.doc]));
+    const buckets = new Map((await this.flow.readMeta<RateDoc>(bucketIds, true)).map((r) => [r.id, r.doc]));
     const tokens = limits.queue?.rate ? tokensAt(limits.queue.rate, buckets.get(flowDocId('rate', queue)), now) : undefined;
 
     const throttled: Throttled[] = [];
