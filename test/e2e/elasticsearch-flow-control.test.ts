@@ -3,7 +3,7 @@
  * serve`) on one OpenSearch node and one index prefix, 12 workers claiming over HTTP from all three, and
  * a sampler that reads the claimed counts straight from the engine throughout.
  *
- * - queue `flow`: 240 tasks over 6 concurrency keys; at most 8 claimed in the queue, 2 per key, 3 for
+ * - queue `flow`: 120 tasks over 6 concurrency keys; at most 8 claimed in the queue, 2 per key, 3 for
  *   `key-0`. Every sample (a refresh of the single-shard tasks index is a point-in-time view) must show
  *   no limit exceeded, and the limits must have been reached (else the test proves nothing).
  * - queue `rated`: 60 tasks, 20 per second with a burst of 5: they take at least as long as the bucket
@@ -25,7 +25,7 @@ import { esSkip, esTestUrl, uniquePrefix } from '../helpers/elasticsearch.js';
 after(killAllServers);
 
 const KEYS = 6;
-const PER_KEY = 40;
+const PER_KEY = 20;
 const RATED = 60;
 const QUEUE_LIMIT = 8;
 const KEY_LIMIT = 2;
