@@ -65,4 +65,7 @@ export const api = {
   recurringOne: (id) => call('GET', `/recurring_tasques/${enc(id)}`),
   /** `{recurring_tasks: [{id, schedule_expression, …, next_run_at?, last_tick_at?}]}` */
   schedule: () => call('GET', '/schedule'),
+  /** Flow control: `{queue, limits, modified_at?}` and `{queue, limits, claimed, tokens?, throttled_keys, waiting_on_limit}`. */
+  queueLimits: (queue) => call('GET', `/queues/${enc(queue)}/limits`),
+  queueFlow: (queue, keys) => call('GET', `/queues/${enc(queue)}/flow${query({ keys })}`),
 };

@@ -5,6 +5,7 @@
 import { ApiError } from './api.js';
 import { h, replaceChildren } from './dom.js';
 import { fmtAbsolute, fmtRelative } from './format.js';
+import { limitsView } from './views/limits.js';
 import { queuesView } from './views/queues.js';
 import { recurringView } from './views/recurring.js';
 import { taskView } from './views/task.js';
@@ -13,7 +14,7 @@ import { tasksView } from './views/tasks.js';
 const REFRESH_MS = 5000;
 const AUTO_REFRESH_KEY = 'tasques.dashboard.autoRefresh';
 
-const VIEWS = { queues: queuesView, tasks: tasksView, task: taskView, recurring: recurringView };
+const VIEWS = { queues: queuesView, tasks: tasksView, task: taskView, recurring: recurringView, limits: limitsView };
 
 const viewEl = document.getElementById('view');
 const bannerEl = document.getElementById('banner');

@@ -8,6 +8,7 @@ import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { parseGoDuration } from '../domain/duration.js';
+import { queueNameViolations } from '../domain/queue-name.js';
 import { type ServerConfig, ServerConfigSchema } from './schema.js';
 
 export class ConfigError extends Error {}
@@ -179,6 +180,7 @@ export function validateConfig(input: unknown): ServerConfig {
   // used nor printed by `show config`.
   const config = Value.Clean(ServerConfigSchema, withDefaults) as ServerConfig;
   checkRecurringSettings(config.recurring);
+  checkQueueLimits(config.tasks.queue_limits);
   checkHttpSettings(config);
   checkEngineConnection(config.elasticsearch);
   const port = /^.+:(\d{1,5})$/.exec(config.bind_address)?.[1];
@@ -189,6 +191,25 @@ export function validateConfig(input: unknown): ServerConfig {
     throw new ConfigError(`tasques.server.bind_address: the port must be 0 to 65535 (got ${port})`);
   }
   return config;
+}
+
+/** Queue names and rate intervals of `tasks.queue_limits` (the schema checked the rest). */
+function checkQueueLimits(queueLimits: ServerConfig['tasks']['queue_limits']): void {
+  for (const [queue, limits] of Object.entries(queueLimits)) {
+    const key = `tasques.server.tasks.queue_limits.${queue}`;
+    const reasons = queueNameViolations(queue);
+    if (reasons.length > 0) throw new ConfigError(`${key}: not a valid queue name (${reasons.join('; ')})`);
+    const rates: [string, { per: string } | undefined][] = [
+      ['queue.rate', limits.queue?.rate],
+      ['per_key.rate', limits.per_key?.rate],
+      ...Object.entries(limits.keys ?? {}).map(([name, limit]): [string, { per: string } | undefined] => [`keys.${name}.rate`, limit.rate]),
+    ];
+    for (const [path, rate] of rates) {
+      if (rate === undefined) continue;
+      const perMs = durationMs(rate.per);
+      if (!(perMs >= 1 && perMs <= 24 * 3600 * 1000)) throw new ConfigError(`${key}.${path}.per: must be from 1ms to 24h (got ${rate.per})`);
+    }
+  }
 }
 
 /** Timeouts of the HTTP server and of shutdown, which constrain one another. */
@@ -279,6 +300,8 @@ function fromEnvString(envName: string, raw: string, schema: TSchema): unknown {
       return raw.trim() === '' || Number.isNaN(Number(raw)) ? raw : Number(raw);
     case 'Boolean':
       return raw === 'true' ? true : raw === 'false' ? false : raw;
+    case 'Record':
+      return parseEnvJson(envName, raw);
     case 'Array':
       if (raw.trim().startsWith('[')) return parseEnvJson(envName, raw);
       // user:password,user2:password2 for basic_auth; plain comma-separated strings otherwise.

@@ -17,6 +17,27 @@ const PositiveInt = (defaultValue: number, description: string, maximum = 2_147_
 
 const Secret = (description: string) => Type.String({ description, secret: true });
 
+/** Largest concurrency, count or burst of a flow-control limit (as the limits routes). */
+const MAX_FLOW_LIMIT_VALUE = 1_000_000;
+const FlowValue = (minimum: number) => Type.Integer({ minimum, maximum: MAX_FLOW_LIMIT_VALUE });
+const FlowRate = Type.Object(
+  { count: FlowValue(1), per: Type.String({ format: 'go-duration' }), burst: Type.Optional(FlowValue(1)) },
+  { additionalProperties: false },
+);
+const FlowLimit = Type.Object(
+  { concurrency: Type.Optional(FlowValue(0)), rate: Type.Optional(FlowRate) },
+  { additionalProperties: false },
+);
+/** The limits of one queue, as the body of `PUT /queues/{queue}/limits` (docs/flow-control.md). */
+export const QueueLimitsConfig = Type.Object(
+  {
+    queue: Type.Optional(FlowLimit),
+    per_key: Type.Optional(FlowLimit),
+    keys: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 512 }), FlowLimit, { maxProperties: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
 export const BasicAuthUser = Type.Object(
   { name: Type.String({ minLength: 1 }), password: Secret('the user password') },
   { additionalProperties: false },
@@ -297,6 +318,11 @@ export const ServerConfigSchema = Type.Object(
           },
           { default: {} },
         ),
+        queue_limits: Type.Record(Type.String(), QueueLimitsConfig, {
+          default: {},
+          description:
+            'Flow-control limits by queue name, each as the body of `PUT /queues/{queue}/limits` (docs/flow-control.md), e.g. `{"mail": {"per_key": {"concurrency": 10}}}`. Every server sets them when it starts, replacing what was set through the API for the queues named here; other queues are left as they are.',
+        }),
         backoff: Type.Object(
           {
             base: Duration('15s', 'Retry wait = base + r^4 s + rand(0..jitter)·(r+1), r = attempts so far − 1.'),

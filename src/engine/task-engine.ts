@@ -13,7 +13,17 @@ import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnc
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
-import type { JsonObject, QueueState, QueueStats, RecurringTask, Task, TaskDefinition } from '../types/index.js';
+import type {
+  JsonObject,
+  QueueFlowStatus,
+  QueueLimits,
+  QueueLimitsRecord,
+  QueueState,
+  QueueStats,
+  RecurringTask,
+  Task,
+  TaskDefinition,
+} from '../types/index.js';
 import { ClaimWaiters } from './claim-waiters.js';
 import { WrittenTasks } from './written-tasks.js';
 import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
@@ -125,6 +135,8 @@ export interface EngineEvents {
   taskChanged(after: Task, before: Task | undefined, cause?: TaskChangeCause): void;
   /** One claim call answered with `tasks` (none: block_for ran out) after `waitedMs` (engine clock). */
   claimed(tasks: readonly Task[], waitedMs: number): void;
+  /** A store claim passed over `n` claimable tasks of `queue` that a flow-control limit held back. */
+  throttled?(queue: string, n: number): void;
 }
 
 const NO_EVENTS: EngineEvents = { taskChanged: () => {}, claimed: () => {} };
@@ -250,13 +262,16 @@ export class TaskEngine {
     try {
       for (;;) {
         const now = this.clock.now();
+        const throttled = this.events.throttled ? new Map<string, number>() : undefined;
         const claimed = await this.store.taskClaim({
           queues: input.queues,
           amount,
           workerId: input.workerId,
           now,
           maxBytes: this.settings.maxAnswerBytes,
+          throttled,
         });
+        if (throttled) for (const [queue, n] of throttled) if (n > 0) this.events.throttled?.(queue, n);
         if (input.signal?.aborted && claimed.length > 0) {
           // Nobody will receive these: give them back rather than leave them to the timeout reaper.
           await this.releaseClaims(claimed, input.workerId);
@@ -330,6 +345,34 @@ export class TaskEngine {
     const state = await this.store.queueSetPaused({ queue, paused, now: this.clock.now() });
     if (!paused) this.waiters.notify(queue, Number.POSITIVE_INFINITY);
     return state;
+  }
+
+  // ── Flow control (docs/flow-control.md) ─────────────────────────────────────────────────────────
+
+  /** The queue's limits, undefined when it has none. */
+  async queueLimits(queue: string): Promise<QueueLimitsRecord | undefined> {
+    const [record] = await this.store.queueLimitsList({ queues: [queue] });
+    return record;
+  }
+
+  /** Every queue's limits, sorted by queue. */
+  listQueueLimits(): Promise<QueueLimitsRecord[]> {
+    return this.store.queueLimitsList({});
+  }
+
+  /**
+   * Sets (or with undefined removes) a queue's limits; every claim from now on, on any server, honours
+   * them. Long polls on this server try again at once: higher limits may free tasks for them.
+   */
+  async setQueueLimits(queue: string, limits: QueueLimits | undefined): Promise<QueueLimitsRecord | undefined> {
+    const record = await this.store.queueLimitsSet({ queue, limits, now: this.clock.now() });
+    this.waiters.notify(queue, Number.POSITIVE_INFINITY);
+    return record;
+  }
+
+  /** How the queue's limits stand now, with at most `keys` throttled keys. */
+  queueFlow(queue: string, keys: number): Promise<QueueFlowStatus> {
+    return this.store.queueFlowStatus({ queue, now: this.clock.now(), limit: keys });
   }
 
   /** A DEAD task becomes QUEUED with a fresh set of attempts. */

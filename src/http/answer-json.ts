@@ -13,6 +13,9 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 export class TaskAnswer {
   private readonly serialized = new Map<Task, string>();
 
+  /** `toJson`: the wire form of a task (v1's by default; the operator listing adds the task's keys). */
+  constructor(private readonly toJson: (task: Task) => object = taskToJson) {}
+
   /** For the engine: serializes the task (kept for `array`) and answers its size in bytes. */
   readonly sizeOf: TaskAnswerSize = (task) => Buffer.byteLength(this.json(task));
 
@@ -24,7 +27,7 @@ export class TaskAnswer {
   private json(task: Task): string {
     let text = this.serialized.get(task);
     if (text === undefined) {
-      text = JSON.stringify(taskToJson(task));
+      text = JSON.stringify(this.toJson(task));
       this.serialized.set(task, text);
     }
     return text;

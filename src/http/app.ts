@@ -14,6 +14,7 @@ import { type BasicAuthUser, isProtectedPath, registerBasicAuth } from './plugin
 import { registerErrorHandling, trackRouteMethods } from './plugins/errors.js';
 import { archivedRoutes } from './routes/archived.js';
 import { batchRoutes } from './routes/batch.js';
+import { flowControlRoutes } from './routes/flow-control.js';
 import { operatorRoutes } from './routes/operator.js';
 import { recurringRoutes } from './routes/recurring.js';
 import {
@@ -32,6 +33,15 @@ import {
   ScheduleSchema,
   TaskPageSchema,
 } from './schemas/operator.js';
+import {
+  FlowLimitSchema,
+  ListedTaskSchema,
+  QueueFlowSchema,
+  QueueLimitsRecordSchema,
+  QueueLimitsSchema,
+  RateLimitSchema,
+  ThrottledKeySchema,
+} from './schemas/flow-control.js';
 import { tasksRoutes } from './routes/tasks.js';
 import {
   NewRecurringTaskSchema,
@@ -97,6 +107,7 @@ const COMPONENT_SCHEMAS = [
   DoneBatchSchema,
   BatchItemResultSchema,
   BatchResultSchema,
+  ListedTaskSchema,
   TaskPageSchema,
   QueueStatsSchema,
   QueueStatsListSchema,
@@ -104,6 +115,12 @@ const COMPONENT_SCHEMAS = [
   CancelSchema,
   RecurringTaskScheduleSchema,
   ScheduleSchema,
+  RateLimitSchema,
+  FlowLimitSchema,
+  QueueLimitsSchema,
+  QueueLimitsRecordSchema,
+  ThrottledKeySchema,
+  QueueFlowSchema,
 ];
 
 /** Request bodies may nest objects and arrays this deep at most. */
@@ -225,5 +242,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(batchRoutes(options.engine));
   await app.register(recurringRoutes(options.engine));
   await app.register(operatorRoutes(options.engine));
+  await app.register(flowControlRoutes(options.engine));
   return app;
 }

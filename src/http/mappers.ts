@@ -3,6 +3,7 @@ import { formatGoDuration, parseGoDuration } from '../domain/duration.js';
 import { errors } from '../errors/index.js';
 import type { RecurringTask, Task } from '../types/index.js';
 import type { RecurringTaskJson } from './schemas/recurring.js';
+import type { ListedTaskJson } from './schemas/flow-control.js';
 import type { TaskJson } from './schemas/tasks.js';
 
 // Formatting a date is one of the larger costs of an answer, and an answer's times repeat (created =
@@ -50,6 +51,14 @@ export function taskToJson(task: Task): TaskJson {
     },
     recurring_task_id: task.recurringTaskId,
   };
+}
+
+/** A task of the operator listing: the v1 task and its flow-control keys (never in v1 answers). */
+export function listedTaskToJson(task: Task): ListedTaskJson {
+  const json: ListedTaskJson = taskToJson(task);
+  if (task.concurrencyKey !== undefined) json.concurrency_key = task.concurrencyKey;
+  if (task.rateKey !== undefined) json.rate_key = task.rateKey;
+  return json;
 }
 
 export function recurringTaskToJson(task: RecurringTask): RecurringTaskJson {

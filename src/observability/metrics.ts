@@ -104,6 +104,7 @@ export class TasquesMetrics implements EngineEvents {
   private readonly timedOut: Counter<'queue'>;
   private readonly unclaimed: Counter<'queue'>;
   private readonly retried: Counter<'queue'>;
+  private readonly throttledTotal: Counter<'queue'>;
   private readonly claimWait: Histogram<'outcome'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly storeDuration: Histogram<'method'>;
@@ -128,6 +129,11 @@ export class TasquesMetrics implements EngineEvents {
     this.timedOut = perQueue('timed_out', 'Claims failed by the timeout reaper (each also counted as failed or dead).');
     this.unclaimed = perQueue('unclaimed', 'Claims given back to the queue (by the worker, or for a long poll that went away).');
     this.retried = perQueue('retried', 'DEAD tasks queued again by an operator.');
+    // Keys (customer ids, …) are never labels: unbounded. The queue label has the usual series cap.
+    this.throttledTotal = perQueue(
+      'throttled',
+      "Claimable tasks a claim passed over because a flow-control limit (the queue's or a key's) held them back; each poll of a long poll counts again.",
+    );
     this.claimWait = new Histogram({
       name: 'tasques_claim_wait_seconds',
       help: 'Time from a claim call to its answer: tasks handed out (outcome="tasks") or none before block_for ran out (outcome="empty").',
@@ -288,6 +294,10 @@ export class TasquesMetrics implements EngineEvents {
       perQueue.set(queue, (perQueue.get(queue) ?? 0) + 1);
     }
     for (const [queue, n] of perQueue) this.claimedTotal.inc({ queue }, n);
+  }
+
+  throttled(queue: string, n: number): void {
+    this.throttledTotal.inc({ queue: this.queueLabels.of(queue) }, n);
   }
 
   // ── HTTP, store, leadership ──────────────────────────────────────────────────────────────────────

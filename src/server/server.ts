@@ -11,6 +11,7 @@ import type { ServerConfig } from '../config/schema.js';
 import { engineSettings } from './engine-settings.js';
 import { TaskEngine } from '../engine/task-engine.js';
 import { buildApp } from '../http/app.js';
+import { queueLimitsFromJson } from '../http/routes/flow-control.js';
 import { Health } from '../observability/health.js';
 import { httpObservability } from '../observability/http-observability.js';
 import { instrumentStore } from '../observability/instrumented-store.js';
@@ -120,6 +121,10 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   health.markMigrated();
   const settings = engineSettings(config);
   const engine: TaskEngine = new TaskEngine(store, settings, clock, Math.random, metrics);
+  // Limits from the config, set by every server as it starts (a restart re-applies them over API changes).
+  for (const [queue, limits] of Object.entries(config.tasks.queue_limits)) {
+    await engine.setQueueLimits(queue, queueLimitsFromJson(limits));
+  }
   const app = await buildApp({
     engine,
     bodyLimitBytes: config.tasks.limits.body_limit_bytes,

@@ -12,7 +12,7 @@ import { parseRfc3339 } from '../../domain/time.js';
 import { errors } from '../../errors/index.js';
 import { TASK_STATES, type QueueState, type QueueStats, type TaskListCursor, type TaskState } from '../../types/index.js';
 import { JSON_CONTENT_TYPE, TaskAnswer } from '../answer-json.js';
-import { taskToJson } from '../mappers.js';
+import { listedTaskToJson, taskToJson } from '../mappers.js';
 import {
   type CancelJson,
   CancelSchema,
@@ -160,7 +160,7 @@ export function operatorRoutes(engine: TaskEngine): FastifyPluginAsync {
       },
       async (request, reply) => {
         // Serialized task by task as the engine measures them: the page stays within max_answer_bytes.
-        const answer = new TaskAnswer();
+        const answer = new TaskAnswer(listedTaskToJson);
         const page = await engine.listTasks(taskListInputFromQuery(request.query), answer.sizeOf);
         const cursor = page.next === undefined ? '' : `,"next_cursor":${JSON.stringify(encodeCursor(page.next))}`;
         return reply.type(JSON_CONTENT_TYPE).send(`{"tasks":${answer.array(page.tasks)}${cursor}}`);

@@ -55,6 +55,8 @@ export function newTaskInputFromBody(body: NewTaskJson): NewTaskInput {
   assertQueueName(body.queue);
   assertWellFormed('id', body.id);
   assertWellFormed('kind', body.kind);
+  assertWellFormed('concurrency_key', body.concurrency_key);
+  assertWellFormed('rate_key', body.rate_key);
   const processingTimeoutNs = durationNsFromBody('processing_timeout', body.processing_timeout);
   if (processingTimeoutNs !== undefined && processingTimeoutNs <= 0) {
     throw errors.badRequest('processing_timeout: must be positive');
@@ -75,6 +77,8 @@ export function newTaskInputFromBody(body: NewTaskJson): NewTaskInput {
     runAt: runAtMs,
     args: orUndefined(body.args),
     context: orUndefined(body.context),
+    concurrencyKey: orUndefined(body.concurrency_key),
+    rateKey: orUndefined(body.rate_key),
   };
 }
 

@@ -6,7 +6,8 @@
  * Fastify shares one validator for both); the route parses them and names the parameter on error.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { QueueName, TaskSchema } from './tasks.js';
+import { ListedTaskSchema } from './flow-control.js';
+import { QueueName } from './tasks.js';
 
 export const DEFAULT_TASK_LIST_LIMIT = 50;
 export const DEFAULT_STATS_WINDOW = '5m';
@@ -32,7 +33,7 @@ export type TaskListQueryJson = Static<typeof TaskListQuery>;
 
 export const TaskPageSchema = Type.Object(
   {
-    tasks: Type.Array(Type.Ref(TaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
+    tasks: Type.Array(Type.Ref(ListedTaskSchema), { description: 'Newest first (created_at descending, then queue, then id).' }),
     next_cursor: Type.Optional(
       Type.String({
         description:

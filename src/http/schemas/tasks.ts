@@ -161,6 +161,22 @@ export const NewTaskSchema = Type.Object(
     run_at: Nullable(DateTime('Earliest time to claim it (RFC 3339). Default now; 0001-01-01T00:00:00Z means now.')),
     args: Nullable(JsonObjectSchema('Arguments for the worker.')),
     context: Nullable(JsonObjectSchema('Context for the worker.')),
+    concurrency_key: Nullable(
+      Type.String({
+        minLength: 1,
+        maxLength: MAX_ID_LENGTH,
+        description:
+          'Flow control (additive to v1): the key whose per-key concurrency limit this task counts against, and ' +
+          'its fair-share group (claims serve the keys of a queue in turn), e.g. a customer id. Not in v1 answers.',
+      }),
+    ),
+    rate_key: Nullable(
+      Type.String({
+        minLength: 1,
+        maxLength: MAX_ID_LENGTH,
+        description: 'Flow control (additive to v1): the key whose per-key rate limit this task counts against. Not in v1 answers.',
+      }),
+    ),
   },
   { $id: 'task.NewTask' },
 );

@@ -200,4 +200,44 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_claim_order_all ON tasks (priority DESC, run_at) WHERE state IN ('queued', 'failed');
     `,
   },
+  {
+    version: 6,
+    name: 'flow_control',
+    sql: `
+      -- Flow control (docs/flow-control.md, docs/design/sqlite-flow-control.md). Task keys, set at create.
+      ALTER TABLE tasks ADD COLUMN concurrency_key TEXT;
+      ALTER TABLE tasks ADD COLUMN rate_key TEXT;
+      ALTER TABLE archived_tasks ADD COLUMN concurrency_key TEXT;
+      ALTER TABLE archived_tasks ADD COLUMN rate_key TEXT;
+      -- The fair-share groups: per queue, the waiting tasks of each concurrency key in claim order. Partial
+      -- on keyed tasks, so tasks without a key (the usual case) cost nothing more to write.
+      CREATE INDEX tasks_flow_waiting ON tasks (queue, concurrency_key, priority DESC, run_at)
+        WHERE state IN ('queued', 'failed') AND concurrency_key IS NOT NULL;
+      -- Claimed tasks per concurrency key (the per-key concurrency limit): a count costs the key's claimed
+      -- tasks, at most its limit.
+      CREATE INDEX tasks_flow_claimed ON tasks (queue, concurrency_key)
+        WHERE state = 'claimed' AND concurrency_key IS NOT NULL;
+      -- Waiting (queued or failed) keyed tasks per queue, kept by the store's writes like queue_counts:
+      -- whether a queue needs the fair-share claim, and whether it has tasks without a key besides.
+      CREATE TABLE queue_keyed_waiting (queue TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      -- Operator-set limits per queue (QueueLimits as JSON). Every write gets a new id (AUTOINCREMENT never
+      -- reuses one): claims read the id alone and parse the JSON, which may hold 1 000 key overrides, only
+      -- when it changed.
+      CREATE TABLE queue_limits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL UNIQUE,
+        limits TEXT NOT NULL,
+        modified_at INTEGER NOT NULL
+      );
+      -- Token buckets: the queue's (key '') and each rate key's (kind 'key'). No row: a full bucket.
+      CREATE TABLE flow_buckets (
+        queue TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('queue', 'key')),
+        key TEXT NOT NULL,
+        tokens REAL NOT NULL,
+        updated_at INTEGER NOT NULL,           -- epoch ms: the tokens were counted at this instant
+        PRIMARY KEY (queue, kind, key)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -11,7 +11,7 @@ import type { QueueStateRow } from './rows.js';
 import type { TaskStatements } from './task-statements.js';
 
 export type QueueCountStatements = Record<
-  'add' | 'liveQueuesAfter' | 'between' | 'of' | 'recentCreated' | 'recentFinished',
+  'add' | 'addKeyedWaiting' | 'liveQueuesAfter' | 'between' | 'of' | 'recentCreated' | 'recentFinished',
   Database.Statement
 >;
 
@@ -19,6 +19,9 @@ export function prepareQueueCountStatements(db: Database.Database): QueueCountSt
   return {
     add: db.prepare(
       'INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?) ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n',
+    ),
+    addKeyedWaiting: db.prepare(
+      'INSERT INTO queue_keyed_waiting (queue, n) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET n = n + excluded.n',
     ),
     // Queues with live tasks, by name, a chunk at a time: from the counts, never from the tasks table.
     liveQueuesAfter: db
@@ -49,24 +52,34 @@ export function prepareQueueCountStatements(db: Database.Database): QueueCountSt
  */
 export class CountChanges {
   private readonly deltas = new Map<string, { queue: string; state: string; n: number }>();
+  /** Waiting keyed tasks per queue (queue_keyed_waiting, flow control). */
+  private keyedWaiting: Map<string, number> | undefined;
 
-  add(queue: string, state: string, n: number): void {
+  /** `keyed`: the task has a concurrency key (it is counted in queue_keyed_waiting while waiting too). */
+  add(queue: string, state: string, n: number, keyed = false): void {
     const key = `${queue}\u0000${state}`;
     const entry = this.deltas.get(key);
     if (entry) entry.n += n;
     else this.deltas.set(key, { queue, state, n });
+    if (keyed && isWaiting(state)) {
+      this.keyedWaiting ??= new Map();
+      this.keyedWaiting.set(queue, (this.keyedWaiting.get(queue) ?? 0) + n);
+    }
   }
 
-  move(queue: string, from: string, to: string): void {
+  move(queue: string, from: string, to: string, keyed = false): void {
     if (from === to) return;
-    this.add(queue, from, -1);
-    this.add(queue, to, 1);
+    this.add(queue, from, -1, keyed);
+    this.add(queue, to, 1, keyed);
   }
 
   apply(s: QueueCountStatements): void {
     for (const { queue, state, n } of this.deltas.values()) if (n !== 0) s.add.run(queue, state, n);
+    if (this.keyedWaiting) for (const [queue, n] of this.keyedWaiting) if (n !== 0) s.addKeyedWaiting.run(queue, n);
   }
 }
+
+const isWaiting = (state: string): boolean => state === 'queued' || state === 'failed';
 
 type StatsStatements = { counts: QueueCountStatements; queues: QueueStatements; tasks: TaskStatements };
 type CountRow = { queue: string; state: TaskState; n: number };

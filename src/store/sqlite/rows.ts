@@ -39,6 +39,8 @@ export interface TaskRow {
   modified_at: number;
   version: number;
   recurring_task_id: string | null;
+  concurrency_key: string | null;
+  rate_key: string | null;
 }
 
 export interface RecurringRow {
@@ -57,11 +59,14 @@ export const TASK_COLUMNS = [
   'queue', 'id', 'kind', 'state', 'priority', 'run_at', 'retry_times', 'attempted', 'processing_timeout_ns',
   'args', 'context', 'claimed_worker_id', 'claimed_at', 'times_out_at', 'report_at', 'report_data', 'result_at',
   'result_success', 'result_failure', 'last_enqueued_at', 'created_at', 'modified_at', 'version', 'recurring_task_id',
+  'concurrency_key', 'rate_key',
 ] as const;
 
 
 /** Set at create and never changed by the engine: keys of the listing indexes (migration 3). */
-export const IMMUTABLE_TASK_COLUMNS = ['queue', 'id', 'kind', 'created_at', 'recurring_task_id'] as const;
+export const IMMUTABLE_TASK_COLUMNS = [
+  'queue', 'id', 'kind', 'created_at', 'recurring_task_id', 'concurrency_key', 'rate_key',
+] as const;
 
 /** SQLite has no primary terms: every version is of term 1 (the Elasticsearch driver has real ones). */
 export const PRIMARY_TERM = 1;
@@ -97,6 +102,8 @@ export function taskToRow(task: Omit<Task, 'version'>, version: number): TaskRow
     modified_at: task.modifiedAt,
     version,
     recurring_task_id: task.recurringTaskId ?? null,
+    concurrency_key: task.concurrencyKey ?? null,
+    rate_key: task.rateKey ?? null,
   };
 }
 
@@ -109,6 +116,7 @@ export function insertValues(r: TaskRow): unknown[] {
     r.queue, r.id, r.kind, r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args,
     r.context, r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at,
     r.result_success, r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
+    r.concurrency_key, r.rate_key,
   ];
 }
 
@@ -118,7 +126,7 @@ export function updateValues(r: TaskRow, expectedVersion: number): unknown[] {
     r.kind, r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
     r.result_failure, r.last_enqueued_at, r.created_at, r.modified_at, r.version, r.recurring_task_id,
-    r.queue, r.id, expectedVersion,
+    r.concurrency_key, r.rate_key, r.queue, r.id, expectedVersion,
   ];
 }
 
@@ -131,7 +139,7 @@ export function mutableUpdateValues(r: TaskRow, expectedVersion: number): unknow
     r.state, r.priority, r.run_at, r.retry_times, r.attempted, r.processing_timeout_ns, r.args, r.context,
     r.claimed_worker_id, r.claimed_at, r.times_out_at, r.report_at, r.report_data, r.result_at, r.result_success,
     r.result_failure, r.last_enqueued_at, r.modified_at, r.version,
-    r.queue, r.id, expectedVersion, r.kind, r.created_at, r.recurring_task_id,
+    r.queue, r.id, expectedVersion, r.kind, r.created_at, r.recurring_task_id, r.concurrency_key, r.rate_key,
   ];
 }
 
@@ -154,6 +162,9 @@ export function rowToTask(row: TaskRow): Task {
     version: { seqNum: row.version, primaryTerm: PRIMARY_TERM },
     recurringTaskId: row.recurring_task_id ?? undefined,
   };
+  // Only when set: a task without keys reads as before (no undefined-valued fields to compare).
+  if (row.concurrency_key !== null) task.concurrencyKey = row.concurrency_key;
+  if (row.rate_key !== null) task.rateKey = row.rate_key;
   if (row.claimed_worker_id !== null) {
     task.lastClaimed = {
       workerId: row.claimed_worker_id,

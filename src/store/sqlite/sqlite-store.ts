@@ -11,11 +11,18 @@
  * counts (queue-counts.ts), task listing (task-listing.ts) and the group commit (group-commit.ts), which
  * every method goes through, naming itself.
  */
-import type { QueueFlowStatus, QueueLimitsRecord } from '../../types/index.js';
-import type { QueueFlowStatusParams, QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
 import Database from 'better-sqlite3';
 import { errors } from '../../errors/index.js';
-import type { LeaderLease, QueueState, QueueStats, RecurringTask, RecurringTaskTick, Task } from '../../types/index.js';
+import type {
+  LeaderLease,
+  QueueFlowStatus,
+  QueueLimitsRecord,
+  QueueState,
+  QueueStats,
+  RecurringTask,
+  RecurringTaskTick,
+  Task,
+} from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
   ArchivedTaskDeleteBeforeResult,
@@ -24,6 +31,9 @@ import type {
   LeaderAttemptReelectParams,
   LeaderGetParams,
   LeaderResignParams,
+  QueueFlowStatusParams,
+  QueueLimitsListParams,
+  QueueLimitsSetParams,
   QueueSetPausedParams,
   QueueStatsListParams,
   RecurringTaskCreateParams,
@@ -50,6 +60,7 @@ import type {
   TaskWriteResult,
 } from '../store.js';
 import { prepareArchiveStatements, type ArchiveStatements } from './archive-statements.js';
+import { FlowControl, type CandidateRow, type FlowPlan } from './flow-control.js';
 import { GroupCommit } from './group-commit.js';
 import { prepareLeaderStatements, type LeaderStatements } from './leader-statements.js';
 import { MIGRATIONS } from './migrations.js';
@@ -76,7 +87,18 @@ import {
   type RecurringRow,
   type TaskRow,
 } from './rows.js';
-import { claimTasks, earliestWaitingRunAt, prepareTaskStatements, writeTask, type TaskStatements } from './task-statements.js';
+import {
+  claimTasks,
+  earliestWaitingRunAt,
+  markClaimed,
+  mergeByHeads,
+  prepareTaskStatements,
+  readPlainCandidates,
+  writeTask,
+  type TaskStatements,
+} from './task-statements.js';
+import { withinBudget } from '../../domain/answer-budget.js';
+import { claimAnswerBytesOfRow } from './rows.js';
 import { TaskListing } from './task-listing.js';
 
 export interface SqliteStoreOptions {
@@ -104,6 +126,7 @@ export class SqliteStore implements Store {
   private readonly leader: LeaderStatements;
   private readonly archive: ArchiveStatements;
   private readonly listing: TaskListing;
+  private readonly flow: FlowControl;
   // Many-row writes as better-sqlite3 transactions: their own when alone, a savepoint inside a group, so a
   // failure half-way undoes the whole call and nothing else.
   private readonly claimTx: Database.Transaction<(params: TaskClaimParams) => Task[]>;
@@ -128,6 +151,7 @@ export class SqliteStore implements Store {
     this.leader = prepareLeaderStatements(this.db);
     this.archive = prepareArchiveStatements(this.db);
     this.listing = new TaskListing(this.db);
+    this.flow = new FlowControl(this.db);
     this.claimTx = this.db.transaction((params: TaskClaimParams) => this.claimNow(params));
     this.createManyTx = this.db.transaction((tasks: TaskCreateManyParams['tasks']) => this.createManyNow(tasks));
     this.updateManyTx = this.db.transaction((updates: TaskUpdateManyParams['updates']) => this.updateManyNow(updates));
@@ -261,18 +285,19 @@ export class SqliteStore implements Store {
 
   // ── Queues: states and statistics ─────────────────────────────────────────────────────────────────
 
-  // ── Flow control (issue 15): contract only, implemented by the flow-control work ────────────────────
+  // ── Flow control (flow-control.ts) ──────────────────────────────────────────────────────────────
 
-  queueFlowStatus(_params: QueueFlowStatusParams): Promise<QueueFlowStatus> {
-    return Promise.reject(new Error('queueFlowStatus: not implemented yet'));
+  queueFlowStatus({ queue, now, limit }: QueueFlowStatusParams): Promise<QueueFlowStatus> {
+    // One read transaction: the counts, the buckets and the tasks of one snapshot.
+    return this.group.run('queueFlowStatus', () => this.db.transaction(() => this.flow.status(queue, now, limit))());
   }
 
-  queueLimitsList(_params: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
-    return Promise.resolve([]);
+  queueLimitsList({ queues }: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
+    return this.group.run('queueLimitsList', () => this.flow.list(queues));
   }
 
-  queueLimitsSet(_params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
-    return Promise.reject(new Error('queueLimitsSet: not implemented yet'));
+  queueLimitsSet({ queue, limits, now }: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
+    return this.group.run('queueLimitsSet', () => this.inTransaction(() => this.flow.set(queue, limits, now)));
   }
 
   queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
@@ -392,9 +417,44 @@ export class SqliteStore implements Store {
       }
     }
     const counts = new CountChanges();
-    const claimed = claimTasks(this.tasks, queueList, claim, counts);
+    const claimed = this.flow.inUse()
+      ? this.claimWithFlow(queueList, claim, counts)
+      : claimTasks(this.tasks, queueList, claim, counts);
     counts.apply(this.counts);
     return claimed;
+  }
+
+  /**
+   * A claim when some queue has limits or keyed tasks: the flow queues' plans (fair share, within limits)
+   * and the other queues' candidates (claim order), merged by the claim order of their heads.
+   */
+  private claimWithFlow(queues: readonly string[] | 'all', claim: Omit<TaskClaimParams, 'queues'>, counts: CountChanges): Task[] {
+    let flowQueues: string[];
+    let plain: readonly string[] | 'all';
+    let except: string | undefined;
+    if (queues === 'all') {
+      const paused = new Set(this.queues.paused.all() as string[]);
+      flowQueues = this.flow.flowQueues().filter((queue) => !paused.has(queue));
+      plain = 'all';
+      except = JSON.stringify(flowQueues);
+    } else {
+      flowQueues = queues.filter((queue) => this.flow.isFlowQueue(queue));
+      const flowSet = new Set(flowQueues);
+      plain = queues.filter((queue) => !flowSet.has(queue));
+    }
+    const plans: FlowPlan[] = flowQueues.map((queue) => this.flow.plan(queue, claim.amount, claim.now, claim.throttled));
+    const sequences: CandidateRow[][] = plans.map((plan) => plan.rows);
+    if (plain === 'all' || plain.length > 0) sequences.unshift(readPlainCandidates(this.tasks, plain, claim, except));
+    const maxBytes = claim.maxBytes ?? Number.POSITIVE_INFINITY;
+    const taken = withinBudget(mergeByHeads(sequences, claim.amount), claim.amount, maxBytes, claimAnswerBytesOfRow);
+    const byQueue = new Map<string, CandidateRow[]>();
+    for (const row of taken) {
+      const rows = byQueue.get(row.queue);
+      if (rows) rows.push(row);
+      else byQueue.set(row.queue, [row]);
+    }
+    for (const plan of plans) this.flow.commit(plan, byQueue.get(plan.queue) ?? [], claim.now);
+    return markClaimed(this.tasks, taken, claim, counts);
   }
 
   taskCountOutstanding({ queue, recurringTaskId }: TaskCountOutstandingParams): Promise<number> {
@@ -413,6 +473,9 @@ export class SqliteStore implements Store {
           throw e;
         }
         this.counts.add.run(task.queue, task.state, 1);
+        if (task.concurrencyKey !== undefined && (task.state === 'queued' || task.state === 'failed')) {
+          this.counts.addKeyedWaiting.run(task.queue, 1);
+        }
       });
       return { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } };
     });
@@ -433,7 +496,7 @@ export class SqliteStore implements Store {
         if (isUniqueViolation(e)) return { error: errors.taskAlreadyExists(task.id) };
         throw e;
       }
-      counts.add(task.queue, task.state, 1);
+      counts.add(task.queue, task.state, 1, task.concurrencyKey !== undefined);
       return { task: { ...task, version: { seqNum: 1, primaryTerm: PRIMARY_TERM } } };
     });
     counts.apply(this.counts);

@@ -9,6 +9,7 @@ import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { CountChanges } from './queue-counts.js';
+import type { CandidateRow } from './flow-control.js';
 import {
   claimAnswerBytesOfRow,
   claimOrderOfRow,
@@ -31,6 +32,8 @@ export type TaskStatements = Record<
   | 'claimCandidates'
   | 'claimCandidatesAtPriority'
   | 'claimCandidatesBelowPriority'
+  | 'claimCandidatesAtPriorityExcept'
+  | 'claimCandidatesBelowPriorityExcept'
   | 'firstWaitingBelowPriority'
   | 'nextRunAtAll'
   | 'markClaimed'
@@ -57,7 +60,8 @@ export function prepareTaskStatements(db: Database.Database): TaskStatements {
     update: db.prepare(`UPDATE tasks SET ${assignments} WHERE queue = ? AND id = ? AND version = ?`),
     updateMutable: db.prepare(
       `UPDATE tasks SET ${mutableAssignments}
-       WHERE queue = ? AND id = ? AND version = ? AND kind = ? AND created_at = ? AND recurring_task_id IS ?`,
+       WHERE queue = ? AND id = ? AND version = ? AND kind = ? AND created_at = ? AND recurring_task_id IS ?
+         AND concurrency_key IS ? AND rate_key IS ?`,
     ),
     exists: db.prepare('SELECT 1 FROM tasks WHERE queue = ? AND id = ?').pluck(),
     // The state a compare-and-set update replaces (for queue_counts): the row the update will match.
@@ -82,6 +86,21 @@ export function prepareTaskStatements(db: Database.Database): TaskStatements {
       `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order_all
        WHERE state IN ('queued', 'failed') AND priority < ? AND run_at <= ? AND attempted <= retry_times
          AND queue NOT IN (SELECT queue FROM queue_states WHERE paused = 1)
+       ORDER BY ${CLAIM_ORDER_SQL} LIMIT ?`,
+    ),
+    // The same two, leaving out the queues of a JSON array (the flow-control queues, claimed apart).
+    claimCandidatesAtPriorityExcept: db.prepare(
+      `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order_all
+       WHERE state IN ('queued', 'failed') AND priority = ? AND run_at <= ? AND attempted <= retry_times
+         AND queue NOT IN (SELECT queue FROM queue_states WHERE paused = 1)
+         AND queue NOT IN (SELECT value FROM json_each(?))
+       ORDER BY run_at LIMIT ?`,
+    ),
+    claimCandidatesBelowPriorityExcept: db.prepare(
+      `SELECT rowid AS row_id, * FROM tasks INDEXED BY tasks_claim_order_all
+       WHERE state IN ('queued', 'failed') AND priority < ? AND run_at <= ? AND attempted <= retry_times
+         AND queue NOT IN (SELECT queue FROM queue_states WHERE paused = 1)
+         AND queue NOT IN (SELECT value FROM json_each(?))
        ORDER BY ${CLAIM_ORDER_SQL} LIMIT ?`,
     ),
     // The first waiting task of the highest priority below ?: one index seek per priority level present.
@@ -121,11 +140,9 @@ export function writeTask(s: TaskStatements, row: TaskRow, expectedVersion: numb
   if (before === undefined) return { changes: 0 }; // gone, or written meanwhile: the update would match nothing
   let result = s.updateMutable.run(mutableUpdateValues(row, expectedVersion));
   if (result.changes === 0) result = s.update.run(updateValues(row, expectedVersion));
-  if (result.changes > 0) counts.move(row.queue, before, row.state);
+  if (result.changes > 0) counts.move(row.queue, before, row.state, row.concurrency_key !== null);
   return result;
 }
-
-type CandidateRow = TaskRow & { row_id: number };
 
 /** Bound of the per-priority-level walks across queues; past it, one walk of the rest of the index. */
 const MAX_PRIORITY_SEEKS = 64;
@@ -134,14 +151,29 @@ const MAX_PRIORITY_SEEKS = 64;
  * Claims the best `amount` claimable tasks of `queues` (already deduplicated, paused ones left out): per
  * queue through the claim-order index, then merged in the claim order, or, for 'all' (every unpaused
  * queue), in one walk of the index across queues; no more than `maxBytes` of answer
- * (claimAnswerBytesOfRow), at least one task. Runs inside the caller's transaction.
+ * (claimAnswerBytesOfRow), at least one task. Runs inside the caller's transaction. The plain claim:
+ * queues with flow control (limits or keyed tasks) go through sqlite-store's flow claim instead.
  */
 export function claimTasks(
   s: TaskStatements,
   queues: readonly string[] | 'all',
-  { amount, workerId, now, maxBytes = Number.POSITIVE_INFINITY }: Omit<TaskClaimParams, 'queues'>,
+  claim: Omit<TaskClaimParams, 'queues'>,
   counts: CountChanges,
 ): Task[] {
+  const candidates = readPlainCandidates(s, queues, claim);
+  return markClaimed(s, withinBudget(candidates, claim.amount, claim.maxBytes ?? Number.POSITIVE_INFINITY, claimAnswerBytesOfRow), claim, counts);
+}
+
+/**
+ * The best claimable tasks of `queues` in claim order, at most `amount`, and no more than one past
+ * `maxBytes` per queue walk. With `except` (a JSON array of queue names), an 'all' walk leaves those out.
+ */
+export function readPlainCandidates(
+  s: TaskStatements,
+  queues: readonly string[] | 'all',
+  { amount, now, maxBytes = Number.POSITIVE_INFINITY }: Pick<TaskClaimParams, 'amount' | 'now' | 'maxBytes'>,
+  except?: string,
+): CandidateRow[] {
   let candidates: CandidateRow[] = [];
   let bytes = 0;
   /** Reads rows in claim order until one passes the budget; false when it did (the walk is over). */
@@ -156,20 +188,23 @@ export function claimTasks(
     return true;
   };
   if (queues === 'all') {
+    const atPriority = except === undefined ? s.claimCandidatesAtPriority : s.claimCandidatesAtPriorityExcept;
+    const belowPriority = except === undefined ? s.claimCandidatesBelowPriority : s.claimCandidatesBelowPriorityExcept;
+    const extra = except === undefined ? [] : [except];
     // Priority levels from the highest; each level's due tasks in run_at order. The levels come out in
     // claim order, so the rows need no merge.
     let below = Number.MAX_SAFE_INTEGER;
     for (let seeks = 0; candidates.length < amount; seeks++) {
       const left = amount - candidates.length;
       if (seeks >= MAX_PRIORITY_SEEKS) {
-        read(s.claimCandidatesBelowPriority.iterate(below, now, left) as IterableIterator<CandidateRow>);
+        read(belowPriority.iterate(below, now, ...extra, left) as IterableIterator<CandidateRow>);
         break;
       }
       const level = s.firstWaitingBelowPriority.get(below) as { priority: number; run_at: number } | undefined;
       if (level === undefined) break;
       below = level.priority;
       if (level.run_at > now) continue; // nothing of this level is due yet
-      if (!read(s.claimCandidatesAtPriority.iterate(level.priority, now, left) as IterableIterator<CandidateRow>)) break;
+      if (!read(atPriority.iterate(level.priority, now, ...extra, left) as IterableIterator<CandidateRow>)) break;
     }
   } else {
     for (const queue of queues) {
@@ -177,17 +212,53 @@ export function claimTasks(
       read(s.claimCandidates.iterate(queue, now, amount) as IterableIterator<CandidateRow>);
     }
   }
-  if (queues === 'all' || queues.length > 1) {
-    candidates = candidates
-      .map((row) => ({ row, order: claimOrderOfRow(row) }))
-      .sort((a, b) => compareClaimOrder(a.order, b.order))
-      .map(({ row }) => row);
+  if (queues === 'all' || queues.length > 1) candidates = sortByClaimOrder(candidates);
+  return candidates;
+}
+
+function sortByClaimOrder(rows: CandidateRow[]): CandidateRow[] {
+  return rows
+    .map((row) => ({ row, order: claimOrderOfRow(row) }))
+    .sort((a, b) => compareClaimOrder(a.order, b.order))
+    .map(({ row }) => row);
+}
+
+/**
+ * Merges sequences by the claim order of their heads (store contract, fairness across queues): each
+ * sequence keeps its own order; at each step the head first in claim order goes next (the earlier
+ * sequence on a tie). At most `amount` rows.
+ */
+export function mergeByHeads(sequences: readonly CandidateRow[][], amount: number): CandidateRow[] {
+  const live = sequences.filter((seq) => seq.length > 0);
+  if (live.length === 1) return live[0]!.slice(0, amount);
+  const next = live.map(() => 0);
+  const merged: CandidateRow[] = [];
+  while (merged.length < amount) {
+    let best = -1;
+    for (let i = 0; i < live.length; i++) {
+      const head = live[i]![next[i]!];
+      if (head === undefined) continue;
+      if (best < 0 || compareClaimOrder(claimOrderOfRow(head), claimOrderOfRow(live[best]![next[best]!]!)) < 0) best = i;
+    }
+    if (best < 0) break;
+    merged.push(live[best]![next[best]!]!);
+    next[best]!++;
   }
-  return withinBudget(candidates, amount, maxBytes, claimAnswerBytesOfRow).map((row) => {
+  return merged;
+}
+
+/** Marks the rows claimed by `workerId` at `now` (in the caller's transaction); the claimed tasks, in order. */
+export function markClaimed(
+  s: TaskStatements,
+  rows: readonly CandidateRow[],
+  { workerId, now }: Pick<TaskClaimParams, 'workerId' | 'now'>,
+  counts: CountChanges,
+): Task[] {
+  return rows.map((row) => {
     const task = intoClaimed(rowToTask(row), { workerId, now });
     const lc = task.lastClaimed!;
     s.markClaimed.run(task.attempted, lc.workerId, lc.claimedAt, lc.timesOutAt, task.modifiedAt, row.row_id);
-    counts.move(row.queue, row.state, 'claimed');
+    counts.move(row.queue, row.state, 'claimed', row.concurrency_key !== null);
     return { ...task, version: { seqNum: row.version + 1, primaryTerm: PRIMARY_TERM } };
   });
 }

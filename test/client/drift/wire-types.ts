@@ -15,6 +15,15 @@ import type {
   TaskPageSchema,
 } from '../../../src/http/schemas/operator.js';
 import type {
+  FlowLimitSchema,
+  ListedTaskSchema,
+  QueueFlowSchema,
+  QueueLimitsRecordSchema,
+  QueueLimitsSchema,
+  RateLimitSchema,
+  ThrottledKeySchema,
+} from '../../../src/http/schemas/flow-control.js';
+import type {
   NewRecurringTaskSchema,
   RecurringTaskSchema,
   RecurringTaskUpdateSchema,
@@ -75,3 +84,10 @@ assertSame<Same<Wire.TaskPage, Static<typeof TaskPageSchema>>>();
 assertSame<Same<Wire.QueueStats, Static<typeof QueueStatsSchema>>>();
 assertSame<Same<Wire.QueueState, Static<typeof QueueStateSchema>>>();
 assertSame<Same<Wire.RecurringTaskSchedule, Static<typeof RecurringTaskScheduleSchema>>>();
+assertSame<Same<Wire.ListedTask, Static<typeof ListedTaskSchema>>>();
+assertSame<Same<Wire.RateLimit, Static<typeof RateLimitSchema>>>();
+assertSame<Same<Wire.FlowLimit, Static<typeof FlowLimitSchema>>>();
+assertSame<Same<Wire.QueueLimits, Static<typeof QueueLimitsSchema>>>();
+assertSame<Same<Wire.QueueLimitsRecord, Static<typeof QueueLimitsRecordSchema>>>();
+assertSame<Same<Wire.ThrottledKey, Static<typeof ThrottledKeySchema>>>();
+assertSame<Same<Wire.QueueFlow, Static<typeof QueueFlowSchema>>>();

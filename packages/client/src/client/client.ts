@@ -13,6 +13,9 @@ import type {
   JsonObject,
   NewRecurringTask,
   NewTask,
+  QueueFlow,
+  QueueLimits,
+  QueueLimitsRecord,
   QueueState,
   QueueStats,
   RecurringTask,
@@ -480,6 +483,40 @@ export class TasquesClient {
   /** Resumes a paused queue (`PUT /queues/{queue}/resume`). Idempotent. */
   async resumeQueue(queue: string, options?: CallOptions): Promise<QueueState> {
     return this.request<QueueState>({ method: 'PUT', path: `/queues/${seg(queue)}/resume`, safety: 'idempotent', options });
+  }
+
+  /** A queue's flow-control limits (`GET /queues/{queue}/limits`); `limits` is `{}` when it has none. */
+  async getQueueLimits(queue: string, options?: CallOptions): Promise<QueueLimitsRecord> {
+    return this.request<QueueLimitsRecord>({ method: 'GET', path: `/queues/${seg(queue)}/limits`, safety: 'idempotent', options });
+  }
+
+  /**
+   * Sets a queue's flow-control limits, replacing the old ones whole (`PUT /queues/{queue}/limits`;
+   * docs/flow-control.md). Idempotent. `{}` removes them.
+   * @throws TasquesApiError 400 naming the field of a bad limit.
+   */
+  async setQueueLimits(queue: string, limits: QueueLimits, options?: CallOptions): Promise<QueueLimitsRecord> {
+    return this.request<QueueLimitsRecord>({
+      method: 'PUT',
+      path: `/queues/${seg(queue)}/limits`,
+      body: limits,
+      safety: 'idempotent',
+      options,
+    });
+  }
+
+  /** Removes a queue's flow-control limits (`DELETE /queues/{queue}/limits`). Idempotent. */
+  async deleteQueueLimits(queue: string, options?: CallOptions): Promise<QueueLimitsRecord> {
+    return this.request<QueueLimitsRecord>({ method: 'DELETE', path: `/queues/${seg(queue)}/limits`, safety: 'idempotent', options });
+  }
+
+  /**
+   * How a queue's limits stand (`GET /queues/{queue}/flow`): claimed now, tokens left, the throttled keys
+   * (at most `keys`, default 20) and the tasks waiting on a limit.
+   */
+  async getQueueFlow(queue: string, keys?: number, options?: CallOptions): Promise<QueueFlow> {
+    const qs = keys === undefined ? '' : `?keys=${keys}`;
+    return this.request<QueueFlow>({ method: 'GET', path: `/queues/${seg(queue)}/flow${qs}`, safety: 'idempotent', options });
   }
 
   /**

@@ -127,6 +127,10 @@ export interface NewTask {
   run_at?: string;
   args?: JsonObject;
   context?: JsonObject;
+  /** Flow control: the key of the per-key concurrency limit and of fair share, e.g. a customer id. */
+  concurrency_key?: string;
+  /** Flow control: the key of the per-key rate limit. */
+  rate_key?: string;
 }
 
 /** The body of `POST /tasques/claims` [task.Claim]. */
@@ -231,10 +235,16 @@ export interface DoneItem {
   data?: JsonObject;
 }
 
+/** A task of the operator listing [operator.ListedTask]: the v1 task and its flow-control keys. */
+export interface ListedTask extends Task {
+  concurrency_key?: string;
+  rate_key?: string;
+}
+
 /** One page of the task list [operator.TaskPage]. */
 export interface TaskPage {
   /** Newest first (created_at descending, then queue, then id). */
-  tasks: Task[];
+  tasks: ListedTask[];
   /** Present when the page is full: pass it as `cursor` for the next page. */
   next_cursor?: string;
 }
@@ -274,6 +284,65 @@ export interface QueueState {
   paused: boolean;
   /** When `paused` last changed. */
   modified_at: string;
+}
+
+/** A token bucket [flow.RateLimit]: `count` tokens per `per` (a Go duration), holding at most `burst`. */
+export interface RateLimit {
+  /** Tokens added per `per`: the sustained rate. */
+  count: number;
+  /** The interval `count` tokens are added over (pro rata), from 1ms to 24h. */
+  per: string;
+  /** Most tokens the bucket holds. Default `count`. */
+  burst?: number;
+}
+
+/** One flow-control limit [flow.FlowLimit]; absent parts are unlimited. */
+export interface FlowLimit {
+  /** Most tasks claimed at once (0 holds every task back). */
+  concurrency?: number;
+  rate?: RateLimit;
+}
+
+/** A queue's flow-control limits [flow.QueueLimits] (docs/flow-control.md). */
+export interface QueueLimits {
+  /** The queue as a whole, across every server. */
+  queue?: FlowLimit;
+  /** Every key alike: `concurrency` per concurrency_key, `rate` per rate_key. */
+  per_key?: FlowLimit;
+  /** Overrides of `per_key` for named keys, at most 1000. */
+  keys?: { [key: string]: FlowLimit };
+}
+
+/** A queue's stored limits [flow.QueueLimitsRecord]; `limits` is `{}` for none. */
+export interface QueueLimitsRecord {
+  queue: string;
+  limits: QueueLimits;
+  /** When the limits were last set. Absent when the queue has none. */
+  modified_at?: string;
+}
+
+/** A key held back by a limit [flow.ThrottledKey]. */
+export interface ThrottledKey {
+  key: string;
+  /** Its tasks claimed now, by concurrency key. */
+  claimed: number;
+  /** Its claimable tasks held back. */
+  waiting: number;
+  reason: 'concurrency' | 'rate';
+}
+
+/** How a queue's limits stand [flow.QueueFlow]. */
+export interface QueueFlow {
+  queue: string;
+  limits: QueueLimits;
+  /** Tasks of the queue claimed now. */
+  claimed: number;
+  /** Tokens left in the queue's bucket, when it has a rate. */
+  tokens?: number;
+  /** Most waiting first. */
+  throttled_keys: ThrottledKey[];
+  /** Claimable tasks held back by a limit (the queue's or their key's). */
+  waiting_on_limit: number;
 }
 
 /** A recurring task with its next fire time [operator.RecurringTaskSchedule]. */
