@@ -90,7 +90,7 @@ export class FlowClaimPlanner {
     for (let attempt = 0; attempt < PLAN_ATTEMPTS && wanted > 0; attempt++) {
       const groups = await this.groups(input, wanted, taken);
       if (groups.length === 0) break;
-      const result = input.limits ? await this.flow.serial(() => this.acquire(input, groups, wanted)) : { picks: roundRobin(groups, wanted, () => true), conflicts: false };
+      const result = input.limits ? await this.acquireInTurn(input, groups, wanted) : { picks: roundRobin(groups, wanted, () => true), conflicts: false };
       for (const c of result.picks) taken.add(c.docId);
       granted.push(...result.picks);
       wanted -= result.picks.length;
@@ -162,6 +162,23 @@ export class FlowClaimPlanner {
     return [...byKey.entries()]
       .map(([key, tasks]) => ({ key, tasks: tasks.sort((a, b) => docOrder(a.doc, b.doc)) }))
       .sort((a, b) => rank(a.key) - rank(b.key) || compareKeys(a.key, b.key));
+  }
+
+  /**
+   * acquire() for the first `wanted` groups only (those a claim takes from when no limit holds one back:
+   * their documents are all it reads), then, if a limit held some back, for the groups after them and
+   * what is left of the first ones, in that (round-robin) order.
+   */
+  private async acquireInTurn(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
+    const first = await this.flow.serial(() => this.acquire(input, groups.slice(0, wanted), wanted));
+    if (first.conflicts || first.picks.length >= wanted || groups.length <= wanted) return first;
+    const picked = new Set(first.picks.map((c) => c.docId));
+    const rest = [
+      ...groups.slice(wanted),
+      ...groups.slice(0, wanted).map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId)) })),
+    ].filter((g) => g.tasks.length > 0);
+    const more = await this.flow.serial(() => this.acquire(input, rest, wanted - first.picks.length));
+    return { picks: [...first.picks, ...more.picks], conflicts: more.conflicts };
   }
 
   /**
