@@ -10,14 +10,13 @@
  *   allows (one bucket for all servers).
  * - every task ends DONE, done once.
  *
- * Workers hold what they claimed until their next claim has been answered (no sleeps), so limits bind.
- * Limits and keyed tasks go in through a store in this process: the HTTP routes for them are flow-sqlite's
- * (switch to `PUT /queues/{queue}/limits` and `concurrency_key` on create once merged).
+ * Limits go in through `PUT /queues/{queue}/limits` on one server, tasks through `POST /tasques` (with
+ * `concurrency_key`) spread over the three. Workers hold what they claimed until their next claim has been
+ * answered (no sleeps), so limits bind.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ElasticsearchStore } from '../../src/store/elasticsearch/elasticsearch-store.js';
-import type { NewTaskRecord } from '../../src/types/index.js';
 import { killAllServers, runCli, type ServerProcess, startServer } from '../helpers/cli.js';
 import { type ApiTask, esJson } from '../helpers/drain.js';
 import { esSkip, esTestUrl, uniquePrefix } from '../helpers/elasticsearch.js';
@@ -40,24 +39,6 @@ const serverEnv = (url: string, prefix: string): Record<string, string> => ({
   TASQUES_SERVER_STORE_ELASTICSEARCH_INDEX_PREFIX: prefix,
 });
 
-function newTask(queue: string, id: string, now: number, keys: { concurrencyKey?: string; rateKey?: string } = {}): NewTaskRecord {
-  return {
-    queue,
-    id,
-    kind: 'e2e-flow',
-    state: 'queued',
-    priority: 0,
-    runAt: now,
-    retryTimes: 3,
-    attempted: 0,
-    processingTimeoutNs: 5 * 60 * 1e9,
-    lastEnqueuedAt: now,
-    createdAt: now,
-    modifiedAt: now,
-    ...keys,
-  };
-}
-
 describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() }, () => {
   it('never exceeds a concurrency or rate limit, and every task finishes', { timeout: DEADLINE_MS + 60_000 }, async () => {
     const url = esTestUrl()!;
@@ -67,26 +48,34 @@ describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() 
     const store = new ElasticsearchStore({ http: { addresses: [url] }, indexPrefix: prefix, autoSetup: false });
     const servers: ServerProcess[] = [];
     try {
-      await store.migrate();
-      const now = Date.now();
-      await store.queueLimitsSet({
-        queue: 'flow',
-        limits: { queue: { concurrency: QUEUE_LIMIT }, perKey: { concurrency: KEY_LIMIT }, keys: { 'key-0': { concurrency: KEY0_LIMIT } } },
-        now,
-      });
-      await store.queueLimitsSet({ queue: 'rated', limits: { queue: { rate: RATE } }, now });
-      const tasks: NewTaskRecord[] = [];
-      for (let i = 0; i < PER_KEY; i++) for (let k = 0; k < KEYS; k++) tasks.push(newTask('flow', `key-${k}-${i}`, now, { concurrencyKey: `key-${k}` }));
-      for (let i = 0; i < RATED; i++) tasks.push(newTask('rated', `r-${i}`, now));
-      const created = await store.taskCreateMany({ tasks });
-      assert.ok(created.every((r) => r.task), 'every task created');
-      const total = tasks.length;
-
       servers.push(...(await Promise.all(Array.from({ length: 3 }, () => startServer({ env: serverEnv(url, prefix), timeoutMs: 30_000 })))));
+      const put = async (queue: string, body: unknown) => {
+        const res = await servers[0]!.request('PUT', `/queues/${queue}/limits`, { body });
+        assert.equal(res.status, 200, `limits of ${queue}: ${res.status} ${res.text}`);
+      };
+      await put('flow', { queue: { concurrency: QUEUE_LIMIT }, per_key: { concurrency: KEY_LIMIT }, keys: { 'key-0': { concurrency: KEY0_LIMIT } } });
+      await put('rated', { queue: { rate: { count: RATE.count, per: '1s', burst: RATE.burst } } });
+      const bodies: Record<string, unknown>[] = [];
+      for (let i = 0; i < PER_KEY; i++) {
+        for (let k = 0; k < KEYS; k++) bodies.push({ queue: 'flow', kind: 'e2e-flow', id: `key-${k}-${i}`, concurrency_key: `key-${k}` });
+      }
+      for (let i = 0; i < RATED; i++) bodies.push({ queue: 'rated', kind: 'e2e-flow', id: `r-${i}` });
+      // Created over the three servers, 8 at a time.
+      for (let i = 0; i < bodies.length; i += 8) {
+        await Promise.all(
+          bodies.slice(i, i + 8).map(async (body, j) => {
+            const res = await servers[(i + j) % servers.length]!.request('POST', '/tasques', { body });
+            assert.equal(res.status, 201, `create: ${res.status} ${res.text}`);
+          }),
+        );
+      }
+      const total = bodies.length;
+
       const deadline = performance.now() + DEADLINE_MS;
       let done = 0;
       let failure: Error | undefined;
       const running = () => failure === undefined && done < total && performance.now() < deadline;
+      // Tasks were claimable while they were created: the workers start now, all at once.
       const dones = new Map<string, number>();
       const ratedClaims: number[] = [];
 
