@@ -3,8 +3,8 @@
  * serve`) on one OpenSearch node and one index prefix, 12 workers claiming over HTTP from all three, and
  * a sampler that reads the claimed counts straight from the engine throughout.
  *
- * - queue `flow`: 120 tasks over 6 concurrency keys; at most 8 claimed in the queue, 2 per key, 3 for
- *   `key-0`. Every sample (a refresh of the single-shard tasks index is a point-in-time view) must show
+ * - queue `flow`: 120 tasks over 6 concurrency keys (50 of `key-0`, 14 of each other); at most 8 claimed
+ *   in the queue, 2 per key, 3 for `key-0`. Every sample (a refresh of the single-shard tasks index is a point-in-time view) must show
  *   no limit exceeded, and the limits must have been reached (else the test proves nothing).
  * - queue `rated`: 60 tasks, 20 per second with a burst of 5: they take at least as long as the bucket
  *   allows (one bucket for all servers).
@@ -24,7 +24,8 @@ import { esSkip, esTestUrl, uniquePrefix } from '../helpers/elasticsearch.js';
 after(killAllServers);
 
 const KEYS = 6;
-const PER_KEY = 20;
+/** Tasks per key: key-0 has the most, so that at the end only it is left and runs at its override. */
+const tasksOf = (key: number) => (key === 0 ? 50 : 14);
 const RATED = 60;
 const QUEUE_LIMIT = 8;
 const KEY_LIMIT = 2;
@@ -56,8 +57,10 @@ describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() 
       await put('flow', { queue: { concurrency: QUEUE_LIMIT }, per_key: { concurrency: KEY_LIMIT }, keys: { 'key-0': { concurrency: KEY0_LIMIT } } });
       await put('rated', { queue: { rate: { count: RATE.count, per: '1s', burst: RATE.burst } } });
       const bodies: Record<string, unknown>[] = [];
-      for (let i = 0; i < PER_KEY; i++) {
-        for (let k = 0; k < KEYS; k++) bodies.push({ queue: 'flow', kind: 'e2e-flow', id: `key-${k}-${i}`, concurrency_key: `key-${k}` });
+      for (let i = 0; i < tasksOf(0); i++) {
+        for (let k = 0; k < KEYS; k++) {
+          if (i < tasksOf(k)) bodies.push({ queue: 'flow', kind: 'e2e-flow', id: `key-${k}-${i}`, concurrency_key: `key-${k}` });
+        }
       }
       for (let i = 0; i < RATED; i++) bodies.push({ queue: 'rated', kind: 'e2e-flow', id: `r-${i}` });
       // Created over the three servers, 8 at a time.
