@@ -158,6 +158,12 @@ export class TaskEngine {
   private readonly waiters = new ClaimWaiters();
   /** Claimed tasks as this engine wrote them: their worker's next write needs no read first. */
   private readonly written = new WrittenTasks();
+  /**
+   * Queues whose last claim here passed over tasks a flow-control limit held back: a task of theirs that
+   * finishes may free a slot, so it wakes one waiting claim (elsewhere a done wakes nobody: it makes
+   * nothing claimable). Bounded by the queues; a claim of the queue that is not held back removes it.
+   */
+  private readonly heldBack = new Set<string>();
   private stopping = false;
 
   constructor(
@@ -262,7 +268,7 @@ export class TaskEngine {
     try {
       for (;;) {
         const now = this.clock.now();
-        const throttled = this.events.throttled ? new Map<string, number>() : undefined;
+        const throttled = new Map<string, number>();
         const claimed = await this.store.taskClaim({
           queues: input.queues,
           amount,
@@ -271,7 +277,7 @@ export class TaskEngine {
           maxBytes: this.settings.maxAnswerBytes,
           throttled,
         });
-        if (throttled) for (const [queue, n] of throttled) if (n > 0) this.events.throttled?.(queue, n);
+        this.noteHeldBack(input.queues, throttled);
         if (input.signal?.aborted && claimed.length > 0) {
           // Nobody will receive these: give them back rather than leave them to the timeout reaper.
           await this.releaseClaims(claimed, input.workerId);
@@ -295,18 +301,37 @@ export class TaskEngine {
     }
   }
 
+  /** Records which queues a claim found held back by a limit (metrics, and wake-ups on done/failed). */
+  private noteHeldBack(queues: readonly string[], throttled: ReadonlyMap<string, number>): void {
+    if (this.heldBack.size > 0) for (const queue of queues) if (!throttled.has(queue)) this.heldBack.delete(queue);
+    for (const [queue, n] of throttled) {
+      if (n <= 0) continue;
+      this.heldBack.add(queue);
+      this.events.throttled?.(queue, n);
+    }
+  }
+
+  /** A claimed task of a queue held back by a limit finished: its slot may let a waiting claim through. */
+  private slotFreed(queue: string): void {
+    if (this.heldBack.has(queue)) this.waiters.notify(queue);
+  }
+
   async reportIn(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
     return this.mutateTask(queue, id, (task, now) => intoReported(task, workerId, now, data));
   }
 
   async markDone(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
-    return this.mutateTask(queue, id, (task, now) => intoDone(task, workerId, now, data));
+    const task = await this.mutateTask(queue, id, (t, now) => intoDone(t, workerId, now, data));
+    this.slotFreed(queue);
+    return task;
   }
 
   async markFailed(queue: string, id: string, workerId: string, data: JsonObject | undefined): Promise<Task> {
-    return this.mutateTask(queue, id, (task, now) =>
-      intoFailed(task, workerId, now, data, this.settings.backoff, this.random),
+    const task = await this.mutateTask(queue, id, (t, now) =>
+      intoFailed(t, workerId, now, data, this.settings.backoff, this.random),
     );
+    this.slotFreed(queue);
+    return task;
   }
 
   async unclaim(queue: string, id: string, workerId: string): Promise<Task> {
@@ -514,6 +539,7 @@ export class TaskEngine {
         if (result.task) {
           this.written.remember(result.task);
           this.events.taskChanged(result.task, current[index]);
+          this.slotFreed(result.task.queue);
         }
       });
     }

@@ -45,6 +45,11 @@ function validationMessage(error: FastifyError): string {
       ? 'Request body is empty; expected a JSON object'
       : `Request body must be a JSON object (got ${Array.isArray(detail.data) ? 'an array' : typeof detail.data})`;
   }
+  // `additionalProperties: {not: {}}` (schemas that refuse unknown fields rather than drop them).
+  const parent = detail.parentSchema as Record<string, unknown> | undefined;
+  if (detail.keyword === 'not' && parent !== undefined && Object.keys(parent).length === 1 && JSON.stringify(parent.not) === '{}') {
+    return `${path}: unknown field`;
+  }
   if (detail.keyword === 'required') return `${path} must have required property '${String(detail.params?.missingProperty)}'`;
   if (detail.keyword === 'format') {
     return `${path} must be ${detail.params?.format === 'date-time' ? 'an RFC 3339 date-time such as "2026-01-02T15:04:05Z"' : `in format ${String(detail.params?.format)}`}`;
