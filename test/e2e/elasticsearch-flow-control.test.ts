@@ -73,6 +73,20 @@ describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() 
         );
       }
       const total = bodies.length;
+      interface FlowJson {
+        claimed: number;
+        tokens?: number;
+        throttled_keys: { key: string; claimed: number; waiting: number; reason: string }[];
+        waiting_on_limit: number;
+      }
+      const flowOf = async (server: ServerProcess, queue: string): Promise<FlowJson> => {
+        const res = await server.request('GET', `/queues/${queue}/flow`);
+        assert.equal(res.status, 200, `flow of ${queue}: ${res.status} ${res.text}`);
+        return res.json<FlowJson>();
+      };
+      const rated = await flowOf(servers[1]!, 'rated');
+      assert.equal(rated.claimed, 0);
+      assert.equal(rated.tokens, RATE.burst, 'a bucket nobody took from is full');
 
       const deadline = performance.now() + DEADLINE_MS;
       let done = 0;
@@ -130,6 +144,14 @@ describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() 
             track_total_hits: true,
           });
           samples++;
+          // Every 20th sample, the operator's view (GET /queues/{queue}/flow) too: the same bounds.
+          if (samples % 20 === 0) {
+            const flow = await flowOf(servers[samples % servers.length]!, 'flow');
+            if (flow.claimed > QUEUE_LIMIT) violations.push(`flow route: ${flow.claimed} claimed in the queue`);
+            for (const k of flow.throttled_keys) {
+              if (k.claimed > (k.key === 'key-0' ? KEY0_LIMIT : KEY_LIMIT)) violations.push(`flow route: ${k.claimed} claimed of ${k.key}`);
+            }
+          }
           const claimedInQueue = res.hits.total.value as number;
           maxQueue = Math.max(maxQueue, claimedInQueue);
           if (claimedInQueue > QUEUE_LIMIT) violations.push(`sample ${samples}: ${claimedInQueue} claimed in the queue`);
@@ -164,6 +186,8 @@ describe('elasticsearch store: flow control across 3 servers', { skip: esSkip() 
       process.stderr.write(
         `# flow e2e: ${total} tasks, ${samples} samples, rated span ${span} ms, max claimed ${maxQueue} (limit ${QUEUE_LIMIT}), per key ${JSON.stringify(Object.fromEntries(maxPerKey))}\n`,
       );
+      const settled = await flowOf(servers[2]!, 'flow');
+      assert.deepEqual([settled.claimed, settled.throttled_keys, settled.waiting_on_limit], [0, [], 0], 'all done: nothing claimed or held back');
       const states = await esJson(url, 'POST', `/${prefix}-tasks/_search`, { size: 0, aggs: { s: { terms: { field: 'state' } } } });
       assert.deepEqual(states.aggregations.s.buckets.map((b: { key: string; doc_count: number }) => [b.key, b.doc_count]), [['done', total]]);
     } finally {
