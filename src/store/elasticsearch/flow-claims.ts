@@ -87,8 +87,11 @@ export class FlowClaimPlanner {
     const granted: FlowCandidate[] = [];
     const taken = new Set<string>();
     let wanted = input.wanted;
+    let known: Group[] | undefined;
     for (let attempt = 0; attempt < PLAN_ATTEMPTS && wanted > 0; attempt++) {
-      const groups = await this.groups(input, wanted, taken);
+      // After a conflict on a limit document the groups found before are still the candidates (a task
+      // another claimer took since only fails its own CAS): no second group search, just the new order.
+      const groups = known ?? (await this.groups(input, wanted, taken));
       if (groups.length === 0) break;
       const result = input.limits ? await this.acquireInTurn(input, groups, wanted) : { picks: roundRobin(groups, wanted, () => true), conflicts: false };
       for (const c of result.picks) taken.add(c.docId);
@@ -97,6 +100,11 @@ export class FlowClaimPlanner {
       const last = result.picks[result.picks.length - 1];
       if (last) this.cursors.set(input.queue, last.doc.concurrency_key ?? null);
       if (!result.conflicts) break;
+      known = inServiceOrder(
+        groups.map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !taken.has(c.docId)) })).filter((g) => g.tasks.length > 0),
+        this.cursors.get(input.queue),
+      );
+      if (known.length === 0) known = undefined;
     }
     return granted;
   }
@@ -158,10 +166,10 @@ export class FlowClaimPlanner {
       const key = c.doc.concurrency_key ?? null;
       byKey.set(key, [...(byKey.get(key) ?? []), c]);
     }
-    const rank = (k: GroupKey) => (cursor === undefined || compareKeys(k, cursor) > 0 ? 0 : 1);
-    return [...byKey.entries()]
-      .map(([key, tasks]) => ({ key, tasks: tasks.sort((a, b) => docOrder(a.doc, b.doc)) }))
-      .sort((a, b) => rank(a.key) - rank(b.key) || compareKeys(a.key, b.key));
+    return inServiceOrder(
+      [...byKey.entries()].map(([key, tasks]) => ({ key, tasks: tasks.sort((a, b) => docOrder(a.doc, b.doc)) })),
+      cursor,
+    );
   }
 
   /**
@@ -339,6 +347,12 @@ export class FlowClaimPlanner {
 /** Frees the hold that candidate `c` was given by the claim with `token`. */
 export function holdReleaseOf(holdDocId: string, c: FlowCandidate, token: string): HoldRelease {
   return { holdDocId, match: (h) => h.id === c.docId && h.token === token };
+}
+
+/** Groups in the order a claim serves them: keys after the cursor first, then from the start (wrapping). */
+function inServiceOrder(groups: Group[], cursor: GroupKey | undefined): Group[] {
+  const rank = (k: GroupKey) => (cursor === undefined || compareKeys(k, cursor) > 0 ? 0 : 1);
+  return groups.sort((a, b) => rank(a.key) - rank(b.key) || compareKeys(a.key, b.key));
 }
 
 const docOrder = (a: TaskDoc, b: TaskDoc): number =>
