@@ -18,6 +18,8 @@ import type { RecordVersion, Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { BulkItem, BulkWriter } from './bulk-writer.js';
 import { type TaskDoc, docToTask, taskToDoc } from './documents.js';
+import { type FlowCandidate, FlowClaimPlanner, holdReleaseOf } from './flow-claims.js';
+import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import type { IndexNames } from './mappings.js';
 import { type GetBody, MAX_PAGE, getDoc, search, versionOf } from './requests.js';
@@ -55,6 +57,12 @@ interface ClaimRequest {
   /** Whether a pass searched a snapshot that holds every write completed before the call. */
   sawAll: boolean;
   claimed: Task[];
+  /** Each claimed task's place in the order of its pass (`claimed` is handed out in this order). */
+  ranks: number[];
+  /** Whether a flow-controlled queue took part: then the order is the fair one, not the claim order. */
+  fair: boolean;
+  /** TaskClaimParams.throttled, filled in by the flow-control path. */
+  throttled: Map<string, number> | undefined;
   resolve(tasks: Task[]): void;
   reject(err: unknown): void;
 }
@@ -64,13 +72,8 @@ interface ClaimBatch {
   requests: ClaimRequest[];
 }
 
-/** A task a claim may take: a search hit, or a waiting document this process wrote. */
-interface Candidate {
-  index: string;
-  docId: string;
-  doc: TaskDoc;
-  version: RecordVersion;
-}
+/** A task a claim may take: a search hit, or a waiting document this process wrote (flow: with its holds). */
+type Candidate = FlowCandidate;
 
 const shuffle = <T>(items: T[]): T[] => {
   for (let i = items.length - 1; i > 0; i--) {
@@ -89,6 +92,9 @@ const docOrder = (a: TaskDoc, b: TaskDoc) =>
 export class TaskClaims {
   /** Batches of this turn, by queue set; each runs once the turn's I/O callbacks have run. */
   private readonly open = new Map<string, ClaimBatch>();
+  private readonly planner: FlowClaimPlanner;
+  /** Passes run so far: ranks of later passes come after those of earlier ones. */
+  private passes = 0;
 
   constructor(
     private readonly http: EsHttp,
@@ -97,7 +103,10 @@ export class TaskClaims {
     private readonly refresh: RefreshBarrier,
     private readonly local: LocalTaskWrites,
     private readonly options: ClaimOptions,
-  ) {}
+    private readonly flow: FlowControl,
+  ) {
+    this.planner = new FlowClaimPlanner(http, names, flow, () => [this.pausedQueues(), ...this.localWritesFilter()]);
+  }
 
   /** Matches the tasks of paused queues (a terms lookup, resolved by a realtime GET inside the engine). */
   pausedQueues(): Record<string, unknown> {
@@ -109,7 +118,7 @@ export class TaskClaims {
     return this.refresh.age() > this.options.maxStalenessMs || this.local.size > this.options.maxLocalWrites;
   }
 
-  claim({ queues, amount, workerId, now }: TaskClaimParams): Promise<Task[]> {
+  claim({ queues, amount, workerId, now, throttled }: TaskClaimParams): Promise<Task[]> {
     if (amount <= 0) return Promise.resolve([]);
     const unique = [...new Set(queues)].sort();
     const key = JSON.stringify(unique);
@@ -121,6 +130,9 @@ export class TaskClaims {
         calledAt: this.refresh.sentCount,
         sawAll: false,
         claimed: [],
+        ranks: [],
+        fair: false,
+        throttled,
         resolve,
         reject,
       };
@@ -156,11 +168,17 @@ export class TaskClaims {
     for (const r of requests) {
       // What a request won is handed out even if a later step failed (never left claimed by nobody).
       if (r.claimed.length === 0 && failure !== undefined) r.reject(failure);
-      else r.resolve(r.claimed.sort(compareClaimOrder));
+      else if (!r.fair) r.resolve(r.claimed.sort(compareClaimOrder));
+      else r.resolve(r.claimed.map((task, i) => ({ task, rank: r.ranks[i]! })).sort((a, b) => a.rank - b.rank).map((x) => x.task));
     }
   }
 
-  /** One search (merged with this process's writes), then rounds of compare-and-set writes. */
+  /**
+   * One search (merged with this process's writes), then rounds of compare-and-set writes. Flow-controlled
+   * queues (limits or keyed tasks) are left out of that search and planned apart (flow-claims.ts): their
+   * candidates come with holds and tokens already taken, and are merged with the others in claim order
+   * of their sequences' heads.
+   */
   private async pass(queues: string[], requests: ClaimRequest[]): Promise<void> {
     const wanted = requests.reduce((n, r) => n + r.amount - r.claimed.length, 0);
     const maxNow = Math.max(...requests.map((r) => r.now));
@@ -170,7 +188,7 @@ export class TaskClaims {
       (w) => (!queueSet || queueSet.has(w.doc.queue)) && w.doc.run_at <= maxNow && w.doc.remaining_attempts > 0,
     );
     const snapshot = this.refresh.completed;
-    const [found, paused] = await Promise.all([
+    const [found, paused, flow] = await Promise.all([
       search<TaskDoc>(this.http, this.names.tasks, {
         size,
         seq_no_primary_term: true,
@@ -187,6 +205,8 @@ export class TaskClaims {
             must_not: [
               // A paused queue hands out no claims (queueSetPaused).
               this.pausedQueues(),
+              // Flow-controlled queues are claimed through their own path (below).
+              this.flow.flowQueuesLookup(),
               // What this process wrote since that refresh: its own records stand in for them.
               ...this.localWritesFilter(),
             ],
@@ -196,6 +216,8 @@ export class TaskClaims {
       }),
       // This process's own waiting writes are not filtered by the search: read the paused set (realtime).
       localWaiting.length > 0 ? this.pausedQueueNames() : Promise.resolve(new Set<string>()),
+      // Realtime: every queueLimitsSet that resolved before this claim is in it.
+      this.flow.read(),
     ]);
     for (const r of requests) if (snapshot > r.calledAt) r.sawAll = true;
 
@@ -208,14 +230,27 @@ export class TaskClaims {
       if (mine) this.local.forget(hit._id); // another process wrote it after us
       candidates.set(hit._id, { index: hit._index, docId: hit._id, doc: hit._source, version: versionOf(hit) });
     }
+    const localFlow = new Map<string, Candidate[]>();
     for (const w of localWaiting) {
       if (paused.has(w.doc.queue) || candidates.has(w.docId) || this.local.get(w.docId) !== w) continue;
-      candidates.set(w.docId, { index: w.index, docId: w.docId, doc: w.doc, version: w.version });
+      const candidate = { index: w.index, docId: w.docId, doc: w.doc, version: w.version };
+      if (flow.flowQueues.has(w.doc.queue)) localFlow.set(w.doc.queue, [...(localFlow.get(w.doc.queue) ?? []), candidate]);
+      else candidates.set(w.docId, candidate);
     }
-    const ordered = [...candidates.values()].sort((a, b) => docOrder(a.doc, b.doc));
+    let ordered = [...candidates.values()].sort((a, b) => docOrder(a.doc, b.doc));
+    const token = randomBytes(12).toString('base64url');
+    const flowQueues = [...flow.flowQueues].filter((q) => !queueSet || queueSet.has(q));
+    if (flowQueues.length > 0) {
+      ordered = await this.withFlowCandidates(ordered, flowQueues, flow, localFlow, requests, wanted, maxNow, token);
+      for (const r of requests) r.fair = true;
+    }
+    const base = ++this.passes * 1e7;
+    ordered.forEach((c, i) => (c.rank = base + i));
 
     // First round in claim order, each request taking the best candidates still free (and due at its
-    // own `now`); later rounds, after losses to other processes, from the rest in random order.
+    // own `now`); later rounds, after losses to other processes, from the rest in random order. A flow
+    // candidate is offered in the first round only (its holds were taken for this claim).
+    const unclaimedHolds: HoldRelease[] = [];
     let pool = ordered;
     for (let round = 0; pool.length > 0; round++) {
       const windows = new Map<ClaimRequest, Candidate[]>();
@@ -232,9 +267,63 @@ export class TaskClaims {
         if (window) window.push(candidate);
         else windows.set(request, [candidate]);
       }
-      if (windows.size === 0) break;
-      await this.claimWindows(windows);
-      pool = round === 0 ? shuffle(left) : left;
+      if (windows.size === 0) {
+        for (const c of left) unclaimedHolds.push(...this.holdReleases(c, token));
+        break;
+      }
+      const lost = await this.claimWindows(windows, token);
+      for (const c of lost) unclaimedHolds.push(...this.holdReleases(c, token));
+      const plain = left.filter((c) => c.holdDocs === undefined);
+      for (const c of left) if (c.holdDocs !== undefined) unclaimedHolds.push(...this.holdReleases(c, token));
+      pool = round === 0 ? shuffle(plain) : plain;
+    }
+    // Holds taken for tasks this claim did not get are given back (best effort: a leftover is repaired).
+    if (unclaimedHolds.length > 0) await this.flow.release(unclaimedHolds).catch(() => undefined);
+  }
+
+  private holdReleases(c: Candidate, token: string): HoldRelease[] {
+    return (c.holdDocs ?? []).map((id) => holdReleaseOf(id, c, token));
+  }
+
+  /** Plans every flow-controlled queue of the claim and merges their sequences with the plain candidates. */
+  private async withFlowCandidates(
+    plain: Candidate[],
+    flowQueues: string[],
+    flow: FlowState,
+    localFlow: Map<string, Candidate[]>,
+    requests: ClaimRequest[],
+    wanted: number,
+    maxNow: number,
+    token: string,
+  ): Promise<Candidate[]> {
+    const counter = requests.find((r) => r.throttled)?.throttled;
+    const sequences = await Promise.all(
+      flowQueues.map((queue) =>
+        this.planner.plan({
+          queue,
+          limits: flow.limits.get(queue),
+          wanted,
+          maxNow,
+          local: localFlow.get(queue) ?? [],
+          token,
+          onThrottled: (count) => {
+            if (counter && count > 0) counter.set(queue, (counter.get(queue) ?? 0) + count);
+          },
+        }),
+      ),
+    );
+    // Merge by the claim order of each sequence's head (a flow sequence keeps its fair order).
+    const all = [plain, ...sequences.filter((s) => s.length > 0)];
+    const heads = all.map(() => 0);
+    const merged: Candidate[] = [];
+    for (;;) {
+      let best = -1;
+      all.forEach((seq, i) => {
+        const head = seq[heads[i]!];
+        if (head && (best < 0 || docOrder(head.doc, all[best]![heads[best]!]!.doc) < 0)) best = i;
+      });
+      if (best < 0) return merged;
+      merged.push(all[best]![heads[best]!++]!);
     }
   }
 
@@ -249,8 +338,7 @@ export class TaskClaims {
   }
 
   /** One set of CAS writes, each window claiming its candidates for its request; winners go to `claimed`. */
-  private async claimWindows(windows: Map<ClaimRequest, Candidate[]>): Promise<void> {
-    const token = randomBytes(12).toString('base64url');
+  private async claimWindows(windows: Map<ClaimRequest, Candidate[]>, token: string): Promise<Candidate[]> {
     const entries: { request: ClaimRequest; candidate: Candidate; next: Task; doc: TaskDoc }[] = [];
     for (const [request, candidates] of windows) {
       for (const candidate of candidates) {
@@ -280,22 +368,32 @@ export class TaskClaims {
       const won = await this.recoverClaims(entries.map((e) => e.candidate), token);
       for (const { request, candidate } of entries) {
         const task = won.get(candidate.docId);
-        if (task) request.claimed.push(task);
+        if (task) {
+          request.claimed.push(task);
+          request.ranks.push(candidate.rank ?? 0);
+        }
       }
-      return;
+      // None counts as lost: a bulk that timed out may still be applied later, so its holds stay until
+      // a claim's repair fences them (flow-control.ts).
+      return [];
     }
+    const lost: Candidate[] = [];
     items.forEach((item, i) => {
       const { request, candidate, next, doc } = entries[i]!;
       if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
         const version = { seqNum: item._seq_no, primaryTerm: item._primary_term };
         this.local.record(candidate.index, candidate.docId, doc, version);
         request.claimed.push({ ...next, version });
+        request.ranks.push(candidate.rank ?? 0);
       } else if (item.status === 409) {
         // Another process (or any writer) got there first: what this process knew of it is stale.
         this.local.forget(candidate.docId);
+        lost.push(candidate);
+      } else {
+        lost.push(candidate); // other item errors: not claimed either
       }
-      // Other item errors: not claimed either.
     });
+    return lost;
   }
 
   private async recoverClaims(candidates: Candidate[], token: string): Promise<Map<string, Task>> {

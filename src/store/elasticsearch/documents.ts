@@ -100,6 +100,8 @@ export interface TaskDoc {
   created_at: number;
   modified_at: number;
   recurring_task_id?: string;
+  concurrency_key?: string;
+  rate_key?: string;
   /** Set by a claim only: lets a claimer whose bulk request got no answer find out what it won. */
   claim_token?: string;
   /** Not indexed (the mapping is not dynamic): kept in `_source` only. */
@@ -137,6 +139,8 @@ export function taskToDoc(task: NewTaskRecord): TaskDoc {
   put(doc, 'args', task.args);
   put(doc, 'context', task.context);
   put(doc, 'recurring_task_id', task.recurringTaskId);
+  put(doc, 'concurrency_key', task.concurrencyKey);
+  put(doc, 'rate_key', task.rateKey);
   const lc = task.lastClaimed;
   if (lc) {
     const claimed: LastClaimedDoc = { worker_id: lc.workerId, claimed_at: lc.claimedAt, times_out_at: lc.timesOutAt };
@@ -209,6 +213,9 @@ export function docToTask(doc: TaskDoc, version: RecordVersion): Task {
       }),
     );
   }
+  // Only when present, so a task without keys is the same record as before flow control.
+  if (doc.concurrency_key !== undefined && doc.concurrency_key !== null) task.concurrencyKey = doc.concurrency_key;
+  if (doc.rate_key !== undefined && doc.rate_key !== null) task.rateKey = doc.rate_key;
   const lc = doc.last_claimed;
   if (lc && 'worker_id' in lc) {
     task.lastClaimed = {

@@ -89,6 +89,8 @@ import {
 import { type ArchiveOptions, DEFAULT_ARCHIVE, TaskArchiver } from './archive.js';
 import { type BulkItem, type BulkOperation, BulkWriter } from './bulk-writer.js';
 import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, TaskClaims } from './claims.js';
+import { FlowControl } from './flow-control.js';
+import { FlowStatusReader } from './flow-status.js';
 import { ElasticsearchError, EsHttp, type EsHttpOptions, errorType } from './http.js';
 import { INDEXED, type IndexNames, indexNames } from './mappings.js';
 import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, putDoc, search, versionOf } from './requests.js';
@@ -151,6 +153,9 @@ export class ElasticsearchStore implements Store {
   /** Every task write of one event-loop turn goes out as one _bulk. */
   private readonly writer: BulkWriter;
   private readonly claims: TaskClaims;
+  /** Flow control (issue 15): limits, holds, token buckets (flow-control.ts). */
+  private readonly flow: FlowControl;
+  private readonly flowStatus: FlowStatusReader;
   private readonly archiver: TaskArchiver;
   private readonly queues: QueueStates;
   private readonly series: QueueSeries;
@@ -179,7 +184,9 @@ export class ElasticsearchStore implements Store {
     const claimOptions = { ...DEFAULT_CLAIM_OPTIONS, ...options.claims };
     this.localWrites = new LocalTaskWrites(this.tasksRefresh, claimOptions.maxLocalWrites);
     this.writer = new BulkWriter(this.http);
-    this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, claimOptions);
+    this.flow = new FlowControl(this.http, this.names, this.writer, () => this.tasksRefresh.wait());
+    this.flowStatus = new FlowStatusReader(this.http, this.names, this.flow, this.tasksRefresh);
+    this.claims = new TaskClaims(this.http, this.names, this.writer, this.tasksRefresh, this.localWrites, claimOptions, this.flow);
     this.archiver = new TaskArchiver(this.http, this.names, this.writer, this.tasksRefresh, this.archiveRefresh, this.localWrites, this.archive);
     this.queues = new QueueStates(this.http, this.names, this.tasksRefresh);
     this.series = new QueueSeries(this.http, this.names);
@@ -373,18 +380,18 @@ export class ElasticsearchStore implements Store {
 
   // ── Queues: operator state and statistics (queues.ts) ───────────────────────────────────────────────
 
-  // ── Flow control (issue 15): contract only, implemented by the flow-control work ────────────────────
+  // ── Flow control (issue 15; flow-control.ts, flow-claims.ts) ───────────────────────────────────────
 
-  queueFlowStatus(_params: QueueFlowStatusParams): Promise<QueueFlowStatus> {
-    return Promise.reject(new Error('queueFlowStatus: not implemented yet'));
+  queueFlowStatus(params: QueueFlowStatusParams): Promise<QueueFlowStatus> {
+    return this.flowStatus.status(params);
   }
 
-  queueLimitsList(_params: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
-    return Promise.resolve([]);
+  queueLimitsList(params: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
+    return this.flow.limitsList(params);
   }
 
-  queueLimitsSet(_params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
-    return Promise.reject(new Error('queueLimitsSet: not implemented yet'));
+  queueLimitsSet(params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
+    return this.flow.limitsSet(params);
   }
 
   // ── Queue series (the dashboard's charts) ─────────────────────────────────────────────────────────────
@@ -563,6 +570,9 @@ export class ElasticsearchStore implements Store {
 
   async taskCreateMany({ tasks }: TaskCreateManyParams): Promise<TaskWriteResult[]> {
     if (tasks.length === 0) return [];
+    // Keyed tasks make their queue flow-controlled (fair groups) before any claim can see them.
+    const keyed = tasks.flatMap((t) => (t.concurrencyKey !== undefined ? [t.queue] : []));
+    if (keyed.length > 0) await this.flow.registerKeyed(keyed);
     const docs = tasks.map((task) => taskToDoc(task));
     // Items of one bulk on one shard run in order: a second create of the same id gets 409.
     const items = await this.bulk(
@@ -630,6 +640,13 @@ export class ElasticsearchStore implements Store {
       }
       throw this.bulkItemError('update', item);
     });
+    // Tasks that left CLAIMED give their concurrency slots back (after the write: holds never undercount).
+    const left = updates.flatMap(({ task, expectedVersion }, i) =>
+      results[i] && task.state !== 'claimed'
+        ? [{ queue: task.queue, concurrencyKey: task.concurrencyKey, docId: taskDocId(task.queue, task.id), replaced: expectedVersion }]
+        : [],
+    );
+    if (left.length > 0) await this.flow.releaseForWrites(left);
     // A CAS write on a missing document answers 409 too (and creates nothing): one _mget tells which.
     const unresolved = results.flatMap((r, i) => (r === undefined ? [i] : []));
     if (unresolved.length > 0) {

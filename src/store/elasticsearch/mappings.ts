@@ -32,7 +32,10 @@ import { CLAIM_WAIT_BUCKETS } from '../../domain/queue-series.js';
  *   the operator API's task listing and queue statistics; the queue states in `P-meta`. Additive: setup
  *   puts the new fields into an existing index's mapping and re-writes the tasks written before, which
  *   the new fields do not cover yet (setup.ts, backfillIndexedFields).
- * - 3: the `P-series` index (the dashboard's charts). Additive: setup creates it.
+ * - 3: the `P-series` index (the dashboard's charts); `concurrency_key` and `rate_key` on tasks (flow
+ *   control, docs/design/elasticsearch-claims.md); the flow-control documents in `P-meta` (`flow`,
+ *   `flow/hold/…`, `flow/rate/…`, kept in `_source` only). Additive: setup creates the index and adds the
+ *   fields; tasks written before carry no keys, so nothing is re-written.
  */
 export const SCHEMA_VERSION = 3;
 
@@ -129,6 +132,10 @@ const taskProperties = {
   created_at: { ...storedLong, fields: { indexed: { type: 'date', format: 'epoch_millis' } } },
   modified_at: storedLong,
   recurring_task_id: keyword,
+  /** Flow control: claims group by it (fairness) and count claimed tasks per key (concurrency limits). */
+  concurrency_key: keyword,
+  /** Flow control: the key of the task's per-key token bucket; flow status aggregates on it. */
+  rate_key: keyword,
 };
 
 export const TASKS_MAPPINGS = {

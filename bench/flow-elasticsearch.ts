@@ -1,0 +1,128 @@
+/**
+ * The cost of flow control on the Elasticsearch/OpenSearch store (issue 15), at the Store level (no
+ * HTTP): claim + done throughput and CPU per task with 1 / 100 / 10 000 concurrency keys, limits off
+ * and on, against the plain path (tasks without keys, no limits) as the baseline.
+ *
+ *   npx tsx bench/flow-elasticsearch.ts --url http://127.0.0.1:9200 [--engine-pid <pid>] [--tasks 2000]
+ *     [--claimers 8] [--amount 1] [--keys 1,100,10000]
+ *
+ * Per run: a fresh index prefix, `tasks` tasks created (keys round-robin), then `claimers` loops each
+ * claiming `amount` and marking what they got done, until every task is done (bounded by a deadline).
+ * "limits on" sets a queue concurrency and a per-key concurrency and rate that never bind (so the figure
+ * is the bookkeeping's cost, not waiting on a limit): every claim takes holds and tokens, every done frees
+ * them. CPU: this process (process.cpuUsage) and, with --engine-pid, the engine (/proc/<pid>/stat).
+ * Wall-clock rates move with the machine's load: the load average is printed with every table.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ElasticsearchStore } from '../src/store/elasticsearch/elasticsearch-store.js';
+import type { NewTaskRecord, QueueLimits, Task } from '../src/types/index.js';
+import { intoDone } from '../src/domain/task-lifecycle.js';
+import { machineLine, now } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string', default: process.env.TASQUES_TEST_ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200' },
+    'engine-pid': { type: 'string' },
+    tasks: { type: 'string', default: '2000' },
+    claimers: { type: 'string', default: '8' },
+    amount: { type: 'string', default: '1' },
+    keys: { type: 'string', default: '1,100,10000' },
+    'deadline-s': { type: 'string', default: '300' },
+  },
+});
+const TASKS = Number(values.tasks);
+const CLAIMERS = Number(values.claimers);
+const AMOUNT = Number(values.amount);
+const DEADLINE_MS = Number(values['deadline-s']) * 1000;
+const enginePid = values['engine-pid'];
+
+/** A process's CPU seconds (utime + stime) from /proc. */
+function procCpu(pid: string): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Run {
+  label: string;
+  keys: number;
+  limits: QueueLimits | undefined;
+}
+
+const NEVER_BINDING: QueueLimits = {
+  queue: { concurrency: 100_000, rate: { count: 1_000_000, perMs: 1000, burst: 1_000_000 } },
+  perKey: { concurrency: 100_000, rate: { count: 1_000_000, perMs: 1000, burst: 1_000_000 } },
+};
+
+async function run({ label, keys, limits }: Run): Promise<string> {
+  const prefix = `bench-flow-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const store = new ElasticsearchStore({ http: { addresses: [values.url!] }, indexPrefix: prefix, autoSetup: true });
+  await store.migrate();
+  try {
+    const t0 = Date.now();
+    const tasks: NewTaskRecord[] = Array.from({ length: TASKS }, (_, i) => ({
+      queue: 'bench',
+      id: `t-${i}`,
+      kind: 'bench',
+      state: 'queued',
+      priority: 0,
+      runAt: t0,
+      retryTimes: 0,
+      attempted: 0,
+      processingTimeoutNs: 600e9,
+      lastEnqueuedAt: t0,
+      createdAt: t0,
+      modifiedAt: t0,
+      ...(keys > 0 ? { concurrencyKey: `k-${i % keys}`, rateKey: `k-${i % keys}` } : {}),
+    }));
+    for (let i = 0; i < tasks.length; i += 500) await store.taskCreateMany({ tasks: tasks.slice(i, i + 500) });
+    if (limits) await store.queueLimitsSet({ queue: 'bench', limits, now: t0 });
+    await store.http.expect({ method: 'POST', path: `/${prefix}-tasks/_refresh` });
+
+    let done = 0;
+    let claims = 0;
+    const latencies: number[] = [];
+    const deadline = now() + DEADLINE_MS;
+    const cpu0 = process.cpuUsage();
+    const engine0 = enginePid ? procCpu(enginePid) : 0;
+    const start = now();
+    const claimer = async (c: number) => {
+      while (done < TASKS && now() < deadline) {
+        const t = now();
+        const got: Task[] = await store.taskClaim({ queues: ['bench'], amount: AMOUNT, workerId: `c${c}`, now: Date.now() });
+        latencies.push(now() - t);
+        claims++;
+        await Promise.all(
+          got.map(async (task) => {
+            const finished = intoDone(task, `c${c}`, Date.now(), undefined);
+            await store.taskUpdate({ task: finished, expectedVersion: task.version });
+            done++;
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: CLAIMERS }, (_, c) => claimer(c)));
+    const seconds = (now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const storeMs = ((cpu.user + cpu.system) / 1000 / Math.max(1, done)).toFixed(2);
+    const engineMs = enginePid ? (((procCpu(enginePid) - engine0) * 1000) / Math.max(1, done)).toFixed(2) : '-';
+    latencies.sort((a, b) => a - b);
+    const p50 = latencies[Math.floor(latencies.length / 2)]!.toFixed(1);
+    return `| ${label} | ${keys} | ${done} | ${(done / seconds).toFixed(0)} | ${p50} | ${storeMs} | ${engineMs} |`;
+  } finally {
+    await store.drop();
+    await store.close();
+  }
+}
+
+const keyCounts = values.keys!.split(',').map(Number);
+const runs: Run[] = [{ label: 'plain (no keys, no limits)', keys: 0, limits: undefined }];
+for (const k of keyCounts) {
+  runs.push({ label: 'keys, limits off (fair groups)', keys: k, limits: undefined });
+  runs.push({ label: 'keys, limits on (never binding)', keys: k, limits: NEVER_BINDING });
+}
+console.log(`# bench/flow-elasticsearch: ${TASKS} tasks, ${CLAIMERS} claimers, amount ${AMOUNT}; ${machineLine()}`);
+console.log('| run | keys | tasks done | tasks/s | claim p50 ms | store CPU ms/task | engine CPU ms/task |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const r of runs) console.log(await run(r));
+console.log(`# done; ${machineLine()}`);

@@ -1,0 +1,409 @@
+/**
+ * The claim path of a flow-controlled queue (limits, or tasks with concurrency keys) on the
+ * Elasticsearch/OpenSearch store: which tasks a claim may take, in fair order, and the holds and tokens
+ * it takes for them before it writes them CLAIMED (docs/design/elasticsearch-claims.md, "Flow control").
+ *
+ * 1. Groups: a composite aggregation on `concurrency_key` (the unkeyed group first, then keys in byte
+ *    order) over the queue's claimable tasks, starting after the group this store instance served last
+ *    and wrapping around, with each group's best tasks (top_hits, claim order). Only keys with claimable
+ *    tasks are buckets: idle keys cost nothing. Merged with this process's own waiting writes.
+ * 2. Limits: one realtime `_mget` of the hold and rate documents the candidates need; then a
+ *    round-robin over the groups takes tasks while every limit has room.
+ * 3. One set of compare-and-set writes of those documents (a bulk); a task counts as granted only if
+ *    every document it needed was written. Conflicts (another claimer wrote first) re-plan, a few times.
+ */
+import { CLAIM_ORDER_ES_SORT } from '../../domain/claim-order.js';
+import type { QueueLimits, RecordVersion } from '../../types/index.js';
+import type { TaskDoc } from './documents.js';
+import {
+  type FlowControl,
+  type Hold,
+  type HoldDoc,
+  type HoldRelease,
+  type MetaRead,
+  type RateDoc,
+  flowDocId,
+  keyLimit,
+  tokensAt,
+} from './flow-control.js';
+import type { EsHttp } from './http.js';
+import type { IndexNames } from './mappings.js';
+import { type Hit, byBytes, search, versionOf } from './requests.js';
+
+/** A task a claim may take (as in claims.ts). */
+export interface FlowCandidate {
+  index: string;
+  docId: string;
+  doc: TaskDoc;
+  version: RecordVersion;
+  /** The hold documents this candidate was entered in (to free them if it is not claimed after all). */
+  holdDocs?: string[];
+  /** Its place in the order the claim hands tasks out (flow: the fair order). */
+  rank?: number;
+}
+
+/** A group's key: a concurrency key, or null for the tasks without one. */
+type GroupKey = string | null;
+
+interface Group {
+  key: GroupKey;
+  tasks: FlowCandidate[];
+}
+
+/** Plans after conflicts on hold or rate documents (other claimers wrote them first). */
+const PLAN_ATTEMPTS = 8;
+/** Most task documents one group search returns (groups × tasks per group). */
+const MAX_GROUP_DOCS = 2000;
+const MAX_GROUP_PAGES = 5;
+
+const compareKeys = (a: GroupKey, b: GroupKey): number =>
+  a === b ? 0 : a === null ? -1 : b === null ? 1 : byBytes(a, b);
+
+export interface FlowPlanInput {
+  queue: string;
+  limits: QueueLimits | undefined;
+  wanted: number;
+  maxNow: number;
+  /** This process's waiting writes of the queue (candidates the search leaves out). */
+  local: FlowCandidate[];
+  token: string;
+  /** Claimable tasks passed over because of a limit, added to by the plan. */
+  onThrottled(count: number): void;
+}
+
+export class FlowClaimPlanner {
+  /** Per queue, the group this store instance served last (fairness cursor; undefined: none yet). */
+  private readonly cursors = new Map<string, GroupKey>();
+
+  constructor(
+    private readonly http: EsHttp,
+    private readonly names: IndexNames,
+    private readonly flow: FlowControl,
+    private readonly mustNot: () => Record<string, unknown>[],
+  ) {}
+
+  /** Candidates the claim may write CLAIMED, in fair order; holds and tokens are already taken for them. */
+  async plan(input: FlowPlanInput): Promise<FlowCandidate[]> {
+    const granted: FlowCandidate[] = [];
+    const taken = new Set<string>();
+    let wanted = input.wanted;
+    let known: Group[] | undefined;
+    for (let attempt = 0; attempt < PLAN_ATTEMPTS && wanted > 0; attempt++) {
+      // After a conflict on a limit document the groups found before are still the candidates (a task
+      // another claimer took since only fails its own CAS): no second group search, just the new order.
+      const groups = known ?? (await this.groups(input, wanted, taken));
+      if (groups.length === 0) break;
+      const result = input.limits ? await this.acquireInTurn(input, groups, wanted) : { picks: roundRobin(groups, wanted, () => true), conflicts: false };
+      for (const c of result.picks) taken.add(c.docId);
+      granted.push(...result.picks);
+      wanted -= result.picks.length;
+      const last = result.picks[result.picks.length - 1];
+      if (last) this.cursors.set(input.queue, last.doc.concurrency_key ?? null);
+      if (!result.conflicts) break;
+      known = inServiceOrder(
+        groups.map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !taken.has(c.docId)) })).filter((g) => g.tasks.length > 0),
+        this.cursors.get(input.queue),
+      );
+      if (known.length === 0) known = undefined;
+    }
+    return granted;
+  }
+
+  /** The queue's claimable tasks by group, in service order (after the cursor, then wrapping around). */
+  private async groups(input: FlowPlanInput, wanted: number, exclude: Set<string>): Promise<Group[]> {
+    const cursor = this.cursors.get(input.queue);
+    const needGroups = Math.max(wanted * 2, wanted + 8);
+    const perGroup = Math.min(wanted, 100);
+    const pageSize = Math.max(1, Math.min(needGroups, Math.floor(MAX_GROUP_DOCS / perGroup)));
+    const byKey = new Map<GroupKey, FlowCandidate[]>();
+    const fetchPhase = async (after: { k: GroupKey } | undefined, stopAfter: GroupKey | undefined): Promise<void> => {
+      let next = after;
+      for (let page = 0; page < MAX_GROUP_PAGES && byKey.size < needGroups; page++) {
+        const found = await search<never>(this.http, this.names.tasks, {
+          size: 0,
+          track_total_hits: false,
+          query: {
+            bool: {
+              filter: [
+                { terms: { state: ['queued', 'failed'] } },
+                { range: { run_at: { lte: input.maxNow } } },
+                { range: { remaining_attempts: { gt: 0 } } },
+                { term: { queue: input.queue } },
+              ],
+              must_not: this.mustNot(),
+            },
+          },
+          aggs: {
+            groups: {
+              composite: {
+                size: pageSize,
+                sources: [{ k: { terms: { field: 'concurrency_key', missing_bucket: true, order: 'asc' } } }],
+                ...(next ? { after: next } : {}),
+              },
+              aggs: { top: { top_hits: { size: perGroup, sort: CLAIM_ORDER_ES_SORT, seq_no_primary_term: true } } },
+            },
+          },
+        });
+        const agg = found.aggregations?.groups as
+          | { buckets: { key: { k: GroupKey }; top: { hits: { hits: Hit<TaskDoc>[] } } }[]; after_key?: { k: GroupKey } }
+          | undefined;
+        const buckets = agg?.buckets ?? [];
+        for (const b of buckets) {
+          if (stopAfter !== undefined && compareKeys(b.key.k, stopAfter) > 0) return;
+          const tasks = b.top.hits.hits
+            .filter((h) => !exclude.has(h._id))
+            .map((h) => ({ index: h._index, docId: h._id, doc: h._source, version: versionOf(h) }));
+          if (tasks.length > 0) byKey.set(b.key.k, tasks);
+        }
+        if (buckets.length < pageSize || !agg?.after_key) return;
+        next = agg.after_key;
+      }
+    };
+    await fetchPhase(cursor === undefined ? undefined : { k: cursor }, undefined);
+    if (cursor !== undefined && byKey.size < needGroups) await fetchPhase(undefined, cursor);
+    for (const c of input.local) {
+      if (exclude.has(c.docId)) continue;
+      const key = c.doc.concurrency_key ?? null;
+      byKey.set(key, [...(byKey.get(key) ?? []), c]);
+    }
+    return inServiceOrder(
+      [...byKey.entries()].map(([key, tasks]) => ({ key, tasks: tasks.sort((a, b) => docOrder(a.doc, b.doc)) })),
+      cursor,
+    );
+  }
+
+  /**
+   * acquire() for the first `wanted` groups only (those a claim takes from when no limit holds one back:
+   * their documents are all it reads), then, if a limit held some back, for the groups after them and
+   * what is left of the first ones, in that (round-robin) order.
+   */
+  private async acquireInTurn(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
+    const first = await this.flow.serial(() => this.acquire(input, groups.slice(0, wanted), wanted));
+    if (first.conflicts || first.picks.length >= wanted || groups.length <= wanted) return first;
+    const picked = new Set(first.picks.map((c) => c.docId));
+    const rest = [
+      ...groups.slice(wanted),
+      ...groups.slice(0, wanted).map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId)) })),
+    ].filter((g) => g.tasks.length > 0);
+    const more = await this.flow.serial(() => this.acquire(input, rest, wanted - first.picks.length));
+    return { picks: [...first.picks, ...more.picks], conflicts: more.conflicts };
+  }
+
+  /**
+   * Reads the limit documents, picks in round-robin while they have room, and writes them (CAS). Runs
+   * in FlowControl.serial: reads may come from the process's cache (a stale one fails its CAS).
+   */
+  private async acquire(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
+    const limits = input.limits!;
+    const { queue, maxNow: now } = input;
+    const queueConcurrency = limits.queue?.concurrency;
+    const queueRate = limits.queue?.rate;
+    // Document id → the key it counts (undefined: the queue's own).
+    const holdIds = new Map<string, string | undefined>();
+    const rateIds = new Map<string, string | undefined>();
+    if (queueConcurrency !== undefined) holdIds.set(flowDocId('hold', queue), undefined);
+    if (queueRate) rateIds.set(flowDocId('rate', queue), undefined);
+    for (const g of groups) {
+      if (g.key !== null && keyLimit(limits, g.key)?.concurrency !== undefined) holdIds.set(flowDocId('hold', queue, g.key), g.key);
+      for (const t of g.tasks) {
+        const rk = t.doc.rate_key;
+        if (rk !== undefined && keyLimit(limits, rk)?.rate) rateIds.set(flowDocId('rate', queue, rk), rk);
+      }
+    }
+    const holdIdList = [...holdIds.keys()];
+    const reads = await this.flow.readMeta<HoldDoc | RateDoc>([...holdIdList, ...rateIds.keys()]);
+    const holdReads = new Map<string, MetaRead<HoldDoc>>();
+    const rateReads = new Map<string, MetaRead<RateDoc>>();
+    reads.forEach((r, i) => {
+      if (i < holdIdList.length) holdReads.set(r.id, r as MetaRead<HoldDoc>);
+      else rateReads.set(r.id, r as MetaRead<RateDoc>);
+    });
+
+    const simulate = () => {
+      const held = new Map<string, number>([...holdReads].map(([id, r]) => [id, r.doc?.holds.length ?? 0]));
+      const tokens = new Map<string, number>();
+      const tookFrom = new Set<string>();
+      const full = new Set<string>();
+      const queueHold = flowDocId('hold', queue);
+      const queueBucket = flowDocId('rate', queue);
+      if (queueRate) tokens.set(queueBucket, tokensAt(queueRate, rateReads.get(queueBucket)?.doc, now));
+      let throttled = 0;
+      let queueBlocked = false;
+      const picks = roundRobin(groups, wanted, (c, group) => {
+        if (queueBlocked) return 'stop';
+        const needs: string[] = [];
+        if (queueConcurrency !== undefined) {
+          if (held.get(queueHold)! >= queueConcurrency) {
+            full.add(queueHold);
+            queueBlocked = true;
+            return 'stop';
+          }
+          needs.push(queueHold);
+        }
+        if (queueRate && tokens.get(queueBucket)! < 1) {
+          queueBlocked = true;
+          return 'stop';
+        }
+        if (group.key !== null) {
+          const limit = keyLimit(limits, group.key)?.concurrency;
+          if (limit !== undefined) {
+            const id = flowDocId('hold', queue, group.key);
+            if (held.get(id)! >= limit) {
+              full.add(id);
+              return 'drop';
+            }
+            needs.push(id);
+          }
+        }
+        const rk = c.doc.rate_key;
+        const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
+        if (keyRate) {
+          const id = flowDocId('rate', queue, rk);
+          if (!tokens.has(id)) tokens.set(id, tokensAt(keyRate, rateReads.get(id)?.doc, now));
+          if (tokens.get(id)! < 1) return 'skip';
+          tokens.set(id, tokens.get(id)! - 1);
+          tookFrom.add(id);
+        }
+        if (queueRate) {
+          tokens.set(queueBucket, tokens.get(queueBucket)! - 1);
+          tookFrom.add(queueBucket);
+        }
+        for (const id of needs) held.set(id, held.get(id)! + 1);
+        c.holdDocs = needs;
+        return true;
+      }, (passedOver) => {
+        throttled += passedOver;
+      });
+      return { picks, tokens, tookFrom, full, throttled };
+    };
+
+    let plan = simulate();
+    // A full hold document read from the cache may be stale (another process freed slots since): read it.
+    if (plan.full.size > 0) {
+      for (const r of await this.flow.readMeta<HoldDoc>([...plan.full], true)) holdReads.set(r.id, r);
+      plan = simulate();
+    }
+    // A full hold document may hold stale holds (a crash between hold and claim, a missed release).
+    if (plan.full.size > 0) {
+      let repaired = false;
+      for (const id of plan.full) {
+        const before = holdReads.get(id)!;
+        const { read: after, fenced } = await this.flow.repair(before, this.names.tasks, now);
+        if (after && after !== before) {
+          holdReads.set(id, after);
+          repaired = true;
+        }
+        // A fenced task was re-written: a candidate of it must compare-and-set on the new version.
+        for (const g of groups) for (const c of g.tasks) c.version = fenced.get(c.docId) ?? c.version;
+      }
+      if (repaired) plan = simulate();
+    }
+    input.onThrottled(plan.throttled);
+    if (plan.picks.length === 0) return { picks: [], conflicts: false };
+
+    // The writes: each hold document gets its new holds, each bucket its tokens at `now`.
+    const newHolds = new Map<string, Hold[]>();
+    for (const c of plan.picks) {
+      for (const id of c.holdDocs ?? []) {
+        const hold: Hold = { id: c.docId, seq: c.version.seqNum, term: c.version.primaryTerm, token: input.token, at: now };
+        newHolds.set(id, [...(newHolds.get(id) ?? []), hold]);
+      }
+    }
+    const writes: { id: string; doc: unknown; version: RecordVersion | undefined }[] = [];
+    for (const [id, holds] of newHolds) {
+      const read = holdReads.get(id)!;
+      const key = holdIds.get(id);
+      const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
+      writes.push({ id, doc: { ...base, holds: [...base.holds, ...holds] }, version: read.version });
+    }
+    for (const id of plan.tookFrom) {
+      const read = rateReads.get(id);
+      const key = rateIds.get(id);
+      // `at` never goes back: a claimer with a clock behind the last writer's refills nothing.
+      const doc: RateDoc = { kind: 'flow_rate', queue, ...(key !== undefined ? { key } : {}), tokens: plan.tokens.get(id)!, at: Math.max(now, read?.doc?.at ?? now) };
+      writes.push({ id, doc, version: read?.version });
+    }
+    const items = await this.flow.writeMeta(writes);
+    const failed = new Set(items.flatMap((item, i) => (item.status === 200 || item.status === 201 ? [] : [writes[i]!.id])));
+    if (failed.size === 0) return { picks: plan.picks, conflicts: false };
+
+    // A pick stands only if every document it needed was written; free the holds of the others.
+    const needsOf = (c: FlowCandidate) => [
+      ...(c.holdDocs ?? []),
+      ...(queueRate ? [flowDocId('rate', queue)] : []),
+      ...(c.doc.rate_key !== undefined && keyLimit(limits, c.doc.rate_key)?.rate ? [flowDocId('rate', queue, c.doc.rate_key)] : []),
+    ];
+    const picks: FlowCandidate[] = [];
+    const releases: HoldRelease[] = [];
+    for (const c of plan.picks) {
+      if (needsOf(c).every((id) => !failed.has(id))) picks.push(c);
+      else for (const id of c.holdDocs ?? []) if (!failed.has(id)) releases.push(holdReleaseOf(id, c, input.token));
+    }
+    await this.flow.releaseNow(releases);
+    return { picks, conflicts: true };
+  }
+}
+
+/** Frees the hold that candidate `c` was given by the claim with `token`. */
+export function holdReleaseOf(holdDocId: string, c: FlowCandidate, token: string): HoldRelease {
+  return { holdDocId, match: (h) => h.id === c.docId && h.token === token };
+}
+
+/** Groups in the order a claim serves them: keys after the cursor first, then from the start (wrapping). */
+function inServiceOrder(groups: Group[], cursor: GroupKey | undefined): Group[] {
+  const rank = (k: GroupKey) => (cursor === undefined || compareKeys(k, cursor) > 0 ? 0 : 1);
+  return groups.sort((a, b) => rank(a.key) - rank(b.key) || compareKeys(a.key, b.key));
+}
+
+const docOrder = (a: TaskDoc, b: TaskDoc): number =>
+  b.priority - a.priority || a.run_at - b.run_at || b.remaining_attempts - a.remaining_attempts;
+
+/**
+ * Takes one task from each group in turn, in the groups' order, until `wanted` are taken or no group
+ * has any left. `admit` says whether a candidate may be taken: true, 'skip' (not this task: the group's
+ * next one is tried in the same turn), 'drop' (its group is held back: skip the group from now on) or
+ * 'stop' (nothing more may be taken).
+ */
+function roundRobin(
+  groups: Group[],
+  wanted: number,
+  admit: (c: FlowCandidate, group: Group) => boolean | 'skip' | 'drop' | 'stop',
+  onPassedOver: (count: number) => void = () => {},
+): FlowCandidate[] {
+  const picks: FlowCandidate[] = [];
+  const next = groups.map(() => 0);
+  let active = groups.map((_, i) => i);
+  while (picks.length < wanted && active.length > 0) {
+    const still: number[] = [];
+    for (const i of active) {
+      if (picks.length >= wanted) {
+        still.push(i);
+        continue;
+      }
+      const group = groups[i]!;
+      let verdict: ReturnType<typeof admit> = 'skip';
+      let c: FlowCandidate | undefined;
+      while (verdict === 'skip' && (c = group.tasks[next[i]!]) !== undefined) {
+        verdict = admit(c, group);
+        if (verdict === 'skip') {
+          onPassedOver(1);
+          next[i]!++;
+        }
+      }
+      if (!c || verdict === 'skip') continue;
+      if (verdict === 'stop') {
+        for (const j of active) onPassedOver(groups[j]!.tasks.length - next[j]!);
+        return picks;
+      }
+      if (verdict === 'drop') {
+        onPassedOver(group.tasks.length - next[i]!);
+        continue;
+      }
+      picks.push(c);
+      next[i]!++;
+      if (next[i]! < group.tasks.length) still.push(i);
+    }
+    active = still;
+  }
+  return picks;
+}

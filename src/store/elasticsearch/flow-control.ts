@@ -1,0 +1,475 @@
+/**
+ * Flow control on the Elasticsearch/OpenSearch store (issue 15; docs/design/elasticsearch-claims.md,
+ * "Flow control"): the stored limits, the concurrency holds and token buckets that claims take, and
+ * their release when a task leaves CLAIMED.
+ *
+ * Documents, all in `P-meta` and kept in `_source` only:
+ * - `flow`: every queue's limits, the queues whose tasks ever carried a concurrency key, and their union
+ *   `flow_queues`, which the plain claim search leaves out with a terms lookup. One document, read by a
+ *   realtime GET in every claim: a `queueLimitsSet` that resolved is seen by every claim sent afterwards,
+ *   on every server, with no cache to go stale.
+ * - `flow/hold/<queue>[/<key>]`: the tasks holding a concurrency slot of the queue (or of the key). A
+ *   claim adds its tasks with compare-and-set BEFORE it writes them CLAIMED; a write that takes a task out
+ *   of CLAIMED removes it afterwards. So the holds are never fewer than the claimed tasks: two servers can
+ *   never both take the last slot (one CAS fails), and a hold left behind by a crash only makes the limit
+ *   stricter until a claim repairs it (`repair`).
+ * - `flow/rate/<queue>[/<key>]`: a token bucket (`tokens` at time `at`), taken by compare-and-set.
+ */
+import { createHash } from 'node:crypto';
+import type { FlowLimit, QueueLimits, QueueLimitsRecord, RateLimit, RecordVersion } from '../../types/index.js';
+import type { QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
+import type { BulkItem, BulkOperation, BulkWriter } from './bulk-writer.js';
+import type { TaskDoc } from './documents.js';
+import { ElasticsearchError, type EsHttp } from './http.js';
+import type { IndexNames } from './mappings.js';
+import { type GetBody, MAX_PAGE, byBytes, getDoc, putDoc, search, versionOf } from './requests.js';
+
+export const FLOW_DOC = 'flow';
+const CONFLICT_RETRIES = 50;
+/** How long a release may use the last `flow` document it saw (claims read it fresh every time). */
+const RELEASE_STATE_MAX_AGE_MS = 1000;
+/** A hold whose task still has the version the claim expected is only fenced off after this long. */
+export const HOLD_GRACE_MS = 30_000;
+/** A full hold document is checked for stale holds at most this often per process. */
+const REPAIR_INTERVAL_MS = 1000;
+/** Hold and rate documents cached per process (readMeta); past this the cache starts over. */
+const MAX_CACHED_DOCS = 10_000;
+
+interface FlowDoc {
+  kind: 'flow';
+  /** Sorted; queues with limits ∪ keyed queues: the plain claim search leaves their tasks out. */
+  flow_queues: string[];
+  /** Queues whose tasks ever carried a concurrency key (never shrinks: fairness groups them). */
+  keyed_queues: string[];
+  queue_limits: { queue: string; limits: QueueLimits; modified_at: number }[];
+}
+
+/** One task holding a slot: its `_id`, the version its claim compare-and-sets on, and the claim's token. */
+export interface Hold {
+  id: string;
+  seq: number;
+  term: number;
+  token: string;
+  at: number;
+}
+
+export interface HoldDoc {
+  kind: 'flow_hold';
+  queue: string;
+  key?: string;
+  holds: Hold[];
+}
+
+export interface RateDoc {
+  kind: 'flow_rate';
+  queue: string;
+  key?: string;
+  tokens: number;
+  at: number;
+}
+
+export interface FlowState {
+  limits: Map<string, QueueLimits>;
+  /** Queues whose claims go through the flow path (limited or keyed). */
+  flowQueues: Set<string>;
+  keyed: Set<string>;
+}
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 40);
+
+/** `_id` of a hold or rate document: hashed, so any queue name or key fits the 512-byte limit. */
+export function flowDocId(kind: 'hold' | 'rate', queue: string, key?: string): string {
+  return key === undefined ? `flow/${kind}/${sha(queue)}` : `flow/${kind}/${sha(queue)}/${sha(key)}`;
+}
+
+/** The per-key limit of `key`: its named override, else `perKey`. */
+export function keyLimit(limits: QueueLimits, key: string): FlowLimit | undefined {
+  return limits.keys?.[key] ?? limits.perKey;
+}
+
+export function hasConcurrencyLimit(limits: QueueLimits | undefined): boolean {
+  if (!limits) return false;
+  if (limits.queue?.concurrency !== undefined || limits.perKey?.concurrency !== undefined) return true;
+  return Object.values(limits.keys ?? {}).some((l) => l.concurrency !== undefined);
+}
+
+/** Tokens in a bucket at `now`: refilled pro rata since `at`, at most `burst` (a missing bucket is full). */
+export function tokensAt(rate: RateLimit, doc: RateDoc | undefined, now: number): number {
+  if (!doc) return rate.burst;
+  const elapsed = Math.max(0, now - doc.at);
+  return Math.min(rate.burst, doc.tokens + (elapsed * rate.count) / rate.perMs);
+}
+
+/** Whether version (seq, term) is older than `v`. */
+export const holdOlderThan = (h: Hold, v: RecordVersion): boolean =>
+  h.term !== v.primaryTerm ? h.term < v.primaryTerm : h.seq < v.seqNum;
+
+const emptyState = (): FlowState => ({ limits: new Map(), flowQueues: new Set(), keyed: new Set() });
+
+function stateOf(doc: FlowDoc | undefined): FlowState {
+  if (!doc) return emptyState();
+  return {
+    limits: new Map(doc.queue_limits.map((l) => [l.queue, l.limits])),
+    flowQueues: new Set(doc.flow_queues),
+    keyed: new Set(doc.keyed_queues),
+  };
+}
+
+/** A meta document read by `_mget`, with its version (undefined when missing). */
+export interface MetaRead<T> {
+  id: string;
+  doc: T | undefined;
+  version: RecordVersion | undefined;
+}
+
+/** One release: the task `_id` and the version it was CLAIMED at (holds older than it are its own). */
+export interface HoldRelease {
+  holdDocId: string;
+  match(hold: Hold): boolean;
+}
+
+export class FlowControl {
+  private latest: { state: FlowState; at: number } | undefined;
+  /** Queues this process has seen in `keyed_queues` (monotonic: never removed). */
+  private readonly knownKeyed = new Set<string>();
+  private readonly lastRepair = new Map<string, number>();
+  /** Hold and rate documents as this process last read or wrote them (readMeta). */
+  private readonly cache = new Map<string, MetaRead<unknown>>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private pendingReleases: { releases: HoldRelease[]; resolve(): void; reject(err: unknown): void }[] = [];
+  private releaseScheduled = false;
+
+  constructor(
+    private readonly http: EsHttp,
+    private readonly names: IndexNames,
+    private readonly writer: BulkWriter,
+    /** Resolves after a refresh of the tasks index sent after the call (RefreshBarrier.wait). */
+    private readonly refreshTasks: () => Promise<void>,
+  ) {}
+
+  /** Matches the tasks of flow-controlled queues (terms lookup, a realtime GET inside the engine). */
+  flowQueuesLookup(): Record<string, unknown> {
+    return { terms: { queue: { index: this.names.meta, id: FLOW_DOC, path: 'flow_queues' } } };
+  }
+
+  private async flowDoc(): Promise<GetBody<FlowDoc> | undefined> {
+    return getDoc<FlowDoc>(this.http, this.names.meta, FLOW_DOC);
+  }
+
+  /** The current flow state (realtime GET: every acknowledged `queueLimitsSet` is in it). */
+  async read(): Promise<FlowState> {
+    const state = stateOf((await this.flowDoc())?._source);
+    this.latest = { state, at: performance.now() };
+    for (const q of state.keyed) this.knownKeyed.add(q);
+    return state;
+  }
+
+  /** For releases: the last state read, if recent, else a fresh one. */
+  async recent(): Promise<FlowState> {
+    if (this.latest && performance.now() - this.latest.at < RELEASE_STATE_MAX_AGE_MS) return this.latest.state;
+    return this.read();
+  }
+
+  /** Read, change, compare-and-set the `flow` document (create-only when missing); retried on conflicts. */
+  private async change(edit: (doc: FlowDoc) => FlowDoc | undefined): Promise<FlowDoc> {
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const current = await this.flowDoc();
+      const base: FlowDoc = current?._source ?? { kind: 'flow', flow_queues: [], keyed_queues: [], queue_limits: [] };
+      const edited = edit(structuredClone(base));
+      if (!edited) return base;
+      const limited = edited.queue_limits.map((l) => l.queue);
+      edited.flow_queues = [...new Set([...limited, ...edited.keyed_queues])].sort(byBytes);
+      const result = current
+        ? await putDoc(this.http, this.names.meta, FLOW_DOC, edited, { expected: versionOf(current) })
+        : await putDoc(this.http, this.names.meta, FLOW_DOC, edited, { create: true });
+      if (result.version) {
+        this.latest = { state: stateOf(edited), at: performance.now() };
+        return edited;
+      }
+      if (result.status === 404) throw new ElasticsearchError(`cannot store flow control: index ${this.names.meta} is missing`, 404);
+    }
+    throw new ElasticsearchError('flow-control document: too many concurrent writers', 409);
+  }
+
+  async limitsSet({ queue, limits, now }: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
+    let stored: QueueLimitsRecord | undefined;
+    await this.change((doc) => {
+      const others = doc.queue_limits.filter((l) => l.queue !== queue);
+      stored = limits ? { queue, limits, modifiedAt: now } : undefined;
+      doc.queue_limits = limits ? [...others, { queue, limits, modified_at: now }].sort((a, b) => byBytes(a.queue, b.queue)) : others;
+      // Written even when unchanged: what was read may be another process's write not acknowledged yet.
+      return doc;
+    });
+    if (limits && hasConcurrencyLimit(limits)) await this.seedHolds(queue, limits, now);
+    return stored;
+  }
+
+  /**
+   * Tasks claimed while the queue had no (or other) limits hold no slot: enter every task CLAIMED now
+   * into the hold documents the new limits use, so that they count. Runs after the `flow` document is
+   * written, so every claim that starts later takes holds itself; only a claim already past its search
+   * when that write landed can add a CLAIMED task that neither counts (the bound in the design note).
+   * A seeded hold names the claimed version minus one, so the write that takes the task out of CLAIMED
+   * (which replaces the claimed version) frees it, and the task's own claim token, so repair keeps it.
+   */
+  private async seedHolds(queue: string, limits: QueueLimits, now: number): Promise<void> {
+    await this.refreshTasks();
+    const found = await search<TaskDoc>(this.http, this.names.tasks, {
+      size: MAX_PAGE,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      _source: ['concurrency_key', 'claim_token'],
+      query: { bool: { filter: [{ term: { queue } }, { term: { state: 'claimed' } }] } },
+    });
+    const wanted = new Map<string, { key: string | undefined; holds: Hold[] }>();
+    for (const h of found.hits.hits) {
+      const hold: Hold = { id: h._id, seq: h._seq_no - 1, term: h._primary_term, token: h._source.claim_token ?? '', at: now };
+      const targets: [string, string | undefined][] = [];
+      if (limits.queue?.concurrency !== undefined) targets.push([flowDocId('hold', queue), undefined]);
+      const key = h._source.concurrency_key;
+      if (key !== undefined && keyLimit(limits, key)?.concurrency !== undefined) targets.push([flowDocId('hold', queue, key), key]);
+      for (const [id, k] of targets) {
+        const entry = wanted.get(id) ?? { key: k, holds: [] };
+        entry.holds.push(hold);
+        wanted.set(id, entry);
+      }
+    }
+    await this.serial(async () => {
+      for (let attempt = 0; attempt < 10 && wanted.size > 0; attempt++) {
+        const reads = await this.readMeta<HoldDoc>([...wanted.keys()], attempt === 0);
+        const writes: { id: string; doc: HoldDoc; version: RecordVersion | undefined }[] = [];
+        for (const read of reads) {
+          const { key, holds } = wanted.get(read.id)!;
+          const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
+          const present = new Set(base.holds.map((h) => h.id));
+          const add = holds.filter((h) => !present.has(h.id));
+          if (add.length === 0) wanted.delete(read.id);
+          else writes.push({ id: read.id, doc: { ...base, holds: [...base.holds, ...add] }, version: read.version });
+        }
+        const items = await this.writeMeta(writes);
+        items.forEach((item, i) => {
+          if (item.status !== 409) wanted.delete(writes[i]!.id);
+        });
+      }
+    });
+  }
+
+  async limitsList({ queues }: QueueLimitsListParams): Promise<QueueLimitsRecord[]> {
+    const doc = (await this.flowDoc())?._source;
+    const wanted = queues ? new Set(queues) : undefined;
+    return (doc?.queue_limits ?? [])
+      .filter((l) => !wanted || wanted.has(l.queue))
+      .map((l) => ({ queue: l.queue, limits: l.limits, modifiedAt: l.modified_at }))
+      .sort((a, b) => byBytes(a.queue, b.queue));
+  }
+
+  /**
+   * Before tasks with a concurrency key are created in `queues`: makes sure the `flow` document lists
+   * them as keyed, so every claim after the create groups them fairly. Once per queue and process.
+   */
+  async registerKeyed(queues: string[]): Promise<void> {
+    const missing = [...new Set(queues)].filter((q) => !this.knownKeyed.has(q));
+    if (missing.length === 0) return;
+    const doc = await this.change((d) => {
+      const add = missing.filter((q) => !d.keyed_queues.includes(q));
+      if (add.length === 0) return undefined;
+      d.keyed_queues = [...d.keyed_queues, ...add].sort(byBytes);
+      return d;
+    });
+    for (const q of doc.keyed_queues) this.knownKeyed.add(q);
+  }
+
+  /**
+   * Runs `fn` after every earlier `serial` call of this process has finished: this process's changes of
+   * hold and rate documents never race each other (only other processes' can make a CAS fail).
+   */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Meta documents, in the order asked: from this process's cache of the versions it last read or wrote
+   * (a CAS write on a stale one fails, and the cache entry with it), else by a realtime `_mget`. `fresh`
+   * skips the cache (operator reads).
+   */
+  async readMeta<T>(ids: string[], fresh = false): Promise<MetaRead<T>[]> {
+    const missing = fresh ? ids : ids.filter((id) => !this.cache.has(id));
+    if (missing.length > 0) {
+      const res = await this.http.expect<{ docs: (Partial<GetBody<T>> & { _id: string; error?: unknown })[] }>({
+        method: 'POST',
+        path: `/${this.names.meta}/_mget`,
+        body: { ids: missing },
+        read: true,
+      });
+      if (this.cache.size > MAX_CACHED_DOCS) this.cache.clear();
+      res.body.docs.forEach((d, i) => {
+        const id = missing[i]!;
+        if (d.error !== undefined) throw new ElasticsearchError(`_mget of ${id}: ${JSON.stringify(d.error).slice(0, 300)}`, 500);
+        this.cache.set(
+          id,
+          d.found && d._source ? { id, doc: d._source, version: versionOf(d as GetBody<T>) } : { id, doc: undefined, version: undefined },
+        );
+      });
+    }
+    return ids.map((id) => this.cache.get(id) as MetaRead<T>);
+  }
+
+  /** Writes meta documents with CAS (create-only when they had none); one item per document, in order. */
+  async writeMeta(writes: { id: string; doc: unknown; version: RecordVersion | undefined }[]): Promise<BulkItem[]> {
+    const operations: BulkOperation[] = writes.map((w) => ({
+      action: w.version
+        ? { index: { _index: this.names.meta, _id: w.id, if_seq_no: w.version.seqNum, if_primary_term: w.version.primaryTerm } }
+        : { create: { _index: this.names.meta, _id: w.id } },
+      doc: w.doc,
+    }));
+    let items: BulkItem[];
+    try {
+      items = await this.writer.write(operations);
+    } catch (err) {
+      for (const w of writes) this.cache.delete(w.id); // outcome unknown
+      throw err;
+    }
+    items.forEach((item, i) => {
+      const w = writes[i]!;
+      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+        this.cache.set(w.id, { id: w.id, doc: w.doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) });
+      } else {
+        this.cache.delete(w.id);
+      }
+    });
+    return items;
+  }
+
+  /**
+   * Removes holds, each from its document (best effort: a hold left behind only makes a limit stricter
+   * until a claim repairs it). The releases of one process are grouped: those that arrive while a change
+   * of hold documents is under way go out together, as one read and one bulk.
+   */
+  release(releases: HoldRelease[]): Promise<void> {
+    if (releases.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pendingReleases.push({ releases, resolve, reject });
+      if (this.releaseScheduled) return;
+      this.releaseScheduled = true;
+      void this.serial(async () => {
+        this.releaseScheduled = false;
+        const batch = this.pendingReleases;
+        this.pendingReleases = [];
+        try {
+          await this.releaseNow(batch.flatMap((b) => b.releases));
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      });
+    });
+  }
+
+  /** release() within a `serial` section: read, filter, compare-and-set, retried on conflicts. */
+  async releaseNow(releases: HoldRelease[]): Promise<void> {
+    let pending = releases;
+    for (let attempt = 0; attempt < 10 && pending.length > 0; attempt++) {
+      const byDoc = new Map<string, HoldRelease[]>();
+      for (const r of pending) byDoc.set(r.holdDocId, [...(byDoc.get(r.holdDocId) ?? []), r]);
+      const reads = await this.readMeta<HoldDoc>([...byDoc.keys()]);
+      const writes: { id: string; doc: HoldDoc; version: RecordVersion }[] = [];
+      for (const read of reads) {
+        if (!read.doc || !read.version) continue;
+        const matchers = byDoc.get(read.id)!;
+        const holds = read.doc.holds.filter((h) => !matchers.some((m) => m.match(h)));
+        if (holds.length !== read.doc.holds.length) writes.push({ id: read.id, doc: { ...read.doc, holds }, version: read.version });
+      }
+      const items = await this.writeMeta(writes);
+      const retry = new Set(items.flatMap((item, i) => (item.status === 409 ? [writes[i]!.id] : [])));
+      pending = pending.filter((r) => retry.has(r.holdDocId));
+    }
+  }
+
+  /**
+   * After task writes that may have taken tasks out of CLAIMED: frees the holds they had. A hold belongs
+   * to the write when it names the task and is older than the version the write replaced (the task was
+   * claimed at that version or later; a newer hold is a later claim's).
+   */
+  async releaseForWrites(writes: { queue: string; concurrencyKey: string | undefined; docId: string; replaced: RecordVersion }[]): Promise<void> {
+    if (writes.length === 0) return;
+    const state = await this.recent();
+    const releases: HoldRelease[] = [];
+    for (const w of writes) {
+      const limits = state.limits.get(w.queue);
+      if (!hasConcurrencyLimit(limits)) continue;
+      const match = (h: Hold) => h.id === w.docId && holdOlderThan(h, w.replaced);
+      if (limits!.queue?.concurrency !== undefined) releases.push({ holdDocId: flowDocId('hold', w.queue), match });
+      if (w.concurrencyKey !== undefined && keyLimit(limits!, w.concurrencyKey)?.concurrency !== undefined) {
+        releases.push({ holdDocId: flowDocId('hold', w.queue, w.concurrencyKey), match });
+      }
+    }
+    try {
+      await this.release(releases);
+    } catch {
+      // The task write stands; a hold left behind is repaired by a later claim.
+    }
+  }
+
+  /**
+   * Drops the stale holds of a full hold document: a hold is live while its task is CLAIMED by that
+   * claim (same token), or still has the version the claim compare-and-sets on (its write may be in
+   * flight) and is younger than HOLD_GRACE_MS. An older one is fenced: the task is re-written unchanged
+   * with CAS on that version, so the claim's write can no longer succeed, and then the hold is stale.
+   * Returns the document as written (or as read, when nothing was stale; undefined on a conflict), and
+   * the new versions of the tasks it fenced (a claim's candidates of them are stale otherwise).
+   */
+  async repair(
+    read: MetaRead<HoldDoc>,
+    tasksIndex: string,
+    now: number,
+  ): Promise<{ read: MetaRead<HoldDoc> | undefined; fenced: Map<string, RecordVersion> }> {
+    const fenced = new Map<string, RecordVersion>();
+    const unchanged = { read, fenced };
+    if (!read.doc || !read.version || read.doc.holds.length === 0) return unchanged;
+    const last = this.lastRepair.get(read.id);
+    if (last !== undefined && performance.now() - last < REPAIR_INTERVAL_MS) return unchanged;
+    this.lastRepair.set(read.id, performance.now());
+    if (this.lastRepair.size > 10_000) this.lastRepair.clear();
+    const holds = read.doc.holds;
+    const res = await this.http.expect<{ docs: (Partial<GetBody<TaskDoc>> & { found?: boolean })[] }>({
+      method: 'POST',
+      path: `/${tasksIndex}/_mget`,
+      body: { ids: holds.map((h) => h.id) },
+      read: true,
+    });
+    const stale = new Set<Hold>();
+    const fences: { hold: Hold; task: GetBody<TaskDoc> }[] = [];
+    holds.forEach((h, i) => {
+      const d = res.body.docs[i];
+      if (!d?.found || !d._source) return void stale.add(h);
+      if (d._source.state === 'claimed' && (d._source.claim_token ?? '') === h.token) return;
+      const v = versionOf(d as GetBody<TaskDoc>);
+      if (v.seqNum !== h.seq || v.primaryTerm !== h.term) return void stale.add(h);
+      if (now - h.at > HOLD_GRACE_MS) fences.push({ hold: h, task: d as GetBody<TaskDoc> });
+    });
+    if (fences.length > 0) {
+      const items = await this.writer.write(
+        fences.map(({ hold, task }) => ({
+          action: { index: { _index: tasksIndex, _id: hold.id, if_seq_no: hold.seq, if_primary_term: hold.term } },
+          doc: task._source,
+        })),
+      );
+      // Written or already changed by someone else: either way the claim behind the hold cannot land.
+      items.forEach((item, i) => {
+        if (item.status === 200 || item.status === 201 || item.status === 409) stale.add(fences[i]!.hold);
+        if (item._seq_no !== undefined && item._primary_term !== undefined && item.status < 300) {
+          fenced.set(fences[i]!.hold.id, versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }));
+        }
+      });
+    }
+    if (stale.size === 0) return unchanged;
+    const doc: HoldDoc = { ...read.doc, holds: holds.filter((h) => !stale.has(h)) };
+    const [item] = await this.writeMeta([{ id: read.id, doc, version: read.version }]);
+    if (item && (item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+      return { read: { id: read.id, doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) }, fenced };
+    }
+    return { read: undefined, fenced };
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The flow-control conformance area again, on Elasticsearch/OpenSearch stores that never keep their own
+ * writes as claim candidates (`claims.maxLocalWrites: 0`: a claim refreshes first, so every candidate
+ * comes from a search). In the conformance run most tasks are this process's own writes; here the
+ * group search of flow-claims.ts (composite aggregation, top hits, its cursor and wrap-around) and the
+ * `_mget` of hold and rate documents do all the work. Plus the driver's own guarantees: stale holds
+ * are repaired, and keys survive archiving.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConformanceOptions } from '../../src/store-conformance/index.js';
+import { flowControlTests } from '../../src/store-conformance/flow-control.js';
+import { SECOND, SEED_DEFAULTS, T0, claimNow, withHarness } from '../../src/store-conformance/helpers.js';
+import { taskDocId } from '../../src/store/elasticsearch/documents.js';
+import { ElasticsearchStore } from '../../src/store/elasticsearch/elasticsearch-store.js';
+import { type Hold, type HoldDoc, HOLD_GRACE_MS, flowDocId } from '../../src/store/elasticsearch/flow-control.js';
+import { esSkip, storeOptions, TestElasticsearchStore, uniquePrefix } from '../helpers/elasticsearch.js';
+
+const searchOnly = { claims: { maxLocalWrites: 0 } };
+
+if (esSkip()) {
+  it('elasticsearch flow control (search path)', { skip: esSkip() }, () => {});
+} else {
+  const options: ConformanceOptions = {
+    name: 'elasticsearch, candidates by search only',
+    makeStore: async () => {
+      const store = new TestElasticsearchStore(storeOptions(uniquePrefix('flow'), searchOnly));
+      await store.migrate();
+      return store;
+    },
+    makePeerStore: async (store) => {
+      const peer = new ElasticsearchStore(storeOptions((store as ElasticsearchStore).names.prefix, { ...searchOnly, autoSetup: false }));
+      await peer.migrate();
+      return peer;
+    },
+  };
+  flowControlTests(options);
+
+  /** Writes a hold document as a claimer that stopped between its hold and its task write would leave it. */
+  async function putHolds(store: ElasticsearchStore, queue: string, holds: Hold[]): Promise<void> {
+    const doc: HoldDoc = { kind: 'flow_hold', queue, holds };
+    await store.http.expect({ method: 'PUT', path: `/${store.names.meta}/_doc/${encodeURIComponent(flowDocId('hold', queue))}`, body: doc });
+  }
+
+  describe('elasticsearch flow control: holds left behind', () => {
+    it(
+      'a hold whose task is gone, or has moved past the claimed version, is dropped by the next claim that needs the slot',
+      withHarness(options, async ({ engine, store }) => {
+        const es = store as ElasticsearchStore;
+        await store.queueLimitsSet({ queue: 'q', limits: { queue: { concurrency: 1 } }, now: T0 });
+        const created = await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 't' });
+        await putHolds(es, 'q', [
+          // The version the claim would have written on is behind the task's: that claim can never land.
+          { id: taskDocId('q', 't'), seq: created.version.seqNum - 1, term: created.version.primaryTerm, token: 'lost', at: T0 },
+        ]);
+        const claimed = await claimNow(engine, ['q'], 5);
+        assert.deepEqual(claimed.map((t) => t.id), ['t'], 'the stale hold was repaired, the slot is free');
+      }),
+    );
+
+    it(
+      'a hold on the current version counts for the grace period, then is fenced off (the task re-written) and dropped',
+      withHarness(options, async ({ engine, store, clock }) => {
+        const es = store as ElasticsearchStore;
+        await store.queueLimitsSet({ queue: 'q', limits: { queue: { concurrency: 1 } }, now: T0 });
+        const created = await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 't' });
+        const hold: Hold = { id: taskDocId('q', 't'), seq: created.version.seqNum, term: created.version.primaryTerm, token: 'crashed', at: clock.now() };
+        await putHolds(es, 'q', [hold]);
+        assert.deepEqual(await claimNow(engine, ['q'], 5), [], 'within the grace the hold may be a claim in flight: it counts');
+        // A peer (no repair done recently there) after the grace: fences the task, drops the hold, claims.
+        clock.advance(HOLD_GRACE_MS + SECOND);
+        const peer = (await (async () => {
+          const p = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
+          await p.migrate();
+          return p;
+        })());
+        try {
+          const claimed = await peer.taskClaim({ queues: ['q'], amount: 5, workerId: 'w', now: clock.now() });
+          assert.deepEqual(claimed.map((t) => t.id), ['t']);
+          // The claim behind the old hold (CAS on the version it held) can no longer land.
+          const stale = await store.taskUpdate({ task: { ...created, state: 'claimed' }, expectedVersion: created.version }).then(
+            () => 'written',
+            () => 'refused',
+          );
+          assert.equal(stale, 'refused');
+        } finally {
+          await peer.close();
+        }
+      }),
+    );
+
+    it(
+      'keys are kept through archiving',
+      withHarness(options, async ({ engine, store, clock }) => {
+        await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 't', concurrencyKey: 'acme', rateKey: 'mail' });
+        const [claimed] = await claimNow(engine, ['q'], 1);
+        assert.ok(claimed);
+        await engine.markDone('q', 't', claimed.lastClaimed!.workerId, undefined);
+        clock.advance(SECOND);
+        await store.taskArchive({ finishedBefore: clock.now(), limit: 10, now: clock.now() });
+        const archived = await store.archivedTaskGet({ queue: 'q', id: 't' });
+        assert.equal(archived?.concurrencyKey, 'acme');
+        assert.equal(archived?.rateKey, 'mail');
+      }),
+    );
+  });
+}
