@@ -230,6 +230,9 @@ function engineEvents(...listeners: (EngineEvents | undefined)[]): EngineEvents 
     claimed: (tasks, waitedMs) => {
       for (const l of all) l.claimed(tasks, waitedMs);
     },
+    throttled: (queue, n) => {
+      for (const l of all) l.throttled?.(queue, n);
+    },
   };
 }
 
