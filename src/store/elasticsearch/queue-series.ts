@@ -23,6 +23,10 @@ const DEPTH_FIELDS = ['claimable', 'scheduled', 'claimed', 'oldest_age_ms'] as c
 /** Queues per answer: the writers fold queues past their cap into one, so this is never reached in practice. */
 const MAX_QUEUES = 5_000;
 
+/** Retention deletes a page of this many documents per round, at most MAX_DELETE_ROUNDS rounds per call. */
+const DELETE_PAGE = 1_000;
+const MAX_DELETE_ROUNDS = 20;
+
 type Doc = Record<string, string | number>;
 
 interface Bucket {
@@ -90,14 +94,33 @@ export class QueueSeries {
     }));
   }
 
+  /**
+   * Retention: searches the old documents and deletes them by id with `_bulk`, a page at a time (not
+   * `_delete_by_query`, which lives in the reindex module that not every engine of the matrix loads).
+   * A minute's worth is a few hundred documents; MAX_DELETE_ROUNDS pages bound one call, and the next
+   * run of the sampler goes on where this one stopped.
+   */
   async deleteBefore({ before }: QueueSeriesDeleteBeforeParams): Promise<{ deleted: number }> {
-    const res = await this.http.expect<{ deleted?: number }>({
-      method: 'POST',
-      path: `/${this.names.series}/_delete_by_query`,
-      query: { conflicts: 'proceed', refresh: true, ignore_unavailable: true, allow_no_indices: true },
-      body: { query: { range: { at: { lt: before } } } },
-    });
-    return { deleted: res.body.deleted ?? 0 };
+    let deleted = 0;
+    for (let round = 0; round < MAX_DELETE_ROUNDS; round++) {
+      const found = await search<never>(this.http, this.names.series, {
+        size: DELETE_PAGE,
+        _source: false,
+        query: { range: { at: { lt: before } } },
+      });
+      const hits = found.hits.hits;
+      if (hits.length === 0) break;
+      const res = await this.http.expect<{ items: Record<string, { status: number }>[] }>({
+        method: 'POST',
+        path: '/_bulk',
+        query: { refresh: 'true' },
+        body: hits.map((h) => ({ delete: { _index: h._index, _id: h._id } })),
+        ndjson: true,
+      });
+      deleted += res.body.items.filter((i) => Object.values(i)[0]?.status === 200).length;
+      if (hits.length < DELETE_PAGE) break;
+    }
+    return { deleted };
   }
 
   /** Index (overwrite) the documents; refreshed before answering, so the next list sees them. */
