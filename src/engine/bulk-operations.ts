@@ -157,8 +157,17 @@ export class BulkOperations {
     await this.idle();
   }
 
+  /**
+   * Told when driving an operation failed outside a step (its record could not be saved): the record
+   * stays `running` and the leader's resumer takes it over once it goes quiet. The server logs it.
+   */
+  onError: (err: unknown, operationId: string) => void = () => {};
+
   private drive(operation: Operation): void {
-    const run = this.run(operation).finally(() => this.driving.delete(operation.id));
+    // Runs in the background: a rejection nobody awaits would end the process.
+    const run = this.run(operation)
+      .catch((err: unknown) => this.onError(err, operation.id))
+      .finally(() => this.driving.delete(operation.id));
     this.driving.set(operation.id, run);
   }
 

@@ -182,6 +182,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   await leadership?.elector.start();
   await queueActivity.start();
   // Every server writes the workers it saw (claims, report-ins, …) for GET /workers; see worker-activity.ts.
+  engine.bulk.onError = (err, operationId) => app.log.error({ err, operation_id: operationId }, 'bulk operation stopped; the leader resumes it');
   const workerSightings = new WorkerSightingsFlusher(store, engine.workerActivity, clock, app.log);
   await workerSightings.start();
 

@@ -132,3 +132,26 @@ test('the operation routes are behind basic auth when it is configured', LIMIT, 
     assert.equal((await ts.request({ method, url, payload: { kind: 'retry_dead' } })).status, 401, `${method} ${url}`);
   }
 });
+
+test('an operation whose record cannot be saved is reported to onError, not left as a rejection that ends the process', LIMIT, async (t) => {
+  const ts = await startTestServer(t);
+  await seed(ts, 'q', 3);
+  const store = ts.server.store;
+  const reported: string[] = [];
+  ts.server.engine.bulk.onError = (err, operationId) => reported.push(`${operationId}: ${(err as Error).message}`);
+  // Fault injection on the real store: every save of the record fails (a full disk, a lost cluster). An own
+  // property shadows the driver's method; deleting it restores the method.
+  const faulty = store as unknown as Record<string, unknown>;
+  faulty.operationUpdate = () => Promise.reject(new Error('the store is gone'));
+  t.after(() => {
+    delete faulty.operationUpdate;
+  });
+  const started = await ts.request({ method: 'POST', url: '/operations', payload: { kind: 'cancel_waiting', filter: { queue: 'q' } } });
+  assert.equal(started.status, 202, started.body);
+  await ts.server.engine.bulk.idle();
+  assert.deepEqual(reported, [`${started.json.id}: the store is gone`]);
+  // The record stays running (for the leader's takeover); the server still answers.
+  delete faulty.operationUpdate;
+  const record = await ts.request({ method: 'GET', url: `/operations/${started.json.id}` });
+  assert.equal(record.json.state, 'running');
+});

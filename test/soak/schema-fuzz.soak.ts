@@ -130,6 +130,7 @@ describe('schema fuzzing of the real server (schemathesis)', { timeout: 60 * 60_
         assert.equal(result.code, 0, `schemathesis found problems in round ${round}:\n${result.output.slice(-8000)}`);
       }
       const seconds = (performance.now() - started) / 1000;
+      assert.equal(server.exitInfo, undefined, `the server exited during the fuzzing; stderr:\n${server.stderr.slice(-8000)}`);
       const rss = peakRssBytes(server.pid);
       const statuses = [...byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(', ');
       console.log(
