@@ -4,9 +4,9 @@
  * through playwright-core. Waits are on page conditions, never on time. Skipped without Chromium outside CI.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { DESK, launchChromium, PHONE, recordPageErrors, SKIP } from '../helpers/browser.js';
 import { killAllServers, type ServerProcess, startServer } from '../helpers/cli.js';
 
 declare const document: {
@@ -16,9 +16,6 @@ declare const document: {
 };
 declare const window: { innerWidth: number };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
-const PHONE = { width: 390, height: 844 };
 
 after(killAllServers);
 
@@ -46,7 +43,7 @@ describe('dashboard charts and scheduled work', { skip: SKIP }, () => {
       startServer({
         env: { TASQUES_SERVER_CHARTS_ACTIVITY_FLUSH_INTERVAL: '100ms', TASQUES_SERVER_CHARTS_DEPTH_SAMPLE_INTERVAL: '200ms' },
       }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
+      launchChromium(),
     ]);
     const worker = { 'x-tasques-worker-id': 'w1' };
     for (let i = 0; i < 3; i++) await api(server, 'POST', '/tasques', { queue: 'emails', kind: 'send' });
@@ -64,10 +61,10 @@ describe('dashboard charts and scheduled work', { skip: SKIP }, () => {
   });
 
   it('charts tasks per interval, depth and claim waits, for every queue and for one, at desk and phone width', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: DESK });
     const page = await context.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    recordPageErrors(page, errors);
     await page.goto(`${server.url}/dashboard/#/charts`);
     // The window's totals, once the server has flushed its counts: 5 created, 2 done, 1 failed.
     await waitForText(page, '[data-chart="throughput"] [data-series="created"] .chart-value', '5');
@@ -104,7 +101,7 @@ describe('dashboard charts and scheduled work', { skip: SKIP }, () => {
   });
 
   it('counts scheduled work apart in the queue overview and marks it in the task list, with the next attempt', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: DESK });
     const page = await context.newPage();
     await page.goto(`${server.url}/dashboard/#/queues`);
     await waitForText(page, 'tr[data-queue="emails"] td.count-scheduled', '1');

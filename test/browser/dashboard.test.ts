@@ -5,9 +5,9 @@
  * browser tests are skipped outside CI; in CI they fail (.ci/run installs it).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DESK, launchChromium, PHONE, recordPageErrors, SKIP } from '../helpers/browser.js';
 import { type HttpResponse, killAllServers, request, type ServerProcess, startServer } from '../helpers/cli.js';
 
 // Functions passed to page.evaluate/waitForFunction run in the page. The project compiles without the DOM
@@ -20,9 +20,6 @@ declare const document: {
 };
 declare const window: { innerWidth: number; scrollY: number; scrollTo(x: number, y: number): void; __pwned?: number };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
-const PHONE = { width: 390, height: 844 };
 
 after(killAllServers);
 
@@ -172,7 +169,7 @@ describe('the dashboard in Chromium', { skip: SKIP }, () => {
   before(async () => {
     [server, browser] = await Promise.all([
       startServer(),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
+      launchChromium(),
     ]);
     // emails: three plain tasks and one whose args and kind are markup.
     welcome = await create(server, { queue: 'emails', kind: 'send-welcome', args: { to: 'ada@example.com', order: 4242 } });
@@ -199,14 +196,10 @@ describe('the dashboard in Chromium', { skip: SKIP }, () => {
       task_definition: { queue: 'reports', kind: 'build-report' },
     });
 
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context = await browser.newContext({ viewport: DESK });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
-    page.on('dialog', (dialog) => {
-      pageErrors.push(`unexpected dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    recordPageErrors(page, pageErrors, { dismissDialogs: true });
   });
 
   after(async () => {
@@ -379,7 +372,7 @@ describe('the dashboard behind basic auth', { skip: SKIP }, () => {
   before(async () => {
     [server, browser] = await Promise.all([
       startServer({ env: { TASQUES_SERVER_AUTH_BASIC_AUTH: 'alice:s3cret' } }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
+      launchChromium(),
     ]);
   });
 

@@ -4,15 +4,13 @@
  * Waits are on page conditions, never on time. Skipped without Chromium outside CI, like dashboard.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { DESK, launchChromium, recordPageErrors, SKIP } from '../helpers/browser.js';
 import { killAllServers, type ServerProcess, startServer } from '../helpers/cli.js';
 
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
 
 after(killAllServers);
 
@@ -35,7 +33,7 @@ describe('the dashboard: limits', { skip: SKIP }, () => {
   const pageErrors: string[] = [];
 
   before(async () => {
-    [server, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })]);
+    [server, browser] = await Promise.all([startServer(), launchChromium()]);
     await api(server, 'PUT', '/queues/reports/limits', {
       queue: { rate: { count: 100, per: '1s' } },
       per_key: { concurrency: 1 },
@@ -53,11 +51,11 @@ describe('the dashboard: limits', { skip: SKIP }, () => {
   });
 
   it('lists every queue with its limits and what waits on them, and shows one queue\'s throttled keys', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: DESK });
     context.setDefaultTimeout(15_000);
     try {
       const page = await context.newPage();
-      page.on('pageerror', (err) => pageErrors.push(String(err)));
+      recordPageErrors(page, pageErrors);
       await page.goto(`${server.url}/dashboard/#/limits`);
       await waitForText(page, 'tr[data-queue="reports"] td[data-waiting]', '3');
       assert.equal((await page.locator('tr[data-queue="reports"] td').nth(0).textContent())?.trim(), '100 per 1s (burst 100)');

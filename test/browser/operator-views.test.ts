@@ -4,17 +4,14 @@
  * workers view and the bulk actions. The real `tasques serve` process; every wait is on a page condition.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DESK, launchChromium, PHONE, recordPageErrors, SKIP } from '../helpers/browser.js';
 import { killAllServers, type ServerProcess, startServer } from '../helpers/cli.js';
 
 declare const document: { documentElement: { scrollWidth: number } };
 declare const window: { innerWidth: number };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
-const PHONE = { width: 390, height: 844 };
 
 after(killAllServers);
 
@@ -44,7 +41,7 @@ describe('the operator views in Chromium', { skip: SKIP }, () => {
   const pageErrors: string[] = [];
 
   before(async () => {
-    [server, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })]);
+    [server, browser] = await Promise.all([startServer(), launchChromium()]);
     for (const id of ['hourly-sweep', 'doomed']) {
       await api(server, 'POST', '/recurring_tasques', {
         id,
@@ -52,14 +49,10 @@ describe('the operator views in Chromium', { skip: SKIP }, () => {
         task_definition: { queue: 'sweeps', kind: `kind-${id}` },
       });
     }
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context = await browser.newContext({ viewport: DESK });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
-    page.on('dialog', (dialog) => {
-      pageErrors.push(`unexpected dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    recordPageErrors(page, pageErrors, { dismissDialogs: true });
   });
 
   after(async () => {

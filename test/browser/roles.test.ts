@@ -5,16 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { DESK, launchChromium, recordPageErrors, SKIP } from '../helpers/browser.js';
 import { killAllServers, type ServerProcess, startServer } from '../helpers/cli.js';
 
 declare const document: { body: { dataset: Record<string, string | undefined> } };
 declare const sessionStorage: { getItem(key: string): string | null };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const TOKENS = { feeder: 'tq_feeder-8Jd2', viewer: 'tq_viewer-3Lk9', ops: 'tq_ops-5Qz1' };
@@ -53,7 +51,7 @@ describe('the dashboard with roles, in Chromium', { skip: SKIP }, () => {
           ].join(','),
         },
       }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
+      launchChromium(),
     ]);
     await call(TOKENS.feeder, 'POST', '/tasques', { queue: 'emails', kind: 'send-welcome' });
     const dead = await call(TOKENS.feeder, 'POST', '/tasques', { queue: 'billing', kind: 'charge', retry_times: 0 });
@@ -61,10 +59,10 @@ describe('the dashboard with roles, in Chromium', { skip: SKIP }, () => {
     const worker = { 'x-tasques-worker-id': 'w1' };
     await call(TOKENS.feeder, 'POST', '/tasques/claims', { queues: ['billing'], block_for: '10ms' }, worker);
     await call(TOKENS.feeder, 'PUT', `/tasques/failed/billing/${deadId}`, { data: { error: 'declined' } }, worker);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: DESK });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
+    recordPageErrors(page, pageErrors);
   });
 
   after(async () => {
@@ -117,7 +115,7 @@ describe('the dashboard with roles, in Chromium', { skip: SKIP }, () => {
 describe('the Swagger UI in Chromium', { skip: SKIP }, () => {
   let browser: Browser;
   before(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -6,9 +6,9 @@
  * on a page condition, never on time.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { DESK, launchChromium, PHONE, recordPageErrors, SKIP } from '../helpers/browser.js';
 import { killAllServers, type ServerProcess, startServer } from '../helpers/cli.js';
 
 declare const document: {
@@ -17,9 +17,6 @@ declare const document: {
 };
 declare const window: { innerWidth: number };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
-const PHONE = { width: 390, height: 844 };
 
 after(killAllServers);
 
@@ -53,15 +50,11 @@ describe('the task page: error history and cancellation', { skip: SKIP }, () => 
   const pageErrors: string[] = [];
 
   before(async () => {
-    [server, browser] = await Promise.all([startServer(), chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })]);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    [server, browser] = await Promise.all([startServer(), launchChromium()]);
+    const context = await browser.newContext({ viewport: DESK });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(String(err)));
-    page.on('dialog', (dialog) => {
-      pageErrors.push(`unexpected dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    recordPageErrors(page, pageErrors, { dismissDialogs: true });
   });
 
   after(async () => {
