@@ -77,6 +77,22 @@ export interface NewTaskInput {
   rateKey?: string | undefined;
 }
 
+/** The task a recurring task enqueues, from its definition: what a tick and "run now" both create. */
+export function recurringTaskInput(recurring: RecurringTask, id?: string): NewTaskInput {
+  const def = recurring.taskDefinition;
+  return {
+    id,
+    queue: def.queue,
+    kind: def.kind,
+    retryTimes: def.retryTimes,
+    priority: def.priority,
+    processingTimeoutNs: def.processingTimeoutNs,
+    args: def.args,
+    context: def.context,
+    recurringTaskId: recurring.id,
+  };
+}
+
 export interface ClaimInput {
   queues: string[];
   workerId: string;
@@ -756,16 +772,7 @@ export class TaskEngine {
       const outstanding = await this.store.taskCountOutstanding({ queue: def.queue, recurringTaskId: id });
       if (outstanding > 0) throw errors.recurringTaskOutstanding(id, outstanding);
     }
-    return this.createTask({
-      queue: def.queue,
-      kind: def.kind,
-      retryTimes: def.retryTimes,
-      priority: def.priority,
-      processingTimeoutNs: def.processingTimeoutNs,
-      args: def.args,
-      context: def.context,
-      recurringTaskId: id,
-    });
+    return this.createTask(recurringTaskInput(recurring));
   }
 
   private async mutateRecurringTask(

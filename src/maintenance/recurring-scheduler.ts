@@ -25,7 +25,7 @@
  */
 import { nextTickAfter, recurringTickTaskId, tickChainAnchor } from '../domain/recurring-tick.js';
 import { parseSchedule, type Schedule } from '../domain/schedule.js';
-import type { TaskEngine } from '../engine/task-engine.js';
+import { recurringTaskInput, type TaskEngine } from '../engine/task-engine.js';
 import { isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
 import type { Logger } from '../service/logger.js';
@@ -230,17 +230,7 @@ export class RecurringScheduler extends LoopService<RecurringSchedulerResult> {
       }
       if (outcome === undefined) {
         try {
-          await this.engine.createTask({
-            id: taskId,
-            queue: def.queue,
-            kind: def.kind,
-            retryTimes: def.retryTimes,
-            priority: def.priority,
-            processingTimeoutNs: def.processingTimeoutNs,
-            args: def.args,
-            context: def.context,
-            recurringTaskId: task.id,
-          });
+          await this.engine.createTask(recurringTaskInput(task, taskId));
           outcome = 'enqueued';
         } catch (err) {
           if (!isTasquesError(err, 'TASK_ALREADY_EXISTS')) throw err;
