@@ -461,7 +461,9 @@ export class TaskEngine {
    * ends with it: its worker's next report-in, done or failed is refused with TASK_CANCELLED.
    */
   async cancelTask(queue: string, id: string, by: string, reason: string | undefined): Promise<Task> {
-    return this.mutateTask(queue, id, (t, now) => intoCancelled(t, now, { by, reason }));
+    const task = await this.mutateTask(queue, id, (t, now) => intoCancelled(t, now, { by, reason }));
+    this.slotFreed(queue); // a cancelled claimed task gives its flow-control slot back, as done and failed do
+    return task;
   }
 
   /**

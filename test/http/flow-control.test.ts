@@ -165,28 +165,33 @@ test('tasks.queue_limits: every server sets them as it starts; bad ones stop the
   }
 });
 
-test('a claim waiting on a key at its limit is woken when a task of that queue is done, not by polling', LIMIT, async (t) => {
-  // Polls every 10 s: an answer within 2 s of the done, with block_for 30 s, came from the wake-up.
-  const ts = await startTestServer(t, { tasks: { defaults: { block_for_retry_min_wait: '10s' } } });
-  await ts.server.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = ts.server.app.server.address() as AddressInfo;
-  const base = `http://127.0.0.1:${port}`;
-  await ts.request({ method: 'PUT', url: '/queues/q/limits', payload: { per_key: { concurrency: 1 } } });
-  await createTask(ts, { queue: 'q', id: 'first', kind: 'k', concurrency_key: 'acme' });
-  await createTask(ts, { queue: 'q', id: 'second', kind: 'k', concurrency_key: 'acme' });
-  const [first] = await claim(ts, 'w1', { queues: ['q'], amount: 1, block_for: '0s' });
-  assert.equal(first.id, 'first');
+for (const release of ['done', 'cancelled'] as const) {
+  test(`a claim waiting on a key at its limit is woken when a task of that queue is ${release}, not by polling`, LIMIT, async (t) => {
+    // Polls every 10 s: an answer within 2 s of the release, with block_for 30 s, came from the wake-up.
+    const ts = await startTestServer(t, { tasks: { defaults: { block_for_retry_min_wait: '10s' } } });
+    await ts.server.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = ts.server.app.server.address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+    await ts.request({ method: 'PUT', url: '/queues/q/limits', payload: { per_key: { concurrency: 1 } } });
+    await createTask(ts, { queue: 'q', id: 'first', kind: 'k', concurrency_key: 'acme' });
+    await createTask(ts, { queue: 'q', id: 'second', kind: 'k', concurrency_key: 'acme' });
+    const [first] = await claim(ts, 'w1', { queues: ['q'], amount: 1, block_for: '0s' });
+    assert.equal(first.id, 'first');
 
-  const pending = fetch(`${base}/tasques/claims`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-tasques-worker-id': 'w2' },
-    body: JSON.stringify({ queues: ['q'], amount: 1, block_for: '30s' }),
+    const pending = fetch(`${base}/tasques/claims`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-tasques-worker-id': 'w2' },
+      body: JSON.stringify({ queues: ['q'], amount: 1, block_for: '30s' }),
+    });
+    await waitUntil(() => ts.server.engine.waitingClaims === 1, 'the claim to wait');
+    const started = performance.now();
+    const freed =
+      release === 'done'
+        ? await ts.request({ method: 'PUT', url: '/tasques/done/q/first', headers: { 'x-tasques-worker-id': 'w1' }, payload: {} })
+        : await ts.request({ method: 'PUT', url: '/tasques/cancel/q/first', payload: { reason: 'test' } });
+    assert.equal(freed.status, 200, freed.body);
+    const answer = (await (await pending).json()) as { id: string }[];
+    assert.deepEqual(answer.map((task) => task.id), ['second']);
+    assert.ok(performance.now() - started < 2_000, `woken by the ${release} task, not by a poll`);
   });
-  await waitUntil(() => ts.server.engine.waitingClaims === 1, 'the claim to wait');
-  const started = performance.now();
-  const done = await ts.request({ method: 'PUT', url: '/tasques/done/q/first', headers: { 'x-tasques-worker-id': 'w1' }, payload: {} });
-  assert.equal(done.status, 200, done.body);
-  const answer = (await (await pending).json()) as { id: string }[];
-  assert.deepEqual(answer.map((task) => task.id), ['second']);
-  assert.ok(performance.now() - started < 2_000, 'woken by the done, not by a poll');
-});
+}
