@@ -83,6 +83,8 @@ describe('dashboard charts and scheduled work', { skip: SKIP }, () => {
     await waitForText(page, '[data-chart="throughput"] [data-series="created"] .chart-value', '1');
     await page.selectOption('#chart-window', '24h');
     await page.waitForURL(/#\/charts\?window=24h&queue=billing$/);
+    // The 1-hour view's totals for billing are the same, so wait for the day view's note before reading them.
+    await page.waitForFunction(() => /15-minute intervals/.test(document.querySelector('.chart-note')?.textContent ?? ''));
     await waitForText(page, '[data-chart="throughput"] [data-series="failed"] .chart-value', '1');
     assert.match(await page.textContent('.chart-note') ?? '', /15-minute intervals/);
 
