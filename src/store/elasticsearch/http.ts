@@ -1,6 +1,7 @@
 /**
  * A thin HTTP client for the REST subset that Elasticsearch 7.10+/8/9 and OpenSearch 1/2/3 share, over
- * Node's fetch. No vendor client: the official Elasticsearch 8/9 client refuses to talk to OpenSearch
+ * undici's `request` on a pooled agent (not fetch: its WHATWG Request/Response/Headers objects and abort
+ * signals cost this process more CPU per call than the engine's own work on a small claim). No vendor client: the official Elasticsearch 8/9 client refuses to talk to OpenSearch
  * (product check, vendored media types), and we need only a dozen endpoints.
  *
  * - Plain `application/json` and `application/x-ndjson`, which every engine accepts.
@@ -15,7 +16,7 @@
  *   retried after it was applied would report a conflict with itself).
  */
 
-import { type Dispatcher, fetch, type Response } from 'undici';
+import type { Dispatcher } from 'undici';
 import {
   authorizationHeader,
   describeTlsFailure,
@@ -72,7 +73,9 @@ export interface EsResponse<T = any> {
 }
 
 const RETRY_STATUS_READ = new Set([429, 502, 503, 504]);
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** undici's codes for an answer that did not come in time (headers, or the next chunk of the body). */
+const TIMED_OUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function causeCode(err: unknown): string | undefined {
   const cause = (err as { cause?: { code?: string } })?.cause;
@@ -83,6 +86,8 @@ const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
 
 export class EsHttp {
   private readonly nodes: string[];
+  /** Each node's origin and path prefix (an address may carry one, e.g. behind a proxy). */
+  private readonly targets: { node: string; origin: string; prefix: string }[];
   private readonly auth: string | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
@@ -92,12 +97,13 @@ export class EsHttp {
   constructor(options: EsHttpOptions) {
     if (options.addresses.length === 0) throw new Error('elasticsearch.addresses is empty');
     this.nodes = options.addresses.map((a) => a.replace(/\/+$/, ''));
-    for (const node of this.nodes) {
+    this.targets = this.nodes.map((node) => {
       const url = new URL(node); // throws on a malformed address
       if (url.username || url.password) {
         throw new Error('put engine credentials in elasticsearch.user.name/password or elasticsearch.api_key, not in the address');
       }
-    }
+      return { node, origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') };
+    });
     if (hasTlsOptions(options.tls) && !this.nodes.some((node) => node.startsWith('https:'))) {
       throw new Error('elasticsearch.tls is set, but no address is https://');
     }
@@ -117,8 +123,8 @@ export class EsHttp {
    * ElasticsearchError only when no answer could be had.
    */
   async request<T = any>(req: EsRequest): Promise<EsResponse<T>> {
-    // identity: fetch asks for gzip by default, and the engine then spends CPU compressing every answer
-    // (and this process inflating it) on a loopback or LAN link where the bytes cost next to nothing.
+    // identity: no compression on a loopback or LAN link, where the bytes cost next to nothing and the
+    // engine would spend CPU compressing every answer (and this process inflating it).
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
     if (this.auth) headers.authorization = this.auth;
     let body: string | undefined;
@@ -142,22 +148,33 @@ export class EsHttp {
     let lastError: ElasticsearchError | undefined;
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
       if (attempt > 0) await wait(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random()));
-      const node = this.nodes[this.next++ % this.nodes.length]!;
-      let res: Response;
+      const { node, origin, prefix } = this.targets[this.next++ % this.targets.length]!;
+      let status: number;
+      let text: string;
       try {
-        res = await fetch(`${node}${req.path}${qs}`, {
+        const res = await this.dispatcher.request({
+          origin,
+          path: `${prefix}${req.path}${qs}`,
           method: req.method,
           headers,
           body,
-          signal: AbortSignal.timeout(this.timeoutMs),
-          dispatcher: this.dispatcher,
+          // The whole answer must come within the timeout: headers first, then no gap longer than it.
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
         });
+        status = res.statusCode;
+        if (req.method === 'HEAD') {
+          await res.body.dump();
+          text = '';
+        } else {
+          text = await res.body.text();
+        }
       } catch (err) {
         const code = causeCode(err);
         const tlsFailure = describeTlsFailure(code, node);
         // Retrying cannot fix a certificate; the request never reached the engine.
         if (tlsFailure !== undefined) throw new ElasticsearchError(`${req.method} ${req.path}: ${tlsFailure}`, 0, code, false);
-        const timedOut = (err as Error)?.name === 'TimeoutError';
+        const timedOut = code !== undefined && TIMED_OUT.has(code);
         const neverSent = code !== undefined && NEVER_SENT.has(code);
         lastError = new ElasticsearchError(
           `${req.method} ${req.path}: ${timedOut ? `no answer within ${this.timeoutMs} ms` : `cannot reach ${node} (${code ?? (err as Error).message})`}`,
@@ -168,7 +185,6 @@ export class EsHttp {
         if (neverSent || read) continue;
         throw lastError;
       }
-      const text = req.method === 'HEAD' ? '' : await res.text();
       let parsed: unknown = undefined;
       if (text !== '') {
         try {
@@ -177,11 +193,11 @@ export class EsHttp {
           parsed = { raw: text.slice(0, 500) };
         }
       }
-      if (res.status === 429 || (read && RETRY_STATUS_READ.has(res.status))) {
-        lastError = new ElasticsearchError(`${req.method} ${req.path}: ${describe(res.status, parsed)}`, res.status, errorType(parsed));
+      if (status === 429 || (read && RETRY_STATUS_READ.has(status))) {
+        lastError = new ElasticsearchError(`${req.method} ${req.path}: ${describe(status, parsed)}`, status, errorType(parsed));
         if (attempt < this.maxRetries) continue;
       }
-      return { status: res.status, body: parsed as T };
+      return { status, body: parsed as T };
     }
     throw lastError!;
   }
