@@ -5,12 +5,13 @@
  *
  *   npx tsx bench/es-transport.ts [--url http://127.0.0.1:9200] [--calls 4000] [--concurrency 16] [--rounds 3]
  *
- * Without --url it starts an embedded OpenSearch node (scripts/test-engine.mjs). Prints this process's CPU
+ * Without --url it starts an embedded OpenSearch node (bench/es-engine.ts). Prints this process's CPU
  * µs per call (user + system, process.cpuUsage) and calls/s, for a realtime GET and a small search.
  */
 import { parseArgs } from 'node:util';
 import { Agent, fetch } from 'undici';
 import { EsHttp } from '../src/store/elasticsearch/http.js';
+import { startBenchEngine } from './es-engine.js';
 import { machineLine } from './lib.js';
 
 const { values } = parseArgs({
@@ -25,10 +26,8 @@ const calls = Number(values.calls);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a plain .mjs module without types
-const engineModule: any = await import('../scripts/test-engine.mjs');
-const engine = values.url ? undefined : await engineModule.startEngine({ engine: 'opensearch' });
-const url: string = values.url ?? engine.url;
+const engine = await startBenchEngine({ url: values.url });
+const url = engine.url;
 
 const INDEX = 'bench-transport';
 const http = new EsHttp({ addresses: [url] });
@@ -102,4 +101,4 @@ for (const call of ['get', 'search'] as const) {
 await http.request({ method: 'DELETE', path: `/${INDEX}` });
 await http.close();
 await agent.close();
-await engine?.stop();
+await engine.stop();

@@ -231,6 +231,31 @@ export const ServerConfigSchema = Type.Object(
               10_000_000,
               'The archive also rolls over once the current index holds this many tasks.',
             ),
+            claims: Type.Object(
+              {
+                max_staleness: Duration(
+                  '250ms',
+                  'A claim searches the last refresh of the tasks index, refreshing first when that was sent longer ago than this (docs/design/elasticsearch-claims.md): lower gives quicker pick-up of tasks written by other servers, higher fewer refreshes. Tasks written by this server are claimable at once either way.',
+                ),
+                max_local_writes: PositiveInt(
+                  1000,
+                  'A claim also refreshes first once this server has written more tasks than this that no refresh is known to cover.',
+                  1_000_000,
+                ),
+                search_multiplier: PositiveInt(
+                  2,
+                  'A claim batch searches max(wanted × this, wanted + search_extra) candidates, so that losses to other servers can be made up without a second search.',
+                  100,
+                ),
+                search_extra: Type.Integer({
+                  default: 8,
+                  minimum: 0,
+                  maximum: 10_000,
+                  description: 'See search_multiplier.',
+                }),
+              },
+              { default: {} },
+            ),
             kibana: Type.Object(
               {
                 url: Type.Optional(

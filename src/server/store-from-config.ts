@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, durationMs } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
-import { ElasticsearchStore } from '../store/elasticsearch/elasticsearch-store.js';
+import { ElasticsearchStore, type ElasticsearchStoreOptions } from '../store/elasticsearch/elasticsearch-store.js';
 import type { EsTlsOptions } from '../store/elasticsearch/connection-security.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -22,8 +22,13 @@ export function createStore(config: ServerConfig): Store {
 }
 
 export function elasticsearchStoreFromConfig(config: ServerConfig): ElasticsearchStore {
+  return new ElasticsearchStore(elasticsearchStoreOptions(config));
+}
+
+/** The Elasticsearch store's options as the configuration gives them. */
+export function elasticsearchStoreOptions(config: ServerConfig): ElasticsearchStoreOptions {
   const es = config.store.elasticsearch;
-  return new ElasticsearchStore({
+  return {
     http: {
       addresses: config.elasticsearch.addresses,
       username: config.elasticsearch.user.name,
@@ -40,7 +45,13 @@ export function elasticsearchStoreFromConfig(config: ServerConfig): Elasticsearc
       rolloverMaxDocs: es.archive_rollover_max_docs,
       ilmDeleteAfterMs: durationMs(config.recurring.tasks_archiver.delete_archived_older_than),
     },
-  });
+    claims: {
+      maxStalenessMs: durationMs(es.claims.max_staleness),
+      maxLocalWrites: es.claims.max_local_writes,
+      searchMultiplier: es.claims.search_multiplier,
+      searchExtra: es.claims.search_extra,
+    },
+  };
 }
 
 /** The TLS files' contents; a file that cannot be read is a ConfigError naming its key. */
