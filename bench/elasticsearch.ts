@@ -153,6 +153,58 @@ async function startEsServers(build: Build, url: string, prefix: string, n: numb
 
 const stopAll = (servers: BenchServer[]) => Promise.all(servers.map((s) => s.stop()));
 
+/** What the engine did on a prefix's indices, from `_stats` (totals over primaries and replicas). */
+interface EngineWork {
+  refreshes: number;
+  searches: number;
+  writes: number;
+  /** Writes the engine refused, version conflicts (a claim lost to another claimer) among them. */
+  failedWrites: number;
+  gets: number;
+}
+
+async function engineWork(url: string, prefix: string): Promise<EngineWork | undefined> {
+  try {
+    const res = await fetch(`${url}/${prefix}-*/_stats/refresh,search,indexing,get`);
+    if (!res.ok) return undefined;
+    const t = ((await res.json()) as { _all: { total: Record<string, Record<string, number>> } })._all.total;
+    return {
+      refreshes: t.refresh?.total ?? 0,
+      searches: t.search?.query_total ?? 0,
+      writes: t.indexing?.index_total ?? 0,
+      failedWrites: t.indexing?.index_failed ?? 0,
+      gets: t.get?.total ?? 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+const workDelta = (a: EngineWork | undefined, b: EngineWork | undefined): EngineWork | undefined =>
+  a && b
+    ? {
+        refreshes: b.refreshes - a.refreshes,
+        searches: b.searches - a.searches,
+        writes: b.writes - a.writes,
+        failedWrites: b.failedWrites - a.failedWrites,
+        gets: b.gets - a.gets,
+      }
+    : undefined;
+
+/** Per 100 tasks: refreshes, searches, realtime gets, writes, refused writes. */
+const fmtWork = (w: EngineWork | undefined, tasks: number) =>
+  w && tasks > 0
+    ? `per 100 tasks: ${[
+        ['refreshes', w.refreshes],
+        ['searches', w.searches],
+        ['gets', w.gets],
+        ['writes', w.writes],
+        ['refused writes', w.failedWrites],
+      ]
+        .map(([name, n]) => `${((Number(n) / tasks) * 100).toFixed(1)} ${name}`)
+        .join(', ')}`
+    : '';
+
 // ── the load: producers and workers over HTTP ─────────────────────────────────────────────────────────
 
 interface LoadPhase {
@@ -327,7 +379,9 @@ async function loadRun(build: Build, engine: BenchEngine, s: LoadScenario): Prom
   try {
     const base = { servers, amount: s.amount, batch: s.batch, enginePid: engine.pid };
     if (flags.warmup > 0) await loadPhase({ ...base, queue: 'bench-warmup', tasks: flags.warmup });
+    const work0 = s.store === 'elasticsearch' ? await engineWork(engine.url, prefix) : undefined;
     const r = await loadPhase({ ...base, queue: 'bench', tasks: s.tasks });
+    const work = workDelta(work0, s.store === 'elasticsearch' ? await engineWork(engine.url, prefix) : undefined);
     const load = load1();
     const rss = servers.map((srv) => processRssMb(srv.child.pid));
     const run: LoadRun = {
@@ -347,6 +401,7 @@ async function loadRun(build: Build, engine: BenchEngine, s: LoadScenario): Prom
         `bench ${fmtCpu(perTask(r.clientCpuMs, r.done))} ms/task, load ${load}` +
         `${r.errors ? `, ${r.errors} errors` : ''}${r.duplicates ? `, ${r.duplicates} DUPLICATES` : ''}${r.timedOut ? ' (TIMED OUT)' : ''}`,
     );
+    if (work) console.log(`  engine ${fmtWork(work, r.done)}`);
     return run;
   } finally {
     await stopAll(servers);
