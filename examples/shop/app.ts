@@ -15,13 +15,17 @@
  *   npx tsx examples/shop/app.ts status [--json]     # what happened to every order
  *   npx tsx examples/shop/app.ts wait [seconds]      # until every order's work is finished (exit 1 on timeout)
  *
- * TASQUES_URL says where the server is (default http://localhost:8080); SHOP_STATE where the app keeps
- * its list of orders (default ./shop-orders.json).
+ * TASQUES_URL says where the server is (default http://localhost:8080); TASQUES_TOKEN, when the server
+ * has auth, a bearer token (the app creates tasks and recurring tasks: role `all`, or producer + operator);
+ * SHOP_STATE where the app keeps its list of orders (default ./shop-orders.json).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { TasquesClient, type NewTask, type Task } from 'tasques/client';
 
-const client = new TasquesClient({ baseUrl: process.env.TASQUES_URL ?? 'http://localhost:8080' });
+const client = new TasquesClient({
+  baseUrl: process.env.TASQUES_URL ?? 'http://localhost:8080',
+  bearerToken: process.env.TASQUES_TOKEN || undefined,
+});
 /** Where the app keeps its orders: its own "database". */
 const STATE_FILE = process.env.SHOP_STATE ?? 'shop-orders.json';
 

@@ -4,7 +4,8 @@
  *
  *   npx tsx examples/shop/worker.ts
  *
- * Environment: TASQUES_URL (default http://localhost:8080), OUTBOX (default ./outbox).
+ * Environment: TASQUES_URL (default http://localhost:8080), TASQUES_TOKEN (a bearer token with the `worker`
+ * role, when the server has auth), OUTBOX (default ./outbox).
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ const outbox = process.env.OUTBOX ?? 'outbox';
 await mkdir(outbox, { recursive: true });
 
 const worker = new Worker({
-  client: { baseUrl: process.env.TASQUES_URL ?? 'http://localhost:8080' },
+  client: { baseUrl: process.env.TASQUES_URL ?? 'http://localhost:8080', bearerToken: process.env.TASQUES_TOKEN || undefined },
   workerId: process.env.WORKER_ID,
   concurrency: 4,
   handleSignals: true,

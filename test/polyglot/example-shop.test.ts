@@ -1,7 +1,9 @@
 /**
  * Smoke test of examples/shop, run as its README says: a `tasques serve` process, the app's commands,
- * and its three workers (TypeScript, Python and Go, the latter two on generated clients).
+ * and its three workers (TypeScript, Python and Go, the latter two on generated clients). The server has
+ * bearer tokens, as its README's "With auth" says: the app's (role all) and the workers' (role worker).
  */
+import { createHash, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,9 @@ import {
 
 const skip = polyglotSkipReason();
 const APP = join(REPO, 'examples', 'shop', 'app.ts');
+const APP_TOKEN = `tq_${randomBytes(32).toString('base64url')}`;
+const WORKER_TOKEN = `tq_${randomBytes(32).toString('base64url')}`;
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 const TS_WORKER = join(REPO, 'examples', 'shop', 'worker.ts');
 
 describe('examples/shop', { skip }, () => {
@@ -30,6 +35,7 @@ describe('examples/shop', { skip }, () => {
   let server: Awaited<ReturnType<typeof startServerProcess>>;
   let workers: GeneratedWorkers;
   let env: NodeJS.ProcessEnv;
+  let workerEnv: NodeJS.ProcessEnv;
   const processes: RunningProcess[] = [];
 
   const app = async (...args: string[]) => {
@@ -46,8 +52,10 @@ describe('examples/shop', { skip }, () => {
       TASQUES_SERVER_TASKS_BACKOFF_BASE: '100ms',
       TASQUES_SERVER_TASKS_BACKOFF_JITTER: '100ms',
       TASQUES_SERVER_RECURRING_RECURRING_TASKS_SYNC_RUN_INTERVAL: '200ms',
+      TASQUES_SERVER_AUTH_BEARER_TOKENS: `shop-app:all:${sha256(APP_TOKEN)},shop-workers:worker:${sha256(WORKER_TOKEN)}`,
     });
-    env = childEnv({ TASQUES_URL: server.url, OUTBOX: join(dir, 'outbox'), SHOP_STATE: join(dir, 'orders.json') });
+    env = childEnv({ TASQUES_URL: server.url, OUTBOX: join(dir, 'outbox'), SHOP_STATE: join(dir, 'orders.json'), TASQUES_TOKEN: APP_TOKEN });
+    workerEnv = { ...env, TASQUES_TOKEN: WORKER_TOKEN };
   });
   after(async () => {
     for (const p of processes) p.kill();
@@ -58,6 +66,11 @@ describe('examples/shop', { skip }, () => {
   });
 
   it('places orders that workers in three languages finish, with retries, failures and recurring work', async () => {
+    // Auth is on: without a token, and with the workers' token, the app is refused.
+    const anonymous = await fetch(`${server.url}/tasques/emails/any`);
+    assert.equal(anonymous.status, 401);
+    const asWorker = await fetch(`${server.url}/recurring_tasques`, { headers: { authorization: `Bearer ${WORKER_TOKEN}` } });
+    assert.equal(asWorker.status, 403);
     const scheduled = await app('schedule');
     assert.equal(scheduled.code, 0, scheduled.stderr);
     const placed = await app('place-orders', '8');
@@ -66,12 +79,12 @@ describe('examples/shop', { skip }, () => {
     // Placing the same orders again is harmless: ids make enqueueing idempotent.
     assert.equal((await app('place-orders', '8')).code, 0);
 
-    const tsWorker = run(process.execPath, ['--import', TSX_IMPORT, TS_WORKER], { env: { ...env, WORKER_ID: 'shop-ts' }, cwd: dir });
+    const tsWorker = run(process.execPath, ['--import', TSX_IMPORT, TS_WORKER], { env: { ...workerEnv, WORKER_ID: 'shop-ts' }, cwd: dir });
     const pyWorker = run(PYTHON, [workers.pythonWorker], {
-      env: { ...env, WORKER_ID: 'shop-py', PYTHONPATH: workers.pythonPath, PYTHONUNBUFFERED: '1' },
+      env: { ...workerEnv, WORKER_ID: 'shop-py', PYTHONPATH: workers.pythonPath, PYTHONUNBUFFERED: '1' },
       cwd: dir,
     });
-    const goWorker = run(workers.goWorker, [], { env: { ...env, WORKER_ID: 'shop-go' }, cwd: dir });
+    const goWorker = run(workers.goWorker, [], { env: { ...workerEnv, WORKER_ID: 'shop-go' }, cwd: dir });
     processes.push(tsWorker, pyWorker, goWorker);
 
     const waited = await app('wait', '90');

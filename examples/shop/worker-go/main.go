@@ -2,7 +2,8 @@
 // oapi-codegen (see ../README.md). It claims tasks from the "fraud" queue, scores each order, and marks
 // it done with the score, or failed when the (simulated) scoring service is down.
 //
-// Environment: TASQUES_URL (default http://localhost:8080), WORKER_ID (default go-<pid>).
+// Environment: TASQUES_URL (default http://localhost:8080), WORKER_ID (default go-<pid>), TASQUES_TOKEN
+// (a bearer token with the `worker` role, when the server has auth).
 // SIGTERM/SIGINT: stop claiming, finish the task at hand, exit 0.
 package main
 
@@ -28,7 +29,14 @@ func main() {
 	workerID := getenv("WORKER_ID", fmt.Sprintf("go-%d", os.Getpid()))
 	// The HTTP timeout must exceed block_for: a claim waits that long when there is nothing to do.
 	httpClient := &http.Client{Timeout: 15 * time.Second}
-	client, err := tasquesclient.NewClientWithResponses(server, tasquesclient.WithHTTPClient(httpClient))
+	options := []tasquesclient.ClientOption{tasquesclient.WithHTTPClient(httpClient)}
+	if token := os.Getenv("TASQUES_TOKEN"); token != "" {
+		options = append(options, tasquesclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+token)
+			return nil
+		}))
+	}
+	client, err := tasquesclient.NewClientWithResponses(server, options...)
 	if err != nil {
 		log.Fatalf("client: %v", err)
 	}

@@ -3,7 +3,8 @@ openapi-python-client (see ../README.md). It claims tasks from the "invoices" qu
 invoice for each order, and marks it done with the invoice, or failed when the order cannot be
 invoiced.
 
-Environment: TASQUES_URL (default http://localhost:8080), WORKER_ID (default py-<pid>).
+Environment: TASQUES_URL (default http://localhost:8080), WORKER_ID (default py-<pid>), TASQUES_TOKEN
+(a bearer token with the `worker` role, when the server has auth).
 SIGTERM/SIGINT: stop claiming, finish the task at hand, exit 0.
 """
 
@@ -109,7 +110,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     # The timeout must exceed block_for: a claim waits that long when there is nothing to do.
-    client = Client(base_url=url, timeout=httpx.Timeout(15.0))
+    token = os.environ.get("TASQUES_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    client = Client(base_url=url, headers=headers, timeout=httpx.Timeout(15.0))
     print(f"invoice worker {worker_id} polling {url}", file=sys.stderr, flush=True)
     backoff = 0.1
     while not stopping:
