@@ -14,7 +14,8 @@
  *
  * Bounds: one running operation per queue (and one over all queues at a time when no queue is named), at
  * most MAX_RUNNING at once, checked against the recent records when one starts (best effort across
- * servers); at most MAX_OPERATION_TASKS tasks per operation.
+ * servers); at most MAX_OPERATION_TASKS tasks per operation. Finished records are kept for
+ * FINISHED_RETENTION_MS, and at most MAX_FINISHED of them (the leader prunes the rest: pruneFinished).
  */
 import { randomBytes } from 'node:crypto';
 import { errors, isTasquesError } from '../errors/index.js';
@@ -30,6 +31,12 @@ export const MAX_OPERATION_TASKS = 100_000;
 export const MAX_RUNNING = 4;
 /** An operation whose owner made no progress for this long is taken over by the leader. */
 export const STALE_AFTER_MS = 60_000;
+/** Finished operation records are kept this long (then the leader deletes them)... */
+export const FINISHED_RETENTION_MS = 7 * 24 * 3600_000;
+/** ...and no more than this many of them, the newest. */
+export const MAX_FINISHED = 1000;
+/** Records deleted per pruning pass. */
+const PRUNE_BATCH = 500;
 /** Records looked at for the busy check and the takeover scan. */
 const RECENT_SCAN = 200;
 
@@ -135,6 +142,15 @@ export class BulkOperations {
       }
     }
     return taken;
+  }
+
+  /** Deletes finished records past their retention or beyond the newest MAX_FINISHED (the leader calls this). */
+  pruneFinished(): Promise<number> {
+    return this.store.operationPrune({
+      finishedBefore: this.clock.now() - FINISHED_RETENTION_MS,
+      keepFinished: MAX_FINISHED,
+      limit: PRUNE_BATCH,
+    });
   }
 
   get(id: string): Promise<Operation | undefined> {

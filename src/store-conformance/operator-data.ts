@@ -122,6 +122,34 @@ export function operatorDataTests(options: ConformanceOptions): void {
     );
 
     it(
+      'operationPrune deletes finished records older than the cut-off or beyond the newest kept, oldest first; never running ones',
+      withHarness(options, async ({ store }) => {
+        const finished = (id: string, at: number, state: 'done' | 'failed' = 'done') =>
+          store.operationCreate({ operation: newOperation(id, at, { state, modifiedAt: at + 10 }) });
+        await finished('old-done', T0);
+        await finished('old-failed', T0 + 1, 'failed');
+        await store.operationCreate({ operation: newOperation('old-running', T0 + 2) });
+        await finished('new-1', T0 + 100 * SECOND);
+        await finished('new-2', T0 + 101 * SECOND);
+        await finished('new-3', T0 + 102 * SECOND);
+        const ids = async () => (await store.operationList({ limit: 100 })).map((o) => o.id).sort();
+
+        assert.equal(await store.operationPrune({ finishedBefore: T0 + SECOND, keepFinished: 100, limit: 0 }), 0);
+        // By age, at most `limit`, oldest first.
+        assert.equal(await store.operationPrune({ finishedBefore: T0 + SECOND, keepFinished: 100, limit: 1 }), 1);
+        assert.deepEqual(await ids(), ['new-1', 'new-2', 'new-3', 'old-failed', 'old-running']);
+        assert.equal(await store.operationPrune({ finishedBefore: T0 + SECOND, keepFinished: 100, limit: 10 }), 1);
+        assert.deepEqual(await ids(), ['new-1', 'new-2', 'new-3', 'old-running'], 'the running one stays, however old');
+        // By count: only the newest `keepFinished` finished ones stay.
+        assert.equal(await store.operationPrune({ finishedBefore: T0, keepFinished: 2, limit: 10 }), 1);
+        assert.deepEqual(await ids(), ['new-2', 'new-3', 'old-running']);
+        assert.equal(await store.operationPrune({ finishedBefore: T0, keepFinished: 2, limit: 10 }), 0, 'nothing more to do');
+        assert.equal(await store.operationPrune({ finishedBefore: T0 + 200 * SECOND, keepFinished: 0, limit: 10 }), 2);
+        assert.deepEqual(await ids(), ['old-running']);
+      }),
+    );
+
+    it(
       'workerClaimList groups the claimed tasks by worker: queues, count, oldest claim, last report; busiest first',
       withHarness(options, async ({ store, engine, clock }) => {
         assert.deepEqual(await store.workerClaimList({ limit: 10, maxTasks: 1000 }), { workers: [], workerCount: 0, complete: true });

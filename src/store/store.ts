@@ -122,6 +122,15 @@ export interface OperationListParams {
   limit: number;
 }
 
+export interface OperationPruneParams {
+  /** Finished (done or failed) operations last modified before this are deleted... */
+  finishedBefore: number;
+  /** ...and so are finished ones beyond the newest `keepFinished` (by createdAt, then id). */
+  keepFinished: number;
+  /** At most this many are deleted per call (the oldest first). */
+  limit: number;
+}
+
 export interface OperationUpdateParams {
   /** The whole new record. */
   operation: NewOperationRecord;
@@ -432,6 +441,13 @@ export interface Store {
    * takeover). Throws OPERATION_VERSION_CONFLICT otherwise, including when it does not exist.
    */
   operationUpdate(params: OperationUpdateParams): Promise<Operation>;
+
+  /**
+   * Deletes finished bulk operation records (retention, by the leader): those older than `finishedBefore`
+   * and those beyond the newest `keepFinished`, at most `limit`. Running ones are never deleted. Returns
+   * how many were deleted.
+   */
+  operationPrune(params: OperationPruneParams): Promise<number>;
 
   /**
    * Pauses or resumes a queue and returns its stored state. A queue need not have tasks to be paused.

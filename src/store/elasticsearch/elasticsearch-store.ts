@@ -25,6 +25,7 @@ import type {
   OperationCreateParams,
   OperationGetParams,
   OperationListParams,
+  OperationPruneParams,
   OperationUpdateParams,
   TaskCountParams,
   TaskDeleteManyParams,
@@ -671,6 +672,10 @@ export class ElasticsearchStore implements Store {
 
   operationList(params: OperationListParams): Promise<Operation[]> {
     return this.operator.operationList(params);
+  }
+
+  operationPrune(params: OperationPruneParams): Promise<number> {
+    return this.operator.operationPrune(params);
   }
 
   operationUpdate(params: OperationUpdateParams): Promise<Operation> {

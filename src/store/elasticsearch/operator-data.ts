@@ -15,6 +15,7 @@ import type {
   OperationCreateParams,
   OperationGetParams,
   OperationListParams,
+  OperationPruneParams,
   OperationUpdateParams,
   WorkerClaimList,
   WorkerClaimListParams,
@@ -101,6 +102,36 @@ export class OperatorData {
     // A CAS write never creates: 409 also when it does not exist.
     if (!result.version) throw errors.operationVersionConflict(operation.id);
     return { ...operation, version: result.version };
+  }
+
+  /**
+   * Operation records are few (retention keeps them so): read them all (up to a page), choose in memory,
+   * delete by id in one `_bulk`. A record changed since it was read is left (its delete carries its version).
+   */
+  async operationPrune({ finishedBefore, keepFinished, limit }: OperationPruneParams): Promise<number> {
+    if (!(limit >= 1)) return 0;
+    await this.metaRefresh.wait();
+    const found = await search<OperationDoc>(this.http, this.names.meta, {
+      size: MAX_OPERATIONS_SCANNED,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      query: { term: { kind: 'operation' } },
+    });
+    const finished = found.hits.hits
+      .filter((h) => h._source.operation.state !== 'running')
+      .sort((a, b) => b._source.operation.createdAt - a._source.operation.createdAt || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+    const doomed = finished
+      .filter((h, newest) => h._source.operation.modifiedAt < finishedBefore || newest >= Math.max(0, keepFinished))
+      .reverse() // oldest first
+      .slice(0, limit);
+    if (doomed.length === 0) return 0;
+    const res = await this.http.expect<{ items: { delete: { status: number } }[] }>({
+      method: 'POST',
+      path: '/_bulk',
+      body: doomed.map((h) => ({ delete: { _index: h._index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } })),
+      ndjson: true,
+    });
+    return res.body.items.filter((item) => item.delete.status === 200).length;
   }
 
   // ── Workers ────────────────────────────────────────────────────────────────────────────────────────

@@ -44,6 +44,7 @@ export const STORE_GROUP_ROLES = {
   operationGet: 'joins',
   operationList: 'joins',
   operationUpdate: 'joins',
+  operationPrune: 'joins',
   queueFlowStatus: 'joins',
   queueLimitsList: 'joins',
   queueLimitsSet: 'joins',

@@ -12,6 +12,7 @@ export type OperatorStatements = Record<
   | 'operationGet'
   | 'operationInsert'
   | 'operationList'
+  | 'operationPrune'
   | 'operationUpdate'
   | 'workerSeenList'
   | 'workerSeenPrune'
@@ -55,6 +56,16 @@ export function prepareOperatorStatements(db: Database.Database): OperatorStatem
       'INSERT INTO operations (id, created_at, record, version) VALUES (@id, @created_at, @record, 1) ON CONFLICT (id) DO NOTHING',
     ),
     operationList: db.prepare('SELECT id, record, version FROM operations ORDER BY created_at DESC, id LIMIT ?'),
+    // Finished: the record's state; older than the cut-off, or past the newest `keep` finished ones.
+    operationPrune: db.prepare(
+      `DELETE FROM operations WHERE id IN (
+         SELECT id FROM (
+           SELECT id, created_at, record ->> '$.modifiedAt' AS modified_at,
+                  ROW_NUMBER() OVER (ORDER BY created_at DESC, id) AS newest
+           FROM operations WHERE record ->> '$.state' <> 'running')
+         WHERE modified_at < @before OR newest > @keep
+         ORDER BY created_at, id LIMIT @limit)`,
+    ),
     operationUpdate: db.prepare(
       'UPDATE operations SET record = @record, created_at = @created_at, version = version + 1 WHERE id = @id AND version = @expected_version',
     ),

@@ -33,6 +33,7 @@ import type {
   OperationCreateParams,
   OperationGetParams,
   OperationListParams,
+  OperationPruneParams,
   OperationUpdateParams,
   TaskCountParams,
   TaskDeleteManyParams,
@@ -682,6 +683,12 @@ export class SqliteStore implements Store {
       if (updated.changes === 0) throw errors.operationVersionConflict(operation.id);
       return { ...operation, version: { seqNum: expectedVersion.seqNum + 1, primaryTerm: PRIMARY_TERM } };
     });
+  }
+
+  operationPrune({ finishedBefore, keepFinished, limit }: OperationPruneParams): Promise<number> {
+    return this.group.run('operationPrune', () =>
+      limit >= 1 ? this.operator.operationPrune.run({ before: finishedBefore, keep: Math.max(0, keepFinished), limit }).changes : 0,
+    );
   }
 
   taskCount(params: TaskCountParams): Promise<number> {
