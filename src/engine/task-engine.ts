@@ -135,7 +135,8 @@ export interface RecurringTaskPatch {
 }
 
 /** A listing request: the store's filters; the engine clamps the page size. */
-export type TaskListInput = TaskListParams;
+/** A listing's filters and page; `scheduled` is relative to the engine's clock. */
+export type TaskListInput = Omit<TaskListParams, 'scheduled'> & { scheduled?: boolean | undefined };
 
 /** Claimed tasks grouped at most by `listWorkers` (a safety bound: claims are bounded by workers' concurrency). */
 export const MAX_CLAIMED_TASKS_GROUPED = 10_000;
@@ -392,7 +393,12 @@ export class TaskEngine {
    */
   async listTasks(input: TaskListInput, sizeOf?: TaskAnswerSize): Promise<TaskListPage> {
     const maxBytes = this.settings.maxAnswerBytes;
-    const page = await this.store.taskList({ ...input, limit: Math.min(Math.max(1, input.limit), MAX_TASK_LIST_LIMIT), maxBytes });
+    const page = await this.store.taskList({
+      ...input,
+      scheduled: input.scheduled === undefined ? undefined : { now: this.clock.now(), scheduled: input.scheduled },
+      limit: Math.min(Math.max(1, input.limit), MAX_TASK_LIST_LIMIT),
+      maxBytes,
+    });
     if (sizeOf === undefined) return page;
     const tasks = withinBudget(page.tasks, page.tasks.length, maxBytes, sizeOf);
     const last = tasks[tasks.length - 1];

@@ -156,6 +156,12 @@ export function taskListTests(options: ConformanceOptions): void {
           [],
           'an empty time range',
         );
+        // Scheduled: waiting (queued or failed) with runAt after `now`; the rest otherwise.
+        const waitingAfter = (now: number) => (t: NewTaskRecord) => (t.state === 'queued' || t.state === 'failed') && t.runAt > now;
+        for (const now of [T0 + 5 * SECOND, T0 + 6 * SECOND]) {
+          await check({ scheduled: { now, scheduled: true } }, waitingAfter(now), `scheduled at ${now - T0} ms`);
+          await check({ scheduled: { now, scheduled: false } }, (t) => !waitingAfter(now)(t), `not scheduled at ${now - T0} ms`);
+        }
         // Prefix: on the id or on the kind, case-sensitive.
         assert.deepEqual(
           await listKeys(store, { prefix: 'send' }),

@@ -270,6 +270,11 @@ export interface TaskListParams {
   createdTo?: number | undefined;
   /** The task id or the kind starts with this (case-sensitive, literal: no wildcard characters). */
   prefix?: string | undefined;
+  /**
+   * Only tasks that are (`scheduled: true`) or are not (false) scheduled at `now`: scheduled means
+   * waiting (queued or failed) with a `runAt` after `now`, i.e. not claimable yet.
+   */
+  scheduled?: { now: number; scheduled: boolean } | undefined;
   /** Page size, 1..1000. */
   limit: number;
   /**

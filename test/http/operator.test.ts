@@ -71,6 +71,13 @@ test('GET /tasques lists newest first, filters by every field, and pages with ne
     pages++;
   } while (cursor !== undefined && pages < 10);
   assert.deepEqual(seen, all.json.tasks.map((x: { id: string }) => x.id));
+  // Scheduled: a task due later (and the dead one, which is not waiting, is never scheduled).
+  await createTask(ts, { queue: 'sms', id: 'sms-later', kind: 'send', run_at: iso(clock.now() + 3_600_000) });
+  assert.deepEqual(await ids('scheduled=true'), ['sms-later']);
+  assert.equal((await ids('scheduled=false')).length, 11);
+  assert.ok(!(await ids('scheduled=false&state=queued')).includes('sms-later'));
+  clock.advance(3_600_000);
+  assert.deepEqual(await ids('scheduled=true'), [], 'due now: not scheduled any more');
 });
 
 test('GET /tasques rejects bad parameters with a 400 naming the parameter', LIMIT, async (t) => {
@@ -88,6 +95,7 @@ test('GET /tasques rejects bad parameters with a 400 naming the parameter', LIMI
     ['created_before=2026-04-31T00:00:00Z', /^created_before: /],
     ['created_after=2026-01-01T00:00:00', /^created_after: /],
     ['queue=Not%20Valid', /Illegal Queue name/],
+    ['scheduled=yes', /scheduled/],
   ];
   for (const [query, message] of cases) {
     const res = await ts.request({ method: 'GET', url: `/tasques?${query}` });

@@ -115,6 +115,7 @@ export function taskListInputFromQuery(query: TaskListQueryJson): TaskListInput 
     createdFrom: parseTime('created_after', query.created_after),
     createdTo: parseTime('created_before', query.created_before),
     prefix: query.prefix === '' ? undefined : query.prefix,
+    scheduled: query.scheduled === undefined ? undefined : query.scheduled === 'true',
     limit: parseLimit(query.limit),
     after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
   };

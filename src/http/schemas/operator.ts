@@ -25,6 +25,12 @@ export const TaskListQuery = Type.Object({
   created_after: Type.Optional(Type.String({ description: 'RFC 3339; created at or after (inclusive).' })),
   created_before: Type.Optional(Type.String({ description: 'RFC 3339; created before (exclusive).' })),
   prefix: Type.Optional(Type.String({ description: 'The task id or its kind starts with this.' })),
+  scheduled: Type.Optional(
+    Type.Union([Type.Literal('true'), Type.Literal('false')], {
+      description:
+        'true: only scheduled tasks (queued or failed, with run_at in the future: not claimable yet); false: only the others.',
+    }),
+  ),
   limit: Type.Optional(Type.String({ description: `Page size, 1 to 1000. Default ${DEFAULT_TASK_LIST_LIMIT}.` })),
   cursor: Type.Optional(Type.String({ description: 'The next_cursor of the previous page.' })),
 });

@@ -762,6 +762,10 @@ function taskFilters(params: Omit<TaskListParams, 'limit' | 'after' | 'maxBytes'
   if (params.createdFrom !== undefined || params.createdTo !== undefined) {
     filter.push({ range: { [INDEXED.createdAt]: { gte: params.createdFrom, lt: params.createdTo } } });
   }
+  if (params.scheduled !== undefined) {
+    const scheduled = { bool: { filter: [{ terms: { state: ['queued', 'failed'] } }, { range: { run_at: { gt: params.scheduled.now } } }] } };
+    filter.push(params.scheduled.scheduled ? scheduled : { bool: { must_not: [scheduled] } });
+  }
   if (params.prefix) {
     // `prefix` queries are literal (no wildcard characters) and case-sensitive on keyword fields.
     filter.push({

@@ -87,6 +87,11 @@ export class TaskListing {
       where.push('(substr(id, 1, length(?)) = ? OR substr(kind, 1, length(?)) = ?)');
       args.push(params.prefix, params.prefix, params.prefix, params.prefix);
     }
+    if (params.scheduled !== undefined) {
+      const scheduled = "(state IN ('queued', 'failed') AND run_at > ?)";
+      where.push(params.scheduled.scheduled ? scheduled : `NOT ${scheduled}`);
+      args.push(params.scheduled.now);
+    }
     return { index, where, args };
   }
 

@@ -462,6 +462,7 @@ export class TasquesClient {
     if (filter.createdAfter !== undefined) query.set('created_after', time(filter.createdAfter));
     if (filter.createdBefore !== undefined) query.set('created_before', time(filter.createdBefore));
     if (filter.prefix !== undefined) query.set('prefix', filter.prefix);
+    if (filter.scheduled !== undefined) query.set('scheduled', String(filter.scheduled));
     if (filter.limit !== undefined) query.set('limit', String(filter.limit));
     if (filter.cursor !== undefined) query.set('cursor', filter.cursor);
     const qs = query.toString();

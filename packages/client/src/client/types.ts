@@ -19,6 +19,8 @@ export interface TaskListFilter {
   createdBefore?: Date | string;
   /** The task id or its kind starts with this. */
   prefix?: string;
+  /** true: only scheduled tasks (waiting, run_at in the future); false: only the others. */
+  scheduled?: boolean;
   /** Page size, 1 to 1000 (server default 50). */
   limit?: number;
   /** The `next_cursor` of the previous page. */
