@@ -83,14 +83,7 @@ export class OperatorData {
 
   async operationList({ limit }: OperationListParams): Promise<Operation[]> {
     if (!(limit >= 1)) return [];
-    await this.metaRefresh.wait();
-    const found = await search<OperationDoc>(this.http, this.names.meta, {
-      size: MAX_OPERATIONS_SCANNED,
-      seq_no_primary_term: true,
-      track_total_hits: false,
-      query: { term: { kind: 'operation' } },
-    });
-    return found.hits.hits
+    return (await this.operationHits())
       .map((h) => ({ ...h._source.operation, version: versionOf(h) }))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, limit);
@@ -110,14 +103,7 @@ export class OperatorData {
    */
   async operationPrune({ finishedBefore, keepFinished, limit }: OperationPruneParams): Promise<number> {
     if (!(limit >= 1)) return 0;
-    await this.metaRefresh.wait();
-    const found = await search<OperationDoc>(this.http, this.names.meta, {
-      size: MAX_OPERATIONS_SCANNED,
-      seq_no_primary_term: true,
-      track_total_hits: false,
-      query: { term: { kind: 'operation' } },
-    });
-    const finished = found.hits.hits
+    const finished = (await this.operationHits())
       .filter((h) => h._source.operation.state !== 'running')
       .sort((a, b) => b._source.operation.createdAt - a._source.operation.createdAt || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
     const doomed = finished
@@ -132,6 +118,18 @@ export class OperatorData {
       ndjson: true,
     });
     return res.body.items.filter((item) => item.delete.status === 200).length;
+  }
+
+  /** Every operation record (up to MAX_OPERATIONS_SCANNED; retention keeps far fewer), after a refresh. */
+  private async operationHits() {
+    await this.metaRefresh.wait();
+    const found = await search<OperationDoc>(this.http, this.names.meta, {
+      size: MAX_OPERATIONS_SCANNED,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      query: { term: { kind: 'operation' } },
+    });
+    return found.hits.hits;
   }
 
   // ── Workers ────────────────────────────────────────────────────────────────────────────────────────
