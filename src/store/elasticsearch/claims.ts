@@ -95,6 +95,12 @@ export class TaskClaims {
   private readonly planner: FlowClaimPlanner;
   /** Passes run so far: ranks of later passes come after those of earlier ones. */
   private passes = 0;
+  /**
+   * Tasks this process is writing CLAIMED right now (a CAS in flight). Batches of later turns overlap
+   * with it and search the same snapshot: without this they would pick the same best candidates and
+   * lose them to this process itself (409s that cost the engine a refused write and the claim a round).
+   */
+  private readonly claiming = new Set<string>();
 
   constructor(
     private readonly http: EsHttp,
@@ -183,7 +189,10 @@ export class TaskClaims {
     const wanted = requests.reduce((n, r) => n + r.amount - r.claimed.length, 0);
     const maxNow = Math.max(...requests.map((r) => r.now));
     const queueSet = queues.length > 0 ? new Set(queues) : undefined;
-    const size = Math.min(MAX_PAGE, Math.max(wanted * this.options.searchMultiplier, wanted + this.options.searchExtra));
+    const size = Math.min(
+      MAX_PAGE,
+      Math.max(wanted * this.options.searchMultiplier, wanted + this.options.searchExtra) + this.claiming.size,
+    );
     const localWaiting = [...this.local.waitingWrites()].filter(
       (w) => (!queueSet || queueSet.has(w.doc.queue)) && w.doc.run_at <= maxNow && w.doc.remaining_attempts > 0,
     );
@@ -223,6 +232,7 @@ export class TaskClaims {
 
     const candidates = new Map<string, Candidate>();
     for (const hit of found.hits.hits) {
+      if (this.claiming.has(hit._id)) continue; // another batch of this process is claiming it
       const mine = this.local.get(hit._id);
       if (mine && !isNewer(versionOf(hit), { _seq_no: mine.version.seqNum, _primary_term: mine.version.primaryTerm })) {
         continue; // this process wrote it since: its own record stands in (if the task still waits)
@@ -232,7 +242,7 @@ export class TaskClaims {
     }
     const localFlow = new Map<string, Candidate[]>();
     for (const w of localWaiting) {
-      if (paused.has(w.doc.queue) || candidates.has(w.docId) || this.local.get(w.docId) !== w) continue;
+      if (paused.has(w.doc.queue) || candidates.has(w.docId) || this.claiming.has(w.docId) || this.local.get(w.docId) !== w) continue;
       const candidate = { index: w.index, docId: w.docId, doc: w.doc, version: w.version };
       if (flow.flowQueues.has(w.doc.queue)) localFlow.set(w.doc.queue, [...(localFlow.get(w.doc.queue) ?? []), candidate]);
       else candidates.set(w.docId, candidate);
@@ -346,6 +356,20 @@ export class TaskClaims {
         entries.push({ request, candidate, next, doc: { ...taskToDoc(next), claim_token: token } });
       }
     }
+    for (const { candidate } of entries) this.claiming.add(candidate.docId);
+    try {
+      return await this.writeClaims(entries, token);
+    } finally {
+      // Won ones are now this process's local writes (claimed), lost ones someone else's: either way a
+      // later search sees them as they are.
+      for (const { candidate } of entries) this.claiming.delete(candidate.docId);
+    }
+  }
+
+  private async writeClaims(
+    entries: { request: ClaimRequest; candidate: Candidate; next: Task; doc: TaskDoc }[],
+    token: string,
+  ): Promise<Candidate[]> {
     let items: BulkItem[];
     try {
       items = await this.writer.write(
