@@ -18,6 +18,7 @@ import type { RecordVersion, Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { BulkItem, BulkWriter } from './bulk-writer.js';
 import { type TaskDoc, docToTask, taskToDoc } from './documents.js';
+import { ClaimSpread } from './claim-spread.js';
 import { type FlowCandidate, FlowClaimPlanner, holdReleaseOf } from './flow-claims.js';
 import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
@@ -101,6 +102,8 @@ export class TaskClaims {
    * lose them to this process itself (409s that cost the engine a refused write and the claim a round).
    */
   private readonly claiming = new Set<string>();
+  /** Which candidates this server prefers when other servers claim from the same queues (claim-spread.ts). */
+  readonly spread = new ClaimSpread();
 
   constructor(
     private readonly http: EsHttp,
@@ -261,7 +264,9 @@ export class TaskClaims {
     // own `now`); later rounds, after losses to other processes, from the rest in random order. A flow
     // candidate is offered in the first round only (its holds were taken for this claim).
     const unclaimedHolds: HoldRelease[] = [];
-    let pool = ordered;
+    // Plain candidates: this server's share first when other servers compete for them (claim-spread.ts);
+    // a flow-controlled claim keeps its fair order.
+    let pool = flowQueues.length > 0 ? ordered : this.spread.prefer(ordered, (c) => c.docId);
     for (let round = 0; pool.length > 0; round++) {
       const windows = new Map<ClaimRequest, Candidate[]>();
       const left: Candidate[] = [];
@@ -282,6 +287,11 @@ export class TaskClaims {
         break;
       }
       const lost = await this.claimWindows(windows, token);
+      if (round === 0 && flowQueues.length === 0) {
+        let attempted = 0;
+        for (const window of windows.values()) attempted += window.length;
+        this.spread.observe(attempted, lost.length);
+      }
       for (const c of lost) unclaimedHolds.push(...this.holdReleases(c, token));
       const plain = left.filter((c) => c.holdDocs === undefined);
       for (const c of left) if (c.holdDocs !== undefined) unclaimedHolds.push(...this.holdReleases(c, token));
