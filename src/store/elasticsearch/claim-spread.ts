@@ -6,19 +6,22 @@
  * learns how many slots to use from its own conflicts: one server alone never conflicts with itself (the
  * claim path excludes what it is already writing), so it keeps one slot, that is the exact claim order.
  *
- * The protocol, per pass whose first round wrote at least `MIN_ATTEMPTS` candidates:
- * - a pass that lost more than `CONFLICT_SHARE` of them to other writers picks a new random slot (the first
- *   one goes from one slot to two); after `ESCALATE_AFTER` such passes in a row, the number of slots
+ * The protocol, per window of `WINDOW` claim writes (first rounds of passes; a claim of one task per pass
+ * is the common case, so one pass alone says little):
+ * - a window that lost more than `CONFLICT_SHARE` of them to other writers picks a new random slot (the first
+ *   one goes from one slot to two); after `ESCALATE_AFTER` such windows in a row, the number of slots
  *   doubles (up to `MAX_SLOTS`);
- * - after `RELAX_AFTER` passes in a row without such losses, the number of slots halves.
- * A server prefers its slot's candidates, then takes the others in claim order, so a claim is never
- * shorter for it: only the order across servers becomes "the best of this server's share first".
+ * - after `RELAX_AFTER` windows in a row without such losses, the number of slots halves.
+ * A server's first round of writes takes only its slot's candidates (when it has any), later rounds the
+ * others, its share still first; so a claim is never shorter for it (one more round at worst): only the
+ * order across servers becomes "the best of this server's share first". Since the first round takes
+ * only its share, its losses tell of servers on the same slot, not of shares taken when one ran short.
  */
 export const MAX_SLOTS = 8;
 export const CONFLICT_SHARE = 0.25;
 export const ESCALATE_AFTER = 3;
-export const RELAX_AFTER = 200;
-export const MIN_ATTEMPTS = 2;
+export const RELAX_AFTER = 50;
+export const WINDOW = 8;
 
 /** FNV-1a over the UTF-16 units of an id: cheap, and stable across processes (every server agrees). */
 export function slotHash(id: string): number {
@@ -35,6 +38,8 @@ export class ClaimSpread {
   private ownSlot = 0;
   private conflictedPasses = 0;
   private cleanPasses = 0;
+  private windowAttempted = 0;
+  private windowLost = 0;
 
   constructor(private readonly random: () => number = Math.random) {}
 
@@ -46,19 +51,30 @@ export class ClaimSpread {
     return this.ownSlot;
   }
 
-  /** `candidates` (in claim order) with this server's slot first, each part keeping its order. */
-  prefer<T>(candidates: readonly T[], idOf: (candidate: T) => string): T[] {
-    if (this.slotCount === 1) return [...candidates];
+  /** `candidates` split into this server's share and the others', each part keeping its order. */
+  split<T>(candidates: readonly T[], idOf: (candidate: T) => string): { own: T[]; others: T[] } {
+    if (this.slotCount === 1) return { own: [...candidates], others: [] };
     const own: T[] = [];
     const others: T[] = [];
     for (const c of candidates) (slotHash(idOf(c)) % this.slotCount === this.ownSlot ? own : others).push(c);
+    return { own, others };
+  }
+
+  /** `candidates` with this server's share first, each part keeping its order. */
+  prefer<T>(candidates: readonly T[], idOf: (candidate: T) => string): T[] {
+    const { own, others } = this.split(candidates, idOf);
     return own.concat(others);
   }
 
   /** What the first round of a pass met: how many candidates it wrote, how many other writers had taken. */
   observe(attempted: number, lost: number): void {
-    if (attempted < MIN_ATTEMPTS) return;
-    if (lost / attempted > CONFLICT_SHARE) {
+    this.windowAttempted += attempted;
+    this.windowLost += lost;
+    if (this.windowAttempted < WINDOW) return;
+    const share = this.windowLost / this.windowAttempted;
+    this.windowAttempted = 0;
+    this.windowLost = 0;
+    if (share > CONFLICT_SHARE) {
       this.cleanPasses = 0;
       if (this.slotCount === 1) {
         this.slotCount = 2; // one slot cannot separate anyone: two at once

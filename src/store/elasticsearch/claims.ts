@@ -194,7 +194,8 @@ export class TaskClaims {
     const queueSet = queues.length > 0 ? new Set(queues) : undefined;
     const size = Math.min(
       MAX_PAGE,
-      Math.max(wanted * this.options.searchMultiplier, wanted + this.options.searchExtra) + this.claiming.size,
+      // With several slots (claim-spread.ts) only about 1/slots of the hits are this server's share.
+      Math.max(wanted * this.options.searchMultiplier, wanted + this.options.searchExtra) * this.spread.slots + this.claiming.size,
     );
     const localWaiting = [...this.local.waitingWrites()].filter(
       (w) => (!queueSet || queueSet.has(w.doc.queue)) && w.doc.run_at <= maxNow && w.doc.remaining_attempts > 0,
@@ -262,11 +263,15 @@ export class TaskClaims {
 
     // First round in claim order, each request taking the best candidates still free (and due at its
     // own `now`); later rounds, after losses to other processes, from the rest in random order. A flow
-    // candidate is offered in the first round only (its holds were taken for this claim).
+    // candidate is offered in the first round only (its holds were taken for this claim), and a flow
+    // claim keeps its fair order. Plain candidates are split by share when other servers compete for
+    // them (claim-spread.ts): the first round offers this server's share only, later rounds the rest,
+    // its share still first (taking another server's share makes that server lose its next round).
+    const spreading = flowQueues.length === 0;
+    const share = spreading ? this.spread.split(ordered, (c) => c.docId) : { own: ordered, others: [] };
+    let pool = share.own.length > 0 ? share.own : share.others;
+    let deferred = share.own.length > 0 ? share.others : [];
     const unclaimedHolds: HoldRelease[] = [];
-    // Plain candidates: this server's share first when other servers compete for them (claim-spread.ts);
-    // a flow-controlled claim keeps its fair order.
-    let pool = flowQueues.length > 0 ? ordered : this.spread.prefer(ordered, (c) => c.docId);
     for (let round = 0; pool.length > 0; round++) {
       const windows = new Map<ClaimRequest, Candidate[]>();
       const left: Candidate[] = [];
@@ -282,20 +287,22 @@ export class TaskClaims {
         if (window) window.push(candidate);
         else windows.set(request, [candidate]);
       }
-      if (windows.size === 0) {
+      if (windows.size === 0 && deferred.length === 0) {
         for (const c of left) unclaimedHolds.push(...this.holdReleases(c, token));
         break;
       }
-      const lost = await this.claimWindows(windows, token);
-      if (round === 0 && flowQueues.length === 0) {
+      const lost = windows.size > 0 ? await this.claimWindows(windows, token) : [];
+      if (round === 0 && spreading) {
         let attempted = 0;
         for (const window of windows.values()) attempted += window.length;
         this.spread.observe(attempted, lost.length);
       }
       for (const c of lost) unclaimedHolds.push(...this.holdReleases(c, token));
-      const plain = left.filter((c) => c.holdDocs === undefined);
+      const plain = left.filter((c) => c.holdDocs === undefined).concat(deferred);
+      deferred = [];
       for (const c of left) if (c.holdDocs !== undefined) unclaimedHolds.push(...this.holdReleases(c, token));
-      pool = round === 0 ? shuffle(plain) : plain;
+      if (round === 0) shuffle(plain);
+      pool = spreading ? this.spread.prefer(plain, (c) => c.docId) : plain;
     }
     // Holds taken for tasks this claim did not get are given back (best effort: a leftover is repaired).
     if (unclaimedHolds.length > 0) await this.flow.release(unclaimedHolds).catch(() => undefined);
