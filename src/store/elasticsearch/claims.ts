@@ -73,6 +73,25 @@ interface ClaimBatch {
   requests: ClaimRequest[];
 }
 
+/**
+ * The hits of this process's last claim search for a queue set, reused by later claims on the same
+ * snapshot: a search on an unchanged snapshot would return the same hits, less what this process and
+ * others have written since, which the claim path skips anyway (own records by version, others' by 409).
+ * See docs/design/elasticsearch-claims.md, "Reusing a search".
+ */
+interface SearchedHits {
+  /** The refresh the search ran on: the hits are valid while it is the last one finished. */
+  snapshot: number;
+  /** The search took tasks due by this time (a little past its `now`, so that claims soon after find them). */
+  dueBy: number;
+  /** Whether the search returned every match (fewer hits than its size). */
+  complete: boolean;
+  /** In claim order. */
+  hits: Candidate[];
+  /** Hits a claim has written since (won, or lost to another writer): no longer candidates. */
+  taken: Set<string>;
+}
+
 /** A task a claim may take: a search hit, or a waiting document this process wrote (flow: with its holds). */
 type Candidate = FlowCandidate;
 
@@ -102,6 +121,8 @@ export class TaskClaims {
    * lose them to this process itself (409s that cost the engine a refused write and the claim a round).
    */
   private readonly claiming = new Set<string>();
+  /** The last search's hits per queue set (SearchedHits). */
+  private readonly searched = new Map<string, SearchedHits>();
   /** Which candidates this server prefers when other servers claim from the same queues (claim-spread.ts). */
   readonly spread = new ClaimSpread();
 
@@ -201,48 +222,29 @@ export class TaskClaims {
       (w) => (!queueSet || queueSet.has(w.doc.queue)) && w.doc.run_at <= maxNow && w.doc.remaining_attempts > 0,
     );
     const snapshot = this.refresh.completed;
-    const [found, paused, flow] = await Promise.all([
-      search<TaskDoc>(this.http, this.names.tasks, {
-        size,
-        seq_no_primary_term: true,
-        // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
-        track_total_hits: false,
-        query: {
-          bool: {
-            filter: [
-              { terms: { state: ['queued', 'failed'] } },
-              { range: { run_at: { lte: maxNow } } },
-              { range: { remaining_attempts: { gt: 0 } } },
-              ...(queueSet ? [{ terms: { queue: queues } }] : []),
-            ],
-            must_not: [
-              // A paused queue hands out no claims (queueSetPaused).
-              this.pausedQueues(),
-              // Flow-controlled queues are claimed through their own path (below).
-              this.flow.flowQueuesLookup(),
-              // What this process wrote since that refresh: its own records stand in for them.
-              ...this.localWritesFilter(),
-            ],
-          },
-        },
-        sort: CLAIM_ORDER_ES_SORT,
-      }),
-      // This process's own waiting writes are not filtered by the search: read the paused set (realtime).
-      localWaiting.length > 0 ? this.pausedQueueNames() : Promise.resolve(new Set<string>()),
+    const key = queues.join('\u0000');
+    const reusable = this.reusableHits(key, snapshot, maxNow, wanted);
+    const [searched, paused, flow] = await Promise.all([
+      reusable ?? this.searchHits(key, queues, snapshot, maxNow, size),
+      // Own waiting writes and reused hits are not filtered by a search: read the paused set (realtime).
+      localWaiting.length > 0 || reusable ? this.pausedQueueNames() : Promise.resolve(new Set<string>()),
       // Realtime: every queueLimitsSet that resolved before this claim is in it.
       this.flow.read(),
     ]);
     for (const r of requests) if (snapshot > r.calledAt) r.sawAll = true;
 
     const candidates = new Map<string, Candidate>();
-    for (const hit of found.hits.hits) {
-      if (this.claiming.has(hit._id)) continue; // another batch of this process is claiming it
-      const mine = this.local.get(hit._id);
-      if (mine && !isNewer(versionOf(hit), { _seq_no: mine.version.seqNum, _primary_term: mine.version.primaryTerm })) {
+    for (const hit of searched.hits) {
+      if (this.claiming.has(hit.docId)) continue; // another batch of this process is claiming it
+      if (hit.doc.run_at > maxNow) continue; // a reused search's hit not due yet
+      // A reused search was filtered by the paused and flow sets of its time: these are the current ones.
+      if (reusable && (paused.has(hit.doc.queue) || flow.flowQueues.has(hit.doc.queue))) continue;
+      const mine = this.local.get(hit.docId);
+      if (mine && !isNewer(hit.version, { _seq_no: mine.version.seqNum, _primary_term: mine.version.primaryTerm })) {
         continue; // this process wrote it since: its own record stands in (if the task still waits)
       }
-      if (mine) this.local.forget(hit._id); // another process wrote it after us
-      candidates.set(hit._id, { index: hit._index, docId: hit._id, doc: hit._source, version: versionOf(hit) });
+      if (mine) this.local.forget(hit.docId); // another process wrote it after us
+      candidates.set(hit.docId, hit);
     }
     const localFlow = new Map<string, Candidate[]>();
     for (const w of localWaiting) {
@@ -292,6 +294,8 @@ export class TaskClaims {
         break;
       }
       const lost = windows.size > 0 ? await this.claimWindows(windows, token) : [];
+      // Written (won, or lost to another writer): no longer a candidate of later claims on this snapshot.
+      for (const window of windows.values()) for (const c of window) searched.taken.add(c.docId);
       if (round === 0 && spreading) {
         let attempted = 0;
         for (const window of windows.values()) attempted += window.length;
@@ -306,6 +310,73 @@ export class TaskClaims {
     }
     // Holds taken for tasks this claim did not get are given back (best effort: a leftover is repaired).
     if (unclaimedHolds.length > 0) await this.flow.release(unclaimedHolds).catch(() => undefined);
+  }
+
+  /**
+   * The last search's hits for this queue set, if a search now would add nothing to them: same snapshot,
+   * and either enough of them left due by `maxNow` for the claims, or the search returned every match.
+   * Hits written since are dropped here (see `taken`), others stay for the claim path's own checks.
+   */
+  private reusableHits(key: string, snapshot: number, maxNow: number, wanted: number): SearchedHits | undefined {
+    const last = this.searched.get(key);
+    if (!last || last.snapshot !== snapshot || maxNow > last.dueBy) return undefined;
+    if (last.taken.size > 0) {
+      last.hits = last.hits.filter((h) => !last.taken.has(h.docId));
+      last.taken.clear();
+    }
+    let due = 0;
+    for (const h of last.hits) if (h.doc.run_at <= maxNow && !this.claiming.has(h.docId)) due++;
+    return due >= wanted || last.complete ? last : undefined;
+  }
+
+  /** One claim search on the last refresh; its hits are kept for reuse by later claims on the same snapshot. */
+  private async searchHits(
+    key: string,
+    queues: string[],
+    snapshot: number,
+    maxNow: number,
+    size: number,
+  ): Promise<SearchedHits> {
+    // A little past `now`: claims of the next milliseconds find tasks that come due meanwhile in these hits.
+    const dueBy = maxNow + this.options.maxStalenessMs;
+    const found = await search<TaskDoc>(this.http, this.names.tasks, {
+      size,
+      seq_no_primary_term: true,
+      // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
+      track_total_hits: false,
+      query: {
+        bool: {
+          filter: [
+            { terms: { state: ['queued', 'failed'] } },
+            { range: { run_at: { lte: dueBy } } },
+            { range: { remaining_attempts: { gt: 0 } } },
+            ...(queues.length > 0 ? [{ terms: { queue: queues } }] : []),
+          ],
+          must_not: [
+            // A paused queue hands out no claims (queueSetPaused).
+            this.pausedQueues(),
+            // Flow-controlled queues are claimed through their own path (below).
+            this.flow.flowQueuesLookup(),
+            // What this process wrote out of the waiting states since that refresh: its own records
+            // stand in for them (visibility.ts, nonWaitingIds).
+            ...this.idsFilter(this.local.nonWaitingIds()),
+          ],
+        },
+      },
+      sort: CLAIM_ORDER_ES_SORT,
+    });
+    const hits: Candidate[] = found.hits.hits.map((hit) => ({
+      index: hit._index,
+      docId: hit._id,
+      doc: hit._source,
+      version: versionOf(hit),
+    }));
+    const result: SearchedHits = { snapshot, dueBy, complete: hits.length < size, hits, taken: new Set() };
+    this.searched.delete(key);
+    this.searched.set(key, result);
+    // One entry per queue set claimed from recently (insertion order = age): bounded.
+    if (this.searched.size > 256) this.searched.delete(this.searched.keys().next().value!);
+    return result;
   }
 
   private holdReleases(c: Candidate, token: string): HoldRelease[] {
@@ -355,7 +426,10 @@ export class TaskClaims {
   }
 
   private localWritesFilter(): Record<string, unknown>[] {
-    const ids = this.local.ids();
+    return this.idsFilter(this.local.ids());
+  }
+
+  private idsFilter(ids: string[]): Record<string, unknown>[] {
     return ids.length > 0 ? [{ ids: { values: ids } }] : [];
   }
 

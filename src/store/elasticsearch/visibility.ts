@@ -161,6 +161,19 @@ export class LocalTaskWrites {
     return [...this.writes.keys()];
   }
 
+  /**
+   * `_id`s of the documents this process wrote out of the waiting states since the refresh that covers
+   * them (claimed, done, dead): a snapshot may still show an earlier, waiting version of them, which would
+   * take a place among a claim search's hits. Waiting writes need no exclusion: a claim takes this
+   * process's record of them anyway and skips an older hit by its version, and most of them (tasks
+   * created here) are in no snapshot yet. Half the ids or fewer, for the engine to parse and match.
+   */
+  nonWaitingIds(): string[] {
+    const ids: string[] = [];
+    for (const docId of this.writes.keys()) if (!this.waiting.has(docId)) ids.push(docId);
+    return ids;
+  }
+
   private dropVisible(refresh: number): void {
     for (const [docId, write] of this.writes) {
       if (write.visibleWith > refresh) return;
