@@ -12,6 +12,7 @@
  *   tries once more, so that a short claim has seen every write that completed before it was called.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { CLAIM_ORDER_ES_SORT, compareClaimOrder } from '../../domain/claim-order.js';
 import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { RecordVersion, Task } from '../../types/index.js';
@@ -42,6 +43,12 @@ export const DEFAULT_CLAIM_OPTIONS: ClaimOptions = {
   maxStalenessMs: 250,
   maxLocalWrites: 1000,
 };
+
+/**
+ * How long a claim reuses a read of the paused queues, from when the read was sent; `queueSetPaused`
+ * resolves this long after its write, so every claim that starts after it resolves sees the pause.
+ */
+export const PAUSED_READ_REUSE_MS = 100;
 
 /** The queue-states document and what a claim reads of it. */
 export const QUEUES_DOC = 'queues';
@@ -121,6 +128,8 @@ export class TaskClaims {
    * lose them to this process itself (409s that cost the engine a refused write and the claim a round).
    */
   private readonly claiming = new Set<string>();
+  /** The last read of the paused queues (pausedQueueNames). */
+  private pausedRead: { sentAt: number; names: Promise<Set<string>> } | undefined;
   /** The last search's hits per queue set (SearchedHits). */
   private readonly searched = new Map<string, SearchedHits>();
   /** Which candidates this server prefers when other servers claim from the same queues (claim-spread.ts). */
@@ -433,9 +442,23 @@ export class TaskClaims {
     return ids.length > 0 ? [{ ids: { values: ids } }] : [];
   }
 
-  private async pausedQueueNames(): Promise<Set<string>> {
-    const found = await getDoc<PausedQueuesDoc>(this.http, this.names.meta, QUEUES_DOC);
-    return new Set(found?._source.paused_queues ?? []);
+  /**
+   * The paused queues, by a realtime GET reused for PAUSED_READ_REUSE_MS from when it was sent: a pause
+   * resolves only that long after its write (queues.ts), so a claim that starts afterwards never uses a
+   * read that missed it.
+   */
+  private pausedQueueNames(): Promise<Set<string>> {
+    const now = performance.now();
+    if (this.pausedRead && now - this.pausedRead.sentAt < PAUSED_READ_REUSE_MS) return this.pausedRead.names;
+    const names = getDoc<PausedQueuesDoc>(this.http, this.names.meta, QUEUES_DOC).then(
+      (found) => new Set(found?._source.paused_queues ?? []),
+    );
+    const read = { sentAt: now, names };
+    this.pausedRead = read;
+    names.catch(() => {
+      if (this.pausedRead === read) this.pausedRead = undefined; // a failed read is not reused
+    });
+    return names;
   }
 
   /** One set of CAS writes, each window claiming its candidates for its request; winners go to `claimed`. */

@@ -3,9 +3,10 @@
  * document that claim searches read with a terms lookup, and their statistics (one composite
  * aggregation over the live tasks). See docs/design/elasticsearch-claims.md.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { QueueState, QueueStats, TaskState } from '../../types/index.js';
 import type { QueueSetPausedParams, QueueStatsListParams } from '../store.js';
-import { QUEUES_DOC } from './claims.js';
+import { PAUSED_READ_REUSE_MS, QUEUES_DOC } from './claims.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import { INDEXED, type IndexNames } from './mappings.js';
 import { type GetBody, byBytes, getDoc, putDoc, queueFilter, search, versionOf } from './requests.js';
@@ -48,7 +49,8 @@ export class QueueStates {
   /**
    * Read, change, compare-and-set the queue-states document (create-only when there is none yet);
    * retried on a conflict. The write is acknowledged once every copy of the shard has it, so the
-   * realtime terms lookup of any claim search sent afterwards sees it.
+   * realtime terms lookup of any claim search sent afterwards sees it; it resolves PAUSED_READ_REUSE_MS
+   * later, when no claim holds a read of the paused set from before it.
    */
   async setPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
@@ -68,7 +70,12 @@ export class QueueStates {
       const result = current
         ? await putDoc(this.http, this.names.meta, QUEUES_DOC, doc, { expected: versionOf(current) })
         : await putDoc(this.http, this.names.meta, QUEUES_DOC, doc, { create: true });
-      if (result.version) return { queue, paused, modifiedAt: state.modified_at };
+      if (result.version) {
+        // Claims reuse a read of the paused set for this long (claims.ts): once this resolves, none holds
+        // a read from before the write.
+        await delay(PAUSED_READ_REUSE_MS);
+        return { queue, paused, modifiedAt: state.modified_at };
+      }
       if (result.status === 404) throw new ElasticsearchError(`cannot store the queue state: index ${this.names.meta} is missing`, 404);
     }
     throw new ElasticsearchError(`queue state of ${queue}: too many concurrent writers`, 409);
