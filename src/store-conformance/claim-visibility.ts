@@ -43,6 +43,23 @@ export function claimVisibilityTests(options: ConformanceOptions): void {
     );
 
     it(
+      'a task that comes due after a claim is handed out by the next claim, in claim order',
+      withHarness(options, async ({ engine, clock }) => {
+        await engine.createTask({ queue: 'q', id: 'now', kind: 'k', runAt: clock.now() });
+        await engine.createTask({ queue: 'q', id: 'soon', kind: 'k', priority: 5, runAt: clock.now() + 100 });
+        await engine.createTask({ queue: 'q', id: 'later', kind: 'k', priority: 9, runAt: clock.now() + 2 * SECOND });
+        await engine.createTask({ queue: 'q', id: 'filler', kind: 'k', runAt: clock.now() });
+        // A claim that fills its amount: the drivers may keep what it searched for the next claims.
+        assert.deepEqual(ids(await claimNow(engine, ['q'], 1)), ['now']);
+        clock.advance(200);
+        assert.deepEqual(ids(await claimNow(engine, ['q'], 1)), ['soon'], 'a task come due is ahead of older ones by priority');
+        clock.advance(2 * SECOND);
+        assert.deepEqual(ids(await claimNow(engine, ['q'], 1)), ['later']);
+        assert.deepEqual(ids(await claimNow(engine, ['q'], 5)), ['filler']);
+      }),
+    );
+
+    it(
       'a claim that returns fewer than `amount` has seen every task another instance created before it',
       withHarness(options, async (h) => {
         const { engine } = h;
