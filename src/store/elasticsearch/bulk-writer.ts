@@ -41,7 +41,12 @@ interface Submission {
 export interface BulkWriterOptions {
   /** A bulk is sent at once when this many operations are waiting (else at the end of the turn). */
   maxOperations?: number;
-  /** Bulks in flight at once; further writes wait and join the next bulk (group commit). */
+  /**
+   * Bulks in flight at once; further writes wait and join the next bulk (group commit). One by default:
+   * an idle writer sends at once, a busy one groups everything that arrives while its bulk is out, which
+   * the engine pays for once (measured, 1 server, v1 calls: 4 in flight 517 tasks/s and 1.94 ms engine CPU
+   * per task, 2 in flight 502 and 2.00, 1 in flight 672 and 1.14).
+   */
   maxInFlight?: number;
 }
 
@@ -58,7 +63,7 @@ export class BulkWriter {
     options: BulkWriterOptions = {},
   ) {
     this.maxOperations = options.maxOperations ?? 2000;
-    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxInFlight = options.maxInFlight ?? 1;
   }
 
   /** Queues `operations` for the next bulk; resolves with one item per operation, in order. */
