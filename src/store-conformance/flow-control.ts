@@ -420,6 +420,22 @@ export function flowControlTests(options: ConformanceOptions): void {
     );
 
     it(
+      "a limit set through another instance binds this one's next claim, however recently it claimed",
+      withHarness(options, async (h) => {
+        const { engine, store, clock } = h;
+        const peer = (await h.peer()) ?? store;
+        await enqueue(engine, 'q', keyed('t', 6));
+        // Claims first, so whatever this instance keeps of the limits is warm (and says: none).
+        assert.equal((await store.taskClaim({ queues: ['q'], amount: 1, workerId: WORKER, now: clock.now() })).length, 1);
+        await setLimits(peer, 'q', { queue: { concurrency: 2 } });
+        const next = await store.taskClaim({ queues: ['q'], amount: 5, workerId: WORKER, now: clock.now() });
+        assert.equal(next.length, 1, 'one claimed already, so one more under a limit of 2');
+        await setLimits(peer, 'q', undefined);
+        assert.equal((await store.taskClaim({ queues: ['q'], amount: 5, workerId: WORKER, now: clock.now() })).length, 4);
+      }),
+    );
+
+    it(
       'never over-grants with several store instances claiming at once on the same data',
       withHarness(options, async (h) => {
         const { engine, store, clock } = h;
