@@ -18,7 +18,7 @@ import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { RecordVersion, Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { BulkItem, BulkWriter } from './bulk-writer.js';
-import { type TaskDoc, docToTask, taskToDoc } from './documents.js';
+import { ASSUMED_BYTES, SIZE_ONLY_FIELDS, type TaskDoc, docToTask, taskToDoc } from './documents.js';
 import { ClaimSpread } from './claim-spread.js';
 import { type FlowCandidate, FlowClaimPlanner, holdReleaseOf } from './flow-claims.js';
 import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
@@ -71,6 +71,11 @@ interface ClaimRequest {
   fair: boolean;
   /** TaskClaimParams.throttled, filled in by the flow-control path. */
   throttled: Map<string, number> | undefined;
+  /** TaskClaimParams.maxBytes: answer bytes the request may take (at least one task), and taken so far. */
+  maxBytes: number;
+  answerBytes: number;
+  /** Document bytes it may read (twice maxBytes: reports, results and error history come along), and read. */
+  sourceBytes: number;
   resolve(tasks: Task[]): void;
   reject(err: unknown): void;
 }
@@ -99,8 +104,23 @@ interface SearchedHits {
   taken: Set<string>;
 }
 
-/** A task a claim may take: a search hit, or a waiting document this process wrote (flow: with its holds). */
-type Candidate = FlowCandidate;
+/**
+ * A task a claim may take: a search hit, or a waiting document this process wrote (flow: with its holds).
+ * `partial`: a hit of a size-only search, whose whole document is read only once it is chosen.
+ */
+type Candidate = FlowCandidate & { partial?: boolean };
+
+/** A claim search asking for more hits than this reads their sizes only, then the documents it chose. */
+export const SIZE_ONLY_SEARCH_ABOVE = 32;
+
+const answerBytesOf = (c: Candidate) => c.doc.answer_bytes ?? ASSUMED_BYTES;
+const sourceBytesOf = (c: Candidate) => c.doc.source_bytes ?? ASSUMED_BYTES;
+
+/** Whether `request` can take one more task of these sizes: within its budgets, or its first task. */
+function fits(request: ClaimRequest, taken: number, answer: number, source: number): boolean {
+  if (request.claimed.length + taken === 0) return true;
+  return request.answerBytes + answer <= request.maxBytes && request.sourceBytes + source <= 2 * request.maxBytes;
+}
 
 const shuffle = <T>(items: T[]): T[] => {
   for (let i = items.length - 1; i > 0; i--) {
@@ -157,7 +177,7 @@ export class TaskClaims {
     return this.refresh.age() > this.options.maxStalenessMs || this.local.size > this.options.maxLocalWrites;
   }
 
-  claim({ queues, amount, workerId, now, throttled }: TaskClaimParams): Promise<Task[]> {
+  claim({ queues, amount, workerId, now, throttled, maxBytes }: TaskClaimParams): Promise<Task[]> {
     if (amount <= 0) return Promise.resolve([]);
     const unique = [...new Set(queues)].sort();
     const key = JSON.stringify(unique);
@@ -172,6 +192,9 @@ export class TaskClaims {
         ranks: [],
         fair: false,
         throttled,
+        maxBytes: maxBytes ?? Number.POSITIVE_INFINITY,
+        answerBytes: 0,
+        sourceBytes: 0,
         resolve,
         reject,
       };
@@ -286,10 +309,19 @@ export class TaskClaims {
     for (let round = 0; pool.length > 0; round++) {
       const windows = new Map<ClaimRequest, Candidate[]>();
       const left: Candidate[] = [];
+      const windowBytes = new Map<ClaimRequest, { answer: number; source: number }>();
       for (const candidate of pool) {
-        const request = requests.find(
-          (r) => r.claimed.length + (windows.get(r)?.length ?? 0) < r.amount && candidate.doc.run_at <= r.now,
-        );
+        const answer = answerBytesOf(candidate);
+        const source = sourceBytesOf(candidate);
+        const request = requests.find((r) => {
+          const taken = windows.get(r)?.length ?? 0;
+          const bytes = windowBytes.get(r);
+          return (
+            r.claimed.length + taken < r.amount &&
+            candidate.doc.run_at <= r.now &&
+            fits(r, taken, (bytes?.answer ?? 0) + answer, (bytes?.source ?? 0) + source)
+          );
+        });
         if (!request) {
           left.push(candidate);
           continue;
@@ -297,12 +329,17 @@ export class TaskClaims {
         const window = windows.get(request);
         if (window) window.push(candidate);
         else windows.set(request, [candidate]);
+        const bytes = windowBytes.get(request) ?? { answer: 0, source: 0 };
+        windowBytes.set(request, { answer: bytes.answer + answer, source: bytes.source + source });
       }
       if (windows.size === 0 && deferred.length === 0) {
         for (const c of left) unclaimedHolds.push(...this.holdReleases(c, token));
         break;
       }
-      const lost = windows.size > 0 ? await this.claimWindows(windows, token) : [];
+      // Size-only hits: their documents now, and only theirs (a hit written since is lost already).
+      const gone = windows.size > 0 ? await this.readChosen(windows) : [];
+      for (const c of gone) searched.taken.add(c.docId);
+      const lost = windows.size > 0 ? [...gone, ...(await this.claimWindows(windows, token))] : [];
       // Written (won, or lost to another writer): no longer a candidate of later claims on this snapshot.
       for (const window of windows.values()) for (const c of window) searched.taken.add(c.docId);
       if (round === 0 && spreading) {
@@ -348,9 +385,12 @@ export class TaskClaims {
   ): Promise<SearchedHits> {
     // A little past `now`: claims of the next milliseconds find tasks that come due meanwhile in these hits.
     const dueBy = maxNow + this.options.maxStalenessMs;
+    // Many hits: their sizes only, so that memory follows what the claims can answer, not `size`.
+    const sizeOnly = size > SIZE_ONLY_SEARCH_ABOVE;
     const found = await search<TaskDoc>(this.http, this.names.tasks, {
       size,
       seq_no_primary_term: true,
+      ...(sizeOnly ? { _source: SIZE_ONLY_FIELDS } : {}),
       // Lets every segment stop after `size` hits: the sort is the index sort (mappings.ts).
       track_total_hits: false,
       query: {
@@ -379,6 +419,7 @@ export class TaskClaims {
       docId: hit._id,
       doc: hit._source,
       version: versionOf(hit),
+      ...(sizeOnly ? { partial: true } : {}),
     }));
     const result: SearchedHits = { snapshot, dueBy, complete: hits.length < size, hits, taken: new Set() };
     this.searched.delete(key);
@@ -461,6 +502,40 @@ export class TaskClaims {
     return names;
   }
 
+  /**
+   * Reads the whole documents of the size-only candidates in `windows` (one realtime `_mget`) and puts
+   * them in place; a candidate whose document is gone or was written since its search leaves its window
+   * and is returned (another writer has it).
+   */
+  private async readChosen(windows: Map<ClaimRequest, Candidate[]>): Promise<Candidate[]> {
+    const partial = [...windows.values()].flat().filter((c) => c.partial);
+    if (partial.length === 0) return [];
+    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
+      method: 'POST',
+      path: '/_mget',
+      body: { docs: partial.map((c) => ({ _index: c.index, _id: c.docId })) },
+      read: true,
+    });
+    const gone = new Set<Candidate>();
+    res.body.docs.forEach((d, i) => {
+      const c = partial[i]!;
+      const same = d.found && d._seq_no === c.version.seqNum && d._primary_term === c.version.primaryTerm;
+      if (!same) {
+        gone.add(c);
+        return;
+      }
+      c.doc = d._source;
+      c.partial = false;
+    });
+    if (gone.size === 0) return [];
+    for (const [request, window] of windows) {
+      const kept = window.filter((c) => !gone.has(c));
+      if (kept.length > 0) windows.set(request, kept);
+      else windows.delete(request);
+    }
+    return [...gone];
+  }
+
   /** One set of CAS writes, each window claiming its candidates for its request; winners go to `claimed`. */
   private async claimWindows(windows: Map<ClaimRequest, Candidate[]>, token: string): Promise<Candidate[]> {
     const entries: { request: ClaimRequest; candidate: Candidate; next: Task; doc: TaskDoc }[] = [];
@@ -508,6 +583,8 @@ export class TaskClaims {
         const task = won.get(candidate.docId);
         if (task) {
           request.claimed.push(task);
+          request.answerBytes += answerBytesOf(candidate);
+          request.sourceBytes += sourceBytesOf(candidate);
           request.ranks.push(candidate.rank ?? 0);
         }
       }
@@ -522,6 +599,8 @@ export class TaskClaims {
         const version = { seqNum: item._seq_no, primaryTerm: item._primary_term };
         this.local.record(candidate.index, candidate.docId, doc, version);
         request.claimed.push({ ...next, version });
+        request.answerBytes += answerBytesOf(candidate);
+        request.sourceBytes += sourceBytesOf(candidate);
         request.ranks.push(candidate.rank ?? 0);
       } else if (item.status === 409) {
         // Another process (or any writer) got there first: what this process knew of it is stale.

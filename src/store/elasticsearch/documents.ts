@@ -108,7 +108,51 @@ export interface TaskDoc {
   cancellation?: CancellationDoc;
   /** Not indexed, as `cancellation`. Oldest first. */
   error_history?: FailureRecordDoc[];
+  /**
+   * Not indexed: estimated bytes of the task in a claim's answer (its JSON objects and names), and of
+   * the whole document. A claim or a listing page that may read many tasks searches these instead of
+   * the documents, then reads only what fits its byte budget (docs/limits.md). Absent on documents
+   * written before they existed (see ASSUMED_BYTES).
+   */
+  answer_bytes?: number;
+  source_bytes?: number;
 }
+
+/** What a size-only search assumes of a document written before sizes were kept (rewritten at its next write). */
+export const ASSUMED_BYTES = 65_536;
+
+/** Bytes of a task in an answer besides its JSON objects: field names, times, ids (an upper estimate). */
+const TASK_ANSWER_OVERHEAD_BYTES = 512;
+
+/**
+ * JSON length of a value (UTF-16 units: exact for ASCII, an estimate otherwise). Objects are measured
+ * once per object: a task's args are the same object through its claim, report and done writes.
+ */
+const measured = new WeakMap<object, number>();
+export function jsonBytes(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'object') return JSON.stringify(value)?.length ?? 0;
+  const known = measured.get(value);
+  if (known !== undefined) return known;
+  const bytes = JSON.stringify(value)?.length ?? 0;
+  measured.set(value, bytes);
+  return bytes;
+}
+
+/** The fields a size-only claim or listing search reads: what orders, filters and budgets a candidate. */
+export const SIZE_ONLY_FIELDS = [
+  'queue',
+  'id',
+  'state',
+  'priority',
+  'run_at',
+  'retry_times',
+  'attempted',
+  'remaining_attempts',
+  'created_at',
+  'answer_bytes',
+  'source_bytes',
+];
 
 export interface ArchivedTaskDoc extends TaskDoc {
   archived_at: number;
@@ -174,6 +218,12 @@ export function taskToDoc(task: NewTaskRecord): TaskDoc {
       return record;
     });
   }
+  doc.answer_bytes =
+    TASK_ANSWER_OVERHEAD_BYTES + task.queue.length + task.id.length + task.kind.length + jsonBytes(task.args) + jsonBytes(task.context);
+  let rest = 0;
+  if (lc) rest += jsonBytes(lc.lastReport?.data) + jsonBytes(lc.result?.success) + jsonBytes(lc.result?.failure);
+  for (const r of task.errorHistory ?? []) rest += 128 + jsonBytes(r.failure);
+  doc.source_bytes = doc.answer_bytes + rest + (task.cancellation?.reason?.length ?? 0);
   return doc;
 }
 

@@ -78,7 +78,9 @@ import type {
 } from '../store.js';
 import type { TaskCreateManyParams, TaskGetManyParams, TaskUpdateManyParams, TaskWriteResult } from '../store.js';
 import {
+  ASSUMED_BYTES,
   type RecurringDoc,
+  SIZE_ONLY_FIELDS,
   type TaskDoc,
   docToRecurring,
   docToTask,
@@ -89,7 +91,8 @@ import {
 } from './documents.js';
 import { type ArchiveOptions, DEFAULT_ARCHIVE, TaskArchiver } from './archive.js';
 import { type BulkItem, type BulkOperation, BulkWriter } from './bulk-writer.js';
-import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, TaskClaims } from './claims.js';
+import { type ClaimOptions, DEFAULT_CLAIM_OPTIONS, SIZE_ONLY_SEARCH_ABOVE, TaskClaims } from './claims.js';
+import { withinBudget } from '../../domain/answer-budget.js';
 import { FlowControl } from './flow-control.js';
 import { FlowStatusReader } from './flow-status.js';
 import { ElasticsearchError, EsHttp, type EsHttpOptions, errorType } from './http.js';
@@ -308,19 +311,36 @@ export class ElasticsearchStore implements Store {
     if (!(limit >= 1)) return { tasks: [] };
     const filter = taskFilters(params);
     await this.tasksRefresh.wait();
+    // A long page reads the sizes first, then only the documents that fit the page's byte budget.
+    const sizeOnly = limit > SIZE_ONLY_SEARCH_ABOVE && params.maxBytes !== undefined;
     const found = await this.search<TaskDoc>(this.names.tasks, {
       size: limit,
       seq_no_primary_term: true,
       track_total_hits: false,
+      ...(sizeOnly ? { _source: SIZE_ONLY_FIELDS } : {}),
       query: { bool: { filter } },
       sort: [{ [INDEXED.createdAt]: 'desc' }, { queue: 'asc' }, { id: 'asc' }],
       ...(params.after ? { search_after: [params.after.createdAt, params.after.queue, params.after.id] } : {}),
     });
-    const tasks = found.hits.hits.map((h) => docToTask(h._source, versionOf(h)));
-    const last = tasks[tasks.length - 1];
-    // A full page has a next, even if nothing follows (the contract); the next page is then empty.
-    if (tasks.length < limit || !last) return { tasks };
-    return { tasks, next: { createdAt: last.createdAt, queue: last.queue, id: last.id } };
+    let hits = found.hits.hits;
+    if (sizeOnly) hits = withinBudget(hits, limit, params.maxBytes ?? Number.POSITIVE_INFINITY, (h) => h._source.source_bytes ?? ASSUMED_BYTES);
+    const lastHit = hits[hits.length - 1];
+    const tasks = sizeOnly ? await this.readListed(hits) : hits.map((h) => docToTask(h._source, versionOf(h)));
+    // A full page (or one ended by its byte budget) has a next, even if nothing follows (the contract).
+    if (!lastHit || (hits.length < limit && hits.length === found.hits.hits.length)) return { tasks };
+    return { tasks, next: { createdAt: lastHit._source.created_at, queue: lastHit._source.queue, id: lastHit._source.id } };
+  }
+
+  /** The whole documents of a size-only listing's hits, as they are now (one realtime `_mget`). */
+  private async readListed(hits: { _index: string; _id: string }[]): Promise<Task[]> {
+    if (hits.length === 0) return [];
+    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
+      method: 'POST',
+      path: '/_mget',
+      body: { docs: hits.map((h) => ({ _index: h._index, _id: h._id })) },
+      read: true,
+    });
+    return res.body.docs.filter((d) => d.found).map((d) => docToTask(d._source, versionOf(d)));
   }
 
   async taskListTimedOut({ now, limit }: TaskListTimedOutParams): Promise<Task[]> {
