@@ -8,7 +8,7 @@
  * `/healthz` probe sent every 10 ms on its own connection meanwhile (how long the event loop was blocked,
  * seen from outside); then how many tasks the claim left claimed (GET /queues/big).
  *
- *   npm run build && npx tsx bench/big-answers.ts [--tasks 560] [--arg-mib 1]
+ *   npm run build && npx tsx bench/big-answers.ts [--tasks 560] [--arg-mib 1] [--elasticsearch http://127.0.0.1:9200]
  *   TASQUES_BENCH_ROOT=/path/to/other/build npx tsx bench/big-answers.ts     (an earlier build, to compare)
  *
  * The database lives in /dev/shm (the disk is not what is measured). Linux only (/proc).
@@ -16,10 +16,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { healthProbe, HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
 
-const { tasks, 'arg-mib': argMib } = parseFlags('npx tsx bench/big-answers.ts', {
+const { tasks, 'arg-mib': argMib, elasticsearch } = parseFlags('npx tsx bench/big-answers.ts', {
   tasks: { default: 560, help: 'tasks to create' },
   'arg-mib': { default: 1, help: 'size of each task\'s args, in MiB' },
+  elasticsearch: { default: '', help: 'the Elasticsearch/OpenSearch store on this engine URL (own index prefix), instead of SQLite' },
 });
+
+/** The server's store: SQLite in /dev/shm, or the engine at --elasticsearch under a prefix of its own. */
+const storeEnv: Record<string, string> = elasticsearch
+  ? {
+      TASQUES_SERVER_STORE_KIND: 'elasticsearch',
+      TASQUES_SERVER_ELASTICSEARCH_ADDRESSES: elasticsearch,
+      TASQUES_SERVER_STORE_ELASTICSEARCH_INDEX_PREFIX: `bench-big-${process.pid}`,
+      TASQUES_SERVER_STORE_ELASTICSEARCH_AUTO_SETUP: 'true',
+    }
+  : {};
 
 function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -33,7 +44,7 @@ async function main(): Promise<void> {
   console.log(machineLine());
   const server = await startServer({
     tmpRoot: '/dev/shm',
-    env: { TASQUES_SERVER_TASKS_LIMITS_BODY_LIMIT_BYTES: String(Math.ceil(argMib * 1_048_576) + 65_536) },
+    env: { TASQUES_SERVER_TASKS_LIMITS_BODY_LIMIT_BYTES: String(Math.ceil(argMib * 1_048_576) + 65_536), ...storeEnv },
   });
   const pid = server.child.pid!;
   const client = new HttpClient(server.url, 4);
@@ -78,6 +89,18 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await server.stop();
+    if (elasticsearch) await dropEsPrefix(elasticsearch, storeEnv.TASQUES_SERVER_STORE_ELASTICSEARCH_INDEX_PREFIX!);
+  }
+}
+
+/** Removes the bench's indices and index templates from the engine. */
+async function dropEsPrefix(url: string, prefix: string): Promise<void> {
+  const indices = (await (await fetch(`${url}/_cat/indices/${prefix}-*?format=json&h=index`)).json()) as { index: string }[];
+  for (const { index } of indices) await (await fetch(`${url}/${index}`, { method: 'DELETE' })).text();
+  const templates = await fetch(`${url}/_index_template/${prefix}-*`);
+  if (templates.ok) {
+    const body = (await templates.json()) as { index_templates?: { name: string }[] };
+    for (const { name } of body.index_templates ?? []) await (await fetch(`${url}/_index_template/${name}`, { method: 'DELETE' })).text();
   }
 }
 

@@ -281,7 +281,7 @@ export class TaskClaims {
     const localFlow = new Map<string, Candidate[]>();
     for (const w of localWaiting) {
       if (paused.has(w.doc.queue) || candidates.has(w.docId) || this.claiming.has(w.docId) || this.local.get(w.docId) !== w) continue;
-      const candidate = { index: w.index, docId: w.docId, doc: w.doc, version: w.version };
+      const candidate: Candidate = { index: w.index, docId: w.docId, doc: w.doc, version: w.version, ...(w.partial ? { partial: true } : {}) };
       if (flow.flowQueues.has(w.doc.queue)) localFlow.set(w.doc.queue, [...(localFlow.get(w.doc.queue) ?? []), candidate]);
       else candidates.set(w.docId, candidate);
     }
@@ -508,7 +508,8 @@ export class TaskClaims {
    * and is returned (another writer has it).
    */
   private async readChosen(windows: Map<ClaimRequest, Candidate[]>): Promise<Candidate[]> {
-    const partial = [...windows.values()].flat().filter((c) => c.partial);
+    // A whole document always has a `kind`; a size-only one never (SIZE_ONLY_FIELDS), whatever path it took.
+    const partial = [...windows.values()].flat().filter((c) => c.partial === true || c.doc.kind === undefined);
     if (partial.length === 0) return [];
     const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
       method: 'POST',

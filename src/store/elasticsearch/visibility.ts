@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RecordVersion } from '../../types/index.js';
-import type { TaskDoc } from './documents.js';
+import { SIZE_ONLY_FIELDS, type TaskDoc } from './documents.js';
 
 /**
  * Makes searches see every write that completed before they were called: wait() resolves after a
@@ -93,6 +93,21 @@ export interface LocalTaskWrite {
   version: RecordVersion;
   /** Searchable for certain once refresh number `visibleWith` has finished. */
   visibleWith: number;
+  /**
+   * Set for a large document: only the fields that order, filter and budget it are kept (a claim that
+   * chooses it reads the whole document then), so that memory does not follow the tasks' size.
+   */
+  partial?: boolean;
+}
+
+/** A document larger than this is kept without its JSON objects (LocalTaskWrite.partial). */
+export const LOCAL_FULL_MAX_BYTES = 16_384;
+const LOCAL_PARTIAL_FIELDS: readonly (keyof TaskDoc)[] = [...(SIZE_ONLY_FIELDS as (keyof TaskDoc)[]), 'concurrency_key', 'rate_key'];
+
+function partialOf(doc: TaskDoc): TaskDoc {
+  const kept: Partial<Record<keyof TaskDoc, unknown>> = {};
+  for (const field of LOCAL_PARTIAL_FIELDS) if (doc[field] !== undefined) kept[field] = doc[field];
+  return kept as TaskDoc;
 }
 
 /** Whether version `a` is newer than `b` (a new primary term restarts nothing: terms only grow). */
@@ -129,7 +144,15 @@ export class LocalTaskWrites {
   record(index: string, docId: string, doc: TaskDoc, version: RecordVersion): void {
     const known = this.writes.get(docId);
     if (known && isNewer(known.version, { _seq_no: version.seqNum, _primary_term: version.primaryTerm })) return;
-    const write: LocalTaskWrite = { docId, index, doc, version, visibleWith: this.barrier.sentCount + 1 };
+    const large = (doc.source_bytes ?? 0) > LOCAL_FULL_MAX_BYTES;
+    const write: LocalTaskWrite = {
+      docId,
+      index,
+      doc: large ? partialOf(doc) : doc,
+      version,
+      visibleWith: this.barrier.sentCount + 1,
+      ...(large ? { partial: true } : {}),
+    };
     this.writes.delete(docId);
     this.writes.set(docId, write);
     if (isClaimableState(doc)) this.waiting.set(docId, write);
