@@ -50,7 +50,6 @@ import {
   now,
   numberList,
   parseFlags,
-  printTable,
   processCpuMs,
   processRssMb,
   SERVER_ROOT,

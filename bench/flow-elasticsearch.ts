@@ -80,7 +80,6 @@ async function run({ label, keys, limits }: Run): Promise<string> {
     await store.http.expect({ method: 'POST', path: `/${prefix}-tasks/_refresh` });
 
     let done = 0;
-    let claims = 0;
     const latencies: number[] = [];
     const deadline = now() + DEADLINE_MS;
     const cpu0 = process.cpuUsage();
@@ -91,7 +90,6 @@ async function run({ label, keys, limits }: Run): Promise<string> {
         const t = now();
         const got: Task[] = await store.taskClaim({ queues: ['bench'], amount: AMOUNT, workerId: `c${c}`, now: Date.now() });
         latencies.push(now() - t);
-        claims++;
         await Promise.all(
           got.map(async (task) => {
             const finished = intoDone(task, `c${c}`, Date.now(), undefined);

@@ -1,3 +1,4 @@
+// @ts-check
 // The dashboard's only way to the server: the public HTTP API (v1 routes and the operator routes of
 // docs/design/operator-api.md), same origin, credentials as the browser holds them (basic auth), or a
 // bearer token typed into the sign-in field (kept in sessionStorage: this tab only, gone when it closes).
@@ -42,7 +43,7 @@ async function call(method, path, body) {
       cache: 'no-store',
     });
   } catch (e) {
-    throw new ApiError(0, `Cannot reach the server (${e.message})`, 'NETWORK');
+    throw new ApiError(0, `Cannot reach the server (${e instanceof Error ? e.message : String(e)})`, 'NETWORK');
   }
   const text = await res.text();
   let json;

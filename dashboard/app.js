@@ -1,3 +1,4 @@
+// @ts-check
 // The dashboard shell: hash routing (#/queues, #/tasks?filters, #/task/<queue>/<id>, #/recurring), the
 // auto-refresh loop and the error banner. Each view is made by a factory and has mount(el, route, ctx),
 // refresh(ctx), and optionally update(route, ctx) (the same view with new parameters: it keeps its DOM,
@@ -27,11 +28,12 @@ const VIEWS = {
   workers: workersView,
 };
 
-const viewEl = document.getElementById('view');
-const bannerEl = document.getElementById('banner');
-const updatedEl = document.getElementById('updated');
-const autoEl = document.getElementById('auto-refresh');
-const refreshNowEl = document.getElementById('refresh-now');
+// The page's fixed elements (index.html): always there.
+const viewEl = /** @type {HTMLElement} */ (document.getElementById('view'));
+const bannerEl = /** @type {HTMLElement} */ (document.getElementById('banner'));
+const updatedEl = /** @type {HTMLElement} */ (document.getElementById('updated'));
+const autoEl = /** @type {HTMLInputElement} */ (document.getElementById('auto-refresh'));
+const refreshNowEl = /** @type {HTMLElement} */ (document.getElementById('refresh-now'));
 
 /** `#/tasks?state=dead` → {name: 'tasks', path: [], params: URLSearchParams}; `#/task/q/id` → path ['q', 'id']. */
 export function parseHash(hash = location.hash) {
@@ -127,12 +129,12 @@ async function runRefresh() {
 /** Relative times ("3m ago") drift between loads: recompute them in place, nothing else changes. */
 function refreshRelativeTimes() {
   const now = Date.now();
-  for (const el of viewEl.querySelectorAll('time[data-rel]')) el.textContent = fmtRelative(el.dateTime, now);
+  for (const el of viewEl.querySelectorAll('time[data-rel]')) el.textContent = fmtRelative(/** @type {HTMLTimeElement} */ (el).dateTime, now);
 }
 
 function route() {
   const r = parseHash();
-  for (const a of document.querySelectorAll('.tabs a')) {
+  for (const a of document.querySelectorAll(/** @type {'a'} */ ('.tabs a'))) {
     const active = a.dataset.view === r.name || (r.name === 'task' && a.dataset.view === 'tasks');
     a.classList.toggle('active', active);
     if (active) a.setAttribute('aria-current', 'page');

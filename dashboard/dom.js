@@ -1,3 +1,4 @@
+// @ts-check
 // DOM building without HTML strings. Everything the dashboard shows comes from the API, and task args,
 // context, results and even queue names and kinds are user data: they only ever become text nodes or
 // attribute values here, never markup (no innerHTML anywhere in the dashboard).

@@ -1,3 +1,4 @@
+// @ts-check
 // Formatting of times, durations and counts for display.
 import { h } from './dom.js';
 

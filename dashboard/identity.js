@@ -1,3 +1,4 @@
+// @ts-check
 // Who is looking (GET /whoami), the bearer-token sign-in, and hiding what the viewer may not do: the
 // page gets `data-may-operate="true"` once the role is known to have operate access, and until then the
 // stylesheet hides every element marked `data-access="operate"` (pause, resume, retry, cancel…). The server refuses those calls
@@ -5,7 +6,7 @@
 import { api, ApiError, bearerToken } from './api.js';
 import { h, replaceChildren } from './dom.js';
 
-const identityEl = document.getElementById('identity');
+const identityEl = /** @type {HTMLElement} */ (document.getElementById('identity'));
 
 /** Shows the identity, or the sign-in field when the server wants credentials; `onChange` reloads the view. */
 export async function loadIdentity(onChange) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Bulk actions (issue 16): retry every dead task, cancel every waiting one, delete every finished one, of
 // the current filter (the task list) or of a queue (the queue overview). Each asks first: a dry run gives
 // the count to confirm; then the operation runs on the server in steps and this panel shows its progress

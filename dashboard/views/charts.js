@@ -1,3 +1,4 @@
+// @ts-check
 // Charts: tasks created, done, failed and dead per interval, queue depth, the oldest waiting age and
 // claim-wait percentiles, over the last hour or day, for every queue or one (#/charts?window=24h&queue=q).
 // Data from GET /stats/series (docs/design/queue-series.md); drawn with uPlot, vendored in vendor/uplot/.

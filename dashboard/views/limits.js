@@ -1,3 +1,4 @@
+// @ts-check
 // Flow control (docs/flow-control.md): `#/limits` lists the queues, each with its limits and how many of its
 // tasks wait on a limit; `#/limits/<queue>` shows one queue's limits, its claimed count, tokens left and the
 // keys held back by a limit (GET /queues/{queue}/limits and GET /queues/{queue}/flow).

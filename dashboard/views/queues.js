@@ -1,3 +1,4 @@
+// @ts-check
 // Queues overview: totals, then one row per queue with its counts by state (each a link to the filtered
 // task list), recent activity, how long the oldest claimable task has waited, and pause/resume.
 import { api } from '../api.js';

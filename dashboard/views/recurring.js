@@ -1,3 +1,4 @@
+// @ts-check
 // Recurring tasks: schedule, what they enqueue, their next five fire times and when the leader last ticked
 // them (GET /recurring_tasques joined with GET /schedule by id), with the operator's actions: run now,
 // pause/resume, delete (confirmed inline).

@@ -1,3 +1,4 @@
+// @ts-check
 // One task: its fields, args and context, last claim, last report and result, its error history (one
 // entry per failed attempt, GET /tasques/errors/…), who cancelled it, the recurring task that enqueued it;
 // Retry (DEAD) and Cancel (QUEUED, CLAIMED, FAILED). A task that has left the live index is looked up

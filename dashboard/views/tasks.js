@@ -1,3 +1,4 @@
+// @ts-check
 // Task list: filters (kept in the URL hash, so a view can be shared and reloaded), newest first, cursor
 // paging with "Load more". An auto-refresh reloads as many tasks as are shown, so rows loaded with "Load
 // more" stay, and the form and the scroll position are left alone.
@@ -99,7 +100,10 @@ export function tasksView() {
       if (v) params.set(k, v);
     }
     const ordered = new URLSearchParams();
-    for (const k of FILTERS) if (params.has(k)) ordered.set(k, params.get(k));
+    for (const k of FILTERS) {
+      const value = params.get(k);
+      if (value !== null) ordered.set(k, value);
+    }
     const qs = ordered.toString();
     const hash = `#/tasks${qs ? `?${qs}` : ''}`;
     if (location.hash !== hash) location.hash = hash;

@@ -1,3 +1,4 @@
+// @ts-check
 // Workers: who holds claims now (worker id, queues, tasks held, since when, last report-in) and who was
 // seen lately (GET /workers). Workers are known only by their X-TASQUES-WORKER-ID header.
 import { api } from '../api.js';

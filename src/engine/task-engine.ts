@@ -13,13 +13,18 @@ import { parseSchedule } from '../domain/schedule.js';
 import { intoCancelled, intoDone, intoFailed, intoReported, intoRetried, intoUnclaimed } from '../domain/task-lifecycle.js';
 import { errors, isTasquesError } from '../errors/index.js';
 import type { Clock } from '../service/clock.js';
-import type { Store, TaskListPage, TaskListParams } from '../store/store.js';
-import type { WorkerClaimList } from '../store/store.js';
-import type { OperationKind, WorkerSighting } from '../types/index.js';
-import { BulkOperations, type BulkStepResult } from './bulk-operations.js';
-import { WorkerActivity } from './worker-activity.js';
+import type {
+  Store,
+  TaskListPage,
+  TaskListParams,
+  TaskUpdateParams,
+  TaskWriteResult,
+  WorkerClaimList,
+} from '../store/store.js';
 import type {
   JsonObject,
+  NewTaskRecord,
+  OperationKind,
   QueueFlowStatus,
   QueueLimits,
   QueueLimitsRecord,
@@ -28,13 +33,14 @@ import type {
   RecurringTask,
   Task,
   TaskDefinition,
+  WorkerSighting,
 } from '../types/index.js';
+import { BulkOperations, type BulkStepResult } from './bulk-operations.js';
+import { WorkerActivity } from './worker-activity.js';
 import { ClaimWaiters } from './claim-waiters.js';
 import { type QueueSeriesView, readQueueSeries, type SeriesWindow } from './queue-series.js';
 export { SERIES_WINDOWS, type QueueSeriesView, type SeriesFigures, type SeriesWindow } from './queue-series.js';
 import { WrittenTasks } from './written-tasks.js';
-import type { TaskUpdateParams, TaskWriteResult } from '../store/store.js';
-import type { NewTaskRecord } from '../types/index.js';
 
 export interface EngineSettings {
   /** `amount` of a claim that gives none. */

@@ -175,6 +175,8 @@ export class TasquesMetrics implements EngineEvents {
       help: 'Scrapes whose per-queue figures could not be read from the store (those gauges are then absent).',
       registers,
     });
+    // prom-client calls collect() with `this` bound to the metric: the registry is reached through `self`.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     new Gauge({
       name: 'tasques_build_info',

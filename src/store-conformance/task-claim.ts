@@ -60,7 +60,7 @@ export function claimTests(options: ConformanceOptions): void {
   describe(`${options.name}: task claim`, () => {
     it(
       'claims 10 of 20 seeded, then the other 10, then none',
-      withHarness(options, async ({ engine, store }) => {
+      withHarness(options, async ({ engine }) => {
         const seeded = await seedTasks(engine, 20, { queue: 'q' });
         const first = await claimNow(engine, ['q'], 10);
         assert.equal(first.length, 10);

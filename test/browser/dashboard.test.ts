@@ -54,15 +54,6 @@ function responseTo(page: Page, method: string, path: string | RegExp) {
   });
 }
 
-/** Resolves after the dashboard finished one more load (its "Updated …" stamp changed). */
-async function nextRefresh(page: Page): Promise<void> {
-  const before = await page.locator('#updated').getAttribute('data-at');
-  await page.waitForFunction((prev) => {
-    const at = document.getElementById('updated')?.dataset.at;
-    return at !== undefined && at !== prev;
-  }, before);
-}
-
 async function assertNoHorizontalOverflow(page: Page, what: string): Promise<void> {
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,

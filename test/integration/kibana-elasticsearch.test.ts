@@ -36,6 +36,8 @@ import { esSkip, esTestUrl, storeOptions, TestElasticsearchStore, uniquePrefix }
 const names = indexNames('tasques');
 const PASSWORD = 'kb-secret-Q7m2Zp';
 const HOUR = 3600_000;
+/** The part of a search answer these tests read: its total hit count. */
+type SearchTotal = { hits: { total: { value: number } } };
 
 const parseJson = (s: unknown): any => JSON.parse(s as string);
 
@@ -568,7 +570,7 @@ describe('kibana saved objects against the engine', { skip: esSkip() }, () => {
         const vis = parseJson(o.attributes.visState);
         const search = parseJson((o.attributes.kibanaSavedObjectMeta as { searchSourceJSON: string }).searchSourceJSON);
         const { body } = kibanaSearch(vis, search, dv.timeFieldName as string, T0 - HOUR, T0 + 5 * HOUR);
-        const res = await es.expect({ method: 'POST', path: `/${dv.title as string}/_search`, body });
+        const res = await es.expect<{ aggregations: unknown }>({ method: 'POST', path: `/${dv.title as string}/_search`, body });
         assert.deepEqual(flatten(res.body.aggregations), expected[key], `${key} over ${dv.title as string}`);
         checked.push(key);
       }
@@ -576,11 +578,11 @@ describe('kibana saved objects against the engine', { skip: esSkip() }, () => {
       // The time range applies: a range before the tasks counts none of them.
       const tasksView = dataViews.get(`tasques-${n.prefix}-data-view-all`)!;
       const empty = kibanaSearch({ aggs: [] }, { query: { query: '' } }, tasksView.timeFieldName as string, T0 - 3 * HOUR, T0 - HOUR);
-      const none = await es.expect({ method: 'POST', path: `/${tasksView.title as string}/_search`, body: empty.body });
+      const none = await es.expect<SearchTotal>({ method: 'POST', path: `/${tasksView.title as string}/_search`, body: empty.body });
       assert.equal(none.body.hits.total.value, 0);
       const archiveView = [...dataViews.values()].find((a) => a.title === n.archivePattern)!;
       const inArchive = kibanaSearch({ aggs: [] }, { query: { query: '' } }, archiveView.timeFieldName as string, T0 - HOUR, T0 + 5 * HOUR);
-      assert.equal((await es.expect({ method: 'POST', path: `/${n.archivePattern}/_search`, body: inArchive.body })).body.hits.total.value, archived.length);
+      assert.equal((await es.expect<SearchTotal>({ method: 'POST', path: `/${n.archivePattern}/_search`, body: inArchive.body })).body.hits.total.value, archived.length);
     } finally {
       await store.close();
     }

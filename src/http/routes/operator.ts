@@ -31,7 +31,6 @@ import {
   TaskErrorsSchema,
   TaskListQuery,
   type TaskListQueryJson,
-  type TaskPageJson,
   TaskPageSchema,
   WindowQuery,
   type WindowQueryJson,

@@ -3,7 +3,7 @@
  * and how they stand. Field names are snake_case and durations Go durations, like the rest of the API.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { DurationString, TaskSchema } from './tasks.js';
+import { DurationString } from './tasks.js';
 
 /** The largest concurrency, count or burst of a limit. */
 export const MAX_LIMIT_VALUE = 1_000_000;

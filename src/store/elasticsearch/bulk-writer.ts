@@ -93,7 +93,8 @@ export class BulkWriter {
     this.pending = [];
     this.pendingOperations = 0;
     this.inFlight++;
-    this.send(batch).finally(() => {
+    // send() settles every submission itself and never rejects.
+    void this.send(batch).finally(() => {
       this.inFlight--;
       // What queued up while the bulks were in flight goes out as one.
       if (this.pending.length > 0) this.schedule();

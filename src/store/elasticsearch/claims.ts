@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CLAIM_ORDER_ES_SORT, compareClaimOrder } from '../../domain/claim-order.js';
 import { intoClaimed } from '../../domain/task-lifecycle.js';
-import type { RecordVersion, Task } from '../../types/index.js';
+import type { Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { BulkItem, BulkWriter } from './bulk-writer.js';
 import { ASSUMED_BYTES, SIZE_ONLY_FIELDS, type TaskDoc, docToTask, taskToDoc } from './documents.js';

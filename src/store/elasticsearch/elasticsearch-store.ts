@@ -18,34 +18,20 @@
  * (RefreshBarrier): all writes that completed before the call, by any process, are then visible.
  * Concurrent callers in one process share refreshes: at most one per index in flight and one queued.
  */
-import type { QueueFlowStatus, QueueLimitsRecord } from '../../types/index.js';
-import type { QueueFlowStatusParams, QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
-import type { Operation, WorkerSighting } from '../../types/index.js';
-import type {
-  OperationCreateParams,
-  OperationGetParams,
-  OperationListParams,
-  OperationPruneParams,
-  OperationUpdateParams,
-  TaskCountParams,
-  TaskDeleteManyParams,
-  TaskDeleteResult,
-  WorkerClaimList,
-  WorkerClaimListParams,
-  WorkerSeenListParams,
-  WorkerSeenPruneParams,
-  WorkerSeenRecordParams,
-} from '../store.js';
-import { OperatorData } from './operator-data.js';
-import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
+  Operation,
+  QueueActivity,
+  QueueDepth,
+  QueueFlowStatus,
+  QueueLimitsRecord,
   QueueState,
   QueueStats,
   RecordVersion,
   RecurringTask,
   RecurringTaskTick,
   Task,
+  WorkerSighting,
 } from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
@@ -55,6 +41,19 @@ import type {
   LeaderAttemptReelectParams,
   LeaderGetParams,
   LeaderResignParams,
+  OperationCreateParams,
+  OperationGetParams,
+  OperationListParams,
+  OperationPruneParams,
+  OperationUpdateParams,
+  QueueActivityListParams,
+  QueueActivityWriteParams,
+  QueueDepthListParams,
+  QueueDepthWriteParams,
+  QueueFlowStatusParams,
+  QueueLimitsListParams,
+  QueueLimitsSetParams,
+  QueueSeriesDeleteBeforeParams,
   QueueSetPausedParams,
   QueueStatsListParams,
   RecurringTaskCreateParams,
@@ -68,15 +67,28 @@ import type {
   TaskArchiveResult,
   TaskClaimParams,
   TaskCountOutstandingParams,
+  TaskCountParams,
+  TaskCreateManyParams,
   TaskCreateParams,
+  TaskDeleteManyParams,
+  TaskDeleteResult,
+  TaskGetManyParams,
   TaskGetParams,
   TaskListPage,
   TaskListParams,
   TaskListTimedOutParams,
   TaskNextRunAtParams,
+  TaskUpdateManyParams,
   TaskUpdateParams,
+  TaskWriteResult,
+  WorkerClaimList,
+  WorkerClaimListParams,
+  WorkerSeenListParams,
+  WorkerSeenPruneParams,
+  WorkerSeenRecordParams,
 } from '../store.js';
-import type { TaskCreateManyParams, TaskGetManyParams, TaskUpdateManyParams, TaskWriteResult } from '../store.js';
+import { OperatorData } from './operator-data.js';
+import { errors } from '../../errors/index.js';
 import {
   ASSUMED_BYTES,
   type RecurringDoc,
@@ -100,14 +112,6 @@ import { INDEXED, type IndexNames, indexNames } from './mappings.js';
 import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, putDoc, search, versionOf } from './requests.js';
 import { QueueStates } from './queues.js';
 import { QueueSeries } from './queue-series.js';
-import type { QueueActivity, QueueDepth } from '../../types/index.js';
-import type {
-  QueueActivityListParams,
-  QueueActivityWriteParams,
-  QueueDepthListParams,
-  QueueDepthWriteParams,
-  QueueSeriesDeleteBeforeParams,
-} from '../store.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
 import { LocalTaskWrites, RefreshBarrier } from './visibility.js';
 

@@ -67,7 +67,7 @@ export interface EsRequest {
   read?: boolean;
 }
 
-export interface EsResponse<T = any> {
+export interface EsResponse<T = unknown> {
   status: number;
   body: T;
 }
@@ -122,7 +122,7 @@ export class EsHttp {
    * Sends a request and returns status and parsed body for every HTTP answer (2xx or not); throws an
    * ElasticsearchError only when no answer could be had.
    */
-  async request<T = any>(req: EsRequest): Promise<EsResponse<T>> {
+  async request<T = unknown>(req: EsRequest): Promise<EsResponse<T>> {
     // identity: no compression on a loopback or LAN link, where the bytes cost next to nothing and the
     // engine would spend CPU compressing every answer (and this process inflating it).
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity' };
@@ -208,7 +208,7 @@ export class EsHttp {
   }
 
   /** Like request(), but any status outside `ok` (default: 2xx) becomes an ElasticsearchError. */
-  async expect<T = any>(req: EsRequest, ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<EsResponse<T>> {
+  async expect<T = unknown>(req: EsRequest, ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<EsResponse<T>> {
     const res = await this.request<T>(req);
     if (!ok(res.status)) {
       throw new ElasticsearchError(`${req.method} ${req.path}: ${describe(res.status, res.body)}`, res.status, errorType(res.body));

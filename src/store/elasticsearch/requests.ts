@@ -16,7 +16,8 @@ export interface Hit<T> {
 
 export interface SearchBody<T> {
   hits: { hits: Hit<T>[] };
-  aggregations?: Record<string, any>;
+  /** Shapes differ per aggregation: each caller names the ones it asked for. */
+  aggregations?: Record<string, { buckets?: unknown[] } | undefined>;
 }
 
 export interface GetBody<T> {

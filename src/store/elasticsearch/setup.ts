@@ -224,7 +224,7 @@ export async function checkElasticsearch(http: EsHttp, names: IndexNames): Promi
   const problems: string[] = [];
   let ilm = false;
   for (const name of Object.values(names.templates)) {
-    const res = await http.request<{ index_templates?: { index_template: { version?: number; template?: any } }[] }>({
+    const res = await http.request<{ index_templates?: { index_template: { version?: number; template?: { settings?: { index?: Record<string, unknown> & { lifecycle?: { name?: string } } } } } }[] }>({
       method: 'GET',
       path: `/_index_template/${name}`,
     });

@@ -301,7 +301,7 @@ export class FlowControl {
    * Writes what a claim took from a planned flow queue (a prefix of its plan, in plan order): the tokens
    * spent, and the cursor (the group of the last task taken).
    */
-  commit(plan: FlowPlan, taken: readonly CandidateRow[], now: number): void {
+  commit(plan: FlowPlan, taken: readonly CandidateRow[]): void {
     const last = taken[taken.length - 1];
     if (last === undefined) return;
     this.cursors.set(plan.queue, last.concurrency_key);

@@ -12,44 +12,12 @@
  * buckets, fair-share claims) and the group commit (group-commit.ts), which every method goes through,
  * naming itself.
  */
-import type { QueueActivity, QueueDepth } from '../../types/index.js';
-import type {
-  QueueActivityListParams,
-  QueueActivityWriteParams,
-  QueueDepthListParams,
-  QueueDepthWriteParams,
-  QueueSeriesDeleteBeforeParams,
-} from '../store.js';
-import {
-  listActivity,
-  listDepth,
-  prepareQueueSeriesStatements,
-  writeActivity,
-  writeDepth,
-  type QueueSeriesStatements,
-} from './queue-series.js';
-import type { NewOperationRecord, Operation, WorkerSighting } from '../../types/index.js';
-import type {
-  OperationCreateParams,
-  OperationGetParams,
-  OperationListParams,
-  OperationPruneParams,
-  OperationUpdateParams,
-  TaskCountParams,
-  TaskDeleteManyParams,
-  TaskDeleteResult,
-  WorkerClaimList,
-  WorkerClaimListParams,
-  WorkerSeenListParams,
-  WorkerSeenPruneParams,
-  WorkerSeenRecordParams,
-} from '../store.js';
-import { groupWorkerClaims } from '../worker-claims.js';
-import Database from 'better-sqlite3';
-import { withinBudget } from '../../domain/answer-budget.js';
-import { errors } from '../../errors/index.js';
 import type {
   LeaderLease,
+  NewOperationRecord,
+  Operation,
+  QueueActivity,
+  QueueDepth,
   QueueFlowStatus,
   QueueLimitsRecord,
   QueueState,
@@ -57,6 +25,7 @@ import type {
   RecurringTask,
   RecurringTaskTick,
   Task,
+  WorkerSighting,
 } from '../../types/index.js';
 import type {
   ArchivedTaskDeleteBeforeParams,
@@ -66,9 +35,19 @@ import type {
   LeaderAttemptReelectParams,
   LeaderGetParams,
   LeaderResignParams,
+  OperationCreateParams,
+  OperationGetParams,
+  OperationListParams,
+  OperationPruneParams,
+  OperationUpdateParams,
+  QueueActivityListParams,
+  QueueActivityWriteParams,
+  QueueDepthListParams,
+  QueueDepthWriteParams,
   QueueFlowStatusParams,
   QueueLimitsListParams,
   QueueLimitsSetParams,
+  QueueSeriesDeleteBeforeParams,
   QueueSetPausedParams,
   QueueStatsListParams,
   RecurringTaskCreateParams,
@@ -82,8 +61,11 @@ import type {
   TaskArchiveResult,
   TaskClaimParams,
   TaskCountOutstandingParams,
+  TaskCountParams,
   TaskCreateManyParams,
   TaskCreateParams,
+  TaskDeleteManyParams,
+  TaskDeleteResult,
   TaskGetManyParams,
   TaskGetParams,
   TaskListPage,
@@ -93,7 +75,24 @@ import type {
   TaskUpdateManyParams,
   TaskUpdateParams,
   TaskWriteResult,
+  WorkerClaimList,
+  WorkerClaimListParams,
+  WorkerSeenListParams,
+  WorkerSeenPruneParams,
+  WorkerSeenRecordParams,
 } from '../store.js';
+import {
+  listActivity,
+  listDepth,
+  prepareQueueSeriesStatements,
+  writeActivity,
+  writeDepth,
+  type QueueSeriesStatements,
+} from './queue-series.js';
+import { groupWorkerClaims } from '../worker-claims.js';
+import Database from 'better-sqlite3';
+import { withinBudget } from '../../domain/answer-budget.js';
+import { errors } from '../../errors/index.js';
 import { prepareArchiveStatements, type ArchiveStatements } from './archive-statements.js';
 import { FlowControl, type CandidateRow, type FlowPlan } from './flow-control.js';
 import { GroupCommit } from './group-commit.js';
@@ -524,7 +523,7 @@ export class SqliteStore implements Store {
       if (rows) rows.push(row);
       else byQueue.set(row.queue, [row]);
     }
-    for (const plan of plans) this.flow.commit(plan, byQueue.get(plan.queue) ?? [], claim.now);
+    for (const plan of plans) this.flow.commit(plan, byQueue.get(plan.queue) ?? []);
     return markClaimed(this.tasks, taken, claim, counts);
   }
 
