@@ -6,13 +6,20 @@
  */
 import { FormatRegistry, type Static, Type } from '@sinclair/typebox';
 import { ROLES } from '../domain/access.js';
-import { isGoDuration } from '../domain/duration.js';
+import { formatGoDuration, isGoDuration, msToNs } from '../domain/duration.js';
+import {
+  ACTIVITY_FLUSH_INTERVAL_DEFAULT_MS,
+  ELECTOR_INTERVAL_DEFAULT_MS,
+  LEADER_LEASE_DEFAULT_MS,
+} from '../types/service-defaults.js';
 
 FormatRegistry.Set('go-duration', isGoDuration);
 
 const Duration = (defaultValue: string, description: string) =>
   Type.String({ format: 'go-duration', default: defaultValue, description });
 
+/** A default kept in milliseconds by the service that uses it, as the Go duration the config shows. */
+const msDefault = (ms: number): string => formatGoDuration(msToNs(ms));
 const PositiveInt = (defaultValue: number, description: string, maximum = 2_147_483_647) =>
   Type.Integer({ minimum: 1, maximum, default: defaultValue, description });
 
@@ -145,7 +152,7 @@ export const ServerConfigSchema = Type.Object(
     charts: Type.Object(
       {
         activity_flush_interval: Duration(
-          '10s',
+          msDefault(ACTIVITY_FLUSH_INTERVAL_DEFAULT_MS),
           "How often each server writes its counts of the current minute (tasks created, claimed, done, failed, dead, claim waits per queue) for the dashboard's charts (`GET /stats/series`): one small record per active queue per flush, whatever the task rate. The current interval of a chart lags by at most this much.",
         ),
         depth_sample_interval: Duration(
@@ -426,11 +433,11 @@ export const ServerConfigSchema = Type.Object(
         leader_lock: Type.Object(
           {
             run_interval: Duration(
-              '1s',
+              msDefault(ELECTOR_INTERVAL_DEFAULT_MS),
               'How often each server tries to become leader, and how often the leader renews its lease (v1 key).',
             ),
             leader_lock_lease: Duration(
-              '5s',
+              msDefault(LEADER_LEASE_DEFAULT_MS),
               'How long the leader lease lasts without renewal: after a crash of the leader, another server takes over within about this plus run_interval (v1 key). Must be longer than run_interval.',
             ),
           },

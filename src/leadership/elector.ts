@@ -20,11 +20,10 @@ import { LoopService } from '../service/start-stop.js';
 import { TestSignal } from '../service/test-signal.js';
 import type { Store } from '../store/store.js';
 import type { LeaderLease } from '../types/index.js';
+import { ELECTOR_INTERVAL_DEFAULT_MS, LEADER_LEASE_DEFAULT_MS } from '../types/service-defaults.js';
 
-/** `recurring.leader_lock.run_interval` of v1. */
-export const ELECTOR_INTERVAL_DEFAULT_MS = 1000;
-/** `recurring.leader_lock.leader_lock_lease` of v1. */
-export const LEADER_LEASE_DEFAULT_MS = 5000;
+// Re-exported for existing importers; the definition is shared with the config schema.
+export { ELECTOR_INTERVAL_DEFAULT_MS, LEADER_LEASE_DEFAULT_MS };
 
 export interface ElectorConfig {
   /** This process's identity in the lease. Defaults to `newLeaderId()`. */

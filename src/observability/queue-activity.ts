@@ -17,10 +17,10 @@ import { LoopService } from '../service/start-stop.js';
 import { TestSignal } from '../service/test-signal.js';
 import type { Store } from '../store/store.js';
 import type { QueueActivity, Task } from '../types/index.js';
+import { ACTIVITY_FLUSH_INTERVAL_DEFAULT_MS } from '../types/service-defaults.js';
 
 export const MINUTE_MS = 60_000;
-/** Default time between flushes: a chart's current minute lags by at most this much. */
-export const ACTIVITY_FLUSH_INTERVAL_DEFAULT_MS = 10_000;
+export { ACTIVITY_FLUSH_INTERVAL_DEFAULT_MS };
 /** Queues with records of their own per server; later ones are counted under OTHER_QUEUES. */
 export const ACTIVITY_MAX_QUEUES_DEFAULT = 200;
 /** Minutes held in memory while flushes fail (then the oldest are dropped). */

@@ -34,7 +34,7 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   types: { mayImport: [] },
   errors: { mayImport: ['types'] },
   domain: { mayImport: ['types', 'errors'] },
-  config: { mayImport: ['domain'] },
+  config: { mayImport: ['domain', 'types'] },
   service: { mayImport: ['types'] },
   store: { mayImport: ['types', 'errors', 'domain', 'service'] },
   'store-conformance': { mayImport: ['store/store.ts', 'engine', 'types', 'errors', 'domain', 'service'] },
