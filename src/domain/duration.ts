@@ -4,63 +4,13 @@
  * round-trip `processing_timeout` as an opaque string.
  */
 
-const UNIT_NS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1_000n,
-  'µs': 1_000n, // U+00B5 micro sign
-  'μs': 1_000n, // U+03BC Greek mu
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
+// One parser for server and client: the client package's (it may import nothing of the server, so the
+// server takes it from there). Nanoseconds, Go's `time.ParseDuration` rules and messages.
+import { parseGoDurationNs } from '@tasques/client';
 
-const MAX_INT64 = (1n << 63n) - 1n;
-
-export class DurationParseError extends Error {}
-
-/**
- * Longest duration string parsed. The longest Go prints is 24 characters ("2562047h47m16.854775807s");
- * the parse turns digits into BigInts, whose cost grows faster than the length.
- */
-export const MAX_DURATION_LENGTH = 64;
-
+export { DurationParseError, MAX_DURATION_LENGTH } from '@tasques/client';
 /** Parses a Go duration string into nanoseconds. Throws DurationParseError with Go-like messages. */
-export function parseGoDuration(input: string): number {
-  const fail = (why: string): never => {
-    throw new DurationParseError(`time: ${why} ${JSON.stringify(input)}`);
-  };
-  if (input.length > MAX_DURATION_LENGTH) {
-    throw new DurationParseError(`time: invalid duration: longer than ${MAX_DURATION_LENGTH} characters`);
-  }
-  let s = input;
-  let negative = false;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    negative = s.startsWith('-');
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') fail('invalid duration');
-  let totalNs = 0n;
-  const part = /^(\d*)(?:\.(\d*))?([a-zµμ]+)/;
-  while (s.length > 0) {
-    const m = part.exec(s);
-    if (!m) fail(/^[\d.]/.test(s) ? 'missing unit in duration' : 'invalid duration');
-    const [whole, intPart = '', fracPart, unit = ''] = m as RegExpExecArray;
-    if (intPart === '' && (fracPart === undefined || fracPart === '')) fail('invalid duration');
-    const unitNs = UNIT_NS[unit];
-    if (unitNs === undefined) fail(`unknown unit ${JSON.stringify(unit)} in duration`);
-    let ns = BigInt(intPart === '' ? '0' : intPart) * (unitNs as bigint);
-    if (fracPart) {
-      const scale = 10n ** BigInt(fracPart.length);
-      ns += (BigInt(fracPart) * (unitNs as bigint)) / scale;
-    }
-    totalNs += ns;
-    if (totalNs > MAX_INT64) fail('invalid duration');
-    s = s.slice(whole.length);
-  }
-  return Number(negative ? -totalNs : totalNs);
-}
+export const parseGoDuration = parseGoDurationNs;
 
 /** Formats nanoseconds like Go's `Duration.String()`: "0s", "1.5s", "100ms", "30m0s", "1h0m0s". */
 export function formatGoDuration(nsInput: number): string {

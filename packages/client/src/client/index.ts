@@ -15,7 +15,7 @@ export {
   type TasquesClientOptions,
   type WorkerCallOptions,
 } from './client.js';
-export { formatGoDuration, parseGoDuration } from './duration.js';
+export { DurationParseError, formatGoDuration, MAX_DURATION_LENGTH, parseGoDuration, parseGoDurationNs } from './duration.js';
 export {
   TasquesApiError,
   TasquesClientError,
