@@ -67,4 +67,10 @@ describe('describeTlsFailure', () => {
     assert.equal(describeTlsFailure('ECONNREFUSED', 'https://es:9200'), undefined);
     assert.equal(describeTlsFailure(undefined, 'https://es:9200'), undefined);
   });
+
+  it('does not throw on a code that is not a string', () => {
+    assert.equal(describeTlsFailure(42, 'https://es:9200'), undefined);
+    assert.equal(describeTlsFailure(null, 'https://es:9200'), undefined);
+    assert.equal(describeTlsFailure({ errno: 1 }, 'https://es:9200'), undefined);
+  });
 });

@@ -96,8 +96,9 @@ const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_L
  * A clear account of a TLS failure (the engine's certificate is not trusted, or the engine refused
  * ours), or undefined when the error is something else. Such a request never reached the engine.
  */
-export function describeTlsFailure(code: string | undefined, node: string): string | undefined {
-  if (code === undefined) return undefined;
+export function describeTlsFailure(code: unknown, node: string): string | undefined {
+  // Some errors carry a numeric `code` (or none): only OpenSSL's string codes say anything about TLS.
+  if (typeof code !== 'string') return undefined;
   if (CERTIFICATE_CODES.has(code)) {
     const what = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'is not issued for this host name' : 'is not trusted';
     const fix =

@@ -78,8 +78,11 @@ const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNRE
 const TIMED_OUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function causeCode(err: unknown): string | undefined {
-  const cause = (err as { cause?: { code?: string } })?.cause;
-  return cause?.code ?? (err as { code?: string })?.code;
+  // `code` is not always a string (some libraries put a number there): keep only string codes.
+  const causeCodeValue = (err as { cause?: { code?: unknown } })?.cause?.code;
+  if (typeof causeCodeValue === 'string') return causeCodeValue;
+  const ownCode = (err as { code?: unknown })?.code;
+  return typeof ownCode === 'string' ? ownCode : undefined;
 }
 
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
