@@ -9,6 +9,13 @@
  * (a `_bulk` is not a transaction); items on one shard are applied in the order they were submitted.
  * If the request gets no answer, every caller of that bulk gets the same ElasticsearchError (ambiguous:
  * the items may or may not have been applied), exactly as a request of its own would have.
+ *
+ * Bulks are bounded in bytes (`maxBulkBytes`, 10 MiB by default): a turn of many large creates would
+ * otherwise exceed the engine's `http.max_content_length` (100 MB, a 413) or its indexing-pressure limit
+ * (a 429). The operations of a flush go out as consecutive bulks of at most that many bytes (one
+ * operation larger than the cap goes alone), one after the other, so items on one shard keep their order.
+ * A caller whose operations span several bulks gets its items once all of them are answered; if one of
+ * them gets no answer, the caller gets that error (ambiguous, as above).
  */
 import { ElasticsearchError, type EsHttp } from './http.js';
 
@@ -34,6 +41,8 @@ export interface BulkOperation {
 
 interface Submission {
   operations: BulkOperation[];
+  /** Each operation's ndjson lines (action, then document), serialized once at submission. */
+  serialized: string[];
   resolve(items: BulkItem[]): void;
   reject(err: unknown): void;
 }
@@ -48,15 +57,22 @@ export interface BulkWriterOptions {
    * per task, 2 in flight 502 and 2.00, 1 in flight 672 and 1.14).
    */
   maxInFlight?: number;
+  /** The most bytes one `_bulk` body carries (one larger operation goes alone); default 10 MiB. */
+  maxBulkBytes?: number;
 }
+
+/** Default cap of one `_bulk` body: a tenth of the engines' default `http.max_content_length`. */
+export const DEFAULT_MAX_BULK_BYTES = 10 * 1024 * 1024;
 
 export class BulkWriter {
   private pending: Submission[] = [];
   private pendingOperations = 0;
+  private pendingBytes = 0;
   private scheduled = false;
   private inFlight = 0;
   private readonly maxOperations: number;
   private readonly maxInFlight: number;
+  private readonly maxBulkBytes: number;
 
   constructor(
     private readonly http: EsHttp,
@@ -64,15 +80,27 @@ export class BulkWriter {
   ) {
     this.maxOperations = options.maxOperations ?? 2000;
     this.maxInFlight = options.maxInFlight ?? 1;
+    this.maxBulkBytes = options.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
   }
 
   /** Queues `operations` for the next bulk; resolves with one item per operation, in order. */
   write(operations: BulkOperation[]): Promise<BulkItem[]> {
     if (operations.length === 0) return Promise.resolve([]);
     return new Promise<BulkItem[]>((resolve, reject) => {
-      this.pending.push({ operations, resolve, reject });
+      let serialized: string[];
+      try {
+        serialized = operations.map((op) =>
+          op.doc === undefined ? `${JSON.stringify(op.action)}\n` : `${JSON.stringify(op.action)}\n${JSON.stringify(op.doc)}\n`,
+        );
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.pending.push({ operations, serialized, resolve, reject });
       this.pendingOperations += operations.length;
-      if (this.pendingOperations >= this.maxOperations && this.inFlight < this.maxInFlight) this.flush();
+      for (const line of serialized) this.pendingBytes += Buffer.byteLength(line);
+      const full = this.pendingOperations >= this.maxOperations || this.pendingBytes >= this.maxBulkBytes;
+      if (full && this.inFlight < this.maxInFlight) this.flush();
       else this.schedule();
     });
   }
@@ -92,6 +120,7 @@ export class BulkWriter {
     const batch = this.pending;
     this.pending = [];
     this.pendingOperations = 0;
+    this.pendingBytes = 0;
     this.inFlight++;
     // send() settles every submission itself and never rejects.
     void this.send(batch).finally(() => {
@@ -102,31 +131,49 @@ export class BulkWriter {
   }
 
   private async send(batch: Submission[]): Promise<void> {
-    const lines: unknown[] = [];
-    for (const { operations } of batch) {
-      for (const op of operations) {
-        lines.push(op.action);
-        if (op.doc !== undefined) lines.push(op.doc);
+    // Cut the flush's operations into bodies of at most maxBulkBytes (an oversized operation alone).
+    const bodies: string[][] = [];
+    let current: string[] = [];
+    let currentBytes = 0;
+    for (const { serialized } of batch) {
+      for (const lines of serialized) {
+        const bytes = Buffer.byteLength(lines);
+        if (current.length > 0 && currentBytes + bytes > this.maxBulkBytes) {
+          bodies.push(current);
+          current = [];
+          currentBytes = 0;
+        }
+        current.push(lines);
+        currentBytes += bytes;
       }
     }
-    let items: BulkItem[];
-    try {
-      const res = await this.http.expect<BulkBody>({ method: 'POST', path: '/_bulk', body: lines, ndjson: true });
-      items = res.body.items.map((item) => Object.values(item)[0]!);
-    } catch (err) {
-      for (const s of batch) s.reject(err);
-      return;
-    }
-    const expected = batch.reduce((n, s) => n + s.operations.length, 0);
-    if (items.length !== expected) {
-      const err = new ElasticsearchError(`_bulk answered ${items.length} items for ${expected} operations`, 500);
-      for (const s of batch) s.reject(err);
-      return;
+    if (current.length > 0) bodies.push(current);
+
+    const items: BulkItem[] = [];
+    // For each operation whose bulk got no (valid) answer: that error. Its callers are rejected with it.
+    const errors: unknown[] = [];
+    for (const body of bodies) {
+      try {
+        const res = await this.http.expect<BulkBody>({ method: 'POST', path: '/_bulk', body: body.join(''), ndjson: true });
+        const answered = res.body.items.map((item) => Object.values(item)[0]!);
+        if (answered.length !== body.length) {
+          throw new ElasticsearchError(`_bulk answered ${answered.length} items for ${body.length} operations`, 500);
+        }
+        items.push(...answered);
+      } catch (err) {
+        for (let i = 0; i < body.length; i++) {
+          errors[items.length] = err;
+          items.push({ status: 0, _id: '', _index: '' }); // a placeholder: never handed to a caller
+        }
+      }
     }
     let offset = 0;
     for (const s of batch) {
-      s.resolve(items.slice(offset, offset + s.operations.length));
-      offset += s.operations.length;
+      const end = offset + s.operations.length;
+      const error = errors.slice(offset, end).find((e) => e !== undefined);
+      if (error !== undefined) s.reject(error);
+      else s.resolve(items.slice(offset, end));
+      offset = end;
     }
   }
 }

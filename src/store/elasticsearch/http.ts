@@ -60,7 +60,7 @@ export interface EsRequest {
   path: string;
   /** Query-string parameters; undefined values are left out. */
   query?: Record<string, string | number | boolean | undefined>;
-  /** A JSON body, or for `ndjson` the lines (objects) of a bulk body. */
+  /** A JSON body, or for `ndjson` the lines (objects) of a bulk body, or that body already serialized. */
   body?: unknown;
   ndjson?: boolean;
   /** The request only reads: it may be retried after a broken connection or a timeout. */
@@ -133,7 +133,9 @@ export class EsHttp {
     let body: string | undefined;
     if (req.body !== undefined) {
       if (req.ndjson) {
-        body = `${(req.body as unknown[]).map((line) => JSON.stringify(line)).join('\n')}\n`;
+        // A string is an already serialized bulk body (the bulk writer measures its bytes before sending).
+        body =
+          typeof req.body === 'string' ? req.body : `${(req.body as unknown[]).map((line) => JSON.stringify(line)).join('\n')}\n`;
         headers['content-type'] = 'application/x-ndjson';
       } else {
         body = JSON.stringify(req.body);
