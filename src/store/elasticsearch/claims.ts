@@ -261,7 +261,7 @@ export class TaskClaims {
       // Own waiting writes and reused hits are not filtered by a search: read the paused set (realtime).
       localWaiting.length > 0 || reusable ? this.pausedQueueNames() : Promise.resolve(new Set<string>()),
       // Realtime: every queueLimitsSet that resolved before this claim is in it.
-      this.flow.read(),
+      this.flow.claimState(),
     ]);
     for (const r of requests) if (snapshot > r.calledAt) r.sawAll = true;
 

@@ -6,8 +6,9 @@
  * Documents, all in `P-meta` and kept in `_source` only:
  * - `flow`: every queue's limits, the queues whose tasks ever carried a concurrency key, and their union
  *   `flow_queues`, which the plain claim search leaves out with a terms lookup. One document, read by a
- *   realtime GET reused for at most FLOW_READ_REUSE_MS; a change resolves that long after its write, so
- *   a `queueLimitsSet` that resolved is seen by every claim sent afterwards, on every server.
+ *   realtime GET that the claims of one process share for at most FLOW_STATE_CACHE_MS; a change of it
+ *   (`queueLimitsSet`, a queue's first keyed task) resolves only after that bound has passed, so every
+ *   claim started afterwards, on every server, uses a GET sent after the change.
  * - `flow/hold/<queue>[/<key>]`: the tasks holding a concurrency slot of the queue (or of the key). A
  *   claim adds its tasks with compare-and-set BEFORE it writes them CLAIMED; a write that takes a task out
  *   of CLAIMED removes it afterwards. So the holds are never fewer than the claimed tasks: two servers can
@@ -16,7 +17,6 @@
  * - `flow/rate/<queue>[/<key>]`: a token bucket (`tokens` at time `at`), taken by compare-and-set.
  */
 import { createHash } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowLimit, QueueLimits, QueueLimitsRecord, RateLimit, RecordVersion } from '../../types/index.js';
 import type { QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
 import type { BulkItem, BulkOperation, BulkWriter } from './bulk-writer.js';
@@ -26,12 +26,12 @@ import type { IndexNames } from './mappings.js';
 import { type GetBody, MAX_PAGE, byBytes, getDoc, putDoc, search, versionOf } from './requests.js';
 
 export const FLOW_DOC = 'flow';
-/**
- * How long claims reuse a read of the `flow` document, from when it was sent; every change of it
- * resolves this long after its write, so a claim that starts after a change resolved sees it.
- */
-export const FLOW_READ_REUSE_MS = 100;
 const CONFLICT_RETRIES = 50;
+/**
+ * How long the claims of one process may share one read of the `flow` document (the GET was sent at
+ * most this long ago). A change of the document waits this long after it is acknowledged.
+ */
+export const FLOW_STATE_CACHE_MS = 100;
 /** How long a release may use the last `flow` document it saw (claims read it fresh every time). */
 const RELEASE_STATE_MAX_AGE_MS = 1000;
 /** A hold whose task still has the version the claim expected is only fenced off after this long. */
@@ -136,8 +136,8 @@ export interface HoldRelease {
 
 export class FlowControl {
   private latest: { state: FlowState; at: number } | undefined;
-  /** The last read of the `flow` document for claims (`read`), with when it was sent. */
-  private lastRead: { sentAt: number; state: Promise<FlowState> } | undefined;
+  /** The read claims share: its GET was sent at `sentAt` (performance.now()). */
+  private claimRead: { state: Promise<FlowState>; sentAt: number } | undefined;
   /** Queues this process has seen in `keyed_queues` (monotonic: never removed). */
   private readonly knownKeyed = new Set<string>();
   private readonly lastRepair = new Map<string, number>();
@@ -164,34 +164,34 @@ export class FlowControl {
     return getDoc<FlowDoc>(this.http, this.names.meta, FLOW_DOC);
   }
 
-  /**
-   * The current flow state: a realtime GET, reused for FLOW_READ_REUSE_MS from when it was sent. Every
-   * change of the `flow` document resolves that long after its write (`change`), so a claim that starts
-   * after a `queueLimitsSet` resolved never uses a read from before it.
-   */
-  read(): Promise<FlowState> {
-    const now = performance.now();
-    if (this.lastRead && now - this.lastRead.sentAt < FLOW_READ_REUSE_MS) return this.lastRead.state;
-    const state = this.flowDoc().then((found) => {
-      const read = stateOf(found?._source);
-      this.latest = { state: read, at: now };
-      for (const q of read.keyed) this.knownKeyed.add(q);
-      return read;
-    });
-    const entry = { sentAt: now, state };
-    this.lastRead = entry;
-    state.catch(() => {
-      if (this.lastRead === entry) this.lastRead = undefined; // a failed read is not reused
-    });
+  /** The current flow state (realtime GET: every acknowledged `queueLimitsSet` is in it). */
+  async read(): Promise<FlowState> {
+    const state = stateOf((await this.flowDoc())?._source);
+    this.latest = { state, at: performance.now() };
+    for (const q of state.keyed) this.knownKeyed.add(q);
     return state;
   }
 
-  /** This process's reads start over from `doc`, just read or written (its own changes are seen at once). */
-  private readFrom(doc: FlowDoc): void {
-    const now = performance.now();
-    const state = stateOf(doc);
-    this.latest = { state, at: now };
-    this.lastRead = { sentAt: now, state: Promise.resolve(state) };
+  /**
+   * For claims: the flow state from a GET sent at most FLOW_STATE_CACHE_MS ago, shared by the claims
+   * of this process (one GET per bound instead of one per claim).
+   */
+  claimState(): Promise<FlowState> {
+    const t = performance.now();
+    if (this.claimRead && t - this.claimRead.sentAt < FLOW_STATE_CACHE_MS) return this.claimRead.state;
+    const entry = { state: this.read(), sentAt: t };
+    this.claimRead = entry;
+    entry.state.catch(() => {
+      if (this.claimRead === entry) this.claimRead = undefined;
+    });
+    return entry.state;
+  }
+
+  /** Resolves once every claim read shared before `ackAt` has expired on every process. */
+  private async outlastClaimReads(ackAt: number): Promise<void> {
+    for (let left = FLOW_STATE_CACHE_MS; left > 0; left = ackAt + FLOW_STATE_CACHE_MS - performance.now()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
+    }
   }
 
   /** For releases: the last state read, if recent, else a fresh one. */
@@ -200,16 +200,20 @@ export class FlowControl {
     return this.read();
   }
 
-  /** Read, change, compare-and-set the `flow` document (create-only when missing); retried on conflicts. */
+  /**
+   * Read, change, compare-and-set the `flow` document (create-only when missing); retried on conflicts.
+   * When it wrote, resolves only after FLOW_STATE_CACHE_MS more, so no claim started later uses an
+   * older read (claimState), on any server.
+   */
   private async change(edit: (doc: FlowDoc) => FlowDoc | undefined): Promise<FlowDoc> {
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const current = await this.flowDoc();
       const base: FlowDoc = current?._source ?? { kind: 'flow', flow_queues: [], keyed_queues: [], queue_limits: [] };
       const edited = edit(structuredClone(base));
       if (!edited) {
-        // Already so (another process wrote it, and waited out the reuse of reads itself): this process's
-        // own claims must not go on with a read from before that write.
-        this.readFrom(base);
+        // Already so: another process wrote it (and waited out the shared reads itself); this process's
+        // claims must not go on with a read from before that write.
+        this.claimRead = undefined;
         return base;
       }
       const limited = edited.queue_limits.map((l) => l.queue);
@@ -218,9 +222,10 @@ export class FlowControl {
         ? await putDoc(this.http, this.names.meta, FLOW_DOC, edited, { expected: versionOf(current) })
         : await putDoc(this.http, this.names.meta, FLOW_DOC, edited, { create: true });
       if (result.version) {
-        this.readFrom(edited);
-        // Other processes' claims may hold a read from before this write for FLOW_READ_REUSE_MS.
-        await delay(FLOW_READ_REUSE_MS);
+        const ackAt = performance.now();
+        this.latest = { state: stateOf(edited), at: ackAt };
+        this.claimRead = undefined;
+        await this.outlastClaimReads(ackAt);
         return edited;
       }
       if (result.status === 404) throw new ElasticsearchError(`cannot store flow control: index ${this.names.meta} is missing`, 404);
