@@ -235,6 +235,34 @@ export function flowControlTests(options: ConformanceOptions): void {
     );
 
     it(
+      'queueFlowPrune deletes only idle key state (full buckets idle long enough, empty holds): a binding limit stays binding',
+      withHarness(options, async ({ engine, store, clock }) => {
+        await setLimits(store, 'q', { perKey: { concurrency: 1, rate: { count: 1, perMs: 60 * SECOND, burst: 1 } } });
+        await enqueue(engine, 'q', keyed('a', 3, { concurrencyKey: 'a', rateKey: 'a' }));
+        const [first] = await claimNow(engine, ['q'], 10);
+        assert.ok(first);
+        const prune = () => store.queueFlowPrune({ now: clock.now(), idleBefore: clock.now() + 3600 * SECOND, limit: 100 });
+        await prune();
+        assert.deepEqual(await claimNow(engine, ['q'], 10), [], 'the key still holds a task and has no token');
+        await engine.markDone('q', first.id, WORKER, undefined);
+        await prune();
+        assert.deepEqual(await claimNow(engine, ['q'], 10), [], 'the empty bucket was kept: still no token');
+        clock.advance(60 * SECOND);
+        // A bucket taken from at or after idleBefore stays, even when full.
+        await store.queueFlowPrune({ now: clock.now(), idleBefore: clock.now() - 120 * SECOND, limit: 100 });
+        assert.equal(await store.queueFlowPrune({ now: clock.now(), idleBefore: clock.now(), limit: 0 }), 0, 'limit 0 deletes nothing');
+        assert.ok((await prune()) >= 1, 'the full, idle bucket is deleted');
+        assert.equal(await prune(), 0, 'nothing idle is left');
+        const [second] = await claimNow(engine, ['q'], 10);
+        assert.ok(second, 'a deleted bucket is a full one');
+        assert.deepEqual(await claimNow(engine, ['q'], 10), [], 'and the limits bind again');
+        await prune();
+        await engine.markDone('q', second.id, WORKER, undefined);
+        assert.deepEqual(await claimNow(engine, ['q'], 10), [], 'the new bucket is empty again');
+      }),
+    );
+
+    it(
       'per-key rate by rate key, with overrides; tasks without a rate key are not rate-limited by it',
       withHarness(options, async ({ engine, store, clock }) => {
         await setLimits(store, 'q', {

@@ -156,6 +156,14 @@ export interface QueueLimitsSetParams {
   now: number;
 }
 
+export interface QueueFlowPruneParams {
+  now: number;
+  /** Buckets last taken at or after this instant are kept (idle for a while first). */
+  idleBefore: number;
+  /** At most this many are deleted per call. */
+  limit: number;
+}
+
 export interface QueueSeriesDeleteBeforeParams {
   /** Deletes activity records and depth samples whose `at` is before this instant. */
   before: number;
@@ -501,6 +509,14 @@ export interface Store {
    * Returns what is stored (undefined after a removal).
    */
   queueLimitsSet(params: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined>;
+
+  /**
+   * Deletes per-queue and per-key flow-control state that says no more than its absence (by the leader,
+   * flow-pruner.ts): token buckets full at `now` and last taken before `idleBefore` (any, once their
+   * queue or key has no rate limit), and (Elasticsearch) hold documents holding no task. At most `limit`;
+   * returns how many were deleted. Never loosens a limit: a missing bucket is a full one.
+   */
+  queueFlowPrune(params: QueueFlowPruneParams): Promise<number>;
 
   /**
    * Retention of the queue series: deletes activity records and depth samples older than `before`.

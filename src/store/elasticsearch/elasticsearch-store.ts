@@ -50,6 +50,7 @@ import type {
   QueueActivityWriteParams,
   QueueDepthListParams,
   QueueDepthWriteParams,
+  QueueFlowPruneParams,
   QueueFlowStatusParams,
   QueueLimitsListParams,
   QueueLimitsSetParams,
@@ -435,6 +436,10 @@ export class ElasticsearchStore implements Store {
 
   queueDepthWrite(params: QueueDepthWriteParams): Promise<void> {
     return this.series.depthWrite(params);
+  }
+
+  queueFlowPrune(params: QueueFlowPruneParams): Promise<number> {
+    return this.flow.prune(params);
   }
 
   queueSeriesDeleteBefore(params: QueueSeriesDeleteBeforeParams): Promise<{ deleted: number }> {

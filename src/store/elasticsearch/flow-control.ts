@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FlowLimit, QueueLimits, QueueLimitsRecord, RateLimit, RecordVersion } from '../../types/index.js';
-import type { QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
+import type { QueueFlowPruneParams, QueueLimitsListParams, QueueLimitsSetParams } from '../store.js';
 import type { BulkItem, BulkOperation, BulkWriter } from './bulk-writer.js';
 import type { TaskDoc } from './documents.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
@@ -452,6 +452,40 @@ export class FlowControl {
     } catch {
       // The task write stands; a hold left behind is repaired by a later claim.
     }
+  }
+
+  /**
+   * Store.queueFlowPrune: deletes hold documents that hold no task, and token buckets that are full at
+   * `now` and were last taken before `idleBefore` (or whose queue/key has no rate limit any more). A
+   * missing document means exactly that (no holds, a full bucket), so no limit is loosened; each delete
+   * is compare-and-set on the version read, so one that a claim changed meanwhile stays.
+   */
+  async prune({ now, idleBefore, limit }: QueueFlowPruneParams): Promise<number> {
+    if (limit < 1) return 0;
+    const [state] = await Promise.all([
+      this.read(),
+      this.http.expect({ method: 'POST', path: `/${this.names.meta}/_refresh`, read: true }),
+    ]);
+    const found = await search<HoldDoc | RateDoc>(this.http, this.names.meta, {
+      size: MAX_PAGE,
+      seq_no_primary_term: true,
+      track_total_hits: false,
+      query: { terms: { kind: ['flow_hold', 'flow_rate'] } },
+    });
+    const idle = found.hits.hits.filter((h) => {
+      const doc = h._source;
+      if (doc.kind === 'flow_hold') return doc.holds.length === 0;
+      const limits = state.limits.get(doc.queue);
+      const rate = !limits ? undefined : doc.key === undefined ? limits.queue?.rate : keyLimit(limits, doc.key)?.rate;
+      return !rate || (doc.at < idleBefore && tokensAt(rate, doc, now) >= rate.burst);
+    });
+    const chosen = idle.slice(0, limit);
+    if (chosen.length === 0) return 0;
+    const items = await this.writer.write(
+      chosen.map((h) => ({ action: { delete: { _index: this.names.meta, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } } })),
+    );
+    for (const h of chosen) this.cache.delete(h._id);
+    return items.filter((item) => item.status === 200).length;
   }
 
   /**

@@ -152,8 +152,33 @@ export class FlowControl {
   /** Per queue, the group this store instance served last (the contract's round-robin cursor). */
   private readonly cursors = new Map<string, string | null>();
 
+  private readonly idleBuckets: Database.Statement;
+  private readonly bucketDeleteIfUnchanged: Database.Statement;
+
   constructor(db: Database.Database) {
     this.s = prepareFlowStatements(db);
+    this.idleBuckets = db.prepare('SELECT queue, kind, key, tokens, updated_at FROM flow_buckets WHERE updated_at < ?');
+    this.bucketDeleteIfUnchanged = db.prepare(
+      'DELETE FROM flow_buckets WHERE queue = ? AND kind = ? AND key = ? AND tokens = ? AND updated_at = ?',
+    );
+  }
+
+  /**
+   * Store.queueFlowPrune (in the caller's transaction): deletes buckets last taken before `idleBefore`
+   * that are full at `now`, or whose queue or key has no rate limit any more. No row is a full bucket,
+   * so no limit is loosened.
+   */
+  prune(now: number, idleBefore: number, limit: number): number {
+    let deleted = 0;
+    for (const row of this.idleBuckets.all(idleBefore) as Array<{ queue: string; kind: 'queue' | 'key'; key: string; tokens: number; updated_at: number }>) {
+      // all(), not iterate(): better-sqlite3 allows no write while a statement is being iterated.
+      if (deleted >= limit) break;
+      const limits = this.limitsOf(row.queue);
+      const rate = !limits ? undefined : row.kind === 'queue' ? limits.queue?.rate : (limits.keys?.[row.key] ?? limits.perKey)?.rate;
+      const full = !rate || row.tokens + (Math.max(0, now - row.updated_at) * rate.count) / rate.perMs >= rate.burst - EPSILON;
+      if (full) deleted += this.bucketDeleteIfUnchanged.run(row.queue, row.kind, row.key, row.tokens, row.updated_at).changes;
+    }
+    return deleted;
   }
 
   // ── Limits ──────────────────────────────────────────────────────────────────────────────────────

@@ -40,6 +40,7 @@ export const STORE_GROUP_ROLES = {
   queueActivityWrite: 'joins',
   queueDepthList: 'joins',
   queueDepthWrite: 'joins',
+  queueFlowPrune: 'joins',
   operationCreate: 'joins',
   operationGet: 'joins',
   operationList: 'joins',

@@ -44,6 +44,7 @@ import type {
   QueueActivityWriteParams,
   QueueDepthListParams,
   QueueDepthWriteParams,
+  QueueFlowPruneParams,
   QueueFlowStatusParams,
   QueueLimitsListParams,
   QueueLimitsSetParams,
@@ -368,6 +369,10 @@ export class SqliteStore implements Store {
 
   queueLimitsSet({ queue, limits, now }: QueueLimitsSetParams): Promise<QueueLimitsRecord | undefined> {
     return this.group.run('queueLimitsSet', () => this.inTransaction(() => this.flow.set(queue, limits, now)));
+  }
+
+  queueFlowPrune({ now, idleBefore, limit }: QueueFlowPruneParams): Promise<number> {
+    return this.group.run('queueFlowPrune', () => (limit >= 1 ? this.inTransaction(() => this.flow.prune(now, idleBefore, limit)) : 0));
   }
 
   queueSetPaused({ queue, paused, now }: QueueSetPausedParams): Promise<QueueState> {
