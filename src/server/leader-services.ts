@@ -8,6 +8,7 @@ import type { ServerConfig } from '../config/schema.js';
 import type { EngineEvents, EngineSettings, TaskEngine } from '../engine/task-engine.js';
 import { Elector } from '../leadership/elector.js';
 import { Archiver } from '../maintenance/archiver.js';
+import { FlowPruner } from '../maintenance/flow-pruner.js';
 import { Maintainer } from '../maintenance/maintainer.js';
 import { QueueDepthSampler } from '../maintenance/queue-depth-sampler.js';
 import { OperationResumer } from '../maintenance/operation-resumer.js';
@@ -26,6 +27,8 @@ export interface LeaderServices {
   /** Depth samples and retention of the dashboard's queue series. */
   queueDepthSampler: QueueDepthSampler;
   operationResumer: OperationResumer;
+  /** Deletes idle flow-control key state (Store.queueFlowPrune). */
+  flowPruner: FlowPruner;
 }
 
 export interface LeaderServicesDeps {
@@ -65,7 +68,8 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
     intervalMs: durationMs(config.charts.depth_sample_interval),
   });
   const operationResumer = new OperationResumer(engine, logger);
-  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, queueDepthSampler, operationResumer], logger);
+  const flowPruner = new FlowPruner(store, clock, logger);
+  const maintainer = new Maintainer([timeoutReaper, recurringScheduler, archiver, queueDepthSampler, operationResumer, flowPruner], logger);
   maintainer.followLeadership(elector);
-  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, queueDepthSampler, operationResumer };
+  return { elector, maintainer, timeoutReaper, recurringScheduler, archiver, queueDepthSampler, operationResumer, flowPruner };
 }
