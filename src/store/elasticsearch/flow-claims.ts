@@ -211,7 +211,9 @@ export class FlowClaimPlanner {
       }
     }
     const holdIdList = [...holdIds.keys()];
-    const reads = await this.flow.readMeta<HoldDoc | RateDoc>([...holdIdList, ...rateIds.keys()]);
+    // A key's documents this process has not seen are taken as missing (most keys are new or pruned).
+    const isKeyDoc = (id: string) => holdIds.get(id) !== undefined || rateIds.get(id) !== undefined;
+    const reads = await this.flow.readMeta<HoldDoc | RateDoc>([...holdIdList, ...rateIds.keys()], false, isKeyDoc);
     const holdReads = new Map<string, MetaRead<HoldDoc>>();
     const rateReads = new Map<string, MetaRead<RateDoc>>();
     reads.forEach((r, i) => {

@@ -143,6 +143,8 @@ export class FlowControl {
   private readonly lastRepair = new Map<string, number>();
   /** Hold and rate documents as this process last read or wrote them (readMeta). */
   private readonly cache = new Map<string, MetaRead<unknown>>();
+  /** Documents this process has seen present (read, written, or a create that found them): never guessed missing. */
+  private readonly seenPresent = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private pendingReleases: { releases: HoldRelease[]; resolve(): void; reject(err: unknown): void }[] = [];
   private releaseScheduled = false;
@@ -336,8 +338,14 @@ export class FlowControl {
    * (a CAS write on a stale one fails, and the cache entry with it), else by a realtime `_mget`. `fresh`
    * skips the cache (operator reads).
    */
-  async readMeta<T>(ids: string[], fresh = false): Promise<MetaRead<T>[]> {
-    const missing = fresh ? ids : ids.filter((id) => !this.cache.has(id));
+  async readMeta<T>(ids: string[], fresh = false, guessMissing?: (id: string) => boolean): Promise<MetaRead<T>[]> {
+    let missing = fresh ? ids : ids.filter((id) => !this.cache.has(id));
+    if (guessMissing && !fresh) {
+      // Taken as missing unread: its write is then create-only, which fails if it exists after all
+      // (and the id is read from then on), so a wrong guess costs a retry, never a loosened limit.
+      for (const id of missing) if (guessMissing(id) && !this.seenPresent.has(id)) this.cache.set(id, { id, doc: undefined, version: undefined });
+      missing = missing.filter((id) => !this.cache.has(id));
+    }
     if (missing.length > 0) {
       const res = await this.http.expect<{ docs: (Partial<GetBody<T>> & { _id: string; error?: unknown })[] }>({
         method: 'POST',
@@ -349,6 +357,7 @@ export class FlowControl {
       res.body.docs.forEach((d, i) => {
         const id = missing[i]!;
         if (d.error !== undefined) throw new ElasticsearchError(`_mget of ${id}: ${JSON.stringify(d.error).slice(0, 300)}`, 500);
+        if (d.found) this.markSeen(id);
         this.cache.set(
           id,
           d.found && d._source ? { id, doc: d._source, version: versionOf(d as GetBody<T>) } : { id, doc: undefined, version: undefined },
@@ -356,6 +365,11 @@ export class FlowControl {
       });
     }
     return ids.map((id) => this.cache.get(id) as MetaRead<T>);
+  }
+
+  private markSeen(id: string): void {
+    if (this.seenPresent.size > 4 * MAX_CACHED_DOCS) this.seenPresent.clear();
+    this.seenPresent.add(id);
   }
 
   /** Writes meta documents with CAS (create-only when they had none); one item per document, in order. */
@@ -377,8 +391,10 @@ export class FlowControl {
       const w = writes[i]!;
       if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
         this.cache.set(w.id, { id: w.id, doc: w.doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) });
+        this.markSeen(w.id);
       } else {
         this.cache.delete(w.id);
+        if (item.status === 409) this.markSeen(w.id);
       }
     });
     return items;
