@@ -358,6 +358,14 @@ export class TaskEngine {
     }
   }
 
+  /**
+   * A claim of `queue` was ended outside this engine (the leader's timeout reaper): as for a done here,
+   * a long poll held back by a limit of that queue tries again at once instead of at its next poll.
+   */
+  claimEnded(queue: string): void {
+    this.slotFreed(queue);
+  }
+
   /** A claimed task of a queue held back by a limit finished: its slot may let a waiting claim through. */
   private slotFreed(queue: string): void {
     if (this.heldBack.has(queue)) this.waiters.notify(queue);

@@ -35,6 +35,8 @@ export interface TimeoutReaperConfig {
   random?: () => number;
   /** Told of every claim it fails (metrics), with cause `timed_out`. */
   events?: EngineEvents | undefined;
+  /** Told of the queue of every claim it ended (this server's engine wakes long polls held back by a limit). */
+  onClaimEnded?: ((queue: string) => void) | undefined;
 }
 
 export interface TimeoutReaperResult {
@@ -76,6 +78,7 @@ export class TimeoutReaper extends LoopService<TimeoutReaperResult> {
         try {
           const written = await this.store.taskUpdate({ task: failed, expectedVersion: task.version });
           this.config.events?.taskChanged(written, task, 'timed_out');
+          this.config.onClaimEnded?.(written.queue);
           reapedInBatch++;
         } catch (err) {
           if (isTasquesError(err, 'TASK_VERSION_CONFLICT') || isTasquesError(err, 'TASK_NOT_FOUND')) {

@@ -54,6 +54,7 @@ export function createLeaderServices(config: ServerConfig, deps: LeaderServicesD
     intervalMs: durationMs(r.timed_out_tasks_reaper.run_interval),
     batchSize: r.timed_out_tasks_reaper.scroll_size,
     events,
+    onClaimEnded: (queue) => engine.claimEnded(queue),
   });
   const recurringScheduler = new RecurringScheduler(store, engine, clock, logger, {
     syncIntervalMs: durationMs(r.recurring_tasks.sync_run_interval),
