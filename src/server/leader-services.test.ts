@@ -75,7 +75,7 @@ describe('recurring.* settings', () => {
 });
 
 describe('createLeaderServices', () => {
-  it('builds an elector with the configured interval and lease, and a maintainer of the five leader services', async () => {
+  it('builds an elector with the configured interval and lease, and a maintainer of the six leader services', async () => {
     const config = validateConfig({ recurring: { leader_lock: { run_interval: '250ms', leader_lock_lease: '2s' } } });
     const store = new SqliteStore({ path: ':memory:' });
     try {
@@ -92,7 +92,7 @@ describe('createLeaderServices', () => {
       assert.equal(leadership.elector.ttlMs, 2000);
       assert.deepEqual(
         leadership.maintainer.services.map((s) => s.name),
-        ['timeout-reaper', 'recurring-scheduler', 'tasks-archiver', 'queue-depth-sampler', 'operation-resumer'],
+        ['timeout-reaper', 'recurring-scheduler', 'tasks-archiver', 'queue-depth-sampler', 'operation-resumer', 'flow-pruner'],
       );
       // Gaining leadership starts them; stopping the elector stops them and resigns.
       await leadership.elector.runOnce();
