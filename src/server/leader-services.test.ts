@@ -96,10 +96,10 @@ describe('createLeaderServices', () => {
       );
       // Gaining leadership starts them; stopping the elector stops them and resigns.
       await leadership.elector.runOnce();
-      assert.deepEqual(leadership.maintainer.services.map((s) => s.started), [true, true, true, true, true]);
+      assert.deepEqual(leadership.maintainer.services.map((s) => s.started), [true, true, true, true, true, true]);
       await leadership.elector.start();
       await leadership.elector.stop();
-      assert.deepEqual(leadership.maintainer.services.map((s) => s.started), [false, false, false, false, false]);
+      assert.deepEqual(leadership.maintainer.services.map((s) => s.started), [false, false, false, false, false, false]);
       assert.equal(await store.leaderGet({ now: clock.now() }), undefined);
     } finally {
       await store.close();
