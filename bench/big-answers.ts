@@ -14,7 +14,7 @@
  * The database lives in /dev/shm (the disk is not what is measured). Linux only (/proc).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { healthProbe, HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
+import { dropEsPrefix, healthProbe, HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
 
 const { tasks, 'arg-mib': argMib, elasticsearch } = parseFlags('npx tsx bench/big-answers.ts', {
   tasks: { default: 560, help: 'tasks to create' },
@@ -90,17 +90,6 @@ async function main(): Promise<void> {
     client.close();
     await server.stop();
     if (elasticsearch) await dropEsPrefix(elasticsearch, storeEnv.TASQUES_SERVER_STORE_ELASTICSEARCH_INDEX_PREFIX!);
-  }
-}
-
-/** Removes the bench's indices and index templates from the engine. */
-async function dropEsPrefix(url: string, prefix: string): Promise<void> {
-  const indices = (await (await fetch(`${url}/_cat/indices/${prefix}-*?format=json&h=index`)).json()) as { index: string }[];
-  for (const { index } of indices) await (await fetch(`${url}/${index}`, { method: 'DELETE' })).text();
-  const templates = await fetch(`${url}/_index_template/${prefix}-*`);
-  if (templates.ok) {
-    const body = (await templates.json()) as { index_templates?: { name: string }[] };
-    for (const { name } of body.index_templates ?? []) await (await fetch(`${url}/_index_template/${name}`, { method: 'DELETE' })).text();
   }
 }
 

@@ -41,6 +41,7 @@ import {
   claimTasks,
   createTask,
   createTasks,
+  dropEsPrefix,
   fmtInt,
   fmtMs,
   HttpClient,
@@ -132,17 +133,6 @@ async function setupPrefix(build: Build, url: string, prefix: string): Promise<v
   const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
   clearTimeout(timer);
   if (code !== 0) throw new Error(`tasques setup (${build.root}) exited with ${code}`);
-}
-
-/** Removes the prefix's indices and templates (plain REST, so it does not depend on either build). */
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const indices = (await (await fetch(`${url}/_cat/indices/${prefix}-*?format=json&h=index`)).json()) as { index: string }[];
-  for (const { index } of indices) await (await fetch(`${url}/${index}`, { method: 'DELETE' })).text();
-  const templates = await fetch(`${url}/_index_template/${prefix}-*`);
-  if (templates.ok) {
-    const body = (await templates.json()) as { index_templates?: { name: string }[] };
-    for (const { name } of body.index_templates ?? []) await (await fetch(`${url}/_index_template/${name}`, { method: 'DELETE' })).text();
-  }
 }
 
 async function startEsServers(build: Build, url: string, prefix: string, n: number): Promise<BenchServer[]> {
@@ -404,7 +394,7 @@ async function loadRun(build: Build, engine: BenchEngine, s: LoadScenario): Prom
     return run;
   } finally {
     await stopAll(servers);
-    if (s.store === 'elasticsearch') await dropPrefix(engine.url, prefix);
+    if (s.store === 'elasticsearch') await dropEsPrefix(engine.url, prefix);
   }
 }
 
@@ -421,7 +411,7 @@ async function warmEngine(build: Build, engine: BenchEngine): Promise<void> {
     await loadPhase({ servers, queue: 'engine-warmup', tasks: 2 * flags.warmup, amount: 1, batch: 1, enginePid: engine.pid });
   } finally {
     await stopAll(servers);
-    await dropPrefix(engine.url, prefix);
+    await dropEsPrefix(engine.url, prefix);
   }
 }
 
@@ -455,7 +445,7 @@ async function rawRuns(engine: BenchEngine): Promise<RawRun[]> {
       }
     }
   } finally {
-    await dropPrefix(engine.url, prefix);
+    await dropEsPrefix(engine.url, prefix);
   }
   return out;
 }
@@ -541,7 +531,7 @@ async function pickupRuns(build: Build, engine: BenchEngine): Promise<PickupRun[
     }
   } finally {
     await stopAll(servers);
-    await dropPrefix(engine.url, prefix);
+    await dropEsPrefix(engine.url, prefix);
   }
   return out;
 }
@@ -649,7 +639,7 @@ async function backlogRun(build: Build, engine: BenchEngine, size: number): Prom
       await server!.stop();
     }
   } finally {
-    await dropPrefix(engine.url, prefix);
+    await dropEsPrefix(engine.url, prefix);
   }
 }
 

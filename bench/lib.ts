@@ -543,3 +543,14 @@ export function printProfileTop(path: string, top = 20): void {
   printTable(['function (self time)', 'ms', 'share'], rows(fnTotals), `Top ${top} functions by self time`);
   printTable(['file / package (self time)', 'ms', 'share'], rows(fileTotals), `Top ${top} files and packages by self time`);
 }
+
+/** Removes an Elasticsearch/OpenSearch index prefix's indices and index templates (plain REST, no store code). */
+export async function dropEsPrefix(url: string, prefix: string): Promise<void> {
+  const indices = (await (await fetch(`${url}/_cat/indices/${prefix}-*?format=json&h=index`)).json()) as { index: string }[];
+  for (const { index } of indices) await (await fetch(`${url}/${index}`, { method: 'DELETE' })).text();
+  const templates = await fetch(`${url}/_index_template/${prefix}-*`);
+  if (templates.ok) {
+    const body = (await templates.json()) as { index_templates?: { name: string }[] };
+    for (const { name } of body.index_templates ?? []) await (await fetch(`${url}/_index_template/${name}`, { method: 'DELETE' })).text();
+  }
+}

@@ -24,7 +24,7 @@ import { type FlowCandidate, FlowClaimPlanner, holdReleaseOf } from './flow-clai
 import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import type { IndexNames } from './mappings.js';
-import { type GetBody, MAX_PAGE, getDoc, search, versionOf } from './requests.js';
+import { MAX_PAGE, getDoc, mgetDocs, search, versionOf } from './requests.js';
 import { type LocalTaskWrites, type RefreshBarrier, isNewer } from './visibility.js';
 
 export interface ClaimOptions {
@@ -511,14 +511,9 @@ export class TaskClaims {
     // A whole document always has a `kind`; a size-only one never (SIZE_ONLY_FIELDS), whatever path it took.
     const partial = [...windows.values()].flat().filter((c) => c.partial === true || c.doc.kind === undefined);
     if (partial.length === 0) return [];
-    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
-      method: 'POST',
-      path: '/_mget',
-      body: { docs: partial.map((c) => ({ _index: c.index, _id: c.docId })) },
-      read: true,
-    });
+    const docs = await mgetDocs<TaskDoc>(this.http, partial.map((c) => ({ index: c.index, id: c.docId })));
     const gone = new Set<Candidate>();
-    res.body.docs.forEach((d, i) => {
+    docs.forEach((d, i) => {
       const c = partial[i]!;
       const same = d.found && d._seq_no === c.version.seqNum && d._primary_term === c.version.primaryTerm;
       if (!same) {
@@ -615,14 +610,9 @@ export class TaskClaims {
   }
 
   private async recoverClaims(candidates: Candidate[], token: string): Promise<Map<string, Task>> {
-    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
-      method: 'POST',
-      path: '/_mget',
-      body: { docs: candidates.map((c) => ({ _index: c.index, _id: c.docId })) },
-      read: true,
-    });
+    const docs = await mgetDocs<TaskDoc>(this.http, candidates.map((c) => ({ index: c.index, id: c.docId })));
     const won = new Map<string, Task>();
-    for (const d of res.body.docs) {
+    for (const d of docs) {
       if (d.found && d._source.claim_token === token && d._source.state === 'claimed') {
         this.local.record(d._index, d._id, d._source, versionOf(d));
         won.set(d._id, docToTask(d._source, versionOf(d)));

@@ -110,7 +110,7 @@ import { FlowControl } from './flow-control.js';
 import { FlowStatusReader } from './flow-status.js';
 import { ElasticsearchError, EsHttp, type EsHttpOptions, errorType } from './http.js';
 import { INDEXED, type IndexNames, indexNames } from './mappings.js';
-import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, putDoc, search, versionOf } from './requests.js';
+import { type GetBody, MAX_PAGE, type SearchBody, deleteDoc, getDoc, mgetDocs, putDoc, search, versionOf } from './requests.js';
 import { QueueStates } from './queues.js';
 import { QueueSeries } from './queue-series.js';
 import { type SetupOptions, type SetupReport, checkElasticsearch, dropElasticsearch, setupElasticsearch } from './setup.js';
@@ -339,13 +339,8 @@ export class ElasticsearchStore implements Store {
   /** The whole documents of a size-only listing's hits, as they are now (one realtime `_mget`). */
   private async readListed(hits: { _index: string; _id: string }[]): Promise<Task[]> {
     if (hits.length === 0) return [];
-    const res = await this.http.expect<{ docs: (GetBody<TaskDoc> & { _index: string; _id: string })[] }>({
-      method: 'POST',
-      path: '/_mget',
-      body: { docs: hits.map((h) => ({ _index: h._index, _id: h._id })) },
-      read: true,
-    });
-    return res.body.docs.filter((d) => d.found).map((d) => docToTask(d._source, versionOf(d)));
+    const docs = await mgetDocs<TaskDoc>(this.http, hits.map((h) => ({ index: h._index, id: h._id })));
+    return docs.filter((d) => d.found).map((d) => docToTask(d._source, versionOf(d)));
   }
 
   async taskListTimedOut({ now, limit }: TaskListTimedOutParams): Promise<Task[]> {

@@ -48,6 +48,20 @@ export async function search<T>(http: EsHttp, index: string, body: Record<string
   return res.body;
 }
 
+/** A document of an `_mget` answer, in the order asked. */
+export type MgetDoc<T> = GetBody<T> & { _index: string; _id: string };
+
+/** A realtime `_mget` of documents by index and id: one answer per document, in the order asked. */
+export async function mgetDocs<T>(http: EsHttp, refs: readonly { index: string; id: string }[]): Promise<MgetDoc<T>[]> {
+  const res = await http.expect<{ docs: MgetDoc<T>[] }>({
+    method: 'POST',
+    path: '/_mget',
+    body: { docs: refs.map((r) => ({ _index: r.index, _id: r.id })) },
+    read: true,
+  });
+  return res.body.docs;
+}
+
 /** A realtime GET: sees every acknowledged write, refreshed or not. Undefined if there is no such document. */
 export async function getDoc<T>(http: EsHttp, index: string, id: string): Promise<GetBody<T> | undefined> {
   const res = await http.request<GetBody<T>>({ method: 'GET', path: `/${index}/_doc/${enc(id)}` });
