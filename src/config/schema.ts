@@ -9,7 +9,14 @@ import { ROLES } from '../domain/access.js';
 import { formatGoDuration, isGoDuration, msToNs } from '../domain/duration.js';
 import {
   ACTIVITY_FLUSH_INTERVAL_DEFAULT_MS,
+  ARCHIVE_OLDER_THAN_DEFAULT_MS,
+  ARCHIVER_BATCH_SIZE_DEFAULT,
+  ARCHIVER_INTERVAL_DEFAULT_MS,
+  DELETE_ARCHIVED_OLDER_THAN_DEFAULT_MS,
   ELECTOR_INTERVAL_DEFAULT_MS,
+  RECURRING_SYNC_INTERVAL_DEFAULT_MS,
+  TIMEOUT_REAPER_BATCH_SIZE_DEFAULT,
+  TIMEOUT_REAPER_INTERVAL_DEFAULT_MS,
   LEADER_LEASE_DEFAULT_MS,
 } from '../types/service-defaults.js';
 
@@ -19,7 +26,13 @@ const Duration = (defaultValue: string, description: string) =>
   Type.String({ format: 'go-duration', default: defaultValue, description });
 
 /** A default kept in milliseconds by the service that uses it, as the Go duration the config shows. */
-const msDefault = (ms: number): string => formatGoDuration(msToNs(ms));
+/** A default in milliseconds as the shortest Go duration that says it ("24h", "1m", "15s", "250ms"). */
+const msDefault = (ms: number): string => {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return Number.isInteger(ms) ? `${ms}ms` : formatGoDuration(msToNs(ms));
+};
 const PositiveInt = (defaultValue: number, description: string, maximum = 2_147_483_647) =>
   Type.Integer({ minimum: 1, maximum, default: defaultValue, description });
 
@@ -446,32 +459,32 @@ export const ServerConfigSchema = Type.Object(
         timed_out_tasks_reaper: Type.Object(
           {
             run_interval: Duration(
-              '15s',
+              msDefault(TIMEOUT_REAPER_INTERVAL_DEFAULT_MS),
               'How often the leader fails claimed tasks whose processing timeout passed without a report-in (v1 key).',
             ),
-            scroll_size: PositiveInt(300, 'Timed-out tasks read per store query (v1 key).'),
+            scroll_size: PositiveInt(TIMEOUT_REAPER_BATCH_SIZE_DEFAULT, 'Timed-out tasks read per store query (v1 key).'),
           },
           { default: {} },
         ),
         tasks_archiver: Type.Object(
           {
-            run_interval: Duration('1m', 'How often the leader archives finished tasks (v1 key).'),
+            run_interval: Duration(msDefault(ARCHIVER_INTERVAL_DEFAULT_MS), 'How often the leader archives finished tasks (v1 key).'),
             archive_older_than: Duration(
-              '24h',
+              msDefault(ARCHIVE_OLDER_THAN_DEFAULT_MS),
               'Done and dead tasks that finished longer ago than this move to the archive, which frees their ids (v1 key).',
             ),
             delete_archived_older_than: Duration(
-              '720h',
+              msDefault(DELETE_ARCHIVED_OLDER_THAN_DEFAULT_MS),
               'Archived tasks that finished longer ago than this are deleted; 0s keeps them forever. Must be 0s or longer than archive_older_than.',
             ),
-            scroll_size: PositiveInt(300, 'Tasks archived or deleted per store call (v1 key).'),
+            scroll_size: PositiveInt(ARCHIVER_BATCH_SIZE_DEFAULT, 'Tasks archived or deleted per store call (v1 key).'),
           },
           { default: {} },
         ),
         recurring_tasks: Type.Object(
           {
             sync_run_interval: Duration(
-              '5s',
+              msDefault(RECURRING_SYNC_INTERVAL_DEFAULT_MS),
               'How often the leader picks up recurring tasks created, changed or deleted through the API on any server (v1 key).',
             ),
           },

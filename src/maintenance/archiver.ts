@@ -13,14 +13,14 @@ import { LoopService } from '../service/start-stop.js';
 import { TestSignal } from '../service/test-signal.js';
 import type { Store } from '../store/store.js';
 
-/** `recurring.tasks_archiver.run_interval` of v1. */
-export const ARCHIVER_INTERVAL_DEFAULT_MS = 60_000;
-/** `recurring.tasks_archiver.archive_older_than` of v1. */
-export const ARCHIVE_OLDER_THAN_DEFAULT_MS = 24 * 3600_000;
-/** `recurring.tasks_archiver.delete_archived_older_than` (new; v1 kept archived tasks forever). */
-export const DELETE_ARCHIVED_OLDER_THAN_DEFAULT_MS = 30 * 24 * 3600_000;
-/** `recurring.tasks_archiver.scroll_size` of v1. */
-export const ARCHIVER_BATCH_SIZE_DEFAULT = 300;
+import {
+  ARCHIVE_OLDER_THAN_DEFAULT_MS,
+  ARCHIVER_BATCH_SIZE_DEFAULT,
+  ARCHIVER_INTERVAL_DEFAULT_MS,
+  DELETE_ARCHIVED_OLDER_THAN_DEFAULT_MS,
+} from '../types/service-defaults.js';
+
+export { ARCHIVE_OLDER_THAN_DEFAULT_MS, ARCHIVER_BATCH_SIZE_DEFAULT, ARCHIVER_INTERVAL_DEFAULT_MS, DELETE_ARCHIVED_OLDER_THAN_DEFAULT_MS };
 
 export interface ArchiverConfig {
   /** Time between runs. Defaults to 1m. */

@@ -34,8 +34,9 @@ import { TestSignal } from '../service/test-signal.js';
 import type { Store } from '../store/store.js';
 import type { RecurringTask } from '../types/index.js';
 
-/** `recurring.recurring_tasks.sync_run_interval` of v1. */
-export const RECURRING_SYNC_INTERVAL_DEFAULT_MS = 5000;
+import { RECURRING_SYNC_INTERVAL_DEFAULT_MS } from '../types/service-defaults.js';
+
+export { RECURRING_SYNC_INTERVAL_DEFAULT_MS };
 
 export interface RecurringSchedulerConfig {
   /** How often changes made through the API (on any server) are picked up. Defaults to 5s. */

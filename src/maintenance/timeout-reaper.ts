@@ -18,10 +18,9 @@ import { LoopService } from '../service/start-stop.js';
 import { TestSignal } from '../service/test-signal.js';
 import type { Store } from '../store/store.js';
 
-/** `recurring.timed_out_tasks_reaper.run_interval` of v1. */
-export const TIMEOUT_REAPER_INTERVAL_DEFAULT_MS = 15_000;
-/** `recurring.timed_out_tasks_reaper.scroll_size` of v1. */
-export const TIMEOUT_REAPER_BATCH_SIZE_DEFAULT = 300;
+import { TIMEOUT_REAPER_BATCH_SIZE_DEFAULT, TIMEOUT_REAPER_INTERVAL_DEFAULT_MS } from '../types/service-defaults.js';
+
+export { TIMEOUT_REAPER_BATCH_SIZE_DEFAULT, TIMEOUT_REAPER_INTERVAL_DEFAULT_MS };
 
 export interface TimeoutReaperConfig {
   backoff: BackoffPolicy;
