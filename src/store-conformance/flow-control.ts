@@ -488,7 +488,10 @@ export function flowControlTests(options: ConformanceOptions): void {
         const rated = await Promise.all(
           stores.map((s, i) => s.taskClaim({ queues: ['r'], amount: 1, workerId: `w${i}`, now: clock.now() })),
         );
-        assert.equal(rated.flat().length, 3, 'the burst, exactly');
+        // Never more than the burst. Fewer is allowed: a token is spent when it is taken, and a claimer that
+        // then loses the task's own write to another claimer does not get it back (optimistic claims).
+        const granted = rated.flat().length;
+        assert.ok(granted >= 1 && granted <= 3, `${granted} claimed with a burst of 3`);
       }),
     );
 
