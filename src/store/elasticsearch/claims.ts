@@ -12,7 +12,6 @@
  *   tries once more, so that a short claim has seen every write that completed before it was called.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { CLAIM_ORDER_ES_SORT, compareClaimOrder } from '../../domain/claim-order.js';
 import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { Task } from '../../types/index.js';
@@ -25,7 +24,7 @@ import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import type { IndexNames } from './mappings.js';
 import { MAX_PAGE, getDoc, mgetDocs, search, versionOf } from './requests.js';
-import { type LocalTaskWrites, type RefreshBarrier, isNewer } from './visibility.js';
+import { type LocalTaskWrites, type RefreshBarrier, SharedRead, isNewer } from './visibility.js';
 
 export interface ClaimOptions {
   /** Search size = max(Σamount × multiplier, Σamount + extra). */
@@ -148,8 +147,11 @@ export class TaskClaims {
    * lose them to this process itself (409s that cost the engine a refused write and the claim a round).
    */
   private readonly claiming = new Set<string>();
-  /** The last read of the paused queues (pausedQueueNames). */
-  private pausedRead: { sentAt: number; names: Promise<Set<string>> } | undefined;
+  /** The paused queues, read by a realtime GET shared for PAUSED_READ_REUSE_MS (queues.ts waits that out). */
+  private readonly pausedRead = new SharedRead(PAUSED_READ_REUSE_MS, async () => {
+    const found = await getDoc<PausedQueuesDoc>(this.http, this.names.meta, QUEUES_DOC);
+    return new Set(found?._source.paused_queues ?? []);
+  });
   /** The last search's hits per queue set (SearchedHits). */
   private readonly searched = new Map<string, SearchedHits>();
   /** Which candidates this server prefers when other servers claim from the same queues (claim-spread.ts). */
@@ -483,23 +485,9 @@ export class TaskClaims {
     return ids.length > 0 ? [{ ids: { values: ids } }] : [];
   }
 
-  /**
-   * The paused queues, by a realtime GET reused for PAUSED_READ_REUSE_MS from when it was sent: a pause
-   * resolves only that long after its write (queues.ts), so a claim that starts afterwards never uses a
-   * read that missed it.
-   */
+  /** The paused queues (a shared realtime read: see `pausedRead`). */
   private pausedQueueNames(): Promise<Set<string>> {
-    const now = performance.now();
-    if (this.pausedRead && now - this.pausedRead.sentAt < PAUSED_READ_REUSE_MS) return this.pausedRead.names;
-    const names = getDoc<PausedQueuesDoc>(this.http, this.names.meta, QUEUES_DOC).then(
-      (found) => new Set(found?._source.paused_queues ?? []),
-    );
-    const read = { sentAt: now, names };
-    this.pausedRead = read;
-    names.catch(() => {
-      if (this.pausedRead === read) this.pausedRead = undefined; // a failed read is not reused
-    });
-    return names;
+    return this.pausedRead.get();
   }
 
   /**

@@ -24,6 +24,7 @@ import type { TaskDoc } from './documents.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import type { IndexNames } from './mappings.js';
 import { type GetBody, MAX_PAGE, byBytes, getDoc, putDoc, search, versionOf } from './requests.js';
+import { SharedRead, outlastSharedReads } from './visibility.js';
 
 export const FLOW_DOC = 'flow';
 const CONFLICT_RETRIES = 50;
@@ -137,7 +138,7 @@ export interface HoldRelease {
 export class FlowControl {
   private latest: { state: FlowState; at: number } | undefined;
   /** The read claims share: its GET was sent at `sentAt` (performance.now()). */
-  private claimRead: { state: Promise<FlowState>; sentAt: number } | undefined;
+  private readonly claimRead = new SharedRead(FLOW_STATE_CACHE_MS, () => this.read());
   /** Queues this process has seen in `keyed_queues` (monotonic: never removed). */
   private readonly knownKeyed = new Set<string>();
   private readonly lastRepair = new Map<string, number>();
@@ -179,21 +180,7 @@ export class FlowControl {
    * of this process (one GET per bound instead of one per claim).
    */
   claimState(): Promise<FlowState> {
-    const t = performance.now();
-    if (this.claimRead && t - this.claimRead.sentAt < FLOW_STATE_CACHE_MS) return this.claimRead.state;
-    const entry = { state: this.read(), sentAt: t };
-    this.claimRead = entry;
-    entry.state.catch(() => {
-      if (this.claimRead === entry) this.claimRead = undefined;
-    });
-    return entry.state;
-  }
-
-  /** Resolves once every claim read shared before `ackAt` has expired on every process. */
-  private async outlastClaimReads(ackAt: number): Promise<void> {
-    for (let left = FLOW_STATE_CACHE_MS; left > 0; left = ackAt + FLOW_STATE_CACHE_MS - performance.now()) {
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
-    }
+    return this.claimRead.get();
   }
 
   /** For releases: the last state read, if recent, else a fresh one. */
@@ -215,7 +202,7 @@ export class FlowControl {
       if (!edited) {
         // Already so: another process wrote it (and waited out the shared reads itself); this process's
         // claims must not go on with a read from before that write.
-        this.claimRead = undefined;
+        this.claimRead.forget();
         return base;
       }
       const limited = edited.queue_limits.map((l) => l.queue);
@@ -226,8 +213,8 @@ export class FlowControl {
       if (result.version) {
         const ackAt = performance.now();
         this.latest = { state: stateOf(edited), at: ackAt };
-        this.claimRead = undefined;
-        await this.outlastClaimReads(ackAt);
+        this.claimRead.forget();
+        await outlastSharedReads(FLOW_STATE_CACHE_MS, ackAt);
         return edited;
       }
       if (result.status === 404) throw new ElasticsearchError(`cannot store flow control: index ${this.names.meta} is missing`, 404);

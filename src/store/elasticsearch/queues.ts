@@ -3,14 +3,13 @@
  * document that claim searches read with a terms lookup, and their statistics (one composite
  * aggregation over the live tasks). See docs/design/elasticsearch-claims.md.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { QueueState, QueueStats, TaskState } from '../../types/index.js';
 import type { QueueSetPausedParams, QueueStatsListParams } from '../store.js';
 import { PAUSED_READ_REUSE_MS, QUEUES_DOC } from './claims.js';
 import { ElasticsearchError, type EsHttp } from './http.js';
 import { INDEXED, type IndexNames } from './mappings.js';
 import { type GetBody, byBytes, getDoc, putDoc, queueFilter, search, versionOf } from './requests.js';
-import type { RefreshBarrier } from './visibility.js';
+import { type RefreshBarrier, outlastSharedReads } from './visibility.js';
 
 /** Buckets per page of the queue-statistics composite aggregation (each bucket has ~10 sub-buckets). */
 const STATS_PAGE = 500;
@@ -73,7 +72,7 @@ export class QueueStates {
       if (result.version) {
         // Claims reuse a read of the paused set for this long (claims.ts): once this resolves, none holds
         // a read from before the write.
-        await delay(PAUSED_READ_REUSE_MS);
+        await outlastSharedReads(PAUSED_READ_REUSE_MS, performance.now());
         return { queue, paused, modifiedAt: state.modified_at };
       }
       if (result.status === 404) throw new ElasticsearchError(`cannot store the queue state: index ${this.names.meta} is missing`, 404);

@@ -205,3 +205,41 @@ export class LocalTaskWrites {
     }
   }
 }
+
+/**
+ * A realtime read that the calls of one process share for at most `maxAgeMs` from when it was sent (a
+ * failed read is not shared). A write of what it reads resolves only once every such read from before
+ * it has expired (`outlastSharedReads`), so a call that starts after the write resolved, on any server,
+ * never gets a read that missed it. Used for the paused queues and the flow-control document.
+ */
+export class SharedRead<T> {
+  private last: { sentAt: number; value: Promise<T> } | undefined;
+
+  constructor(
+    private readonly maxAgeMs: number,
+    private readonly read: () => Promise<T>,
+  ) {}
+
+  get(): Promise<T> {
+    const now = performance.now();
+    if (this.last && now - this.last.sentAt < this.maxAgeMs) return this.last.value;
+    const entry = { sentAt: now, value: this.read() };
+    this.last = entry;
+    entry.value.catch(() => {
+      if (this.last === entry) this.last = undefined;
+    });
+    return entry.value;
+  }
+
+  /** The next get() reads again (this process knows of a write the shared read may have missed). */
+  forget(): void {
+    this.last = undefined;
+  }
+}
+
+/** Resolves once every SharedRead of `maxAgeMs` sent before `ackAt` (performance.now()) has expired. */
+export async function outlastSharedReads(maxAgeMs: number, ackAt: number): Promise<void> {
+  for (let left = ackAt + maxAgeMs - performance.now(); left > 0; left = ackAt + maxAgeMs - performance.now()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
+  }
+}
