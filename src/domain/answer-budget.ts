@@ -18,3 +18,14 @@ export function withinBudget<T>(items: readonly T[], amount: number, maxBytes: n
   }
   return count === items.length ? [...items] : items.slice(0, count);
 }
+
+/** Bytes of a task in an answer besides its JSON objects: field names, times, ids (an upper estimate). */
+const TASK_ANSWER_OVERHEAD_BYTES = 512;
+
+/**
+ * Estimated size of a task in a claim's answer, from its names and the JSON lengths of its args and
+ * context (a claim clears the report and result): what a store measures `maxBytes` in.
+ */
+export function claimAnswerBytes(task: { queue: string; id: string; kind: string }, argsBytes: number, contextBytes: number): number {
+  return TASK_ANSWER_OVERHEAD_BYTES + task.queue.length + task.id.length + task.kind.length + argsBytes + contextBytes;
+}

@@ -2,6 +2,7 @@
  * Conversion between the domain records and the documents of the Elasticsearch/OpenSearch store, and the
  * document ids. Field names are snake_case, close to v1's persisted shape; times are epoch ms.
  */
+import { claimAnswerBytes } from '../../domain/answer-budget.js';
 import { createHash } from 'node:crypto';
 import { finishedAt, remainingAttempts } from '../../domain/task-lifecycle.js';
 import type {
@@ -121,9 +122,6 @@ export interface TaskDoc {
 /** What a size-only search assumes of a document written before sizes were kept (rewritten at its next write). */
 export const ASSUMED_BYTES = 65_536;
 
-/** Bytes of a task in an answer besides its JSON objects: field names, times, ids (an upper estimate). */
-const TASK_ANSWER_OVERHEAD_BYTES = 512;
-
 /**
  * JSON length of a value (UTF-16 units: exact for ASCII, an estimate otherwise). Objects are measured
  * once per object: a task's args are the same object through its claim, report and done writes.
@@ -218,8 +216,7 @@ export function taskToDoc(task: NewTaskRecord): TaskDoc {
       return record;
     });
   }
-  doc.answer_bytes =
-    TASK_ANSWER_OVERHEAD_BYTES + task.queue.length + task.id.length + task.kind.length + jsonBytes(task.args) + jsonBytes(task.context);
+  doc.answer_bytes = claimAnswerBytes(task, jsonBytes(task.args), jsonBytes(task.context));
   let rest = 0;
   if (lc) rest += jsonBytes(lc.lastReport?.data) + jsonBytes(lc.result?.success) + jsonBytes(lc.result?.failure);
   for (const r of task.errorHistory ?? []) rest += 128 + jsonBytes(r.failure);

@@ -2,6 +2,7 @@
  * Row mapping of the SQLite store: the persisted rows (column names are the schema's, migrations.ts) and
  * their conversions to and from the domain types. Pure functions, no statements.
  */
+import { claimAnswerBytes } from '../../domain/answer-budget.js';
 import type {
   JsonObject,
   LeaderLease,
@@ -258,16 +259,12 @@ export const rowToQueueState = (row: QueueStateRow): QueueState => ({
   modifiedAt: row.modified_at,
 });
 
-
-/** Bytes of an answered task besides its JSON objects: field names, times, ids (an upper estimate). */
-const TASK_ANSWER_OVERHEAD_BYTES = 512;
-
 /**
  * Estimated size of a task in a claim's answer, from the stored JSON text (string length: exact for ASCII,
  * an estimate otherwise): what `maxBytes` of a claim is measured in. A claim clears the report and result.
  */
 export const claimAnswerBytesOfRow = (row: TaskRow): number =>
-  TASK_ANSWER_OVERHEAD_BYTES + row.queue.length + row.id.length + row.kind.length + (row.args?.length ?? 0) + (row.context?.length ?? 0);
+  claimAnswerBytes(row, row.args?.length ?? 0, row.context?.length ?? 0);
 
 /** Estimated size of a task in a listing page (see claimAnswerBytesOfRow), its report and result included. */
 export const answerBytesOfRow = (row: TaskRow): number =>
