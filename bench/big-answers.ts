@@ -16,10 +16,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dropEsPrefix, healthProbe, HttpClient, machineLine, now, parseFlags, processCpuMs, sleep, startServer, WORKER_HEADER } from './lib.js';
 
-const { tasks, 'arg-mib': argMib, elasticsearch } = parseFlags('npx tsx bench/big-answers.ts', {
+const { tasks, 'arg-mib': argMib, elasticsearch, 'node-options': nodeOptions } = parseFlags('npx tsx bench/big-answers.ts', {
   tasks: { default: 560, help: 'tasks to create' },
   'arg-mib': { default: 1, help: 'size of each task\'s args, in MiB' },
   elasticsearch: { default: '', help: 'the Elasticsearch/OpenSearch store on this engine URL (own index prefix), instead of SQLite' },
+  'node-options': { default: '', help: 'NODE_OPTIONS for the server process (e.g. --max-old-space-size=256), to compare heap settings' },
 });
 
 /** The server's store: SQLite in /dev/shm, or the engine at --elasticsearch under a prefix of its own. */
@@ -39,17 +40,35 @@ function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 
+/** The server's own memory figures from /metrics (prom-client's process metrics): where RSS goes. */
+async function heapLine(client: HttpClient): Promise<string> {
+  const res = await client.request<string>('GET', '/metrics');
+  const text = typeof res.body === 'string' ? res.body : '';
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const m = (bytes: number) => `${(bytes / 1_048_576).toFixed(0)} MB`;
+  const spaces = [...text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)]
+    .filter((match) => Number(match[2]) >= 4 * 1_048_576)
+    .map((match) => `${match[1]} ${m(Number(match[2]))}`);
+  return `heap used ${m(value('nodejs_heap_size_used_bytes'))} of ${m(value('nodejs_heap_size_total_bytes'))} (${spaces.join(', ')}), external ${m(value('nodejs_external_memory_bytes'))}`;
+}
+
 
 async function main(): Promise<void> {
   console.log(machineLine());
   const server = await startServer({
     tmpRoot: '/dev/shm',
-    env: { TASQUES_SERVER_TASKS_LIMITS_BODY_LIMIT_BYTES: String(Math.ceil(argMib * 1_048_576) + 65_536), ...storeEnv },
+    env: {
+      TASQUES_SERVER_TASKS_LIMITS_BODY_LIMIT_BYTES: String(Math.ceil(argMib * 1_048_576) + 65_536),
+      ...storeEnv,
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    },
   });
   const pid = server.child.pid!;
   const client = new HttpClient(server.url, 4);
   try {
+    console.log(`server started: RSS ${mb(procStatusKb(pid, 'VmRSS'))}; ${await heapLine(client)}`);
     const text = 'x'.repeat(Math.floor(argMib * 1_048_576) - 16);
+    writeFileSync(`/proc/${pid}/clear_refs`, '5'); // VmHWM from here: the peak over the creates
     const started = now();
     for (let i = 0; i < tasks; i += 4) {
       await Promise.all(
@@ -60,7 +79,7 @@ async function main(): Promise<void> {
         ),
       );
     }
-    console.log(`created ${tasks} tasks of ${argMib} MiB args in ${((now() - started) / 1000).toFixed(1)} s; RSS ${mb(procStatusKb(pid, 'VmRSS'))}`);
+    console.log(`created ${tasks} tasks of ${argMib} MiB args in ${((now() - started) / 1000).toFixed(1)} s; RSS peak ${mb(procStatusKb(pid, 'VmHWM'))}, after ${mb(procStatusKb(pid, 'VmRSS'))}; ${await heapLine(client)}`);
 
     const calls: [string, () => Promise<{ status: number; body: unknown }>][] = [
       ['claim amount 1000', () => client.request('POST', '/tasques/claims', { queues: ['big'], amount: 1000, block_for: '0s' }, { [WORKER_HEADER]: 'w' }, 300_000)],
@@ -81,7 +100,7 @@ async function main(): Promise<void> {
       const bytes = Buffer.byteLength(typeof body === 'string' ? body : JSON.stringify(body ?? ''));
       console.log(
         `${name}: status ${res.status}, ${answered} tasks, ${(bytes / 1_048_576).toFixed(1)} MiB, ${ms.toFixed(0)} ms (server CPU ${cpuMs.toFixed(0)} ms); ` +
-          `RSS peak ${mb(procStatusKb(pid, 'VmHWM'))}, after ${mb(procStatusKb(pid, 'VmRSS'))}; longest /healthz ${stall.toFixed(0)} ms`,
+          `RSS peak ${mb(procStatusKb(pid, 'VmHWM'))}, after ${mb(procStatusKb(pid, 'VmRSS'))}; longest /healthz ${stall.toFixed(0)} ms; after: ${await heapLine(client)}`,
       );
     }
     const stats = await client.request<{ counts?: Record<string, number> }>('GET', '/queues/big');

@@ -16,12 +16,30 @@ export class TaskAnswer {
   /** `toJson`: the wire form of a task (v1's by default; the operator listing adds the task's keys). */
   constructor(private readonly toJson: (task: Task) => object = taskToJson) {}
 
-  /** For the engine: serializes the task (kept for `array`) and answers its size in bytes. */
+  /** For the engine: serializes the task (kept for `bytes`) and answers its size in bytes. */
   readonly sizeOf: TaskAnswerSize = (task) => Buffer.byteLength(this.json(task));
 
-  /** The JSON array of `tasks`, in order. */
-  array(tasks: readonly Task[]): string {
-    return `[${tasks.map((task) => this.json(task)).join(',')}]`;
+  /**
+   * `prefix` + the JSON array of `tasks` + `suffix`, as the UTF-8 bytes to send: written task by task
+   * into one buffer, each task's text dropped once written. Joining them into one string first held
+   * the answer twice more: the joined text, then its bytes.
+   */
+  bytes(tasks: readonly Task[], prefix = '', suffix = ''): Buffer {
+    const texts = tasks.map((task) => this.json(task));
+    let total = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + 2 + Math.max(0, texts.length - 1);
+    for (const text of texts) total += Buffer.byteLength(text);
+    const out = Buffer.allocUnsafe(total);
+    let at = out.write(prefix, 0);
+    at += out.write('[', at);
+    texts.forEach((text, i) => {
+      if (i > 0) at += out.write(',', at);
+      at += out.write(text, at);
+      texts[i] = '';
+      this.serialized.delete(tasks[i]!);
+    });
+    at += out.write(']', at);
+    at += out.write(suffix, at);
+    return at === total ? out : out.subarray(0, at);
   }
 
   private json(task: Task): string {

@@ -55,6 +55,7 @@ import {
   ThrottledKeySchema,
 } from './schemas/flow-control.js';
 import { tasksRoutes } from './routes/tasks.js';
+import { registerLargePayloadGc } from './large-payload-gc.js';
 import {
   NewRecurringTaskSchema,
   RecurringTaskSchema,
@@ -235,6 +236,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   options.observability?.(app);
   registerErrorHandling(app, methodsOf);
   registerAuth(app, options.auth ?? {});
+  registerLargePayloadGc(app);
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
   // With auth on, the routes behind it say so in the OpenAPI document, and its schemes make the Swagger
   // UI show its Authorize button. Without auth there is neither, except in the committed openapi.json,

@@ -15,10 +15,12 @@ const TASKS = 40;
 const ARGS_BYTES = 100_000;
 const BUDGET = 350_000; // three tasks of ~100 KB fit, four do not
 
-/** An EsHttp that counts the bytes of the answers it received. */
+/** An EsHttp that counts the bytes of the answers it received and of the bodies it sent. */
 class CountingHttp extends EsHttp {
   received = 0;
+  sent = 0;
   override async request<T = unknown>(req: EsRequest): Promise<EsResponse<T>> {
+    this.sent += typeof req.body === 'string' ? req.body.length : JSON.stringify(req.body ?? '').length;
     const res = await super.request<T>(req);
     this.received += JSON.stringify(res.body ?? '').length;
     return res;
@@ -90,5 +92,31 @@ describe('elasticsearch store: byte budgets of claims and listing pages', { skip
     assert.equal(new Set(ids).size, ids.length, 'a task was listed twice');
     assert.equal(ids.length, TASKS);
     assert.deepEqual(ids, [...ids].sort().reverse(), 'newest first, as without a budget');
+  });
+
+  it('a claim of a large task sends the engine its changed fields only; the stored args stay, stale fields go', async () => {
+    // A task that failed once: its last claim carries a result, which a new claim must not keep.
+    const failed: NewTaskRecord = {
+      ...newTask('f00'),
+      queue: 'big-failed',
+      state: 'failed',
+      retryTimes: 3,
+      attempted: 1,
+      lastClaimed: { workerId: 'w0', claimedAt: T0, timesOutAt: T0 + 60_000, result: { at: T0 + 10, failure: { why: 'boom' } } },
+    };
+    await store.taskCreateMany({ tasks: [failed] });
+    http.sent = 0;
+    const [claimed] = await store.taskClaim({ queues: ['big-failed'], amount: 1, workerId: 'w1', now: T0 + 1000 });
+    assert.ok(claimed);
+    assert.ok(http.sent < ARGS_BYTES / 10, `sent ${http.sent} bytes to claim one task of ${ARGS_BYTES} bytes of args`);
+    assert.equal((claimed.args as { blob: string }).blob.length, ARGS_BYTES, 'handed out whole');
+    const stored = await store.taskGet({ queue: 'big-failed', id: 'f00' });
+    assert.ok(stored);
+    assert.equal(stored.state, 'claimed');
+    assert.equal(stored.attempted, 2);
+    assert.equal(stored.lastClaimed?.workerId, 'w1');
+    assert.equal(stored.lastClaimed?.result, undefined, 'the earlier attempt\'s result is gone');
+    assert.equal((stored.args as { blob: string }).blob.length, ARGS_BYTES, 'the args are as created');
+    assert.deepEqual(stored.version, claimed.version);
   });
 });

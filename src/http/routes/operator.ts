@@ -197,7 +197,7 @@ export function operatorRoutes(engine: TaskEngine, options: OperatorRouteOptions
         const answer = new TaskAnswer(listedTaskToJson);
         const page = await engine.listTasks(taskListInputFromQuery(request.query), answer.sizeOf);
         const cursor = page.next === undefined ? '' : `,"next_cursor":${JSON.stringify(encodeCursor(page.next))}`;
-        return reply.type(JSON_CONTENT_TYPE).send(`{"tasks":${answer.array(page.tasks)}${cursor}}`);
+        return reply.type(JSON_CONTENT_TYPE).send(answer.bytes(page.tasks, '{"tasks":', `${cursor}}`));
       },
     );
 

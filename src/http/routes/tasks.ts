@@ -175,7 +175,7 @@ export function tasksRoutes(engine: TaskEngine): FastifyPluginAsync {
             if (!delivered) void engine.releaseClaims(tasks, workerId);
           });
         }
-        return reply.type(JSON_CONTENT_TYPE).send(answer.array(tasks));
+        return reply.type(JSON_CONTENT_TYPE).send(answer.bytes(tasks));
       },
     );
 

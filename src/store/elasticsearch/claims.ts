@@ -17,7 +17,7 @@ import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { BulkItem, BulkWriter } from './bulk-writer.js';
-import { ASSUMED_BYTES, SIZE_ONLY_FIELDS, type TaskDoc, docToTask, taskToDoc } from './documents.js';
+import { ASSUMED_BYTES, SIZE_ONLY_FIELDS, type TaskDoc, docToTask, taskToDoc, taskWriteOperation } from './documents.js';
 import { ClaimSpread } from './claim-spread.js';
 import { type FlowCandidate, FlowClaimPlanner, holdReleaseOf } from './flow-claims.js';
 import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
@@ -499,7 +499,7 @@ export class TaskClaims {
     // A whole document always has a `kind`; a size-only one never (SIZE_ONLY_FIELDS), whatever path it took.
     const partial = [...windows.values()].flat().filter((c) => c.partial === true || c.doc.kind === undefined);
     if (partial.length === 0) return [];
-    const docs = await mgetDocs<TaskDoc>(this.http, partial.map((c) => ({ index: c.index, id: c.docId })));
+    const docs = await mgetDocs<TaskDoc>(this.http, partial.map((c) => ({ index: c.index, id: c.docId, bytes: sourceBytesOf(c) })));
     const gone = new Set<Candidate>();
     docs.forEach((d, i) => {
       const c = partial[i]!;
@@ -526,7 +526,8 @@ export class TaskClaims {
     for (const [request, candidates] of windows) {
       for (const candidate of candidates) {
         const next = intoClaimed(docToTask(candidate.doc, candidate.version), { workerId: request.workerId, now: request.now });
-        entries.push({ request, candidate, next, doc: { ...taskToDoc(next), claim_token: token } });
+        const doc = { ...taskToDoc(next, { answerBytes: candidate.doc.answer_bytes }), claim_token: token };
+        entries.push({ request, candidate, next, doc });
       }
     }
     for (const { candidate } of entries) this.claiming.add(candidate.docId);
@@ -546,17 +547,7 @@ export class TaskClaims {
     let items: BulkItem[];
     try {
       items = await this.writer.write(
-        entries.map(({ candidate, doc }) => ({
-          action: {
-            index: {
-              _index: candidate.index,
-              _id: candidate.docId,
-              if_seq_no: candidate.version.seqNum,
-              if_primary_term: candidate.version.primaryTerm,
-            },
-          },
-          doc,
-        })),
+        entries.map(({ candidate, doc }) => taskWriteOperation(candidate.index, candidate.docId, candidate.version, doc, candidate.doc)),
       );
     } catch (err) {
       if (!(err instanceof ElasticsearchError && err.ambiguous)) throw err;

@@ -162,7 +162,12 @@ function put<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
   if (value !== undefined && value !== null) target[key] = value;
 }
 
-export function taskToDoc(task: NewTaskRecord): TaskDoc {
+/**
+ * The document of `task`. `known.answerBytes` is the `answer_bytes` of an earlier version of the same
+ * document, given when its args and context are the same objects: they never change after a create, and
+ * measuring them again would serialize every megabyte of a large task once more for nothing.
+ */
+export function taskToDoc(task: NewTaskRecord, known?: { answerBytes?: number | undefined }): TaskDoc {
   const doc: TaskDoc = {
     queue: task.queue,
     id: task.id,
@@ -216,12 +221,48 @@ export function taskToDoc(task: NewTaskRecord): TaskDoc {
       return record;
     });
   }
-  doc.answer_bytes = claimAnswerBytes(task, jsonBytes(task.args), jsonBytes(task.context));
+  doc.answer_bytes = known?.answerBytes ?? claimAnswerBytes(task, jsonBytes(task.args), jsonBytes(task.context));
   let rest = 0;
   if (lc) rest += jsonBytes(lc.lastReport?.data) + jsonBytes(lc.result?.success) + jsonBytes(lc.result?.failure);
   for (const r of task.errorHistory ?? []) rest += 128 + jsonBytes(r.failure);
   doc.source_bytes = doc.answer_bytes + rest + (task.cancellation?.reason?.length ?? 0);
   return doc;
+}
+
+/**
+ * A document above this many bytes is rewritten field by field (taskWriteOperation), and kept by this
+ * process without its JSON objects (LocalTaskWrite.partial).
+ */
+export const LARGE_DOC_BYTES = 16_384;
+
+/** Sets the fields in `params.set` and removes those in `params.unset`; args and context stay as stored. */
+const SET_FIELDS_SCRIPT =
+  'for (def e : params.set.entrySet()) { ctx._source[e.getKey()] = e.getValue(); } for (def k : params.unset) { ctx._source.remove(k); }';
+
+/** Fields a write never changes after the create, and that hold the bulk of a large task. */
+const IMMUTABLE_OBJECT_FIELDS: ReadonlySet<string> = new Set(['args', 'context']);
+
+/**
+ * The `_bulk` operation of a compare-and-set write of task document `doc` over `previous` (the version
+ * at `expected`). Whole (`index`) as a rule. A large document whose args and context are the very
+ * objects of `previous` is written as a scripted `update` of its other top-level fields instead: a claim
+ * or a done of a 1 MiB task then sends the engine a few hundred bytes, not the MiB again (the engine
+ * still rewrites the document; the server does not serialize it, and the request stays small).
+ */
+export function taskWriteOperation(
+  index: string,
+  docId: string,
+  expected: RecordVersion,
+  doc: TaskDoc,
+  previous: TaskDoc,
+): { action: Record<string, unknown>; doc: unknown } {
+  const target = { _index: index, _id: docId, if_seq_no: expected.seqNum, if_primary_term: expected.primaryTerm };
+  const large = (previous.source_bytes ?? 0) > LARGE_DOC_BYTES && previous.kind !== undefined;
+  if (!large || doc.args !== previous.args || doc.context !== previous.context) return { action: { index: target }, doc };
+  const set: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(doc)) if (!IMMUTABLE_OBJECT_FIELDS.has(field)) set[field] = value;
+  const unset = Object.keys(previous).filter((field) => !IMMUTABLE_OBJECT_FIELDS.has(field) && !(field in doc));
+  return { action: { update: target }, doc: { script: { source: SET_FIELDS_SCRIPT, lang: 'painless', params: { set, unset } } } };
 }
 
 const opt = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);

@@ -337,9 +337,10 @@ export class ElasticsearchStore implements Store {
   }
 
   /** The whole documents of a size-only listing's hits, as they are now (one realtime `_mget`). */
-  private async readListed(hits: { _index: string; _id: string }[]): Promise<Task[]> {
+  private async readListed(hits: { _index: string; _id: string; _source: Pick<TaskDoc, 'source_bytes'> }[]): Promise<Task[]> {
     if (hits.length === 0) return [];
-    const docs = await mgetDocs<TaskDoc>(this.http, hits.map((h) => ({ index: h._index, id: h._id })));
+    const refs = hits.map((h) => ({ index: h._index, id: h._id, bytes: h._source.source_bytes ?? ASSUMED_BYTES }));
+    const docs = await mgetDocs<TaskDoc>(this.http, refs);
     return docs.filter((d) => d.found).map((d) => docToTask(d._source, versionOf(d)));
   }
 

@@ -51,15 +51,32 @@ export async function search<T>(http: EsHttp, index: string, body: Record<string
 /** A document of an `_mget` answer, in the order asked. */
 export type MgetDoc<T> = GetBody<T> & { _index: string; _id: string };
 
-/** A realtime `_mget` of documents by index and id: one answer per document, in the order asked. */
-export async function mgetDocs<T>(http: EsHttp, refs: readonly { index: string; id: string }[]): Promise<MgetDoc<T>[]> {
-  const res = await http.expect<{ docs: MgetDoc<T>[] }>({
-    method: 'POST',
-    path: '/_mget',
-    body: { docs: refs.map((r) => ({ _index: r.index, _id: r.id })) },
-    read: true,
-  });
-  return res.body.docs;
+/** Most bytes of documents (by their `source_bytes`) asked in one `_mget`; larger reads go in several. */
+export const MGET_CHUNK_BYTES = 4 * 1_048_576;
+
+/**
+ * A realtime `_mget` of documents by index and id: one answer per document, in the order asked. Refs
+ * that give their size (`bytes`) are read in `_mget`s of at most MGET_CHUNK_BYTES, one after another, so
+ * that the answer's text and its parse stay that small at a time (16 MiB of large tasks read at once
+ * held four copies of it in memory together).
+ */
+export async function mgetDocs<T>(http: EsHttp, refs: readonly { index: string; id: string; bytes?: number }[]): Promise<MgetDoc<T>[]> {
+  const docs: MgetDoc<T>[] = [];
+  let start = 0;
+  while (start < refs.length) {
+    let end = start + 1;
+    let bytes = refs[start]!.bytes ?? 0;
+    while (end < refs.length && bytes + (refs[end]!.bytes ?? 0) <= MGET_CHUNK_BYTES) bytes += refs[end++]!.bytes ?? 0;
+    const res = await http.expect<{ docs: MgetDoc<T>[] }>({
+      method: 'POST',
+      path: '/_mget',
+      body: { docs: refs.slice(start, end).map((r) => ({ _index: r.index, _id: r.id })) },
+      read: true,
+    });
+    for (const doc of res.body.docs) docs.push(doc);
+    start = end;
+  }
+  return docs;
 }
 
 /** A realtime GET: sees every acknowledged write, refreshed or not. Undefined if there is no such document. */

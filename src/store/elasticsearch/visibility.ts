@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RecordVersion } from '../../types/index.js';
-import { SIZE_ONLY_FIELDS, type TaskDoc } from './documents.js';
+import { LARGE_DOC_BYTES, SIZE_ONLY_FIELDS, type TaskDoc } from './documents.js';
 
 /**
  * Makes searches see every write that completed before they were called: wait() resolves after a
@@ -100,8 +100,6 @@ export interface LocalTaskWrite {
   partial?: boolean;
 }
 
-/** A document larger than this is kept without its JSON objects (LocalTaskWrite.partial). */
-export const LOCAL_FULL_MAX_BYTES = 16_384;
 const LOCAL_PARTIAL_FIELDS: readonly (keyof TaskDoc)[] = [...(SIZE_ONLY_FIELDS as (keyof TaskDoc)[]), 'concurrency_key', 'rate_key'];
 
 function partialOf(doc: TaskDoc): TaskDoc {
@@ -144,7 +142,7 @@ export class LocalTaskWrites {
   record(index: string, docId: string, doc: TaskDoc, version: RecordVersion): void {
     const known = this.writes.get(docId);
     if (known && isNewer(known.version, { _seq_no: version.seqNum, _primary_term: version.primaryTerm })) return;
-    const large = (doc.source_bytes ?? 0) > LOCAL_FULL_MAX_BYTES;
+    const large = (doc.source_bytes ?? 0) > LARGE_DOC_BYTES;
     const write: LocalTaskWrite = {
       docId,
       index,
