@@ -510,6 +510,31 @@ export function claimTests(options: ConformanceOptions): void {
     );
 
     it(
+      'a large task claimed again after a report and a failure: args as created, no report or result of the earlier attempt',
+      withHarness(options, async ({ engine, store, clock }) => {
+        // Over 16 KiB: the Elasticsearch store writes such a claim as a partial update, not the whole document.
+        const args = { text: 'é'.repeat(20_000), nested: { list: [1, 2, 3], deep: { a: 'b' } } };
+        const first = await createAndClaim(engine, { queue: 'big', id: 'large', retryTimes: 2, args, context: { c: 'x'.repeat(1_000) } });
+        await engine.reportIn('big', 'large', WORKER, { progress: { done: 1 } });
+        const failed = await engine.markFailed('big', 'large', WORKER, { reason: { code: 7 } });
+        assert.equal(failed.state, 'failed');
+        clock.set(failed.runAt);
+        const again = await claimNow(engine, ['big'], 1, OTHER_WORKER);
+        assert.deepEqual(ids(again), ['large']);
+        await assertClaimedAndPersisted(store, again, { workerId: OTHER_WORKER, now: clock.now(), attempted: 2 });
+        const stored = await store.taskGet({ queue: 'big', id: 'large' });
+        assert.deepEqual(stored?.args, args);
+        assert.deepEqual(stored?.context, first.context);
+        assert.equal(stored?.errorHistory?.length, 1, 'the failure is in the history');
+        await engine.markDone('big', 'large', OTHER_WORKER, { ok: true });
+        const done = await store.taskGet({ queue: 'big', id: 'large' });
+        assert.equal(done?.state, 'done');
+        assert.deepEqual(done?.args, args);
+        assert.deepEqual(done?.lastClaimed?.result?.success, { ok: true });
+      }),
+    );
+
+    it(
       'with a byte budget (maxBytes) claims at least one task, a prefix of the claim order; the rest stays claimable',
       withHarness(options, async ({ engine, store, clock }) => {
         const big = { text: 'x'.repeat(2_000) };

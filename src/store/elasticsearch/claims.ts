@@ -313,6 +313,12 @@ export class TaskClaims {
       const left: Candidate[] = [];
       const windowBytes = new Map<ClaimRequest, { answer: number; source: number }>();
       for (const candidate of pool) {
+        // Since this pass chose its candidates (a round ago, or before a read), another pass of this
+        // process may have started claiming this one, or written it: writing it too would only be refused.
+        if (this.claiming.has(candidate.docId) || this.writtenSince(candidate)) {
+          unclaimedHolds.push(...this.holdReleases(candidate, token));
+          continue;
+        }
         const answer = answerBytesOf(candidate);
         const source = sourceBytesOf(candidate);
         const request = requests.find((r) => {
@@ -338,12 +344,23 @@ export class TaskClaims {
         for (const c of left) unclaimedHolds.push(...this.holdReleases(c, token));
         break;
       }
-      // Size-only hits: their documents now, and only theirs (a hit written since is lost already).
-      const gone = windows.size > 0 ? await this.readChosen(windows) : [];
-      for (const c of gone) searched.taken.add(c.docId);
-      const lost = windows.size > 0 ? [...gone, ...(await this.claimWindows(windows, token))] : [];
-      // Written (won, or lost to another writer): no longer a candidate of later claims on this snapshot.
-      for (const window of windows.values()) for (const c of window) searched.taken.add(c.docId);
+      // Chosen: no other pass of this process may take them from here on, through the read of their
+      // documents as much as through the write (a pass that chose them during that read wrote them too,
+      // and lost: about one refused write per task with claims of 10 or 100, which read first).
+      const chosen = [...windows.values()].flat();
+      for (const c of chosen) this.claiming.add(c.docId);
+      let lost: Candidate[] = [];
+      try {
+        // Size-only hits: their documents now, and only theirs (a hit written since is lost already).
+        const gone = windows.size > 0 ? await this.readChosen(windows) : [];
+        lost = windows.size > 0 ? [...gone, ...(await this.claimWindows(windows, token))] : [];
+      } finally {
+        // Written (won, or lost to another writer) or gone: no longer a candidate of later claims on this snapshot.
+        for (const c of chosen) {
+          searched.taken.add(c.docId);
+          this.claiming.delete(c.docId);
+        }
+      }
       if (round === 0 && spreading) {
         let attempted = 0;
         for (const window of windows.values()) attempted += window.length;
@@ -485,6 +502,12 @@ export class TaskClaims {
     return ids.length > 0 ? [{ ids: { values: ids } }] : [];
   }
 
+  /** Whether this process wrote `candidate`'s task after the version the candidate was read at. */
+  private writtenSince(candidate: Candidate): boolean {
+    const mine = this.local.get(candidate.docId);
+    return mine !== undefined && isNewer(mine.version, { _seq_no: candidate.version.seqNum, _primary_term: candidate.version.primaryTerm });
+  }
+
   /** The paused queues (a shared realtime read: see `pausedRead`). */
   private pausedQueueNames(): Promise<Set<string>> {
     return this.pausedRead.get();
@@ -530,14 +553,9 @@ export class TaskClaims {
         entries.push({ request, candidate, next, doc });
       }
     }
-    for (const { candidate } of entries) this.claiming.add(candidate.docId);
-    try {
-      return await this.writeClaims(entries, token);
-    } finally {
-      // Won ones are now this process's local writes (claimed), lost ones someone else's: either way a
-      // later search sees them as they are.
-      for (const { candidate } of entries) this.claiming.delete(candidate.docId);
-    }
+    // The caller holds them in `claiming` until this returns: won ones are then this process's local
+    // writes (claimed), lost ones someone else's, and either way a later search sees them as they are.
+    return this.writeClaims(entries, token);
   }
 
   private async writeClaims(

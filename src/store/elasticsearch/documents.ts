@@ -235,19 +235,49 @@ export function taskToDoc(task: NewTaskRecord, known?: { answerBytes?: number | 
  */
 export const LARGE_DOC_BYTES = 16_384;
 
-/** Sets the fields in `params.set` and removes those in `params.unset`; args and context stay as stored. */
-const SET_FIELDS_SCRIPT =
-  'for (def e : params.set.entrySet()) { ctx._source[e.getKey()] = e.getValue(); } for (def k : params.unset) { ctx._source.remove(k); }';
-
 /** Fields a write never changes after the create, and that hold the bulk of a large task. */
 const IMMUTABLE_OBJECT_FIELDS: ReadonlySet<string> = new Set(['args', 'context']);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The partial document that turns `previous` into `doc` under the engines' `update` merge (objects merge
+ * key by key, anything else replaces), leaving out args and context; undefined when no partial document
+ * can say it exactly (a nested object inside an object that both versions have would be merged into the
+ * stored one, not replaced). A field to remove becomes null: the store reads null as absent.
+ */
+function partialUpdateOf(doc: TaskDoc, previous: TaskDoc): Record<string, unknown> | undefined {
+  const next = doc as unknown as Record<string, unknown>;
+  const before = previous as unknown as Record<string, unknown>;
+  const partial: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(next)) {
+    if (IMMUTABLE_OBJECT_FIELDS.has(field)) continue;
+    const old = before[field];
+    if (isObject(value) && isObject(old)) {
+      const merged: Record<string, unknown> = {};
+      for (const [key, inner] of Object.entries(value)) {
+        if (isObject(inner) && isObject(old[key])) return undefined;
+        merged[key] = inner;
+      }
+      for (const key of Object.keys(old)) if (!(key in value)) merged[key] = null;
+      partial[field] = merged;
+    } else {
+      partial[field] = value;
+    }
+  }
+  for (const field of Object.keys(before)) {
+    if (!IMMUTABLE_OBJECT_FIELDS.has(field) && !(field in next)) partial[field] = null;
+  }
+  return partial;
+}
 
 /**
  * The `_bulk` operation of a compare-and-set write of task document `doc` over `previous` (the version
  * at `expected`). Whole (`index`) as a rule. A large document whose args and context are the very
- * objects of `previous` is written as a scripted `update` of its other top-level fields instead: a claim
- * or a done of a 1 MiB task then sends the engine a few hundred bytes, not the MiB again (the engine
- * still rewrites the document; the server does not serialize it, and the request stays small).
+ * objects of `previous` is written as a partial `update` of its other fields instead (no script: the
+ * engines' scripting module is not assumed): a claim of a 1 MiB task then sends the engine a few hundred
+ * bytes, not the MiB again (the engine still rewrites the document; the server serializes none of it).
  */
 export function taskWriteOperation(
   index: string,
@@ -258,11 +288,9 @@ export function taskWriteOperation(
 ): { action: Record<string, unknown>; doc: unknown } {
   const target = { _index: index, _id: docId, if_seq_no: expected.seqNum, if_primary_term: expected.primaryTerm };
   const large = (previous.source_bytes ?? 0) > LARGE_DOC_BYTES && previous.kind !== undefined;
-  if (!large || doc.args !== previous.args || doc.context !== previous.context) return { action: { index: target }, doc };
-  const set: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(doc)) if (!IMMUTABLE_OBJECT_FIELDS.has(field)) set[field] = value;
-  const unset = Object.keys(previous).filter((field) => !IMMUTABLE_OBJECT_FIELDS.has(field) && !(field in doc));
-  return { action: { update: target }, doc: { script: { source: SET_FIELDS_SCRIPT, lang: 'painless', params: { set, unset } } } };
+  const partial = large && doc.args === previous.args && doc.context === previous.context ? partialUpdateOf(doc, previous) : undefined;
+  if (partial === undefined) return { action: { index: target }, doc };
+  return { action: { update: target }, doc: { doc: partial } };
 }
 
 const opt = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
