@@ -17,7 +17,7 @@ import { intoClaimed } from '../../domain/task-lifecycle.js';
 import type { Task } from '../../types/index.js';
 import type { TaskClaimParams } from '../store.js';
 import type { BulkItem, BulkWriter } from './bulk-writer.js';
-import { ASSUMED_BYTES, SIZE_ONLY_FIELDS, type TaskDoc, docToTask, taskToDoc, taskWriteOperation } from './documents.js';
+import { ASSUMED_BYTES, LARGE_DOC_BYTES, SIZE_ONLY_FIELDS, type TaskDoc, docToTask, taskToDoc, taskWriteOperation } from './documents.js';
 import { ClaimSpread } from './claim-spread.js';
 import { type FlowCandidate, FlowClaimPlanner, holdReleaseOf } from './flow-claims.js';
 import type { FlowControl, FlowState, HoldRelease } from './flow-control.js';
@@ -101,6 +101,8 @@ interface SearchedHits {
   hits: Candidate[];
   /** Hits a claim has written since (won, or lost to another writer): no longer candidates. */
   taken: Set<string>;
+  /** The largest `source_bytes` among the hits as searched (0 without hits). */
+  largest: number;
 }
 
 /**
@@ -111,6 +113,13 @@ type Candidate = FlowCandidate & { partial?: boolean };
 
 /** A claim search asking for more hits than this reads their sizes only, then the documents it chose. */
 export const SIZE_ONLY_SEARCH_ABOVE = 32;
+/**
+ * ... unless it asks for at most this many and the last search of the same queues found no document over
+ * LARGE_DOC_BYTES: then it reads whole documents (no `_mget` after it). Two servers (two slots) or claims
+ * of 10 passed 32 and paid a read of every task they claimed. At worst (large tasks appear right after
+ * small ones) one such search reads this many whole documents, once.
+ */
+export const WHOLE_SEARCH_OF_SMALL_DOCS_MAX = 128;
 
 const answerBytesOf = (c: Candidate) => c.doc.answer_bytes ?? ASSUMED_BYTES;
 const sourceBytesOf = (c: Candidate) => c.doc.source_bytes ?? ASSUMED_BYTES;
@@ -405,7 +414,9 @@ export class TaskClaims {
     // A little past `now`: claims of the next milliseconds find tasks that come due meanwhile in these hits.
     const dueBy = maxNow + this.options.maxStalenessMs;
     // Many hits: their sizes only, so that memory follows what the claims can answer, not `size`.
-    const sizeOnly = size > SIZE_ONLY_SEARCH_ABOVE;
+    const previous = this.searched.get(key);
+    const smallDocs = previous !== undefined && previous.largest <= LARGE_DOC_BYTES;
+    const sizeOnly = size > SIZE_ONLY_SEARCH_ABOVE && !(smallDocs && size <= WHOLE_SEARCH_OF_SMALL_DOCS_MAX);
     const found = await search<TaskDoc>(this.http, this.names.tasks, {
       size,
       seq_no_primary_term: true,
@@ -440,7 +451,9 @@ export class TaskClaims {
       version: versionOf(hit),
       ...(sizeOnly ? { partial: true } : {}),
     }));
-    const result: SearchedHits = { snapshot, dueBy, complete: hits.length < size, hits, taken: new Set() };
+    let largest = 0;
+    for (const hit of hits) largest = Math.max(largest, sourceBytesOf(hit));
+    const result: SearchedHits = { snapshot, dueBy, complete: hits.length < size, hits, taken: new Set(), largest };
     this.searched.delete(key);
     this.searched.set(key, result);
     // One entry per queue set claimed from recently (insertion order = age): bounded.
