@@ -55,5 +55,6 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "deploy/docker/healthcheck.mjs"]
 # node runs the server directly (no npm/npx/shell in between) so that SIGTERM reaches it: graceful stop.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "bin/tasques.mjs"]
+# A young generation of at most 2 x 16 MiB (Node 24 grows it to 128 MiB here): docs/operations.md, "Memory".
+ENTRYPOINT ["node", "--max-semi-space-size=16", "bin/tasques.mjs"]
 CMD ["serve"]

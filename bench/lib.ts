@@ -86,13 +86,19 @@ export function assertBuilt(root: string = SERVER_ROOT): void {
   }
 }
 
+/**
+ * Node flags of the server process: those `npm start` and the image use (README, "Memory"), unless
+ * TASQUES_BENCH_SERVER_NODE_FLAGS says otherwise (space-separated; empty for Node's defaults).
+ */
+const SERVER_NODE_FLAGS = (process.env.TASQUES_BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=16').split(' ').filter((f) => f !== '');
+
 export async function startServer(options: StartServerOptions = {}): Promise<BenchServer> {
   const root = options.root ?? SERVER_ROOT;
   if (!options.nullServer) assertBuilt(root);
   const dir = mkdtempSync(join(options.tmpRoot ?? tmpdir(), 'tasques-bench-'));
   const dbPath = options.dbPath ?? join(dir, 'bench.db');
   const port = await freePort();
-  const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  const nodeArgs = [...SERVER_NODE_FLAGS, ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])];
   const entry = options.nullServer ? join(ROOT, 'bench', 'null-server.mjs') : cliOf(root);
   const child = spawn(process.execPath, [...nodeArgs, entry, 'serve'], {
     cwd: dir,
