@@ -496,6 +496,33 @@ export function flowControlTests(options: ConformanceOptions): void {
     );
 
     it(
+      'a fast rate (tokens a driver may take ahead): several instances together grant at most the bucket, and a rate change binds at once',
+      withHarness(options, async (h) => {
+        const { engine, store, clock } = h;
+        const peer = (await h.peer()) ?? store;
+        // 1 000 per second, burst 40: a driver may take tokens ahead in batches (the Elasticsearch store leases 10).
+        await setLimits(peer, 'fast', { queue: { rate: { count: 1_000, perMs: SECOND, burst: 40 } } });
+        await enqueue(engine, 'fast', keyed('f', 60));
+        let granted = 0;
+        for (let round = 0; round < 30; round++) {
+          const s = round % 2 === 0 ? store : peer;
+          granted += (await s.taskClaim({ queues: ['fast'], amount: 2, workerId: `w${round}`, now: clock.now() })).length;
+        }
+        assert.ok(granted <= 40, `${granted} claimed with a burst of 40 and the clock still`);
+        assert.ok(granted >= 20, `${granted} claimed: tokens taken ahead may be lost, but not most of them`);
+
+        await setLimits(peer, 'slow', { queue: { rate: { count: 1_000, perMs: SECOND, burst: 40 } } });
+        await enqueue(engine, 'slow', keyed('s', 20));
+        assert.equal((await store.taskClaim({ queues: ['slow'], amount: 1, workerId: WORKER, now: clock.now() })).length, 1);
+        // Whatever this instance took ahead under the old rate, the new one binds its next claims.
+        await setLimits(peer, 'slow', { queue: { rate: { count: 1, perMs: 60 * SECOND, burst: 1 } } });
+        let after = 0;
+        for (let i = 0; i < 5; i++) after += (await store.taskClaim({ queues: ['slow'], amount: 3, workerId: WORKER, now: clock.now() })).length;
+        assert.ok(after <= 1, `${after} claimed under a rate of 1 a minute, burst 1`);
+      }),
+    );
+
+    it(
       'queueFlowStatus: claimed count, tokens, throttled keys (most waiting first) and tasks waiting on a limit',
       withHarness(options, async ({ engine, store, clock }) => {
         const empty = await store.queueFlowStatus({ queue: 'q', now: clock.now(), limit: 10 });

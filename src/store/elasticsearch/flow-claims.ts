@@ -13,7 +13,7 @@
  *    every document it needed was written. Conflicts (another claimer wrote first) re-plan, a few times.
  */
 import { CLAIM_ORDER_ES_SORT } from '../../domain/claim-order.js';
-import type { QueueLimits, RecordVersion } from '../../types/index.js';
+import type { QueueLimits, RateLimit, RecordVersion } from '../../types/index.js';
 import type { TaskDoc } from './documents.js';
 import {
   type FlowControl,
@@ -56,6 +56,30 @@ const PLAN_ATTEMPTS = 8;
 const MAX_GROUP_DOCS = 2000;
 const MAX_GROUP_PAGES = 5;
 
+/**
+ * Tokens leased ahead: a claim that takes tokens from a bucket takes up to `rate × TOKEN_LEASE_MS` more
+ * (at most TOKEN_LEASE_MAX, a quarter of the burst) into this process's stash, and the next claims spend
+ * the stash without writing the bucket. Leased tokens leave the bucket when they are taken, so the
+ * limit is never exceeded across servers; those not spent within TOKEN_LEASE_MS, or when the limit
+ * changes, are dropped (a rate may under-grant by that much, never over-grant). Rates that would lease
+ * fewer than 2 tokens lease none: they stay exact.
+ */
+const TOKEN_LEASE_MS = 100;
+const TOKEN_LEASE_MAX = 256;
+
+interface TokenStash {
+  tokens: number;
+  rate: RateLimit;
+  until: number;
+}
+
+export function tokenLeaseSize(rate: RateLimit): number {
+  const n = Math.min(TOKEN_LEASE_MAX, Math.floor((rate.count * TOKEN_LEASE_MS) / rate.perMs), Math.floor(rate.burst / 4));
+  return n >= 2 ? n : 0;
+}
+
+const sameRate = (a: RateLimit, b: RateLimit) => a.count === b.count && a.perMs === b.perMs && a.burst === b.burst;
+
 const compareKeys = (a: GroupKey, b: GroupKey): number =>
   a === b ? 0 : a === null ? -1 : b === null ? 1 : byBytes(a, b);
 
@@ -74,6 +98,8 @@ export interface FlowPlanInput {
 export class FlowClaimPlanner {
   /** Per queue, the group this store instance served last (fairness cursor; undefined: none yet). */
   private readonly cursors = new Map<string, GroupKey>();
+  /** Leased tokens per bucket document (TOKEN_LEASE_MS); only touched inside FlowControl.serial. */
+  private readonly stash = new Map<string, TokenStash>();
 
   constructor(
     private readonly http: EsHttp,
@@ -225,10 +251,26 @@ export class FlowClaimPlanner {
       const held = new Map<string, number>([...holdReads].map(([id, r]) => [id, r.doc?.holds.length ?? 0]));
       const tokens = new Map<string, number>();
       const tookFrom = new Set<string>();
+      // Tokens from this process's stash are spent first; only what it lacks is taken from the bucket.
+      const stashLeft = new Map<string, number>();
+      const usedStash = new Map<string, number>();
+      const available = (id: string, rate: RateLimit): number => {
+        if (!stashLeft.has(id)) stashLeft.set(id, this.stashed(id, rate, now));
+        if (!tokens.has(id)) tokens.set(id, tokensAt(rate, rateReads.get(id)?.doc, now));
+        return stashLeft.get(id)! + tokens.get(id)!;
+      };
+      const spend = (id: string) => {
+        if (stashLeft.get(id)! >= 1) {
+          stashLeft.set(id, stashLeft.get(id)! - 1);
+          usedStash.set(id, (usedStash.get(id) ?? 0) + 1);
+        } else {
+          tokens.set(id, tokens.get(id)! - 1);
+          tookFrom.add(id);
+        }
+      };
       const full = new Set<string>();
       const queueHold = flowDocId('hold', queue);
       const queueBucket = flowDocId('rate', queue);
-      if (queueRate) tokens.set(queueBucket, tokensAt(queueRate, rateReads.get(queueBucket)?.doc, now));
       let throttled = 0;
       let queueBlocked = false;
       const picks = roundRobin(groups, wanted, (c, group) => {
@@ -242,7 +284,7 @@ export class FlowClaimPlanner {
           }
           needs.push(queueHold);
         }
-        if (queueRate && tokens.get(queueBucket)! < 1) {
+        if (queueRate && available(queueBucket, queueRate) < 1) {
           queueBlocked = true;
           return 'stop';
         }
@@ -261,22 +303,17 @@ export class FlowClaimPlanner {
         const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
         if (keyRate) {
           const id = flowDocId('rate', queue, rk);
-          if (!tokens.has(id)) tokens.set(id, tokensAt(keyRate, rateReads.get(id)?.doc, now));
-          if (tokens.get(id)! < 1) return 'skip';
-          tokens.set(id, tokens.get(id)! - 1);
-          tookFrom.add(id);
+          if (available(id, keyRate) < 1) return 'skip';
+          spend(id);
         }
-        if (queueRate) {
-          tokens.set(queueBucket, tokens.get(queueBucket)! - 1);
-          tookFrom.add(queueBucket);
-        }
+        if (queueRate) spend(queueBucket);
         for (const id of needs) held.set(id, held.get(id)! + 1);
         c.holdDocs = needs;
         return true;
       }, (passedOver) => {
         throttled += passedOver;
       });
-      return { picks, tokens, tookFrom, full, throttled };
+      return { picks, tokens, tookFrom, usedStash, full, throttled };
     };
 
     let plan = simulate();
@@ -318,15 +355,34 @@ export class FlowClaimPlanner {
       const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
       writes.push({ id, doc: { ...base, holds: [...base.holds, ...holds] }, version: read.version });
     }
+    const leases = new Map<string, { tokens: number; rate: RateLimit }>();
     for (const id of plan.tookFrom) {
       const read = rateReads.get(id);
       const key = rateIds.get(id);
+      const rate = key === undefined ? queueRate : keyLimit(limits, key)?.rate;
+      const lease = rate ? Math.min(tokenLeaseSize(rate), Math.floor(plan.tokens.get(id)!)) : 0;
+      if (rate && lease > 0) leases.set(id, { tokens: lease, rate });
       // `at` never goes back: a claimer with a clock behind the last writer's refills nothing.
-      const doc: RateDoc = { kind: 'flow_rate', queue, ...(key !== undefined ? { key } : {}), tokens: plan.tokens.get(id)!, at: Math.max(now, read?.doc?.at ?? now) };
+      const doc: RateDoc = {
+        kind: 'flow_rate',
+        queue,
+        ...(key !== undefined ? { key } : {}),
+        tokens: plan.tokens.get(id)! - lease,
+        at: Math.max(now, read?.doc?.at ?? now),
+      };
       writes.push({ id, doc, version: read?.version });
+    }
+    // Stashed tokens this plan used are spent whatever the writes do (never handed out twice).
+    for (const [id, used] of plan.usedStash) {
+      const stashed = this.stash.get(id);
+      if (stashed) stashed.tokens -= used;
     }
     const items = await this.flow.writeMeta(writes);
     const failed = new Set(items.flatMap((item, i) => (item.status === 200 || item.status === 201 ? [] : [writes[i]!.id])));
+    for (const [id, lease] of leases) {
+      if (!failed.has(id)) this.stash.set(id, { tokens: lease.tokens, rate: lease.rate, until: now + TOKEN_LEASE_MS });
+    }
+    if (this.stash.size > 4096) for (const [id, stashed] of this.stash) if (stashed.until < now) this.stash.delete(id);
     if (failed.size === 0) return { picks: plan.picks, conflicts: false };
 
     // A pick stands only if every document it needed was written; free the holds of the others.
@@ -343,6 +399,17 @@ export class FlowClaimPlanner {
     }
     await this.flow.releaseNow(releases);
     return { picks, conflicts: true };
+  }
+
+  /** The tokens of bucket `id` in this process's stash at `now`, if leased under the same rate. */
+  private stashed(id: string, rate: RateLimit, now: number): number {
+    const stashed = this.stash.get(id);
+    if (!stashed) return 0;
+    if (stashed.tokens < 1 || stashed.until < now || !sameRate(stashed.rate, rate)) {
+      this.stash.delete(id);
+      return 0;
+    }
+    return stashed.tokens;
   }
 }
 
