@@ -11,30 +11,30 @@ import { taskToJson } from './mappers.js';
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export class TaskAnswer {
-  private readonly serialized = new Map<Task, string>();
+  /** Each task's JSON and its length in UTF-8 bytes, measured once (for `sizeOf`, reused by `bytes`). */
+  private readonly serialized = new Map<Task, { text: string; bytes: number }>();
 
   /** `toJson`: the wire form of a task (v1's by default; the operator listing adds the task's keys). */
   constructor(private readonly toJson: (task: Task) => object = taskToJson) {}
 
   /** For the engine: serializes the task (kept for `bytes`) and answers its size in bytes. */
-  readonly sizeOf: TaskAnswerSize = (task) => Buffer.byteLength(this.json(task));
+  readonly sizeOf: TaskAnswerSize = (task) => this.json(task).bytes;
 
   /**
    * `prefix` + the JSON array of `tasks` + `suffix`, as the UTF-8 bytes to send: written task by task
-   * into one buffer, each task's text dropped once written. Joining them into one string first held
-   * the answer twice more: the joined text, then its bytes.
+   * into one buffer (each task's text is forgotten once written). Joining them into one string first
+   * held the answer twice more: the joined text, then its bytes.
    */
   bytes(tasks: readonly Task[], prefix = '', suffix = ''): Buffer {
-    const texts = tasks.map((task) => this.json(task));
-    let total = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + 2 + Math.max(0, texts.length - 1);
-    for (const text of texts) total += Buffer.byteLength(text);
+    const parts = tasks.map((task) => this.json(task));
+    let total = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + 2 + Math.max(0, parts.length - 1);
+    for (const part of parts) total += part.bytes;
     const out = Buffer.allocUnsafe(total);
     let at = out.write(prefix, 0);
     at += out.write('[', at);
-    texts.forEach((text, i) => {
+    parts.forEach((part, i) => {
       if (i > 0) at += out.write(',', at);
-      at += out.write(text, at);
-      texts[i] = '';
+      at += out.write(part.text, at);
       this.serialized.delete(tasks[i]!);
     });
     at += out.write(']', at);
@@ -42,12 +42,13 @@ export class TaskAnswer {
     return at === total ? out : out.subarray(0, at);
   }
 
-  private json(task: Task): string {
-    let text = this.serialized.get(task);
-    if (text === undefined) {
-      text = JSON.stringify(this.toJson(task));
-      this.serialized.set(task, text);
+  private json(task: Task): { text: string; bytes: number } {
+    let serialized = this.serialized.get(task);
+    if (serialized === undefined) {
+      const text = JSON.stringify(this.toJson(task));
+      serialized = { text, bytes: Buffer.byteLength(text) };
+      this.serialized.set(task, serialized);
     }
-    return text;
+    return serialized;
   }
 }

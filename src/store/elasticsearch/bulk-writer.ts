@@ -41,8 +41,8 @@ export interface BulkOperation {
 
 interface Submission {
   operations: BulkOperation[];
-  /** Each operation's ndjson lines (action, then document), serialized once at submission. */
-  serialized: string[];
+  /** Each operation's ndjson lines (action, then document) and their UTF-8 bytes, made once at submission. */
+  serialized: { lines: string; bytes: number }[];
   resolve(items: BulkItem[]): void;
   reject(err: unknown): void;
 }
@@ -87,18 +87,19 @@ export class BulkWriter {
   write(operations: BulkOperation[]): Promise<BulkItem[]> {
     if (operations.length === 0) return Promise.resolve([]);
     return new Promise<BulkItem[]>((resolve, reject) => {
-      let serialized: string[];
+      let serialized: Submission['serialized'];
       try {
-        serialized = operations.map((op) =>
-          op.doc === undefined ? `${JSON.stringify(op.action)}\n` : `${JSON.stringify(op.action)}\n${JSON.stringify(op.doc)}\n`,
-        );
+        serialized = operations.map((op) => {
+          const lines = op.doc === undefined ? `${JSON.stringify(op.action)}\n` : `${JSON.stringify(op.action)}\n${JSON.stringify(op.doc)}\n`;
+          return { lines, bytes: Buffer.byteLength(lines) };
+        });
       } catch (err) {
         reject(err);
         return;
       }
       this.pending.push({ operations, serialized, resolve, reject });
       this.pendingOperations += operations.length;
-      for (const line of serialized) this.pendingBytes += Buffer.byteLength(line);
+      for (const { bytes } of serialized) this.pendingBytes += bytes;
       const full = this.pendingOperations >= this.maxOperations || this.pendingBytes >= this.maxBulkBytes;
       if (full && this.inFlight < this.maxInFlight) this.flush();
       else this.schedule();
@@ -136,8 +137,7 @@ export class BulkWriter {
     let current: string[] = [];
     let currentBytes = 0;
     for (const { serialized } of batch) {
-      for (const lines of serialized) {
-        const bytes = Buffer.byteLength(lines);
+      for (const { lines, bytes } of serialized) {
         if (current.length > 0 && currentBytes + bytes > this.maxBulkBytes) {
           bodies.push(current);
           current = [];
