@@ -138,6 +138,30 @@ export function flowControlTests(options: ConformanceOptions): void {
     );
 
     it(
+      'a claimed task that reports in keeps its slot, whoever claims next and however long after',
+      withHarness(options, async (h) => {
+        const { engine, store, clock } = h;
+        const peer = (await h.peer()) ?? store;
+        await setLimits(store, 'q', { queue: { concurrency: 1 }, perKey: { concurrency: 1 } });
+        await enqueue(engine, 'q', [...keyed('a', 2, { concurrencyKey: 'a' }), ...keyed('p', 2)]);
+        const [first] = await claimNow(engine, ['q'], 1);
+        assert.ok(first);
+        // Reports rewrite the claimed task; a claim that finds the limit full checks its holds for stale
+        // ones (after a crash) and must still count this one, long after the claim.
+        for (let i = 0; i < 3; i++) {
+          clock.advance(60 * SECOND);
+          await engine.reportIn('q', first.id, WORKER, { step: i });
+          for (const s of [peer, store]) {
+            const more = await s.taskClaim({ queues: ['q'], amount: 5, workerId: 'other', now: clock.now() });
+            assert.deepEqual(ids(more), [], `report ${i}: the queue is at its limit of 1`);
+          }
+        }
+        await engine.markDone('q', first.id, WORKER, undefined);
+        assert.equal((await claimNow(engine, ['q'], 5)).length, 1, 'done gave the slot back');
+      }),
+    );
+
+    it(
       'a task that leaves CLAIMED through any store write (the timeout reaper) gives its slot back',
       withHarness(options, async ({ engine, store, clock }) => {
         await setLimits(store, 'q', { queue: { concurrency: 1 }, perKey: { concurrency: 1 } });
