@@ -4,14 +4,16 @@
  * and on, against the plain path (tasks without keys, no limits) as the baseline.
  *
  *   npx tsx bench/flow-elasticsearch.ts --url http://127.0.0.1:9200 [--engine-pid <pid>] [--tasks 2000]
- *     [--claimers 8] [--amount 1] [--keys 1,100,10000]
+ *     [--claimers 8] [--amount 1] [--keys 1,100,10000] [--rounds 1]
  *
  * Per run: a fresh index prefix, `tasks` tasks created (keys round-robin), then `claimers` loops each
  * claiming `amount` and marking what they got done, until every task is done (bounded by a deadline).
  * "limits on" sets a queue concurrency and a per-key concurrency and rate that never bind (so the figure
  * is the bookkeeping's cost, not waiting on a limit): every claim takes holds and tokens, every done frees
  * them. CPU: this process (process.cpuUsage) and, with --engine-pid, the engine (/proc/<pid>/stat).
- * Wall-clock rates move with the machine's load: the load average is printed with every table.
+ * Wall-clock rates move with the machine's load: the load average is printed with every table, and
+ * with --rounds N limits off and on alternate N times per key count (each pair's ratio, then the median).
+ * Requests per task (all, `_bulk`s, document writes to the meta index) do not depend on the machine.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -29,8 +31,10 @@ const { values } = parseArgs({
     amount: { type: 'string', default: '1' },
     keys: { type: 'string', default: '1,100,10000' },
     'deadline-s': { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '1' },
   },
 });
+const ROUNDS = Number(values.rounds);
 const TASKS = Number(values.tasks);
 const CLAIMERS = Number(values.claimers);
 const AMOUNT = Number(values.amount);
@@ -54,10 +58,37 @@ const NEVER_BINDING: QueueLimits = {
   perKey: { concurrency: 100_000, rate: { count: 1_000_000, perMs: 1000, burst: 1_000_000 } },
 };
 
-async function run({ label, keys, limits }: Run): Promise<string> {
+interface Measured {
+  line: string;
+  tasksPerSecond: number;
+}
+
+/** Requests to the engine while claimers run: all, `_bulk`s, and document writes to the meta index. */
+interface RequestCounts {
+  requests: number;
+  bulks: number;
+  metaWrites: number;
+}
+
+async function run({ label, keys, limits }: Run): Promise<Measured> {
   const prefix = `bench-flow-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const store = new ElasticsearchStore({ http: { addresses: [values.url!] }, indexPrefix: prefix, autoSetup: true });
   await store.migrate();
+  // Counted by wrapping the store's client (the bench's own instrument, not a store feature).
+  const counts: RequestCounts = { requests: 0, bulks: 0, metaWrites: 0 };
+  let counting = false;
+  const request = store.http.request.bind(store.http);
+  const metaAction = `"_index":"${prefix}-meta"`;
+  store.http.request = (req) => {
+    if (counting) {
+      counts.requests++;
+      if (req.path.endsWith('/_bulk')) {
+        counts.bulks++;
+        if (typeof req.body === 'string') counts.metaWrites += req.body.split(metaAction).length - 1;
+      }
+    }
+    return request(req);
+  };
   try {
     const t0 = Date.now();
     const tasks: NewTaskRecord[] = Array.from({ length: TASKS }, (_, i) => ({
@@ -85,6 +116,7 @@ async function run({ label, keys, limits }: Run): Promise<string> {
     const cpu0 = process.cpuUsage();
     const engine0 = enginePid ? procCpu(enginePid) : 0;
     const start = now();
+    counting = true;
     const claimer = async (c: number) => {
       while (done < TASKS && now() < deadline) {
         const t = now();
@@ -100,13 +132,18 @@ async function run({ label, keys, limits }: Run): Promise<string> {
       }
     };
     await Promise.all(Array.from({ length: CLAIMERS }, (_, c) => claimer(c)));
+    counting = false;
     const seconds = (now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const storeMs = ((cpu.user + cpu.system) / 1000 / Math.max(1, done)).toFixed(2);
     const engineMs = enginePid ? (((procCpu(enginePid) - engine0) * 1000) / Math.max(1, done)).toFixed(2) : '-';
     latencies.sort((a, b) => a - b);
     const p50 = latencies[Math.floor(latencies.length / 2)]!.toFixed(1);
-    return `| ${label} | ${keys} | ${done} | ${(done / seconds).toFixed(0)} | ${p50} | ${storeMs} | ${engineMs} |`;
+    const per = (n: number) => (n / Math.max(1, done)).toFixed(2);
+    return {
+      line: `| ${label} | ${keys} | ${done} | ${(done / seconds).toFixed(0)} | ${p50} | ${storeMs} | ${engineMs} | ${per(counts.requests)} | ${per(counts.bulks)} | ${per(counts.metaWrites)} |`,
+      tasksPerSecond: done / seconds,
+    };
   } finally {
     await store.drop();
     await store.close();
@@ -114,13 +151,29 @@ async function run({ label, keys, limits }: Run): Promise<string> {
 }
 
 const keyCounts = values.keys!.split(',').map(Number);
-const runs: Run[] = [{ label: 'plain (no keys, no limits)', keys: 0, limits: undefined }];
-for (const k of keyCounts) {
-  runs.push({ label: 'keys, limits off (fair groups)', keys: k, limits: undefined });
-  runs.push({ label: 'keys, limits on (never binding)', keys: k, limits: NEVER_BINDING });
+console.log(`# bench/flow-elasticsearch: ${TASKS} tasks, ${CLAIMERS} claimers, amount ${AMOUNT}, ${ROUNDS} round(s); ${machineLine()}`);
+console.log(
+  '| run | keys | tasks done | tasks/s | claim p50 ms | store CPU ms/task | engine CPU ms/task | requests/task | bulks/task | meta writes/task |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log((await run({ label: 'plain (no keys, no limits)', keys: 0, limits: undefined })).line);
+// Limits off and on alternate, round after round, so that both see the same machine; the ratio of each
+// pair is printed, and their median at the end.
+const ratios = new Map<number, number[]>(keyCounts.map((k) => [k, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const k of keyCounts) {
+    const pair = round % 2 === 0 ? [undefined, NEVER_BINDING] : [NEVER_BINDING, undefined];
+    const measured = new Map<boolean, Measured>();
+    for (const limits of pair) {
+      const m = await run({ label: limits ? 'keys, limits on (never binding)' : 'keys, limits off (fair groups)', keys: k, limits });
+      measured.set(limits !== undefined, m);
+      console.log(m.line);
+    }
+    ratios.get(k)!.push(measured.get(true)!.tasksPerSecond / measured.get(false)!.tasksPerSecond);
+  }
 }
-console.log(`# bench/flow-elasticsearch: ${TASKS} tasks, ${CLAIMERS} claimers, amount ${AMOUNT}; ${machineLine()}`);
-console.log('| run | keys | tasks done | tasks/s | claim p50 ms | store CPU ms/task | engine CPU ms/task |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const r of runs) console.log(await run(r));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+for (const [k, rs] of ratios) {
+  console.log(`# ${k} keys: limits on / off, tasks/s: ${rs.map((r) => r.toFixed(2)).join(', ')}; median ${median(rs).toFixed(2)}`);
+}
 console.log(`# done; ${machineLine()}`);

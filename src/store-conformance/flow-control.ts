@@ -162,6 +162,33 @@ export function flowControlTests(options: ConformanceOptions): void {
     );
 
     it(
+      'a slot freed through one instance is claimable through another (drivers may write the release just after the task)',
+      withHarness(options, async (h) => {
+        const { engine, store, clock } = h;
+        const peer = (await h.peer()) ?? store;
+        await setLimits(store, 'q', { queue: { concurrency: 1 }, perKey: { concurrency: 1 } });
+        await enqueue(engine, 'q', keyed('a', 3, { concurrencyKey: 'a' }));
+        // Bounded retries, no sleep: each claim is a full round trip to the store.
+        const claimSoon = async (s: Store, workerId: string): Promise<Task[]> => {
+          let got: Task[] = [];
+          for (let attempt = 0; attempt < 200 && got.length === 0; attempt++) {
+            got = await s.taskClaim({ queues: ['q'], amount: 1, workerId, now: clock.now() });
+          }
+          return got;
+        };
+        const [first] = await claimNow(engine, ['q'], 1);
+        assert.ok(first);
+        assert.deepEqual(await peer.taskClaim({ queues: ['q'], amount: 1, workerId: 'other', now: clock.now() }), []);
+        await engine.markDone('q', first.id, WORKER, undefined);
+        const [second] = await claimSoon(peer, 'other');
+        assert.ok(second, 'the other instance got the slot freed through this one');
+        assert.deepEqual(await store.taskClaim({ queues: ['q'], amount: 1, workerId: WORKER, now: clock.now() }), []);
+        await peer.taskUpdate({ task: { ...second, state: 'done' }, expectedVersion: second.version });
+        assert.equal((await claimSoon(store, WORKER)).length, 1, 'and back');
+      }),
+    );
+
+    it(
       'a task that leaves CLAIMED through any store write (the timeout reaper) gives its slot back',
       withHarness(options, async ({ engine, store, clock }) => {
         await setLimits(store, 'q', { queue: { concurrency: 1 }, perKey: { concurrency: 1 } });

@@ -383,7 +383,7 @@ export class TaskClaims {
       pool = spreading ? this.spread.prefer(plain, (c) => c.docId) : plain;
     }
     // Holds taken for tasks this claim did not get are given back (best effort: a leftover is repaired).
-    if (unclaimedHolds.length > 0) await this.flow.release(unclaimedHolds).catch(() => undefined);
+    this.flow.release(unclaimedHolds);
   }
 
   /**

@@ -60,11 +60,14 @@ const MAX_GROUP_PAGES = 5;
  * Tokens leased ahead: a claim that takes tokens from a bucket takes up to `rate × TOKEN_LEASE_MS` more
  * (at most TOKEN_LEASE_MAX, a quarter of the burst) into this process's stash, and the next claims spend
  * the stash without writing the bucket. Leased tokens leave the bucket when they are taken, so the
- * limit is never exceeded across servers; those not spent within TOKEN_LEASE_MS, or when the limit
- * changes, are dropped (a rate may under-grant by that much, never over-grant). Rates that would lease
- * fewer than 2 tokens lease none: they stay exact.
+ * limit is never exceeded across servers; those not spent within TOKEN_LEASE_TTL_MS, or when the limit
+ * changes, are dropped (a rate may under-grant by one lease per server and second, never over-grant).
+ * The lease is sized by 100 ms of the rate but kept for a second, so a key claimed ten times a second
+ * writes its bucket about once a second, not at every claim. Rates that would lease fewer than 2 tokens
+ * lease none: they stay exact.
  */
 const TOKEN_LEASE_MS = 100;
+const TOKEN_LEASE_TTL_MS = 1000;
 const TOKEN_LEASE_MAX = 256;
 
 interface TokenStash {
@@ -98,7 +101,7 @@ export interface FlowPlanInput {
 export class FlowClaimPlanner {
   /** Per queue, the group this store instance served last (fairness cursor; undefined: none yet). */
   private readonly cursors = new Map<string, GroupKey>();
-  /** Leased tokens per bucket document (TOKEN_LEASE_MS); only touched inside FlowControl.serial. */
+  /** Leased tokens per bucket document (TOKEN_LEASE_TTL_MS); only touched inside FlowControl.serial. */
   private readonly stash = new Map<string, TokenStash>();
 
   constructor(
@@ -221,7 +224,7 @@ export class FlowClaimPlanner {
    */
   private async acquire(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
     const limits = input.limits!;
-    const { queue, maxNow: now } = input;
+    const { queue } = input;
     const queueConcurrency = limits.queue?.concurrency;
     const queueRate = limits.queue?.rate;
     // Document id → the key it counts (undefined: the queue's own).
@@ -236,19 +239,62 @@ export class FlowClaimPlanner {
         if (rk !== undefined && keyLimit(limits, rk)?.rate) rateIds.set(flowDocId('rate', queue, rk), rk);
       }
     }
-    const holdIdList = [...holdIds.keys()];
+    // Releases of this process not written yet ride along in this claim's write (one bulk for both), and
+    // those this claim does not write go back to wait for the next write or the flush.
+    const absorbed = new Map<string, HoldRelease[]>();
+    for (const r of this.flow.takeReleases()) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
+    const holdIdList = [...new Set([...holdIds.keys(), ...absorbed.keys()])];
     // A key's documents this process has not seen are taken as missing (most keys are new or pruned).
     const isKeyDoc = (id: string) => holdIds.get(id) !== undefined || rateIds.get(id) !== undefined;
-    const reads = await this.flow.readMeta<HoldDoc | RateDoc>([...holdIdList, ...rateIds.keys()], false, isKeyDoc);
+    let reads: MetaRead<HoldDoc | RateDoc>[];
+    try {
+      reads = await this.flow.readMeta<HoldDoc | RateDoc>([...holdIdList, ...rateIds.keys()], false, isKeyDoc);
+    } catch (err) {
+      this.flow.returnReleases([...absorbed.values()].flat());
+      throw err;
+    }
     const holdReads = new Map<string, MetaRead<HoldDoc>>();
     const rateReads = new Map<string, MetaRead<RateDoc>>();
     reads.forEach((r, i) => {
       if (i < holdIdList.length) holdReads.set(r.id, r as MetaRead<HoldDoc>);
       else rateReads.set(r.id, r as MetaRead<RateDoc>);
     });
+    const written = new Set<string>();
+    try {
+      return await this.plannedWrites(input, groups, wanted, { holdIds, rateIds, holdReads, rateReads, absorbed, written });
+    } finally {
+      // Done: written, or nothing of theirs in the document (already gone). Others wait for the next write.
+      const pending = (id: string, rs: HoldRelease[]) =>
+        !written.has(id) && (holdReads.get(id)?.doc?.holds ?? []).some((h) => rs.some((r) => r.match(h)));
+      this.flow.returnReleases([...absorbed].flatMap(([id, rs]) => (pending(id, rs) ? rs : [])));
+    }
+  }
+
+  /** acquire(), once the limit documents are read: simulate, repair full holds, write (CAS). */
+  private async plannedWrites(
+    input: FlowPlanInput,
+    groups: Group[],
+    wanted: number,
+    docs: {
+      holdIds: Map<string, string | undefined>;
+      rateIds: Map<string, string | undefined>;
+      holdReads: Map<string, MetaRead<HoldDoc>>;
+      rateReads: Map<string, MetaRead<RateDoc>>;
+      absorbed: Map<string, HoldRelease[]>;
+      /** Filled with the hold documents written (so their absorbed releases are done). */
+      written: Set<string>;
+    },
+  ): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
+    const limits = input.limits!;
+    const { queue, maxNow: now } = input;
+    const queueConcurrency = limits.queue?.concurrency;
+    const queueRate = limits.queue?.rate;
+    const { holdIds, rateIds, holdReads, rateReads, absorbed, written } = docs;
+    const released = (id: string, h: Hold) => absorbed.get(id)?.some((m) => m.match(h)) ?? false;
+    const liveHolds = (id: string): Hold[] => (holdReads.get(id)?.doc?.holds ?? []).filter((h) => !released(id, h));
 
     const simulate = () => {
-      const held = new Map<string, number>([...holdReads].map(([id, r]) => [id, r.doc?.holds.length ?? 0]));
+      const held = new Map<string, number>([...holdReads.keys()].map((id) => [id, liveHolds(id).length]));
       const tokens = new Map<string, number>();
       const tookFrom = new Set<string>();
       // Tokens from this process's stash are spent first; only what it lacks is taken from the bucket.
@@ -338,7 +384,6 @@ export class FlowClaimPlanner {
       if (repaired) plan = simulate();
     }
     input.onThrottled(plan.throttled);
-    if (plan.picks.length === 0) return { picks: [], conflicts: false };
 
     // The writes: each hold document gets its new holds, each bucket its tokens at `now`.
     const newHolds = new Map<string, Hold[]>();
@@ -349,11 +394,14 @@ export class FlowClaimPlanner {
       }
     }
     const writes: { id: string; doc: unknown; version: RecordVersion | undefined }[] = [];
-    for (const [id, holds] of newHolds) {
+    for (const id of holdReads.keys()) {
       const read = holdReads.get(id)!;
+      const adds = newHolds.get(id) ?? [];
+      const kept = liveHolds(id);
+      if (adds.length === 0 && kept.length === (read.doc?.holds.length ?? 0)) continue; // unchanged
       const key = holdIds.get(id);
       const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
-      writes.push({ id, doc: { ...base, holds: [...base.holds, ...holds] }, version: read.version });
+      writes.push({ id, doc: { ...base, holds: [...kept, ...adds] }, version: read.version });
     }
     const leases = new Map<string, { tokens: number; rate: RateLimit }>();
     for (const id of plan.tookFrom) {
@@ -377,10 +425,12 @@ export class FlowClaimPlanner {
       const stashed = this.stash.get(id);
       if (stashed) stashed.tokens -= used;
     }
+    if (writes.length === 0) return { picks: plan.picks, conflicts: false };
     const items = await this.flow.writeMeta(writes);
     const failed = new Set(items.flatMap((item, i) => (item.status === 200 || item.status === 201 ? [] : [writes[i]!.id])));
+    for (const w of writes) if (!failed.has(w.id)) written.add(w.id);
     for (const [id, lease] of leases) {
-      if (!failed.has(id)) this.stash.set(id, { tokens: lease.tokens, rate: lease.rate, until: now + TOKEN_LEASE_MS });
+      if (!failed.has(id)) this.stash.set(id, { tokens: lease.tokens, rate: lease.rate, until: now + TOKEN_LEASE_TTL_MS });
     }
     if (this.stash.size > 4096) for (const [id, stashed] of this.stash) if (stashed.until < now) this.stash.delete(id);
     if (failed.size === 0) return { picks: plan.picks, conflicts: false };

@@ -35,6 +35,8 @@ const CONFLICT_RETRIES = 50;
 export const FLOW_STATE_CACHE_MS = 100;
 /** How long a release may use the last `flow` document it saw (claims read it fresh every time). */
 const RELEASE_STATE_MAX_AGE_MS = 1000;
+/** How long a release waits for a claim of this process to write it with its own holds (`release`). */
+export const RELEASE_LINGER_MS = 5;
 /** A hold whose task still has the version the claim expected is only fenced off after this long. */
 export const HOLD_GRACE_MS = 30_000;
 /** A full hold document is checked for stale holds at most this often per process. */
@@ -147,8 +149,10 @@ export class FlowControl {
   /** Documents this process has seen present (read, written, or a create that found them): never guessed missing. */
   private readonly seenPresent = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
-  private pendingReleases: { releases: HoldRelease[]; resolve(): void; reject(err: unknown): void }[] = [];
-  private releaseScheduled = false;
+  /** Releases not written yet: the next claim's write of the same document takes them, else a flush. */
+  private pendingReleases: HoldRelease[] = [];
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly http: EsHttp,
@@ -388,28 +392,54 @@ export class FlowControl {
   }
 
   /**
-   * Removes holds, each from its document (best effort: a hold left behind only makes a limit stricter
-   * until a claim repairs it). The releases of one process are grouped: those that arrive while a change
-   * of hold documents is under way go out together, as one read and one bulk.
+   * Removes holds, each from its document, soon (best effort: a hold left behind only makes a limit
+   * stricter until a claim repairs it). Not awaited by the writes that free slots: the next claim of this
+   * process that writes the same hold document takes the release into that write (`takeReleases`), so a
+   * done and the next claim cost one write of the document, not two; releases no claim took are written
+   * together RELEASE_LINGER_MS later. A claim of this process always sees them (it runs after, in `serial`);
+   * other processes within RELEASE_LINGER_MS and a write.
    */
-  release(releases: HoldRelease[]): Promise<void> {
-    if (releases.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.pendingReleases.push({ releases, resolve, reject });
-      if (this.releaseScheduled) return;
-      this.releaseScheduled = true;
-      void this.serial(async () => {
-        this.releaseScheduled = false;
-        const batch = this.pendingReleases;
-        this.pendingReleases = [];
-        try {
-          await this.releaseNow(batch.flatMap((b) => b.releases));
-          for (const b of batch) b.resolve();
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
-      });
+  release(releases: HoldRelease[]): void {
+    if (releases.length === 0) return;
+    this.pendingReleases.push(...releases);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.pendingReleases.length === 0 || this.releaseTimer !== undefined || this.flushing !== undefined) return;
+    this.releaseTimer = setTimeout(() => void this.flushReleases().catch(() => undefined), RELEASE_LINGER_MS);
+    this.releaseTimer.unref();
+  }
+
+  /** Writes every pending release now; resolves when they are written (close, tests). */
+  flushReleases(): Promise<void> {
+    if (this.releaseTimer !== undefined) clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (this.flushing) return this.flushing.then(() => this.flushReleases());
+    if (this.pendingReleases.length === 0) return Promise.resolve();
+    const run = this.serial(async () => {
+      const batch = this.pendingReleases;
+      this.pendingReleases = [];
+      await this.releaseNow(batch);
+    }).finally(() => {
+      this.flushing = undefined;
+      this.scheduleFlush();
     });
+    this.flushing = run;
+    return run;
+  }
+
+  /** Takes the pending releases, for a claim that writes them with its holds (in `serial`). */
+  takeReleases(): HoldRelease[] {
+    const taken = this.pendingReleases;
+    this.pendingReleases = [];
+    return taken;
+  }
+
+  /** Gives back releases a claim took and did not write (its write of their document failed). */
+  returnReleases(releases: HoldRelease[]): void {
+    this.pendingReleases.push(...releases);
+    this.scheduleFlush();
   }
 
   /** release() within a `serial` section: read, filter, compare-and-set, retried on conflicts. */
@@ -439,7 +469,12 @@ export class FlowControl {
    */
   async releaseForWrites(writes: { queue: string; concurrencyKey: string | undefined; docId: string; replaced: RecordVersion }[]): Promise<void> {
     if (writes.length === 0) return;
-    const state = await this.recent();
+    let state: FlowState;
+    try {
+      state = await this.recent();
+    } catch {
+      return; // the task writes stand; a hold left behind is repaired by a later claim
+    }
     const releases: HoldRelease[] = [];
     for (const w of writes) {
       const limits = state.limits.get(w.queue);
@@ -450,11 +485,7 @@ export class FlowControl {
         releases.push({ holdDocId: flowDocId('hold', w.queue, w.concurrencyKey), match });
       }
     }
-    try {
-      await this.release(releases);
-    } catch {
-      // The task write stands; a hold left behind is repaired by a later claim.
-    }
+    this.release(releases);
   }
 
   /**
@@ -465,6 +496,7 @@ export class FlowControl {
    */
   async prune({ now, idleBefore, limit }: QueueFlowPruneParams): Promise<number> {
     if (limit < 1) return 0;
+    await this.flushReleases();
     const [state] = await Promise.all([
       this.read(),
       this.http.expect({ method: 'POST', path: `/${this.names.meta}/_refresh`, read: true }),
