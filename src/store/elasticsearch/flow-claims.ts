@@ -239,11 +239,11 @@ export class FlowClaimPlanner {
         if (rk !== undefined && keyLimit(limits, rk)?.rate) rateIds.set(flowDocId('rate', queue, rk), rk);
       }
     }
-    // Releases of this process not written yet ride along in this claim's write (one bulk for both), and
-    // those this claim does not write go back to wait for the next write or the flush.
+    // Releases of this process not written yet for these documents ride along in this claim's write of
+    // them; those it does not write go back to wait for the next write or the flush.
+    const holdIdList = [...holdIds.keys()];
     const absorbed = new Map<string, HoldRelease[]>();
-    for (const r of this.flow.takeReleases()) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
-    const holdIdList = [...new Set([...holdIds.keys(), ...absorbed.keys()])];
+    for (const r of this.flow.takeReleases(new Set(holdIdList))) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
     // A key's documents this process has not seen are taken as missing (most keys are new or pruned).
     const isKeyDoc = (id: string) => holdIds.get(id) !== undefined || rateIds.get(id) !== undefined;
     let reads: MetaRead<HoldDoc | RateDoc>[];

@@ -37,6 +37,13 @@ export const FLOW_STATE_CACHE_MS = 100;
 const RELEASE_STATE_MAX_AGE_MS = 1000;
 /** How long a release waits for a claim of this process to write it with its own holds (`release`). */
 export const RELEASE_LINGER_MS = 5;
+/**
+ * ... and for a document with room to spare (at most ROOMY_SHARE of its limit held, as this process last
+ * saw it), where a slot freed late holds nobody back: long enough for the next claim of a key claimed
+ * ten times a second to take it along.
+ */
+export const ROOMY_RELEASE_LINGER_MS = 100;
+const ROOMY_SHARE = 0.75;
 /** A hold whose task still has the version the claim expected is only fenced off after this long. */
 export const HOLD_GRACE_MS = 30_000;
 /** A full hold document is checked for stale holds at most this often per process. */
@@ -131,6 +138,12 @@ export interface MetaRead<T> {
   version: RecordVersion | undefined;
 }
 
+interface PendingRelease {
+  release: HoldRelease;
+  /** When it is written at the latest (performance.now()). */
+  due: number;
+}
+
 /** One release: the task `_id` and the version it was CLAIMED at (holds older than it are its own). */
 export interface HoldRelease {
   holdDocId: string;
@@ -149,9 +162,9 @@ export class FlowControl {
   /** Documents this process has seen present (read, written, or a create that found them): never guessed missing. */
   private readonly seenPresent = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
-  /** Releases not written yet: the next claim's write of the same document takes them, else a flush. */
-  private pendingReleases: HoldRelease[] = [];
-  private releaseTimer: NodeJS.Timeout | undefined;
+  /** Releases not written yet: the next claim's write of the same document takes them, else a flush once due. */
+  private pendingReleases: PendingRelease[] = [];
+  private releaseTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -395,33 +408,42 @@ export class FlowControl {
    * Removes holds, each from its document, soon (best effort: a hold left behind only makes a limit
    * stricter until a claim repairs it). Not awaited by the writes that free slots: the next claim of this
    * process that writes the same hold document takes the release into that write (`takeReleases`), so a
-   * done and the next claim cost one write of the document, not two; releases no claim took are written
-   * together RELEASE_LINGER_MS later. A claim of this process always sees them (it runs after, in `serial`);
-   * other processes within RELEASE_LINGER_MS and a write.
+   * done and a later claim cost one write of the document, not two; the others are written together once
+   * due, `lingerMs` later. A claim of this process always sees them (it runs after, in `serial`); other
+   * processes within `lingerMs` and a write.
    */
-  release(releases: HoldRelease[]): void {
+  release(releases: HoldRelease[], lingerMs = RELEASE_LINGER_MS): void {
     if (releases.length === 0) return;
-    this.pendingReleases.push(...releases);
+    const due = performance.now() + lingerMs;
+    for (const release of releases) this.pendingReleases.push({ release, due });
     this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
-    if (this.pendingReleases.length === 0 || this.releaseTimer !== undefined || this.flushing !== undefined) return;
-    this.releaseTimer = setTimeout(() => void this.flushReleases().catch(() => undefined), RELEASE_LINGER_MS);
-    this.releaseTimer.unref();
+    if (this.pendingReleases.length === 0 || this.flushing !== undefined) return;
+    let at = Infinity;
+    for (const p of this.pendingReleases) at = Math.min(at, p.due);
+    if (this.releaseTimer && this.releaseTimer.at <= at) return;
+    if (this.releaseTimer) clearTimeout(this.releaseTimer.timer);
+    const timer = setTimeout(() => {
+      this.releaseTimer = undefined;
+      void this.flushDue(false).catch(() => undefined);
+    }, Math.max(0, at - performance.now()));
+    timer.unref();
+    this.releaseTimer = { at, timer };
   }
 
-  /** Writes every pending release now; resolves when they are written (close, tests). */
-  flushReleases(): Promise<void> {
-    if (this.releaseTimer !== undefined) clearTimeout(this.releaseTimer);
-    this.releaseTimer = undefined;
-    if (this.flushing) return this.flushing.then(() => this.flushReleases());
-    if (this.pendingReleases.length === 0) return Promise.resolve();
-    const run = this.serial(async () => {
-      const batch = this.pendingReleases;
-      this.pendingReleases = [];
-      await this.releaseNow(batch);
-    }).finally(() => {
+  /** Writes the pending releases that are due (every one with `all`); resolves when they are written. */
+  private flushDue(all: boolean): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flushDue(all));
+    const now = performance.now();
+    const due = this.pendingReleases.filter((p) => all || p.due <= now);
+    if (due.length === 0) {
+      this.scheduleFlush();
+      return Promise.resolve();
+    }
+    this.pendingReleases = all ? [] : this.pendingReleases.filter((p) => p.due > now);
+    const run = this.serial(() => this.releaseNow(due.map((p) => p.release))).finally(() => {
       this.flushing = undefined;
       this.scheduleFlush();
     });
@@ -429,17 +451,21 @@ export class FlowControl {
     return run;
   }
 
-  /** Takes the pending releases, for a claim that writes them with its holds (in `serial`). */
-  takeReleases(): HoldRelease[] {
-    const taken = this.pendingReleases;
-    this.pendingReleases = [];
-    return taken;
+  /** Writes every pending release now; resolves when they are written (close, the pruner, tests). */
+  flushReleases(): Promise<void> {
+    return this.flushDue(true);
   }
 
-  /** Gives back releases a claim took and did not write (its write of their document failed). */
+  /** Takes the pending releases of these hold documents, for a claim that writes them (in `serial`). */
+  takeReleases(holdDocIds: Set<string>): HoldRelease[] {
+    const taken = this.pendingReleases.filter((p) => holdDocIds.has(p.release.holdDocId));
+    if (taken.length > 0) this.pendingReleases = this.pendingReleases.filter((p) => !holdDocIds.has(p.release.holdDocId));
+    return taken.map((p) => p.release);
+  }
+
+  /** Gives back releases a claim took and did not write (its write of their document failed): due now. */
   returnReleases(releases: HoldRelease[]): void {
-    this.pendingReleases.push(...releases);
-    this.scheduleFlush();
+    this.release(releases, 0);
   }
 
   /** release() within a `serial` section: read, filter, compare-and-set, retried on conflicts. */
@@ -475,17 +501,22 @@ export class FlowControl {
     } catch {
       return; // the task writes stand; a hold left behind is repaired by a later claim
     }
-    const releases: HoldRelease[] = [];
+    const soon: HoldRelease[] = [];
+    const later: HoldRelease[] = [];
+    const add = (holdDocId: string, limit: number, match: (h: Hold) => boolean) => {
+      const held = (this.cache.get(holdDocId)?.doc as HoldDoc | undefined)?.holds.length;
+      (held !== undefined && held <= limit * ROOMY_SHARE ? later : soon).push({ holdDocId, match });
+    };
     for (const w of writes) {
       const limits = state.limits.get(w.queue);
-      if (!hasConcurrencyLimit(limits)) continue;
+      if (!limits || !hasConcurrencyLimit(limits)) continue;
       const match = (h: Hold) => h.id === w.docId && holdOlderThan(h, w.replaced);
-      if (limits!.queue?.concurrency !== undefined) releases.push({ holdDocId: flowDocId('hold', w.queue), match });
-      if (w.concurrencyKey !== undefined && keyLimit(limits!, w.concurrencyKey)?.concurrency !== undefined) {
-        releases.push({ holdDocId: flowDocId('hold', w.queue, w.concurrencyKey), match });
-      }
+      if (limits.queue?.concurrency !== undefined) add(flowDocId('hold', w.queue), limits.queue.concurrency, match);
+      const keyConcurrency = w.concurrencyKey !== undefined ? keyLimit(limits, w.concurrencyKey)?.concurrency : undefined;
+      if (keyConcurrency !== undefined) add(flowDocId('hold', w.queue, w.concurrencyKey!), keyConcurrency, match);
     }
-    this.release(releases);
+    this.release(soon);
+    this.release(later, ROOMY_RELEASE_LINGER_MS);
   }
 
   /**
