@@ -433,16 +433,20 @@ export class FlowControl {
     this.releaseTimer = { at, timer };
   }
 
-  /** Writes the pending releases that are due (every one with `all`); resolves when they are written. */
+  /**
+   * Writes the pending releases that are due, and with them those due within half a roomy linger (so a
+   * steady stream of releases goes out in a few large bulks, not one small bulk per due time); every
+   * one with `all`. Resolves when they are written.
+   */
   private flushDue(all: boolean): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flushDue(all));
-    const now = performance.now();
-    const due = this.pendingReleases.filter((p) => all || p.due <= now);
+    const now = all ? Infinity : performance.now() + ROOMY_RELEASE_LINGER_MS / 2;
+    const due = this.pendingReleases.filter((p) => p.due <= now);
     if (due.length === 0) {
       this.scheduleFlush();
       return Promise.resolve();
     }
-    this.pendingReleases = all ? [] : this.pendingReleases.filter((p) => p.due > now);
+    this.pendingReleases = this.pendingReleases.filter((p) => p.due > now);
     const run = this.serial(() => this.releaseNow(due.map((p) => p.release))).finally(() => {
       this.flushing = undefined;
       this.scheduleFlush();
