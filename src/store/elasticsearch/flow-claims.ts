@@ -243,7 +243,7 @@ export class FlowClaimPlanner {
     // them; those it does not write go back to wait for the next write or the flush.
     const holdIdList = [...holdIds.keys()];
     const absorbed = new Map<string, HoldRelease[]>();
-    for (const r of this.flow.takeReleases(new Set(holdIdList))) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
+    for (const r of this.flow.takeReleases(holdIdList)) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
     // A key's documents this process has not seen are taken as missing (most keys are new or pruned).
     const isKeyDoc = (id: string) => holdIds.get(id) !== undefined || rateIds.get(id) !== undefined;
     let reads: MetaRead<HoldDoc | RateDoc>[];

@@ -162,8 +162,11 @@ export class FlowControl {
   /** Documents this process has seen present (read, written, or a create that found them): never guessed missing. */
   private readonly seenPresent = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
-  /** Releases not written yet: the next claim's write of the same document takes them, else a flush once due. */
-  private pendingReleases: PendingRelease[] = [];
+  /**
+   * Releases not written yet, by hold document: the next claim's write of the document takes them, else
+   * a flush once due.
+   */
+  private readonly pendingReleases = new Map<string, PendingRelease[]>();
   private releaseTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -415,14 +418,17 @@ export class FlowControl {
   release(releases: HoldRelease[], lingerMs = RELEASE_LINGER_MS): void {
     if (releases.length === 0) return;
     const due = performance.now() + lingerMs;
-    for (const release of releases) this.pendingReleases.push({ release, due });
-    this.scheduleFlush();
+    for (const release of releases) {
+      const list = this.pendingReleases.get(release.holdDocId);
+      if (list) list.push({ release, due });
+      else this.pendingReleases.set(release.holdDocId, [{ release, due }]);
+    }
+    this.scheduleFlush(due);
   }
 
-  private scheduleFlush(): void {
-    if (this.pendingReleases.length === 0 || this.flushing !== undefined) return;
-    let at = Infinity;
-    for (const p of this.pendingReleases) at = Math.min(at, p.due);
+  /** Makes sure a flush runs by `at` (after the one under way, if any: it schedules the next itself). */
+  private scheduleFlush(at: number): void {
+    if (this.flushing !== undefined || at === Infinity) return;
     if (this.releaseTimer && this.releaseTimer.at <= at) return;
     if (this.releaseTimer) clearTimeout(this.releaseTimer.timer);
     const timer = setTimeout(() => {
@@ -433,23 +439,37 @@ export class FlowControl {
     this.releaseTimer = { at, timer };
   }
 
+  private earliestDue(): number {
+    let at = Infinity;
+    for (const list of this.pendingReleases.values()) for (const p of list) at = Math.min(at, p.due);
+    return at;
+  }
+
   /**
    * Writes the pending releases that are due, and with them those due within half a roomy linger (so a
    * steady stream of releases goes out in a few large bulks, not one small bulk per due time); every
    * one with `all`. Resolves when they are written.
    */
   private flushDue(all: boolean): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => this.flushDue(all));
-    const now = all ? Infinity : performance.now() + ROOMY_RELEASE_LINGER_MS / 2;
-    const due = this.pendingReleases.filter((p) => p.due <= now);
+    if (this.flushing) {
+      const next = () => this.flushDue(all);
+      return this.flushing.then(next, next);
+    }
+    const by = all ? Infinity : performance.now() + ROOMY_RELEASE_LINGER_MS / 2;
+    const due: HoldRelease[] = [];
+    for (const [id, list] of this.pendingReleases) {
+      const later = list.filter((p) => p.due > by);
+      for (const p of list) if (p.due <= by) due.push(p.release);
+      if (later.length === 0) this.pendingReleases.delete(id);
+      else this.pendingReleases.set(id, later);
+    }
     if (due.length === 0) {
-      this.scheduleFlush();
+      this.scheduleFlush(this.earliestDue());
       return Promise.resolve();
     }
-    this.pendingReleases = this.pendingReleases.filter((p) => p.due > now);
-    const run = this.serial(() => this.releaseNow(due.map((p) => p.release))).finally(() => {
+    const run = this.serial(() => this.releaseNow(due)).finally(() => {
       this.flushing = undefined;
-      this.scheduleFlush();
+      this.scheduleFlush(this.earliestDue());
     });
     this.flushing = run;
     return run;
@@ -461,10 +481,15 @@ export class FlowControl {
   }
 
   /** Takes the pending releases of these hold documents, for a claim that writes them (in `serial`). */
-  takeReleases(holdDocIds: Set<string>): HoldRelease[] {
-    const taken = this.pendingReleases.filter((p) => holdDocIds.has(p.release.holdDocId));
-    if (taken.length > 0) this.pendingReleases = this.pendingReleases.filter((p) => !holdDocIds.has(p.release.holdDocId));
-    return taken.map((p) => p.release);
+  takeReleases(holdDocIds: Iterable<string>): HoldRelease[] {
+    const taken: HoldRelease[] = [];
+    for (const id of holdDocIds) {
+      const list = this.pendingReleases.get(id);
+      if (!list) continue;
+      this.pendingReleases.delete(id);
+      for (const p of list) taken.push(p.release);
+    }
+    return taken;
   }
 
   /** Gives back releases a claim took and did not write (its write of their document failed): due now. */
