@@ -4,7 +4,7 @@
  * and on, against the plain path (tasks without keys, no limits) as the baseline.
  *
  *   npx tsx bench/flow-elasticsearch.ts --url http://127.0.0.1:9200 [--engine-pid <pid>] [--tasks 2000]
- *     [--claimers 8] [--amount 1] [--keys 1,100,10000] [--rounds 1]
+ *     [--claimers 8] [--amount 1] [--keys 1,100,10000] [--rounds 1] [--limits both|concurrency|rate]
  *
  * Per run: a fresh index prefix, `tasks` tasks created (keys round-robin), then `claimers` loops each
  * claiming `amount` and marking what they got done, until every task is done (bounded by a deadline).
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '1,100,10000' },
     'deadline-s': { type: 'string', default: '300' },
     rounds: { type: 'string', default: '1' },
+    limits: { type: 'string', default: 'both' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -53,10 +54,15 @@ interface Run {
   limits: QueueLimits | undefined;
 }
 
-const NEVER_BINDING: QueueLimits = {
-  queue: { concurrency: 100_000, rate: { count: 1_000_000, perMs: 1000, burst: 1_000_000 } },
-  perKey: { concurrency: 100_000, rate: { count: 1_000_000, perMs: 1000, burst: 1_000_000 } },
+/** `--limits both` (default), `concurrency` or `rate`: which limits "limits on" sets, on the queue and per key. */
+const NEVER_BINDING_PARTS = {
+  concurrency: { concurrency: 100_000 },
+  rate: { rate: { count: 1_000_000, perMs: 1000, burst: 1_000_000 } },
 };
+const limitParts = values.limits === 'both' ? ['concurrency', 'rate'] : [values.limits!];
+if (!limitParts.every((p) => p in NEVER_BINDING_PARTS)) throw new Error(`--limits: both, concurrency or rate, not ${values.limits}`);
+const neverBinding = Object.assign({}, ...limitParts.map((p) => NEVER_BINDING_PARTS[p as keyof typeof NEVER_BINDING_PARTS]));
+const NEVER_BINDING: QueueLimits = { queue: neverBinding, perKey: neverBinding };
 
 interface Measured {
   line: string;
@@ -151,7 +157,9 @@ async function run({ label, keys, limits }: Run): Promise<Measured> {
 }
 
 const keyCounts = values.keys!.split(',').map(Number);
-console.log(`# bench/flow-elasticsearch: ${TASKS} tasks, ${CLAIMERS} claimers, amount ${AMOUNT}, ${ROUNDS} round(s); ${machineLine()}`);
+console.log(
+  `# bench/flow-elasticsearch: ${TASKS} tasks, ${CLAIMERS} claimers, amount ${AMOUNT}, ${ROUNDS} round(s), limits ${values.limits}; ${machineLine()}`,
+);
 console.log(
   '| run | keys | tasks done | tasks/s | claim p50 ms | store CPU ms/task | engine CPU ms/task | requests/task | bulks/task | meta writes/task |',
 );
