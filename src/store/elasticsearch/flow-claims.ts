@@ -299,7 +299,6 @@ export class FlowClaimPlanner {
       const tookFrom = new Set<string>();
       // Tokens from this process's stash are spent first; only what it lacks is taken from the bucket.
       const stashLeft = new Map<string, number>();
-      const usedStash = new Map<string, number>();
       const available = (id: string, rate: RateLimit): number => {
         if (!stashLeft.has(id)) stashLeft.set(id, this.stashed(id, rate, now));
         if (!tokens.has(id)) tokens.set(id, tokensAt(rate, rateReads.get(id)?.doc, now));
@@ -308,7 +307,6 @@ export class FlowClaimPlanner {
       const spend = (id: string) => {
         if (stashLeft.get(id)! >= 1) {
           stashLeft.set(id, stashLeft.get(id)! - 1);
-          usedStash.set(id, (usedStash.get(id) ?? 0) + 1);
         } else {
           tokens.set(id, tokens.get(id)! - 1);
           tookFrom.add(id);
@@ -359,7 +357,7 @@ export class FlowClaimPlanner {
       }, (passedOver) => {
         throttled += passedOver;
       });
-      return { picks, tokens, tookFrom, usedStash, full, throttled };
+      return { picks, tokens, tookFrom, stashLeft, full, throttled };
     };
 
     let plan = simulate();
@@ -420,10 +418,11 @@ export class FlowClaimPlanner {
       };
       writes.push({ id, doc, version: read?.version });
     }
-    // Stashed tokens this plan used are spent whatever the writes do (never handed out twice).
-    for (const [id, used] of plan.usedStash) {
+    // Stashed tokens this plan used are spent whatever the writes do (never handed out twice): the stash
+    // keeps what the plan left of it (`stashed` read it in this same serial section).
+    for (const [id, left] of plan.stashLeft) {
       const stashed = this.stash.get(id);
-      if (stashed) stashed.tokens -= used;
+      if (stashed) stashed.tokens = left;
     }
     if (writes.length === 0) return { picks: plan.picks, conflicts: false };
     const items = await this.flow.writeMeta(writes);

@@ -584,9 +584,9 @@ export class FlowControl {
   }
 
   /**
-   * Drops the stale holds of a full hold document: a hold is live while its task is CLAIMED at or after
-   * the claim's version (same token or not), or still has the version the claim compare-and-sets on (its write may be in
-   * flight) and is younger than HOLD_GRACE_MS. An older one is fenced: the task is re-written unchanged
+   * Drops the stale holds of a full hold document: a hold is live while its task is CLAIMED past the
+   * version the claim compare-and-sets on (whatever its claim token), or still has that version (its write
+   * may be in flight) and is younger than HOLD_GRACE_MS. An older one is fenced: the task is re-written unchanged
    * with CAS on that version, so the claim's write can no longer succeed, and then the hold is stale.
    * Returns the document as written (or as read, when nothing was stale; undefined on a conflict), and
    * the new versions of the tasks it fenced (a claim's candidates of them are stale otherwise).
@@ -616,10 +616,11 @@ export class FlowControl {
       const d = res.body.docs[i];
       if (!d?.found || !d._source) return void stale.add(h);
       const v = versionOf(d as GetBody<TaskDoc>);
-      // Claimed since the hold was taken: live. A report-in rewrites the task without the claim's token,
-      // and a hold of a claim that lost this task to another one only over-counts until the task leaves
-      // CLAIMED (that write frees every hold older than it).
-      if (d._source.state === 'claimed' && ((d._source.claim_token ?? '') === h.token || holdOlderThan(h, v))) return;
+      // Claimed since the hold was taken: live (the claim's own write, which carries its token, is past the
+      // hold's version too). Not the token alone: a report-in rewrites the task without it. A hold of a
+      // claim that lost this task to another only over-counts until the task leaves CLAIMED (that write
+      // frees every hold older than it).
+      if (d._source.state === 'claimed' && holdOlderThan(h, v)) return;
       if (v.seqNum !== h.seq || v.primaryTerm !== h.term) return void stale.add(h);
       if (now - h.at > HOLD_GRACE_MS) fences.push({ hold: h, task: d as GetBody<TaskDoc> });
     });
