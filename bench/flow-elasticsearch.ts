@@ -15,12 +15,11 @@
  * with --rounds N limits off and on alternate N times per key count (each pair's ratio, then the median).
  * Requests per task (all, `_bulk`s, document writes to the meta index) do not depend on the machine.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ElasticsearchStore } from '../src/store/elasticsearch/elasticsearch-store.js';
 import type { NewTaskRecord, QueueLimits, Task } from '../src/types/index.js';
 import { intoDone } from '../src/domain/task-lifecycle.js';
-import { machineLine, now } from './lib.js';
+import { machineLine, now, percentile, processCpuMs } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,13 +39,8 @@ const TASKS = Number(values.tasks);
 const CLAIMERS = Number(values.claimers);
 const AMOUNT = Number(values.amount);
 const DEADLINE_MS = Number(values['deadline-s']) * 1000;
-const enginePid = values['engine-pid'];
+const enginePid = values['engine-pid'] === undefined ? undefined : Number(values['engine-pid']);
 
-/** A process's CPU seconds (utime + stime) from /proc. */
-function procCpu(pid: string): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface Run {
   label: string;
@@ -120,7 +114,7 @@ async function run({ label, keys, limits }: Run): Promise<Measured> {
     const latencies: number[] = [];
     const deadline = now() + DEADLINE_MS;
     const cpu0 = process.cpuUsage();
-    const engine0 = enginePid ? procCpu(enginePid) : 0;
+    const engine0 = processCpuMs(enginePid);
     const start = now();
     counting = true;
     const claimer = async (c: number) => {
@@ -142,7 +136,8 @@ async function run({ label, keys, limits }: Run): Promise<Measured> {
     const seconds = (now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const storeMs = ((cpu.user + cpu.system) / 1000 / Math.max(1, done)).toFixed(2);
-    const engineMs = enginePid ? (((procCpu(enginePid) - engine0) * 1000) / Math.max(1, done)).toFixed(2) : '-';
+    const engine1 = processCpuMs(enginePid);
+    const engineMs = engine0 !== undefined && engine1 !== undefined ? ((engine1 - engine0) / Math.max(1, done)).toFixed(2) : '-';
     latencies.sort((a, b) => a - b);
     const p50 = latencies[Math.floor(latencies.length / 2)]!.toFixed(1);
     const per = (n: number) => (n / Math.max(1, done)).toFixed(2);
@@ -180,8 +175,7 @@ for (let round = 0; round < ROUNDS; round++) {
     ratios.get(k)!.push(measured.get(true)!.tasksPerSecond / measured.get(false)!.tasksPerSecond);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [k, rs] of ratios) {
-  console.log(`# ${k} keys: limits on / off, tasks/s: ${rs.map((r) => r.toFixed(2)).join(', ')}; median ${median(rs).toFixed(2)}`);
+  console.log(`# ${k} keys: limits on / off, tasks/s: ${rs.map((r) => r.toFixed(2)).join(', ')}; median ${percentile([...rs].sort((a, b) => a - b), 50).toFixed(2)}`);
 }
 console.log(`# done; ${machineLine()}`);
