@@ -182,11 +182,13 @@ describe('tasks', () => {
   });
 
   it('gives a claim block_for on top of its timeout', async () => {
-    const short = new TasquesClient({ baseUrl: server.url, workerId: 'w', timeoutMs: 100 });
+    // block_for well past the timeout (so a client that did not add it times out), and 400 ms of slack
+    // for the answer on a loaded machine (100 ms timed out once in CI with four engines running).
+    const short = new TasquesClient({ baseUrl: server.url, workerId: 'w', timeoutMs: 400 });
     const started = Date.now();
-    const tasks = await short.claimTasks({ queues: [newQueue()], block_for: '600ms' });
+    const tasks = await short.claimTasks({ queues: [newQueue()], block_for: '1s' });
     assert.deepEqual(tasks, []);
-    assert.ok(Date.now() - started >= 550, 'the claim waited for block_for');
+    assert.ok(Date.now() - started >= 950, 'the claim waited for block_for');
   });
 
   it('rejects with the caller’s reason when the caller aborts', async () => {
