@@ -13,7 +13,8 @@ import { flowControlTests } from '../../src/store-conformance/flow-control.js';
 import { SECOND, SEED_DEFAULTS, T0, claimNow, withHarness } from '../../src/store-conformance/helpers.js';
 import { taskDocId } from '../../src/store/elasticsearch/documents.js';
 import { ElasticsearchStore } from '../../src/store/elasticsearch/elasticsearch-store.js';
-import { type Hold, type HoldDoc, HOLD_GRACE_MS, flowDocId } from '../../src/store/elasticsearch/flow-control.js';
+import { type Hold, type LimitDoc, FLOW_FORMAT, HOLD_GRACE_MS, flowDocId } from '../../src/store/elasticsearch/flow-control.js';
+import { intoDone } from '../../src/domain/task-lifecycle.js';
 import { esSkip, storeOptions, TestElasticsearchStore, uniquePrefix } from '../helpers/elasticsearch.js';
 
 const searchOnly = { claims: { maxLocalWrites: 0 } };
@@ -36,10 +37,10 @@ if (esSkip()) {
   };
   flowControlTests(options);
 
-  /** Writes a hold document as a claimer that stopped between its hold and its task write would leave it. */
+  /** Writes a queue's limit document as a claimer that stopped between its hold and its task write would leave it. */
   async function putHolds(store: ElasticsearchStore, queue: string, holds: Hold[]): Promise<void> {
-    const doc: HoldDoc = { kind: 'flow_hold', queue, holds };
-    await store.http.expect({ method: 'PUT', path: `/${store.names.meta}/_doc/${encodeURIComponent(flowDocId('hold', queue))}`, body: doc });
+    const doc: LimitDoc = { kind: 'flow_limit', queue, holds };
+    await store.http.expect({ method: 'PUT', path: `/${store.names.meta}/_doc/${encodeURIComponent(flowDocId(queue))}`, body: doc });
   }
 
   describe('elasticsearch flow control: holds left behind', () => {
@@ -86,6 +87,52 @@ if (esSkip()) {
         } finally {
           await peer.close();
         }
+      }),
+    );
+
+    it(
+      "a key's limit document is deleted when its last slot is freed with its bucket full again, and kept while the bucket refills",
+      withHarness(options, async ({ engine, store, clock }) => {
+        const es = store as ElasticsearchStore;
+        await store.queueLimitsSet({ queue: 'q', limits: { perKey: { concurrency: 2, rate: { count: 10, perMs: SECOND, burst: 10 } } }, now: clock.now() });
+        await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 'refilled', concurrencyKey: 'k1', rateKey: 'k1' });
+        await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 'refilling', concurrencyKey: 'k2', rateKey: 'k2' });
+        // Through a second server, whose close writes the releases it still holds back.
+        const peer = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
+        await peer.migrate();
+        try {
+          const claimed = await peer.taskClaim({ queues: ['q'], amount: 2, workerId: 'w', now: clock.now() });
+          assert.deepEqual(claimed.map((t) => t.id).sort(), ['refilled', 'refilling']);
+          const done = async (id: string) => {
+            const task = claimed.find((t) => t.id === id)!;
+            await peer.taskUpdate({ task: intoDone(task, 'w', clock.now(), undefined), expectedVersion: task.version });
+          };
+          await done('refilling'); // a token short of its burst of 10 (10 a second)
+          clock.advance(SECOND); // the other key's bucket is full again
+          await done('refilled');
+        } finally {
+          await peer.close();
+        }
+        const limitDoc = async (key: string) => {
+          const res = await es.http.request({ method: 'GET', path: `/${es.names.meta}/_doc/${encodeURIComponent(flowDocId('q', key))}` });
+          return res.status === 404 ? undefined : (res.body as { _source: LimitDoc })._source;
+        };
+        assert.equal(await limitDoc('k1'), undefined, 'no holds and a full bucket: the same as no document');
+        const kept = await limitDoc('k2');
+        assert.deepEqual(kept?.holds, [], 'the slot is freed');
+        assert.equal(kept?.bucket?.tokens, 9, 'the bucket still says a token was taken');
+      }),
+    );
+
+    it(
+      'flow-control documents of a newer format are refused, not misread',
+      withHarness(options, async ({ engine, store, clock }) => {
+        const es = store as ElasticsearchStore;
+        const newer = { kind: 'flow', format: FLOW_FORMAT + 1, flow_queues: ['q'], keyed_queues: [], queue_limits: [] };
+        await es.http.expect({ method: 'PUT', path: `/${es.names.meta}/_doc/flow`, body: newer });
+        await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 't' });
+        await assert.rejects(claimNow(engine, ['q'], 1), new RegExp(`format ${FLOW_FORMAT + 1}, newer than this server`));
+        await assert.rejects(store.queueLimitsSet({ queue: 'q', limits: { queue: { concurrency: 1 } }, now: clock.now() }), /newer than this server/);
       }),
     );
 

@@ -670,7 +670,7 @@ export class ElasticsearchStore implements Store {
     // Tasks that left CLAIMED give their concurrency slots back (after the write: holds never undercount).
     const left = updates.flatMap(({ task, expectedVersion }, i) =>
       results[i] && task.state !== 'claimed'
-        ? [{ queue: task.queue, concurrencyKey: task.concurrencyKey, docId: taskDocId(task.queue, task.id), replaced: expectedVersion }]
+        ? [{ queue: task.queue, concurrencyKey: task.concurrencyKey, docId: taskDocId(task.queue, task.id), replaced: expectedVersion, at: task.modifiedAt }]
         : [],
     );
     if (left.length > 0) await this.flow.releaseForWrites(left);

@@ -7,8 +7,8 @@
  *    order) over the queue's claimable tasks, starting after the group this store instance served last
  *    and wrapping around, with each group's best tasks (top_hits, claim order). Only keys with claimable
  *    tasks are buckets: idle keys cost nothing. Merged with this process's own waiting writes.
- * 2. Limits: one realtime `_mget` of the hold and rate documents the candidates need; then a
- *    round-robin over the groups takes tasks while every limit has room.
+ * 2. Limits: one realtime `_mget` of the limit documents the candidates need (the queue's, their keys',
+ *    their rate keys'); then a round-robin over the groups takes tasks while every limit has room.
  * 3. One set of compare-and-set writes of those documents (a bulk); a task counts as granted only if
  *    every document it needed was written. Conflicts (another claimer wrote first) re-plan, a few times.
  */
@@ -18,10 +18,11 @@ import type { TaskDoc } from './documents.js';
 import {
   type FlowControl,
   type Hold,
-  type HoldDoc,
   type HoldRelease,
+  type LimitDoc,
   type MetaRead,
-  type RateDoc,
+  type MetaWrite,
+  emptyLimitDoc,
   flowDocId,
   keyLimit,
   tokensAt,
@@ -36,7 +37,7 @@ export interface FlowCandidate {
   docId: string;
   doc: TaskDoc;
   version: RecordVersion;
-  /** The hold documents this candidate was entered in (to free them if it is not claimed after all). */
+  /** The limit documents this candidate holds a slot in (to free them if it is not claimed after all). */
   holdDocs?: string[];
   /** Its place in the order the claim hands tasks out (flow: the fair order). */
   rank?: number;
@@ -50,7 +51,7 @@ interface Group {
   tasks: FlowCandidate[];
 }
 
-/** Plans after conflicts on hold or rate documents (other claimers wrote them first). */
+/** Plans after conflicts on limit documents (other claimers wrote them first). */
 const PLAN_ATTEMPTS = 8;
 /** Most task documents one group search returns (groups × tasks per group). */
 const MAX_GROUP_DOCS = 2000;
@@ -101,7 +102,7 @@ export interface FlowPlanInput {
 export class FlowClaimPlanner {
   /** Per queue, the group this store instance served last (fairness cursor; undefined: none yet). */
   private readonly cursors = new Map<string, GroupKey>();
-  /** Leased tokens per bucket document (TOKEN_LEASE_TTL_MS); only touched inside FlowControl.serial. */
+  /** Leased tokens per limit document (TOKEN_LEASE_TTL_MS); only touched inside FlowControl.serial. */
   private readonly stash = new Map<string, TokenStash>();
 
   constructor(
@@ -225,47 +226,37 @@ export class FlowClaimPlanner {
   private async acquire(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
     const limits = input.limits!;
     const { queue } = input;
-    const queueConcurrency = limits.queue?.concurrency;
-    const queueRate = limits.queue?.rate;
-    // Document id → the key it counts (undefined: the queue's own).
-    const holdIds = new Map<string, string | undefined>();
-    const rateIds = new Map<string, string | undefined>();
-    if (queueConcurrency !== undefined) holdIds.set(flowDocId('hold', queue), undefined);
-    if (queueRate) rateIds.set(flowDocId('rate', queue), undefined);
+    // Limit document id → the key it counts (undefined: the queue's own).
+    const docKeys = new Map<string, string | undefined>();
+    if (limits.queue?.concurrency !== undefined || limits.queue?.rate) docKeys.set(flowDocId(queue), undefined);
     for (const g of groups) {
-      if (g.key !== null && keyLimit(limits, g.key)?.concurrency !== undefined) holdIds.set(flowDocId('hold', queue, g.key), g.key);
+      if (g.key !== null && keyLimit(limits, g.key)?.concurrency !== undefined) docKeys.set(flowDocId(queue, g.key), g.key);
       for (const t of g.tasks) {
         const rk = t.doc.rate_key;
-        if (rk !== undefined && keyLimit(limits, rk)?.rate) rateIds.set(flowDocId('rate', queue, rk), rk);
+        if (rk !== undefined && keyLimit(limits, rk)?.rate) docKeys.set(flowDocId(queue, rk), rk);
       }
     }
     // Releases of this process not written yet for these documents ride along in this claim's write of
     // them; those it does not write go back to wait for the next write or the flush.
-    const holdIdList = [...holdIds.keys()];
+    const ids = [...docKeys.keys()];
     const absorbed = new Map<string, HoldRelease[]>();
-    for (const r of this.flow.takeReleases(holdIdList)) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
-    // A key's documents this process has not seen are taken as missing (most keys are new or pruned).
-    const isKeyDoc = (id: string) => holdIds.get(id) !== undefined || rateIds.get(id) !== undefined;
-    let reads: MetaRead<HoldDoc | RateDoc>[];
+    for (const r of this.flow.takeReleases(ids)) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
+    // A key's document this process has not seen is taken as missing (most keys are new, or were deleted).
+    const isKeyDoc = (id: string) => docKeys.get(id) !== undefined;
+    const reads = new Map<string, MetaRead<LimitDoc>>();
     try {
-      reads = await this.flow.readMeta<HoldDoc | RateDoc>([...holdIdList, ...rateIds.keys()], false, isKeyDoc);
+      for (const r of await this.flow.readMeta<LimitDoc>(ids, false, isKeyDoc)) reads.set(r.id, r);
     } catch (err) {
       this.flow.returnReleases([...absorbed.values()].flat());
       throw err;
     }
-    const holdReads = new Map<string, MetaRead<HoldDoc>>();
-    const rateReads = new Map<string, MetaRead<RateDoc>>();
-    reads.forEach((r, i) => {
-      if (i < holdIdList.length) holdReads.set(r.id, r as MetaRead<HoldDoc>);
-      else rateReads.set(r.id, r as MetaRead<RateDoc>);
-    });
     const written = new Set<string>();
     try {
-      return await this.plannedWrites(input, groups, wanted, { holdIds, rateIds, holdReads, rateReads, absorbed, written });
+      return await this.plannedWrites(input, groups, wanted, { docKeys, reads, absorbed, written });
     } finally {
       // Done: written, or nothing of theirs in the document (already gone). Others wait for the next write.
       const pending = (id: string, rs: HoldRelease[]) =>
-        !written.has(id) && (holdReads.get(id)?.doc?.holds ?? []).some((h) => rs.some((r) => r.match(h)));
+        !written.has(id) && (reads.get(id)?.doc?.holds ?? []).some((h) => rs.some((r) => r.match(h)));
       this.flow.returnReleases([...absorbed].flatMap(([id, rs]) => (pending(id, rs) ? rs : [])));
     }
   }
@@ -276,12 +267,10 @@ export class FlowClaimPlanner {
     groups: Group[],
     wanted: number,
     docs: {
-      holdIds: Map<string, string | undefined>;
-      rateIds: Map<string, string | undefined>;
-      holdReads: Map<string, MetaRead<HoldDoc>>;
-      rateReads: Map<string, MetaRead<RateDoc>>;
+      docKeys: Map<string, string | undefined>;
+      reads: Map<string, MetaRead<LimitDoc>>;
       absorbed: Map<string, HoldRelease[]>;
-      /** Filled with the hold documents written (so their absorbed releases are done). */
+      /** Filled with the documents written (so their absorbed releases are done). */
       written: Set<string>;
     },
   ): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
@@ -289,19 +278,24 @@ export class FlowClaimPlanner {
     const { queue, maxNow: now } = input;
     const queueConcurrency = limits.queue?.concurrency;
     const queueRate = limits.queue?.rate;
-    const { holdIds, rateIds, holdReads, rateReads, absorbed, written } = docs;
+    const queueDoc = flowDocId(queue);
+    const { docKeys, reads, absorbed, written } = docs;
     const released = (id: string, h: Hold) => absorbed.get(id)?.some((m) => m.match(h)) ?? false;
-    const liveHolds = (id: string): Hold[] => (holdReads.get(id)?.doc?.holds ?? []).filter((h) => !released(id, h));
+    const liveHolds = (id: string): Hold[] => (reads.get(id)?.doc?.holds ?? []).filter((h) => !released(id, h));
+    const rateOfDoc = (id: string): RateLimit | undefined => {
+      const key = docKeys.get(id);
+      return key === undefined ? queueRate : keyLimit(limits, key)?.rate;
+    };
 
     const simulate = () => {
-      const held = new Map<string, number>([...holdReads.keys()].map((id) => [id, liveHolds(id).length]));
+      const held = new Map<string, number>([...reads.keys()].map((id) => [id, liveHolds(id).length]));
       const tokens = new Map<string, number>();
       const tookFrom = new Set<string>();
       // Tokens from this process's stash are spent first; only what it lacks is taken from the bucket.
       const stashLeft = new Map<string, number>();
       const available = (id: string, rate: RateLimit): number => {
         if (!stashLeft.has(id)) stashLeft.set(id, this.stashed(id, rate, now));
-        if (!tokens.has(id)) tokens.set(id, tokensAt(rate, rateReads.get(id)?.doc, now));
+        if (!tokens.has(id)) tokens.set(id, tokensAt(rate, reads.get(id)?.doc?.bucket, now));
         return stashLeft.get(id)! + tokens.get(id)!;
       };
       const spend = (id: string) => {
@@ -313,29 +307,27 @@ export class FlowClaimPlanner {
         }
       };
       const full = new Set<string>();
-      const queueHold = flowDocId('hold', queue);
-      const queueBucket = flowDocId('rate', queue);
       let throttled = 0;
       let queueBlocked = false;
       const picks = roundRobin(groups, wanted, (c, group) => {
         if (queueBlocked) return 'stop';
         const needs: string[] = [];
         if (queueConcurrency !== undefined) {
-          if (held.get(queueHold)! >= queueConcurrency) {
-            full.add(queueHold);
+          if (held.get(queueDoc)! >= queueConcurrency) {
+            full.add(queueDoc);
             queueBlocked = true;
             return 'stop';
           }
-          needs.push(queueHold);
+          needs.push(queueDoc);
         }
-        if (queueRate && available(queueBucket, queueRate) < 1) {
+        if (queueRate && available(queueDoc, queueRate) < 1) {
           queueBlocked = true;
           return 'stop';
         }
         if (group.key !== null) {
           const limit = keyLimit(limits, group.key)?.concurrency;
           if (limit !== undefined) {
-            const id = flowDocId('hold', queue, group.key);
+            const id = flowDocId(queue, group.key);
             if (held.get(id)! >= limit) {
               full.add(id);
               return 'drop';
@@ -346,11 +338,11 @@ export class FlowClaimPlanner {
         const rk = c.doc.rate_key;
         const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
         if (keyRate) {
-          const id = flowDocId('rate', queue, rk);
+          const id = flowDocId(queue, rk);
           if (available(id, keyRate) < 1) return 'skip';
           spend(id);
         }
-        if (queueRate) spend(queueBucket);
+        if (queueRate) spend(queueDoc);
         for (const id of needs) held.set(id, held.get(id)! + 1);
         c.holdDocs = needs;
         return true;
@@ -361,19 +353,19 @@ export class FlowClaimPlanner {
     };
 
     let plan = simulate();
-    // A full hold document read from the cache may be stale (another process freed slots since): read it.
+    // A full limit document read from the cache may be stale (another process freed slots since): read it.
     if (plan.full.size > 0) {
-      for (const r of await this.flow.readMeta<HoldDoc>([...plan.full], true)) holdReads.set(r.id, r);
+      for (const r of await this.flow.readMeta<LimitDoc>([...plan.full], true)) reads.set(r.id, r);
       plan = simulate();
     }
-    // A full hold document may hold stale holds (a crash between hold and claim, a missed release).
+    // A full limit document may hold stale holds (a crash between hold and claim, a missed release).
     if (plan.full.size > 0) {
       let repaired = false;
       for (const id of plan.full) {
-        const before = holdReads.get(id)!;
+        const before = reads.get(id)!;
         const { read: after, fenced } = await this.flow.repair(before, this.names.tasks, now);
         if (after && after !== before) {
-          holdReads.set(id, after);
+          reads.set(id, after);
           repaired = true;
         }
         // A fenced task was re-written: a candidate of it must compare-and-set on the new version.
@@ -383,7 +375,7 @@ export class FlowClaimPlanner {
     }
     input.onThrottled(plan.throttled);
 
-    // The writes: each hold document gets its new holds, each bucket its tokens at `now`.
+    // The writes: each limit document with its new holds and its bucket's tokens at `now`, in one write.
     const newHolds = new Map<string, Hold[]>();
     for (const c of plan.picks) {
       for (const id of c.holdDocs ?? []) {
@@ -391,32 +383,22 @@ export class FlowClaimPlanner {
         newHolds.set(id, [...(newHolds.get(id) ?? []), hold]);
       }
     }
-    const writes: { id: string; doc: unknown; version: RecordVersion | undefined }[] = [];
-    for (const id of holdReads.keys()) {
-      const read = holdReads.get(id)!;
+    const writes: MetaWrite[] = [];
+    const leases = new Map<string, { tokens: number; rate: RateLimit }>();
+    for (const [id, read] of reads) {
       const adds = newHolds.get(id) ?? [];
       const kept = liveHolds(id);
-      if (adds.length === 0 && kept.length === (read.doc?.holds.length ?? 0)) continue; // unchanged
-      const key = holdIds.get(id);
-      const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
-      writes.push({ id, doc: { ...base, holds: [...kept, ...adds] }, version: read.version });
-    }
-    const leases = new Map<string, { tokens: number; rate: RateLimit }>();
-    for (const id of plan.tookFrom) {
-      const read = rateReads.get(id);
-      const key = rateIds.get(id);
-      const rate = key === undefined ? queueRate : keyLimit(limits, key)?.rate;
-      const lease = rate ? Math.min(tokenLeaseSize(rate), Math.floor(plan.tokens.get(id)!)) : 0;
-      if (rate && lease > 0) leases.set(id, { tokens: lease, rate });
-      // `at` never goes back: a claimer with a clock behind the last writer's refills nothing.
-      const doc: RateDoc = {
-        kind: 'flow_rate',
-        queue,
-        ...(key !== undefined ? { key } : {}),
-        tokens: plan.tokens.get(id)! - lease,
-        at: Math.max(now, read?.doc?.at ?? now),
-      };
-      writes.push({ id, doc, version: read?.version });
+      const holdsChanged = adds.length > 0 || kept.length !== (read.doc?.holds.length ?? 0);
+      const rate = plan.tookFrom.has(id) ? rateOfDoc(id) : undefined;
+      if (!holdsChanged && !rate) continue; // unchanged
+      const doc: LimitDoc = { ...(read.doc ?? emptyLimitDoc(queue, docKeys.get(id))), holds: [...kept, ...adds] };
+      if (rate) {
+        const lease = Math.min(tokenLeaseSize(rate), Math.floor(plan.tokens.get(id)!));
+        if (lease > 0) leases.set(id, { tokens: lease, rate });
+        // `at` never goes back: a claimer with a clock behind the last writer's refills nothing.
+        doc.bucket = { tokens: plan.tokens.get(id)! - lease, at: Math.max(now, read.doc?.bucket?.at ?? now) };
+      }
+      writes.push({ id, doc, version: read.version });
     }
     // Stashed tokens this plan used are spent whatever the writes do (never handed out twice): the stash
     // keeps what the plan left of it (`stashed` read it in this same serial section).
@@ -437,8 +419,8 @@ export class FlowClaimPlanner {
     // A pick stands only if every document it needed was written; free the holds of the others.
     const needsOf = (c: FlowCandidate) => [
       ...(c.holdDocs ?? []),
-      ...(queueRate ? [flowDocId('rate', queue)] : []),
-      ...(c.doc.rate_key !== undefined && keyLimit(limits, c.doc.rate_key)?.rate ? [flowDocId('rate', queue, c.doc.rate_key)] : []),
+      ...(queueRate ? [queueDoc] : []),
+      ...(c.doc.rate_key !== undefined && keyLimit(limits, c.doc.rate_key)?.rate ? [flowDocId(queue, c.doc.rate_key)] : []),
     ];
     const picks: FlowCandidate[] = [];
     const releases: HoldRelease[] = [];

@@ -9,12 +9,16 @@
  *   realtime GET that the claims of one process share for at most FLOW_STATE_CACHE_MS; a change of it
  *   (`queueLimitsSet`, a queue's first keyed task) resolves only after that bound has passed, so every
  *   claim started afterwards, on every server, uses a GET sent after the change.
- * - `flow/hold/<queue>[/<key>]`: the tasks holding a concurrency slot of the queue (or of the key). A
- *   claim adds its tasks with compare-and-set BEFORE it writes them CLAIMED; a write that takes a task out
- *   of CLAIMED removes it afterwards. So the holds are never fewer than the claimed tasks: two servers can
- *   never both take the last slot (one CAS fails), and a hold left behind by a crash only makes the limit
- *   stricter until a claim repairs it (`repair`).
- * - `flow/rate/<queue>[/<key>]`: a token bucket (`tokens` at time `at`), taken by compare-and-set.
+ * - `flow/limit/<queue>[/<key>]`: the limit state of the queue (or of one key), one document for both
+ *   kinds of limit, so a new key costs one document, not two:
+ *   - `holds`: the tasks holding a concurrency slot. A claim adds its tasks with compare-and-set BEFORE it
+ *     writes them CLAIMED; a write that takes a task out of CLAIMED removes it afterwards. So the holds
+ *     are never fewer than the claimed tasks: two servers can never both take the last slot (one CAS
+ *     fails), and a hold left behind by a crash only makes the limit stricter until a claim repairs it
+ *     (`repair`).
+ *   - `bucket`: a token bucket (`tokens` at time `at`; absent: full), taken by compare-and-set.
+ *   A release that leaves a document with no holds and a full bucket deletes it (compare-and-set too): a
+ *   missing document means exactly that, so keys used once leave nothing behind.
  */
 import { createHash } from 'node:crypto';
 import type { FlowLimit, QueueLimits, QueueLimitsRecord, RateLimit, RecordVersion } from '../../types/index.js';
@@ -27,6 +31,13 @@ import { type GetBody, MAX_PAGE, byBytes, getDoc, putDoc, search, versionOf } fr
 import { SharedRead, outlastSharedReads } from './visibility.js';
 
 export const FLOW_DOC = 'flow';
+/**
+ * The layout of the flow-control documents, recorded in the `flow` document by every write of it. 2: one
+ * `flow/limit/…` document per queue and key (1, not recorded: separate `flow/hold/…` and `flow/rate/…`
+ * documents, unreleased). A server that finds a newer format refuses claims and limit changes rather
+ * than enforce limits in documents the others do not read.
+ */
+export const FLOW_FORMAT = 2;
 const CONFLICT_RETRIES = 50;
 /**
  * How long the claims of one process may share one read of the `flow` document (the GET was sent at
@@ -53,6 +64,8 @@ const MAX_CACHED_DOCS = 10_000;
 
 interface FlowDoc {
   kind: 'flow';
+  /** FLOW_FORMAT of the last server that wrote it (missing: written before formats were recorded). */
+  format?: number;
   /** Sorted; queues with limits ∪ keyed queues: the plain claim search leaves their tasks out. */
   flow_queues: string[];
   /** Queues whose tasks ever carried a concurrency key (never shrinks: fairness groups them). */
@@ -69,19 +82,19 @@ export interface Hold {
   at: number;
 }
 
-export interface HoldDoc {
-  kind: 'flow_hold';
+/** A token bucket: `tokens` at time `at`. */
+export interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** `flow/limit/…`: the concurrency holds and the token bucket of a queue, or of one key of it. */
+export interface LimitDoc {
+  kind: 'flow_limit';
   queue: string;
   key?: string;
   holds: Hold[];
-}
-
-export interface RateDoc {
-  kind: 'flow_rate';
-  queue: string;
-  key?: string;
-  tokens: number;
-  at: number;
+  bucket?: Bucket;
 }
 
 export interface FlowState {
@@ -93,10 +106,18 @@ export interface FlowState {
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 40);
 
-/** `_id` of a hold or rate document: hashed, so any queue name or key fits the 512-byte limit. */
-export function flowDocId(kind: 'hold' | 'rate', queue: string, key?: string): string {
-  return key === undefined ? `flow/${kind}/${sha(queue)}` : `flow/${kind}/${sha(queue)}/${sha(key)}`;
+/** `_id` of the limit document of a queue or key: hashed, so any queue name or key fits the 512-byte limit. */
+export function flowDocId(queue: string, key?: string): string {
+  return key === undefined ? `flow/limit/${sha(queue)}` : `flow/limit/${sha(queue)}/${sha(key)}`;
 }
+
+/** An empty limit document of the queue or key (what a missing one means). */
+export const emptyLimitDoc = (queue: string, key: string | undefined): LimitDoc => ({
+  kind: 'flow_limit',
+  queue,
+  ...(key !== undefined ? { key } : {}),
+  holds: [],
+});
 
 /** The per-key limit of `key`: its named override, else `perKey`. */
 export function keyLimit(limits: QueueLimits, key: string): FlowLimit | undefined {
@@ -110,10 +131,23 @@ export function hasConcurrencyLimit(limits: QueueLimits | undefined): boolean {
 }
 
 /** Tokens in a bucket at `now`: refilled pro rata since `at`, at most `burst` (a missing bucket is full). */
-export function tokensAt(rate: RateLimit, doc: RateDoc | undefined, now: number): number {
-  if (!doc) return rate.burst;
-  const elapsed = Math.max(0, now - doc.at);
-  return Math.min(rate.burst, doc.tokens + (elapsed * rate.count) / rate.perMs);
+export function tokensAt(rate: RateLimit, bucket: Bucket | undefined, now: number): number {
+  if (!bucket) return rate.burst;
+  const elapsed = Math.max(0, now - bucket.at);
+  return Math.min(rate.burst, bucket.tokens + (elapsed * rate.count) / rate.perMs);
+}
+
+/** The rate limit that applies to a limit document's bucket (undefined: none any more). */
+export function rateOf(limits: QueueLimits | undefined, doc: LimitDoc): RateLimit | undefined {
+  if (!limits) return undefined;
+  return doc.key === undefined ? limits.queue?.rate : keyLimit(limits, doc.key)?.rate;
+}
+
+/** Whether a limit document says nothing a missing one would not: no holds, and a full (or unlimited) bucket. */
+export function limitDocIdle(doc: LimitDoc, limits: QueueLimits | undefined, now: number): boolean {
+  if (doc.holds.length > 0) return false;
+  const rate = rateOf(limits, doc);
+  return !doc.bucket || !rate || tokensAt(rate, doc.bucket, now) >= rate.burst;
 }
 
 /** Whether version (seq, term) is older than `v`. */
@@ -124,6 +158,12 @@ const emptyState = (): FlowState => ({ limits: new Map(), flowQueues: new Set(),
 
 function stateOf(doc: FlowDoc | undefined): FlowState {
   if (!doc) return emptyState();
+  if ((doc.format ?? FLOW_FORMAT) > FLOW_FORMAT) {
+    throw new ElasticsearchError(
+      `the flow-control documents are of format ${doc.format}, newer than this server's (${FLOW_FORMAT}): upgrade every server of this cluster`,
+      503,
+    );
+  }
   return {
     limits: new Map(doc.queue_limits.map((l) => [l.queue, l.limits])),
     flowQueues: new Set(doc.flow_queues),
@@ -138,6 +178,17 @@ export interface MetaRead<T> {
   version: RecordVersion | undefined;
 }
 
+/**
+ * A compare-and-set write of a meta document: `doc` on the version read (create-only when there was
+ * none), or with `remove` its deletion on that version.
+ */
+export interface MetaWrite {
+  id: string;
+  doc: unknown;
+  version: RecordVersion | undefined;
+  remove?: boolean;
+}
+
 interface PendingRelease {
   release: HoldRelease;
   /** When it is written at the latest (performance.now()). */
@@ -148,6 +199,8 @@ interface PendingRelease {
 export interface HoldRelease {
   holdDocId: string;
   match(hold: Hold): boolean;
+  /** The clock time of the write that freed the slot, if any (a bucket full by then may be deleted). */
+  at?: number;
 }
 
 export class FlowControl {
@@ -189,8 +242,9 @@ export class FlowControl {
 
   /** The current flow state (realtime GET: every acknowledged `queueLimitsSet` is in it). */
   async read(): Promise<FlowState> {
+    const sentAt = performance.now();
     const state = stateOf((await this.flowDoc())?._source);
-    this.latest = { state, at: performance.now() };
+    this.latest = { state, at: sentAt };
     for (const q of state.keyed) this.knownKeyed.add(q);
     return state;
   }
@@ -218,6 +272,7 @@ export class FlowControl {
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const current = await this.flowDoc();
       const base: FlowDoc = current?._source ?? { kind: 'flow', flow_queues: [], keyed_queues: [], queue_limits: [] };
+      stateOf(base); // refuses a newer format
       const edited = edit(structuredClone(base));
       if (!edited) {
         // Already so: another process wrote it (and waited out the shared reads itself); this process's
@@ -225,6 +280,7 @@ export class FlowControl {
         this.claimRead.forget();
         return base;
       }
+      edited.format = FLOW_FORMAT;
       const limited = edited.queue_limits.map((l) => l.queue);
       edited.flow_queues = [...new Set([...limited, ...edited.keyed_queues])].sort(byBytes);
       const result = current
@@ -276,9 +332,9 @@ export class FlowControl {
     for (const h of found.hits.hits) {
       const hold: Hold = { id: h._id, seq: h._seq_no - 1, term: h._primary_term, token: h._source.claim_token ?? '', at: now };
       const targets: [string, string | undefined][] = [];
-      if (limits.queue?.concurrency !== undefined) targets.push([flowDocId('hold', queue), undefined]);
+      if (limits.queue?.concurrency !== undefined) targets.push([flowDocId(queue), undefined]);
       const key = h._source.concurrency_key;
-      if (key !== undefined && keyLimit(limits, key)?.concurrency !== undefined) targets.push([flowDocId('hold', queue, key), key]);
+      if (key !== undefined && keyLimit(limits, key)?.concurrency !== undefined) targets.push([flowDocId(queue, key), key]);
       for (const [id, k] of targets) {
         const entry = wanted.get(id) ?? { key: k, holds: [] };
         entry.holds.push(hold);
@@ -287,11 +343,11 @@ export class FlowControl {
     }
     await this.serial(async () => {
       for (let attempt = 0; attempt < 10 && wanted.size > 0; attempt++) {
-        const reads = await this.readMeta<HoldDoc>([...wanted.keys()], attempt === 0);
-        const writes: { id: string; doc: HoldDoc; version: RecordVersion | undefined }[] = [];
+        const reads = await this.readMeta<LimitDoc>([...wanted.keys()], attempt === 0);
+        const writes: MetaWrite[] = [];
         for (const read of reads) {
           const { key, holds } = wanted.get(read.id)!;
-          const base: HoldDoc = read.doc ?? { kind: 'flow_hold', queue, ...(key !== undefined ? { key } : {}), holds: [] };
+          const base = read.doc ?? emptyLimitDoc(queue, key);
           const present = new Set(base.holds.map((h) => h.id));
           const add = holds.filter((h) => !present.has(h.id));
           if (add.length === 0) wanted.delete(read.id);
@@ -380,13 +436,12 @@ export class FlowControl {
   }
 
   /** Writes meta documents with CAS (create-only when they had none); one item per document, in order. */
-  async writeMeta(writes: { id: string; doc: unknown; version: RecordVersion | undefined }[]): Promise<BulkItem[]> {
-    const operations: BulkOperation[] = writes.map((w) => ({
-      action: w.version
-        ? { index: { _index: this.names.meta, _id: w.id, if_seq_no: w.version.seqNum, if_primary_term: w.version.primaryTerm } }
-        : { create: { _index: this.names.meta, _id: w.id } },
-      doc: w.doc,
-    }));
+  async writeMeta(writes: MetaWrite[]): Promise<BulkItem[]> {
+    const operations: BulkOperation[] = writes.map((w) => {
+      const cas = w.version ? { if_seq_no: w.version.seqNum, if_primary_term: w.version.primaryTerm } : {};
+      if (w.remove) return { action: { delete: { _index: this.names.meta, _id: w.id, ...cas } } };
+      return { action: w.version ? { index: { _index: this.names.meta, _id: w.id, ...cas } } : { create: { _index: this.names.meta, _id: w.id } }, doc: w.doc };
+    });
     let items: BulkItem[];
     try {
       items = await this.writer.write(operations);
@@ -396,7 +451,10 @@ export class FlowControl {
     }
     items.forEach((item, i) => {
       const w = writes[i]!;
-      if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
+      if (w.remove && item.status === 200) {
+        // Known missing now: the next claim of it creates it (create-only, so a racing creator is seen).
+        this.cache.set(w.id, { id: w.id, doc: undefined, version: undefined });
+      } else if ((item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
         this.cache.set(w.id, { id: w.id, doc: w.doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) });
         this.markSeen(w.id);
       } else {
@@ -497,19 +555,30 @@ export class FlowControl {
     this.release(releases, 0);
   }
 
-  /** release() within a `serial` section: read, filter, compare-and-set, retried on conflicts. */
+  /**
+   * release() within a `serial` section: read, filter, compare-and-set, retried on conflicts. A document
+   * left with nothing a missing one would not say is deleted instead (when this process knows its limits).
+   */
   async releaseNow(releases: HoldRelease[]): Promise<void> {
     let pending = releases;
     for (let attempt = 0; attempt < 10 && pending.length > 0; attempt++) {
       const byDoc = new Map<string, HoldRelease[]>();
       for (const r of pending) byDoc.set(r.holdDocId, [...(byDoc.get(r.holdDocId) ?? []), r]);
-      const reads = await this.readMeta<HoldDoc>([...byDoc.keys()]);
-      const writes: { id: string; doc: HoldDoc; version: RecordVersion }[] = [];
+      const reads = await this.readMeta<LimitDoc>([...byDoc.keys()]);
+      // Deleting a bucket takes the limits as claims do (a read sent at most FLOW_STATE_CACHE_MS ago), or not at all.
+      const fresh = this.latest !== undefined && performance.now() - this.latest.at <= FLOW_STATE_CACHE_MS;
+      const limits = fresh ? this.latest!.state.limits : undefined;
+      const writes: MetaWrite[] = [];
       for (const read of reads) {
         if (!read.doc || !read.version) continue;
         const matchers = byDoc.get(read.id)!;
         const holds = read.doc.holds.filter((h) => !matchers.some((m) => m.match(h)));
-        if (holds.length !== read.doc.holds.length) writes.push({ id: read.id, doc: { ...read.doc, holds }, version: read.version });
+        if (holds.length === read.doc.holds.length) continue;
+        const doc: LimitDoc = { ...read.doc, holds };
+        // By the clock of the writes that freed the slots (the claims' clock), never a guess of this one.
+        const at = matchers.every((m) => m.at !== undefined) ? Math.max(...matchers.map((m) => m.at!)) : undefined;
+        const remove = limits !== undefined && at !== undefined && limitDocIdle(doc, limits.get(doc.queue), at);
+        writes.push({ id: read.id, doc, version: read.version, remove });
       }
       const items = await this.writeMeta(writes);
       const retry = new Set(items.flatMap((item, i) => (item.status === 409 ? [writes[i]!.id] : [])));
@@ -522,7 +591,9 @@ export class FlowControl {
    * to the write when it names the task and is older than the version the write replaced (the task was
    * claimed at that version or later; a newer hold is a later claim's).
    */
-  async releaseForWrites(writes: { queue: string; concurrencyKey: string | undefined; docId: string; replaced: RecordVersion }[]): Promise<void> {
+  async releaseForWrites(
+    writes: { queue: string; concurrencyKey: string | undefined; docId: string; replaced: RecordVersion; at: number }[],
+  ): Promise<void> {
     if (writes.length === 0) return;
     let state: FlowState;
     try {
@@ -532,27 +603,27 @@ export class FlowControl {
     }
     const soon: HoldRelease[] = [];
     const later: HoldRelease[] = [];
-    const add = (holdDocId: string, limit: number, match: (h: Hold) => boolean) => {
-      const held = (this.cache.get(holdDocId)?.doc as HoldDoc | undefined)?.holds.length;
-      (held !== undefined && held <= limit * ROOMY_SHARE ? later : soon).push({ holdDocId, match });
+    const add = (holdDocId: string, limit: number, match: (h: Hold) => boolean, at: number) => {
+      const held = (this.cache.get(holdDocId)?.doc as LimitDoc | undefined)?.holds.length;
+      (held !== undefined && held <= limit * ROOMY_SHARE ? later : soon).push({ holdDocId, match, at });
     };
     for (const w of writes) {
       const limits = state.limits.get(w.queue);
       if (!limits || !hasConcurrencyLimit(limits)) continue;
       const match = (h: Hold) => h.id === w.docId && holdOlderThan(h, w.replaced);
-      if (limits.queue?.concurrency !== undefined) add(flowDocId('hold', w.queue), limits.queue.concurrency, match);
+      if (limits.queue?.concurrency !== undefined) add(flowDocId(w.queue), limits.queue.concurrency, match, w.at);
       const keyConcurrency = w.concurrencyKey !== undefined ? keyLimit(limits, w.concurrencyKey)?.concurrency : undefined;
-      if (keyConcurrency !== undefined) add(flowDocId('hold', w.queue, w.concurrencyKey!), keyConcurrency, match);
+      if (keyConcurrency !== undefined) add(flowDocId(w.queue, w.concurrencyKey!), keyConcurrency, match, w.at);
     }
     this.release(soon);
     this.release(later, ROOMY_RELEASE_LINGER_MS);
   }
 
   /**
-   * Store.queueFlowPrune: deletes hold documents that hold no task, and token buckets that are full at
-   * `now` and were last taken before `idleBefore` (or whose queue/key has no rate limit any more). A
-   * missing document means exactly that (no holds, a full bucket), so no limit is loosened; each delete
-   * is compare-and-set on the version read, so one that a claim changed meanwhile stays.
+   * Store.queueFlowPrune: deletes limit documents that hold no task and whose bucket is full at `now` and
+   * was last taken before `idleBefore` (or has no rate limit any more). A missing document means exactly
+   * that (no holds, a full bucket), so no limit is loosened; each delete is compare-and-set on the version
+   * read, so one that a claim changed meanwhile stays. (Releases delete most of them already.)
    */
   async prune({ now, idleBefore, limit }: QueueFlowPruneParams): Promise<number> {
     if (limit < 1) return 0;
@@ -561,18 +632,16 @@ export class FlowControl {
       this.read(),
       this.http.expect({ method: 'POST', path: `/${this.names.meta}/_refresh`, read: true }),
     ]);
-    const found = await search<HoldDoc | RateDoc>(this.http, this.names.meta, {
+    const found = await search<LimitDoc>(this.http, this.names.meta, {
       size: MAX_PAGE,
       seq_no_primary_term: true,
       track_total_hits: false,
-      query: { terms: { kind: ['flow_hold', 'flow_rate'] } },
+      query: { term: { kind: 'flow_limit' } },
     });
     const idle = found.hits.hits.filter((h) => {
       const doc = h._source;
-      if (doc.kind === 'flow_hold') return doc.holds.length === 0;
       const limits = state.limits.get(doc.queue);
-      const rate = !limits ? undefined : doc.key === undefined ? limits.queue?.rate : keyLimit(limits, doc.key)?.rate;
-      return !rate || (doc.at < idleBefore && tokensAt(rate, doc, now) >= rate.burst);
+      return limitDocIdle(doc, limits, now) && (!doc.bucket || !rateOf(limits, doc) || doc.bucket.at < idleBefore);
     });
     const chosen = idle.slice(0, limit);
     if (chosen.length === 0) return 0;
@@ -592,10 +661,10 @@ export class FlowControl {
    * the new versions of the tasks it fenced (a claim's candidates of them are stale otherwise).
    */
   async repair(
-    read: MetaRead<HoldDoc>,
+    read: MetaRead<LimitDoc>,
     tasksIndex: string,
     now: number,
-  ): Promise<{ read: MetaRead<HoldDoc> | undefined; fenced: Map<string, RecordVersion> }> {
+  ): Promise<{ read: MetaRead<LimitDoc> | undefined; fenced: Map<string, RecordVersion> }> {
     const fenced = new Map<string, RecordVersion>();
     const unchanged = { read, fenced };
     if (!read.doc || !read.version || read.doc.holds.length === 0) return unchanged;
@@ -640,7 +709,7 @@ export class FlowControl {
       });
     }
     if (stale.size === 0) return unchanged;
-    const doc: HoldDoc = { ...read.doc, holds: holds.filter((h) => !stale.has(h)) };
+    const doc: LimitDoc = { ...read.doc, holds: holds.filter((h) => !stale.has(h)) };
     const [item] = await this.writeMeta([{ id: read.id, doc, version: read.version }]);
     if (item && (item.status === 200 || item.status === 201) && item._seq_no !== undefined && item._primary_term !== undefined) {
       return { read: { id: read.id, doc, version: versionOf({ _seq_no: item._seq_no, _primary_term: item._primary_term }) }, fenced };

@@ -7,7 +7,7 @@
  */
 import type { QueueFlowStatus, QueueLimits } from '../../types/index.js';
 import type { QueueFlowStatusParams } from '../store.js';
-import { type FlowControl, type RateDoc, flowDocId, keyLimit, tokensAt } from './flow-control.js';
+import { type FlowControl, type LimitDoc, flowDocId, keyLimit, tokensAt } from './flow-control.js';
 import type { EsHttp } from './http.js';
 import type { IndexNames } from './mappings.js';
 import { byBytes, search } from './requests.js';
@@ -65,9 +65,9 @@ export class FlowStatusReader {
 
     // Token buckets: the queue's and those of rate keys with claimable tasks and a rate limit.
     const rateKeys = aggs.claimable.byRateKey.buckets.filter((b) => keyLimit(limits, b.key)?.rate !== undefined);
-    const bucketIds = [...(limits.queue?.rate ? [flowDocId('rate', queue)] : []), ...rateKeys.map((b) => flowDocId('rate', queue, b.key))];
-    const buckets = new Map((await this.flow.readMeta<RateDoc>(bucketIds, true)).map((r) => [r.id, r.doc]));
-    const tokens = limits.queue?.rate ? tokensAt(limits.queue.rate, buckets.get(flowDocId('rate', queue)), now) : undefined;
+    const bucketIds = [...(limits.queue?.rate ? [flowDocId(queue)] : []), ...rateKeys.map((b) => flowDocId(queue, b.key))];
+    const buckets = new Map((await this.flow.readMeta<LimitDoc>(bucketIds, true)).map((r) => [r.id, r.doc?.bucket]));
+    const tokens = limits.queue?.rate ? tokensAt(limits.queue.rate, buckets.get(flowDocId(queue)), now) : undefined;
 
     const throttled: Throttled[] = [];
     const concurrencyKeys = new Set<string>();
@@ -81,7 +81,7 @@ export class FlowStatusReader {
     }
     const rateLimited: string[] = [];
     for (const b of rateKeys) {
-      if (tokensAt(keyLimit(limits, b.key)!.rate!, buckets.get(flowDocId('rate', queue, b.key)), now) >= 1) continue;
+      if (tokensAt(keyLimit(limits, b.key)!.rate!, buckets.get(flowDocId(queue, b.key)), now) >= 1) continue;
       rateLimited.push(b.key);
       if (!concurrencyKeys.has(b.key)) throttled.push({ key: b.key, claimed: claimedByKey.get(b.key) ?? 0, waiting: b.doc_count, reason: 'rate' });
     }

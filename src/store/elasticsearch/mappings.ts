@@ -34,7 +34,7 @@ import { CLAIM_WAIT_BUCKETS } from '../../domain/queue-series.js';
  *   the new fields do not cover yet (setup.ts, backfillIndexedFields).
  * - 3: the `P-series` index (the dashboard's charts); `concurrency_key` and `rate_key` on tasks (flow
  *   control, docs/design/elasticsearch-claims.md); the flow-control documents in `P-meta` (`flow`,
- *   `flow/hold/…`, `flow/rate/…`, kept in `_source` only). Additive: setup creates the index and adds the
+ *   `flow/limit/…`, kept in `_source` only; their layout has a version of its own, `FLOW_FORMAT`). Additive: setup creates the index and adds the
  *   fields; tasks written before carry no keys, so nothing is re-written.
  */
 export const SCHEMA_VERSION = 3;
