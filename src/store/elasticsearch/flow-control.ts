@@ -105,10 +105,19 @@ export interface FlowState {
 }
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 40);
+/** Ids made lately (a claim asks for each of its keys' several times); started over past MAX_CACHED_DOCS. */
+const docIds = new Map<string, string>();
 
 /** `_id` of the limit document of a queue or key: hashed, so any queue name or key fits the 512-byte limit. */
 export function flowDocId(queue: string, key?: string): string {
-  return key === undefined ? `flow/limit/${sha(queue)}` : `flow/limit/${sha(queue)}/${sha(key)}`;
+  const name = key === undefined ? `q${queue}` : `k${queue.length}:${queue}${key}`; // unambiguous whatever the characters
+  let id = docIds.get(name);
+  if (id === undefined) {
+    id = key === undefined ? `flow/limit/${sha(queue)}` : `${flowDocId(queue)}/${sha(key)}`;
+    if (docIds.size >= MAX_CACHED_DOCS) docIds.clear();
+    docIds.set(name, id);
+  }
+  return id;
 }
 
 /** An empty limit document of the queue or key (what a missing one means). */
