@@ -635,6 +635,11 @@ export class TaskClaims {
    * The earliest `run_at` among waiting tasks of the queues, on the same view as a claim: the last
    * refresh (refreshed first when older than the staleness bound) merged with this process's writes.
    */
+  /** Gives back the concurrency slots held ahead for claims that will not come (the store is closing). */
+  close(): Promise<void> {
+    return this.planner.close();
+  }
+
   async nextRunAt(queues: string[]): Promise<number | undefined> {
     if (this.needsRefresh()) await this.refresh.wait();
     const queueSet = queues.length > 0 ? new Set(queues) : undefined;

@@ -234,6 +234,7 @@ export class ElasticsearchStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.claims.close().catch(() => undefined); // slots held ahead for claims that will not come
     await this.flow.flushReleases().catch(() => undefined); // slots freed by the last writes
     // The client's connection pool is this store's when it made the client (a shared one is its owner's to
     // close); undici's close lets requests in flight finish first.

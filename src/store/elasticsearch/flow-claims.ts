@@ -22,6 +22,7 @@ import {
   type LimitDoc,
   type MetaRead,
   type MetaWrite,
+  type PendingRelease,
   emptyLimitDoc,
   flowDocId,
   keyLimit,
@@ -39,6 +40,8 @@ export interface FlowCandidate {
   version: RecordVersion;
   /** The limit documents this candidate holds a slot in (to free them if it is not claimed after all). */
   holdDocs?: string[];
+  /** The token of the claim that took those holds, when not the claim handing it out (held ahead). */
+  holdToken?: string;
   /** Its place in the order the claim hands tasks out (flow: the fair order). */
   rank?: number;
 }
@@ -70,6 +73,26 @@ const MAX_GROUP_PAGES = 5;
 const TOKEN_LEASE_MS = 100;
 const TOKEN_LEASE_TTL_MS = 1000;
 const TOKEN_LEASE_MAX = 256;
+
+/**
+ * Holds taken one claim ahead: a claim that writes limit documents with room to spare also takes slots
+ * (and tokens) for up to as many candidates again, the next ones in fair order, in the same write. The
+ * next claim of this process that finds them unchanged hands them out without writing a limit document
+ * (no round trip before its task write). Only where at most AHEAD_SHARE of a limit is then held (by the
+ * holds as read, ahead ones included) and a bucket keeps a quarter of its burst: they can hold another
+ * server back only if the rest of the limit fills within AHEAD_TTL_MS. Unused for that long (the bound
+ * a change of limits has anyway), or when the limits change, they are given back.
+ */
+const AHEAD_SHARE = 0.25;
+const AHEAD_TTL_MS = 100;
+
+interface AheadHold {
+  candidate: FlowCandidate;
+  token: string;
+  /** The limits it was held under (JSON): used only while they stay the same. */
+  limits: string;
+  until: number;
+}
 
 interface TokenStash {
   tokens: number;
@@ -104,6 +127,9 @@ export class FlowClaimPlanner {
   private readonly cursors = new Map<string, GroupKey>();
   /** Leased tokens per limit document (TOKEN_LEASE_TTL_MS); only touched inside FlowControl.serial. */
   private readonly stash = new Map<string, TokenStash>();
+  /** Holds taken ahead, per queue and task document (AHEAD_TTL_MS). */
+  private readonly ahead = new Map<string, Map<string, AheadHold>>();
+  private aheadTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly http: EsHttp,
@@ -204,16 +230,18 @@ export class FlowClaimPlanner {
 
   /**
    * acquire() for the first `wanted` groups only (those a claim takes from when no limit holds one back:
-   * their documents are all it reads), then, if a limit held some back, for the groups after them and
-   * what is left of the first ones, in that (round-robin) order.
+   * their documents are all it reads) and as many after them (for holds taken ahead), then, if a limit
+   * held some back, for the groups after those and what is left of the first ones, in that (round-robin)
+   * order.
    */
   private async acquireInTurn(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
-    const first = await this.flow.serial(() => this.acquire(input, groups.slice(0, wanted), wanted));
-    if (first.conflicts || first.picks.length >= wanted || groups.length <= wanted) return first;
+    const span = 2 * wanted;
+    const first = await this.flow.serial(() => this.acquire(input, groups.slice(0, span), wanted));
+    if (first.conflicts || first.picks.length >= wanted || groups.length <= span) return first;
     const picked = new Set(first.picks.map((c) => c.docId));
     const rest = [
-      ...groups.slice(wanted),
-      ...groups.slice(0, wanted).map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId)) })),
+      ...groups.slice(span),
+      ...groups.slice(0, span).map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId)) })),
     ].filter((g) => g.tasks.length > 0);
     const more = await this.flow.serial(() => this.acquire(input, rest, wanted - first.picks.length));
     return { picks: [...first.picks, ...more.picks], conflicts: more.conflicts };
@@ -223,7 +251,12 @@ export class FlowClaimPlanner {
    * Reads the limit documents, picks in round-robin while they have room, and writes them (CAS). Runs
    * in FlowControl.serial: reads may come from the process's cache (a stale one fails its CAS).
    */
-  private async acquire(input: FlowPlanInput, groups: Group[], wanted: number): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
+  private async acquire(
+    input: FlowPlanInput,
+    groups: Group[],
+    wanted: number,
+    aheadCount = wanted,
+  ): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
     const limits = input.limits!;
     const { queue } = input;
     // Limit document id → the key it counts (undefined: the queue's own).
@@ -236,28 +269,28 @@ export class FlowClaimPlanner {
         if (rk !== undefined && keyLimit(limits, rk)?.rate) docKeys.set(flowDocId(queue, rk), rk);
       }
     }
+    const limitsJson = JSON.stringify(limits);
+    const preHeld = this.takeAhead(queue, groups, limitsJson);
     // Releases of this process not written yet for these documents ride along in this claim's write of
     // them; those it does not write go back to wait for the next write or the flush.
     const ids = [...docKeys.keys()];
+    const taken = this.flow.takeReleases(ids);
     const absorbed = new Map<string, HoldRelease[]>();
-    for (const r of this.flow.takeReleases(ids)) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
+    for (const { release: r } of taken) absorbed.set(r.holdDocId, [...(absorbed.get(r.holdDocId) ?? []), r]);
     // A key's document this process has not seen is taken as missing (most keys are new, or were deleted).
     const isKeyDoc = (id: string) => docKeys.get(id) !== undefined;
     const reads = new Map<string, MetaRead<LimitDoc>>();
+    const written = new Set<string>();
+    const handedOut = new Set<string>();
     try {
       for (const r of await this.flow.readMeta<LimitDoc>(ids, false, isKeyDoc)) reads.set(r.id, r);
-    } catch (err) {
-      this.flow.returnReleases([...absorbed.values()].flat());
-      throw err;
-    }
-    const written = new Set<string>();
-    try {
-      return await this.plannedWrites(input, groups, wanted, { docKeys, reads, absorbed, written });
+      return await this.plannedWrites(input, groups, wanted, { docKeys, reads, absorbed, written, preHeld, handedOut, limitsJson, aheadCount });
     } finally {
       // Done: written, or nothing of theirs in the document (already gone). Others wait for the next write.
-      const pending = (id: string, rs: HoldRelease[]) =>
-        !written.has(id) && (reads.get(id)?.doc?.holds ?? []).some((h) => rs.some((r) => r.match(h)));
-      this.flow.returnReleases([...absorbed].flatMap(([id, rs]) => (pending(id, rs) ? rs : [])));
+      const pending = ({ release: r }: PendingRelease) =>
+        !written.has(r.holdDocId) && (reads.get(r.holdDocId)?.doc?.holds ?? []).some((h) => r.match(h));
+      this.flow.returnReleases(taken.filter(pending));
+      this.keepAhead(queue, [...preHeld.values()].filter((a) => !handedOut.has(a.candidate.docId)));
     }
   }
 
@@ -272,6 +305,13 @@ export class FlowClaimPlanner {
       absorbed: Map<string, HoldRelease[]>;
       /** Filled with the documents written (so their absorbed releases are done). */
       written: Set<string>;
+      /** Candidates this process holds slots for already (taken ahead), by task document. */
+      preHeld: Map<string, AheadHold>;
+      /** Filled with the pre-held candidates handed out. */
+      handedOut: Set<string>;
+      limitsJson: string;
+      /** How many holds to take ahead (0: none). */
+      aheadCount: number;
     },
   ): Promise<{ picks: FlowCandidate[]; conflicts: boolean }> {
     const limits = input.limits!;
@@ -279,7 +319,7 @@ export class FlowClaimPlanner {
     const queueConcurrency = limits.queue?.concurrency;
     const queueRate = limits.queue?.rate;
     const queueDoc = flowDocId(queue);
-    const { docKeys, reads, absorbed, written } = docs;
+    const { docKeys, reads, absorbed, written, preHeld, handedOut } = docs;
     const released = (id: string, h: Hold) => absorbed.get(id)?.some((m) => m.match(h)) ?? false;
     const liveHolds = (id: string): Hold[] => (reads.get(id)?.doc?.holds ?? []).filter((h) => !released(id, h));
     const rateOfDoc = (id: string): RateLimit | undefined => {
@@ -310,6 +350,13 @@ export class FlowClaimPlanner {
       let throttled = 0;
       let queueBlocked = false;
       const picks = roundRobin(groups, wanted, (c, group) => {
+        const pre = preHeld.get(c.docId);
+        if (pre) {
+          // Its slots and tokens were taken by an earlier claim's write, and are still in the documents.
+          c.holdDocs = pre.candidate.holdDocs ?? [];
+          c.holdToken = pre.token;
+          return true;
+        }
         if (queueBlocked) return 'stop';
         const needs: string[] = [];
         if (queueConcurrency !== undefined) {
@@ -349,7 +396,48 @@ export class FlowClaimPlanner {
       }, (passedOver) => {
         throttled += passedOver;
       });
-      return { picks, tokens, tookFrom, stashLeft, full, throttled };
+      // Holds taken ahead, for the next claim: only where limits keep plenty of room (never a reason to
+      // pass a task over: not counted as throttled).
+      const ahead: FlowCandidate[] = [];
+      const picked = new Set(picks.map((c) => c.docId));
+      const rest = groups
+        .map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId) && !preHeld.has(c.docId)) }))
+        .filter((g) => g.tasks.length > 0);
+      const roomy = (id: string, limit: number) => held.get(id)! + 1 <= limit * AHEAD_SHARE;
+      const tokensLeft = (id: string, rate: RateLimit) => available(id, rate) >= 1 + rate.burst / 4;
+      if (queueBlocked || full.size > 0 || picks.length < wanted || docs.aheadCount === 0) {
+        return { picks, ahead, tokens, tookFrom, stashLeft, full, throttled };
+      }
+      ahead.push(
+        ...roundRobin(rest, docs.aheadCount, (c, group) => {
+          const needs: string[] = [];
+          if (queueConcurrency !== undefined) {
+            if (!roomy(queueDoc, queueConcurrency)) return 'stop';
+            needs.push(queueDoc);
+          }
+          if (queueRate && !tokensLeft(queueDoc, queueRate)) return 'stop';
+          if (group.key !== null) {
+            const limit = keyLimit(limits, group.key)?.concurrency;
+            if (limit !== undefined) {
+              const id = flowDocId(queue, group.key);
+              if (!roomy(id, limit)) return 'drop';
+              needs.push(id);
+            }
+          }
+          const rk = c.doc.rate_key;
+          const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
+          if (keyRate) {
+            const id = flowDocId(queue, rk);
+            if (!tokensLeft(id, keyRate)) return 'drop';
+            spend(id);
+          }
+          if (queueRate) spend(queueDoc);
+          for (const id of needs) held.set(id, held.get(id)! + 1);
+          c.holdDocs = needs;
+          return true;
+        }),
+      );
+      return { picks, ahead, tokens, tookFrom, stashLeft, full, throttled };
     };
 
     let plan = simulate();
@@ -375,9 +463,20 @@ export class FlowClaimPlanner {
     }
     input.onThrottled(plan.throttled);
 
+    for (const c of plan.picks) if (preHeld.has(c.docId)) handedOut.add(c.docId);
     // The writes: each limit document with its new holds and its bucket's tokens at `now`, in one write.
     const newHolds = new Map<string, Hold[]>();
-    for (const c of plan.picks) {
+    const fresh = plan.picks.filter((c) => !preHeld.has(c.docId));
+    if (fresh.length === 0 && plan.ahead.length === 0) return { picks: plan.picks, conflicts: false }; // nothing to write
+    if (fresh.length === 0 && wanted > 0) {
+      // Every pick was held ahead: handed out at once, with no write before their task writes; the holds
+      // for the claim after are taken in the background (after this section, in `serial`).
+      const handed = new Set(plan.picks.map((c) => c.docId));
+      const rest = groups.map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !handed.has(c.docId)) })).filter((g) => g.tasks.length > 0);
+      void this.flow.serial(() => this.acquire(input, rest, 0, docs.aheadCount)).catch(() => undefined);
+      return { picks: plan.picks, conflicts: false };
+    }
+    for (const c of [...fresh, ...plan.ahead]) {
       for (const id of c.holdDocs ?? []) {
         const hold: Hold = { id: c.docId, seq: c.version.seqNum, term: c.version.primaryTerm, token: input.token, at: now };
         newHolds.set(id, [...(newHolds.get(id) ?? []), hold]);
@@ -414,22 +513,94 @@ export class FlowClaimPlanner {
       if (!failed.has(id)) this.stash.set(id, { tokens: lease.tokens, rate: lease.rate, until: now + TOKEN_LEASE_TTL_MS });
     }
     if (this.stash.size > 4096) for (const [id, stashed] of this.stash) if (stashed.until < now) this.stash.delete(id);
-    if (failed.size === 0) return { picks: plan.picks, conflicts: false };
-
-    // A pick stands only if every document it needed was written; free the holds of the others.
-    const needsOf = (c: FlowCandidate) => [
-      ...(c.holdDocs ?? []),
-      ...(queueRate ? [queueDoc] : []),
-      ...(c.doc.rate_key !== undefined && keyLimit(limits, c.doc.rate_key)?.rate ? [flowDocId(queue, c.doc.rate_key)] : []),
-    ];
-    const picks: FlowCandidate[] = [];
+    // A pick (or an ahead hold) stands only if every document it needed was written; free the holds of the others.
+    const needsOf = (c: FlowCandidate) =>
+      preHeld.has(c.docId)
+        ? []
+        : [
+            ...(c.holdDocs ?? []),
+            ...(queueRate ? [queueDoc] : []),
+            ...(c.doc.rate_key !== undefined && keyLimit(limits, c.doc.rate_key)?.rate ? [flowDocId(queue, c.doc.rate_key)] : []),
+          ];
+    const stands = (c: FlowCandidate) => needsOf(c).every((id) => !failed.has(id));
     const releases: HoldRelease[] = [];
+    const until = performance.now() + AHEAD_TTL_MS;
+    const keep: AheadHold[] = [];
+    for (const c of plan.ahead) {
+      if (stands(c)) keep.push({ candidate: c, token: input.token, limits: docs.limitsJson, until });
+      else for (const id of c.holdDocs ?? []) if (!failed.has(id)) releases.push(holdReleaseOf(id, c, input.token));
+    }
+    this.keepAhead(queue, keep);
+    if (failed.size === 0) return { picks: plan.picks, conflicts: false };
+    const picks: FlowCandidate[] = [];
     for (const c of plan.picks) {
-      if (needsOf(c).every((id) => !failed.has(id))) picks.push(c);
+      if (stands(c)) picks.push(c);
       else for (const id of c.holdDocs ?? []) if (!failed.has(id)) releases.push(holdReleaseOf(id, c, input.token));
     }
     await this.flow.releaseNow(releases);
     return { picks, conflicts: true };
+  }
+
+  /**
+   * The holds taken ahead for candidates of `groups` that are still what they were (same version, same
+   * limits, not expired), taken out of the pool: the claim hands them out, or gives them back (keepAhead).
+   */
+  private takeAhead(queue: string, groups: Group[], limits: string): Map<string, AheadHold> {
+    const found = new Map<string, AheadHold>();
+    const pool = this.ahead.get(queue);
+    if (!pool) return found;
+    const now = performance.now();
+    for (const g of groups) {
+      for (const c of g.tasks) {
+        const a = pool.get(c.docId);
+        if (!a || a.until < now || a.limits !== limits) continue;
+        if (a.candidate.version.seqNum !== c.version.seqNum || a.candidate.version.primaryTerm !== c.version.primaryTerm) continue;
+        pool.delete(c.docId);
+        found.set(c.docId, a);
+      }
+    }
+    return found;
+  }
+
+  /** Puts holds taken ahead into the pool (until they expire: then they are given back). */
+  private keepAhead(queue: string, holds: AheadHold[]): void {
+    if (holds.length === 0) return;
+    const pool = this.ahead.get(queue) ?? new Map<string, AheadHold>();
+    this.ahead.set(queue, pool);
+    for (const a of holds) pool.set(a.candidate.docId, a);
+    this.scheduleAheadExpiry();
+  }
+
+  private scheduleAheadExpiry(): void {
+    if (this.aheadTimer) return;
+    this.aheadTimer = setTimeout(() => {
+      this.aheadTimer = undefined;
+      this.releaseAhead(performance.now());
+      if ([...this.ahead.values()].some((pool) => pool.size > 0)) this.scheduleAheadExpiry();
+    }, AHEAD_TTL_MS);
+    this.aheadTimer.unref();
+  }
+
+  /** Gives back every hold taken ahead, once the limit writes under way are done (closing). */
+  async close(): Promise<void> {
+    await this.flow.serial(async () => undefined);
+    if (this.aheadTimer) clearTimeout(this.aheadTimer);
+    this.aheadTimer = undefined;
+    this.releaseAhead();
+  }
+
+  /** Gives back the holds taken ahead that expired by `now` (every one with Infinity: closing). */
+  releaseAhead(now = Infinity): void {
+    const releases: HoldRelease[] = [];
+    for (const [queue, pool] of this.ahead) {
+      for (const [docId, a] of pool) {
+        if (a.until >= now) continue;
+        pool.delete(docId);
+        for (const id of a.candidate.holdDocs ?? []) releases.push(holdReleaseOf(id, a.candidate, a.token));
+      }
+      if (pool.size === 0) this.ahead.delete(queue);
+    }
+    this.flow.release(releases);
   }
 
   /** The tokens of bucket `id` in this process's stash at `now`, if leased under the same rate. */
@@ -446,7 +617,8 @@ export class FlowClaimPlanner {
 
 /** Frees the hold that candidate `c` was given by the claim with `token`. */
 export function holdReleaseOf(holdDocId: string, c: FlowCandidate, token: string): HoldRelease {
-  return { holdDocId, match: (h) => h.id === c.docId && h.token === token };
+  const holder = c.holdToken ?? token;
+  return { holdDocId, match: (h) => h.id === c.docId && h.token === holder };
 }
 
 /** Groups in the order a claim serves them: keys after the cursor first, then from the start (wrapping). */

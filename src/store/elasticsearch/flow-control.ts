@@ -198,7 +198,8 @@ export interface MetaWrite {
   remove?: boolean;
 }
 
-interface PendingRelease {
+/** A release waiting to be written. */
+export interface PendingRelease {
   release: HoldRelease;
   /** When it is written at the latest (performance.now()). */
   due: number;
@@ -548,20 +549,25 @@ export class FlowControl {
   }
 
   /** Takes the pending releases of these hold documents, for a claim that writes them (in `serial`). */
-  takeReleases(holdDocIds: Iterable<string>): HoldRelease[] {
-    const taken: HoldRelease[] = [];
+  takeReleases(holdDocIds: Iterable<string>): PendingRelease[] {
+    const taken: PendingRelease[] = [];
     for (const id of holdDocIds) {
       const list = this.pendingReleases.get(id);
       if (!list) continue;
       this.pendingReleases.delete(id);
-      for (const p of list) taken.push(p.release);
+      taken.push(...list);
     }
     return taken;
   }
 
-  /** Gives back releases a claim took and did not write (its write of their document failed): due now. */
-  returnReleases(releases: HoldRelease[]): void {
-    this.release(releases, 0);
+  /** Gives back releases a claim took and did not write, due when they were. */
+  returnReleases(taken: PendingRelease[]): void {
+    for (const p of taken) {
+      const list = this.pendingReleases.get(p.release.holdDocId);
+      if (list) list.push(p);
+      else this.pendingReleases.set(p.release.holdDocId, [p]);
+    }
+    if (taken.length > 0) this.scheduleFlush(Math.min(...taken.map((p) => p.due)));
   }
 
   /**
