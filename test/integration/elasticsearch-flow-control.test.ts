@@ -124,6 +124,61 @@ if (esSkip()) {
       }),
     );
 
+    describe('holds taken one claim ahead', () => {
+      const queueHolds = async (es: ElasticsearchStore) => {
+        const res = await es.http.request({ method: 'GET', path: `/${es.names.meta}/_doc/${encodeURIComponent(flowDocId('q'))}` });
+        return res.status === 404 ? [] : (res.body as { _source: LimitDoc })._source.holds;
+      };
+
+      it(
+        'with room to spare, a claim holds the next candidate too, the next claim hands it out on that hold, and closing gives back the rest',
+        withHarness(options, async ({ engine, store, clock }) => {
+          const es = store as ElasticsearchStore;
+          await store.queueLimitsSet({ queue: 'q', limits: { queue: { concurrency: 100 }, perKey: { concurrency: 100 } }, now: clock.now() });
+          for (const key of ['k1', 'k2', 'k3', 'k4']) await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: key, concurrencyKey: key });
+          const peer = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
+          await peer.migrate();
+          try {
+            const [first] = await peer.taskClaim({ queues: ['q'], amount: 1, workerId: 'w', now: clock.now() });
+            assert.equal(first?.id, 'k1');
+            const afterFirst = await queueHolds(es);
+            assert.equal(afterFirst.length, 2, 'the claimed task and one held ahead');
+            const heldAhead = afterFirst.find((h) => h.id !== taskDocId('q', 'k1'))!;
+            assert.equal(heldAhead.id, taskDocId('q', 'k2'), 'the next key in turn');
+
+            const [second] = await peer.taskClaim({ queues: ['q'], amount: 1, workerId: 'w', now: clock.now() });
+            assert.equal(second?.id, 'k2');
+            const k2Holds = (await queueHolds(es)).filter((h) => h.id === taskDocId('q', 'k2'));
+            assert.deepEqual(k2Holds, [heldAhead], 'handed out on the hold taken ahead, not a new one');
+          } finally {
+            await peer.close();
+          }
+          const left = await queueHolds(es);
+          assert.deepEqual(left.map((h) => h.id).sort(), [taskDocId('q', 'k1'), taskDocId('q', 'k2')], 'only the claimed tasks hold slots');
+        }),
+      );
+
+      it(
+        'none under a limit that could bind soon: a claim of 1 under a limit of 4 holds one slot',
+        withHarness(options, async ({ engine, store, clock }) => {
+          const es = store as ElasticsearchStore;
+          await store.queueLimitsSet({ queue: 'q', limits: { queue: { concurrency: 4 } }, now: clock.now() });
+          for (const key of ['k1', 'k2', 'k3']) await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: key, concurrencyKey: key });
+          const claimed = await claimNow(engine, ['q'], 1);
+          assert.equal(claimed.length, 1);
+          assert.deepEqual((await queueHolds(es)).map((h) => h.id), [taskDocId('q', claimed[0]!.id)]);
+          // So another server can take the other three at once.
+          const peer = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
+          await peer.migrate();
+          try {
+            assert.equal((await peer.taskClaim({ queues: ['q'], amount: 5, workerId: 'p', now: clock.now() })).length, 2);
+          } finally {
+            await peer.close();
+          }
+        }),
+      );
+    });
+
     it(
       'flow-control documents of a newer format are refused, not misread',
       withHarness(options, async ({ engine, store, clock }) => {
