@@ -169,7 +169,8 @@ export class FlowClaimPlanner {
   private async groups(input: FlowPlanInput, wanted: number, exclude: Set<string>): Promise<Group[]> {
     const cursor = this.cursors.get(input.queue);
     const needGroups = Math.max(wanted * 2, wanted + 8);
-    const perGroup = Math.min(wanted, 100);
+    // With limits, twice the amount: the tasks after the picks are the candidates for holds taken ahead.
+    const perGroup = Math.min(input.limits ? 2 * wanted : wanted, 100);
     const pageSize = Math.max(1, Math.min(needGroups, Math.floor(MAX_GROUP_DOCS / perGroup)));
     const byKey = new Map<GroupKey, FlowCandidate[]>();
     const fetchPhase = async (after: { k: GroupKey } | undefined, stopAfter: GroupKey | undefined): Promise<void> => {
@@ -400,7 +401,7 @@ export class FlowClaimPlanner {
       // pass a task over: not counted as throttled).
       const ahead: FlowCandidate[] = [];
       const picked = new Set(picks.map((c) => c.docId));
-      const rest = groups
+      const rest = fromNextInTurn(groups, picks)
         .map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId) && !preHeld.has(c.docId)) }))
         .filter((g) => g.tasks.length > 0);
       const roomy = (id: string, limit: number) => held.get(id)! + 1 <= limit * AHEAD_SHARE;
@@ -472,7 +473,9 @@ export class FlowClaimPlanner {
       // Every pick was held ahead: handed out at once, with no write before their task writes; the holds
       // for the claim after are taken in the background (after this section, in `serial`).
       const handed = new Set(plan.picks.map((c) => c.docId));
-      const rest = groups.map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !handed.has(c.docId)) })).filter((g) => g.tasks.length > 0);
+      const rest = fromNextInTurn(groups, plan.picks)
+        .map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !handed.has(c.docId)) }))
+        .filter((g) => g.tasks.length > 0);
       void this.flow.serial(() => this.acquire(input, rest, 0, docs.aheadCount)).catch(() => undefined);
       return { picks: plan.picks, conflicts: false };
     }
@@ -619,6 +622,16 @@ export class FlowClaimPlanner {
 export function holdReleaseOf(holdDocId: string, c: FlowCandidate, token: string): HoldRelease {
   const holder = c.holdToken ?? token;
   return { holdDocId, match: (h) => h.id === c.docId && h.token === holder };
+}
+
+/**
+ * The groups in the order the next claim serves them: after the group of the last pick (where the cursor
+ * will be), then wrapping to the start. Holds taken ahead follow it, so the next claim finds them first.
+ */
+function fromNextInTurn(groups: Group[], picks: FlowCandidate[]): Group[] {
+  const last = picks[picks.length - 1];
+  const at = last ? groups.findIndex((g) => g.tasks.includes(last)) : -1;
+  return at < 0 ? groups : [...groups.slice(at + 1), ...groups.slice(0, at + 1)];
 }
 
 /** Groups in the order a claim serves them: keys after the cursor first, then from the start (wrapping). */
