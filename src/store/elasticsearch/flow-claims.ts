@@ -169,8 +169,7 @@ export class FlowClaimPlanner {
   private async groups(input: FlowPlanInput, wanted: number, exclude: Set<string>): Promise<Group[]> {
     const cursor = this.cursors.get(input.queue);
     const needGroups = Math.max(wanted * 2, wanted + 8);
-    // With limits, twice the amount: the tasks after the picks are the candidates for holds taken ahead.
-    const perGroup = Math.min(input.limits ? 2 * wanted : wanted, 100);
+    const perGroup = Math.min(wanted, 100);
     const pageSize = Math.max(1, Math.min(needGroups, Math.floor(MAX_GROUP_DOCS / perGroup)));
     const byKey = new Map<GroupKey, FlowCandidate[]>();
     const fetchPhase = async (after: { k: GroupKey } | undefined, stopAfter: GroupKey | undefined): Promise<void> => {
