@@ -26,6 +26,7 @@ import {
   emptyLimitDoc,
   flowDocId,
   keyLimit,
+  rateOf,
   tokensAt,
 } from './flow-control.js';
 import type { EsHttp } from './http.js';
@@ -322,10 +323,6 @@ export class FlowClaimPlanner {
     const { docKeys, reads, absorbed, written, preHeld, handedOut } = docs;
     const released = (id: string, h: Hold) => absorbed.get(id)?.some((m) => m.match(h)) ?? false;
     const liveHolds = (id: string): Hold[] => (reads.get(id)?.doc?.holds ?? []).filter((h) => !released(id, h));
-    const rateOfDoc = (id: string): RateLimit | undefined => {
-      const key = docKeys.get(id);
-      return key === undefined ? queueRate : keyLimit(limits, key)?.rate;
-    };
 
     const simulate = () => {
       const held = new Map<string, number>([...reads.keys()].map((id) => [id, liveHolds(id).length]));
@@ -349,6 +346,53 @@ export class FlowClaimPlanner {
       const full = new Set<string>();
       let throttled = 0;
       let queueBlocked = false;
+      /**
+       * Whether candidate `c` may take a slot (and its tokens) of every limit it counts against, with at
+       * most `share` of each concurrency limit then held and `reserve(rate)` tokens left in each bucket.
+       * Claims admit up to the limits; holds taken ahead only with room to spare (a held-back candidate is
+       * then not a reason to note a document full, nor to skip to its group's next task).
+       */
+      const admitWithin = (share: number, reserve: (rate: RateLimit) => number, forClaim: boolean) =>
+        (c: FlowCandidate, group: Group): ReturnType<Admit> => {
+          const room = (id: string, limit: number) => held.get(id)! + 1 <= limit * share;
+          const tokensFor = (id: string, rate: RateLimit) => available(id, rate) >= 1 + reserve(rate);
+          const needs: string[] = [];
+          if (queueConcurrency !== undefined) {
+            if (!room(queueDoc, queueConcurrency)) {
+              if (forClaim) full.add(queueDoc);
+              queueBlocked ||= forClaim;
+              return 'stop';
+            }
+            needs.push(queueDoc);
+          }
+          if (queueRate && !tokensFor(queueDoc, queueRate)) {
+            queueBlocked ||= forClaim;
+            return 'stop';
+          }
+          if (group.key !== null) {
+            const limit = keyLimit(limits, group.key)?.concurrency;
+            if (limit !== undefined) {
+              const id = flowDocId(queue, group.key);
+              if (!room(id, limit)) {
+                if (forClaim) full.add(id);
+                return 'drop';
+              }
+              needs.push(id);
+            }
+          }
+          const rk = c.doc.rate_key;
+          const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
+          if (keyRate) {
+            const id = flowDocId(queue, rk);
+            if (!tokensFor(id, keyRate)) return forClaim ? 'skip' : 'drop';
+            spend(id);
+          }
+          if (queueRate) spend(queueDoc);
+          for (const id of needs) held.set(id, held.get(id)! + 1);
+          c.holdDocs = needs;
+          return true;
+        };
+      const admitForClaim = admitWithin(1, () => 0, true);
       const picks = roundRobin(groups, wanted, (c, group) => {
         const pre = preHeld.get(c.docId);
         if (pre) {
@@ -357,86 +401,17 @@ export class FlowClaimPlanner {
           c.holdToken = pre.token;
           return true;
         }
-        if (queueBlocked) return 'stop';
-        const needs: string[] = [];
-        if (queueConcurrency !== undefined) {
-          if (held.get(queueDoc)! >= queueConcurrency) {
-            full.add(queueDoc);
-            queueBlocked = true;
-            return 'stop';
-          }
-          needs.push(queueDoc);
-        }
-        if (queueRate && available(queueDoc, queueRate) < 1) {
-          queueBlocked = true;
-          return 'stop';
-        }
-        if (group.key !== null) {
-          const limit = keyLimit(limits, group.key)?.concurrency;
-          if (limit !== undefined) {
-            const id = flowDocId(queue, group.key);
-            if (held.get(id)! >= limit) {
-              full.add(id);
-              return 'drop';
-            }
-            needs.push(id);
-          }
-        }
-        const rk = c.doc.rate_key;
-        const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
-        if (keyRate) {
-          const id = flowDocId(queue, rk);
-          if (available(id, keyRate) < 1) return 'skip';
-          spend(id);
-        }
-        if (queueRate) spend(queueDoc);
-        for (const id of needs) held.set(id, held.get(id)! + 1);
-        c.holdDocs = needs;
-        return true;
+        return queueBlocked ? 'stop' : admitForClaim(c, group);
       }, (passedOver) => {
         throttled += passedOver;
       });
       // Holds taken ahead, for the next claim: only where limits keep plenty of room (never a reason to
       // pass a task over: not counted as throttled).
       const ahead: FlowCandidate[] = [];
-      const picked = new Set(picks.map((c) => c.docId));
-      const rest = fromNextInTurn(groups, picks)
-        .map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c.docId) && !preHeld.has(c.docId)) }))
-        .filter((g) => g.tasks.length > 0);
-      const roomy = (id: string, limit: number) => held.get(id)! + 1 <= limit * AHEAD_SHARE;
-      const tokensLeft = (id: string, rate: RateLimit) => available(id, rate) >= 1 + rate.burst / 4;
-      if (queueBlocked || full.size > 0 || picks.length < wanted || docs.aheadCount === 0) {
-        return { picks, ahead, tokens, tookFrom, stashLeft, full, throttled };
+      if (!queueBlocked && full.size === 0 && picks.length >= wanted && docs.aheadCount > 0) {
+        const rest = nextInTurn(groups, picks, (c) => preHeld.has(c.docId));
+        ahead.push(...roundRobin(rest, docs.aheadCount, admitWithin(AHEAD_SHARE, (rate) => rate.burst / 4, false)));
       }
-      ahead.push(
-        ...roundRobin(rest, docs.aheadCount, (c, group) => {
-          const needs: string[] = [];
-          if (queueConcurrency !== undefined) {
-            if (!roomy(queueDoc, queueConcurrency)) return 'stop';
-            needs.push(queueDoc);
-          }
-          if (queueRate && !tokensLeft(queueDoc, queueRate)) return 'stop';
-          if (group.key !== null) {
-            const limit = keyLimit(limits, group.key)?.concurrency;
-            if (limit !== undefined) {
-              const id = flowDocId(queue, group.key);
-              if (!roomy(id, limit)) return 'drop';
-              needs.push(id);
-            }
-          }
-          const rk = c.doc.rate_key;
-          const keyRate = rk !== undefined ? keyLimit(limits, rk)?.rate : undefined;
-          if (keyRate) {
-            const id = flowDocId(queue, rk);
-            if (!tokensLeft(id, keyRate)) return 'drop';
-            spend(id);
-          }
-          if (queueRate) spend(queueDoc);
-          for (const id of needs) held.set(id, held.get(id)! + 1);
-          c.holdDocs = needs;
-          return true;
-        }),
-      );
       return { picks, ahead, tokens, tookFrom, stashLeft, full, throttled };
     };
 
@@ -471,10 +446,7 @@ export class FlowClaimPlanner {
     if (fresh.length === 0 && wanted > 0) {
       // Every pick was held ahead: handed out at once, with no write before their task writes; the holds
       // for the claim after are taken in the background (after this section, in `serial`).
-      const handed = new Set(plan.picks.map((c) => c.docId));
-      const rest = fromNextInTurn(groups, plan.picks)
-        .map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !handed.has(c.docId)) }))
-        .filter((g) => g.tasks.length > 0);
+      const rest = nextInTurn(groups, plan.picks, () => false);
       void this.flow.serial(() => this.acquire(input, rest, 0, docs.aheadCount)).catch(() => undefined);
       return { picks: plan.picks, conflicts: false };
     }
@@ -490,7 +462,7 @@ export class FlowClaimPlanner {
       const adds = newHolds.get(id) ?? [];
       const kept = liveHolds(id);
       const holdsChanged = adds.length > 0 || kept.length !== (read.doc?.holds.length ?? 0);
-      const rate = plan.tookFrom.has(id) ? rateOfDoc(id) : undefined;
+      const rate = plan.tookFrom.has(id) ? rateOf(limits, docKeys.get(id)) : undefined;
       if (!holdsChanged && !rate) continue; // unchanged
       const doc: LimitDoc = { ...(read.doc ?? emptyLimitDoc(queue, docKeys.get(id))), holds: [...kept, ...adds] };
       if (rate) {
@@ -624,13 +596,18 @@ export function holdReleaseOf(holdDocId: string, c: FlowCandidate, token: string
 }
 
 /**
- * The groups in the order the next claim serves them: after the group of the last pick (where the cursor
- * will be), then wrapping to the start. Holds taken ahead follow it, so the next claim finds them first.
+ * The candidates left after `picks` (and those `excluded`), in the order the next claim serves their
+ * groups: after the group of the last pick (where the cursor will be), then wrapping to the start. Holds
+ * taken ahead follow it, so the next claim finds them first.
  */
-function fromNextInTurn(groups: Group[], picks: FlowCandidate[]): Group[] {
+function nextInTurn(groups: Group[], picks: FlowCandidate[], excluded: (c: FlowCandidate) => boolean): Group[] {
   const last = picks[picks.length - 1];
   const at = last ? groups.findIndex((g) => g.tasks.includes(last)) : -1;
-  return at < 0 ? groups : [...groups.slice(at + 1), ...groups.slice(0, at + 1)];
+  const ordered = at < 0 ? groups : [...groups.slice(at + 1), ...groups.slice(0, at + 1)];
+  const picked = new Set(picks);
+  return ordered
+    .map((g) => ({ key: g.key, tasks: g.tasks.filter((c) => !picked.has(c) && !excluded(c)) }))
+    .filter((g) => g.tasks.length > 0);
 }
 
 /** Groups in the order a claim serves them: keys after the cursor first, then from the start (wrapping). */
@@ -648,10 +625,13 @@ const docOrder = (a: TaskDoc, b: TaskDoc): number =>
  * next one is tried in the same turn), 'drop' (its group is held back: skip the group from now on) or
  * 'stop' (nothing more may be taken).
  */
+/** roundRobin's verdict on a candidate (below). */
+type Admit = (c: FlowCandidate, group: Group) => boolean | 'skip' | 'drop' | 'stop';
+
 function roundRobin(
   groups: Group[],
   wanted: number,
-  admit: (c: FlowCandidate, group: Group) => boolean | 'skip' | 'drop' | 'stop',
+  admit: Admit,
   onPassedOver: (count: number) => void = () => {},
 ): FlowCandidate[] {
   const picks: FlowCandidate[] = [];

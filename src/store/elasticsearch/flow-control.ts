@@ -146,16 +146,16 @@ export function tokensAt(rate: RateLimit, bucket: Bucket | undefined, now: numbe
   return Math.min(rate.burst, bucket.tokens + (elapsed * rate.count) / rate.perMs);
 }
 
-/** The rate limit that applies to a limit document's bucket (undefined: none any more). */
-export function rateOf(limits: QueueLimits | undefined, doc: LimitDoc): RateLimit | undefined {
+/** The rate limit of the queue's bucket, or of `key`'s (undefined: none, or none any more). */
+export function rateOf(limits: QueueLimits | undefined, key: string | undefined): RateLimit | undefined {
   if (!limits) return undefined;
-  return doc.key === undefined ? limits.queue?.rate : keyLimit(limits, doc.key)?.rate;
+  return key === undefined ? limits.queue?.rate : keyLimit(limits, key)?.rate;
 }
 
 /** Whether a limit document says nothing a missing one would not: no holds, and a full (or unlimited) bucket. */
 export function limitDocIdle(doc: LimitDoc, limits: QueueLimits | undefined, now: number): boolean {
   if (doc.holds.length > 0) return false;
-  const rate = rateOf(limits, doc);
+  const rate = rateOf(limits, doc.key);
   return !doc.bucket || !rate || tokensAt(rate, doc.bucket, now) >= rate.burst;
 }
 
@@ -656,7 +656,7 @@ export class FlowControl {
     const idle = found.hits.hits.filter((h) => {
       const doc = h._source;
       const limits = state.limits.get(doc.queue);
-      return limitDocIdle(doc, limits, now) && (!doc.bucket || !rateOf(limits, doc) || doc.bucket.at < idleBefore);
+      return limitDocIdle(doc, limits, now) && (!doc.bucket || !rateOf(limits, doc.key) || doc.bucket.at < idleBefore);
     });
     const chosen = idle.slice(0, limit);
     if (chosen.length === 0) return 0;
