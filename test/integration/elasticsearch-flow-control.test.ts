@@ -29,12 +29,15 @@ if (esSkip()) {
       await store.migrate();
       return store;
     },
-    makePeerStore: async (store) => {
-      const peer = new ElasticsearchStore(storeOptions((store as ElasticsearchStore).names.prefix, { ...searchOnly, autoSetup: false }));
-      await peer.migrate();
-      return peer;
-    },
+    makePeerStore: (store) => peerOf(store as ElasticsearchStore),
   };
+
+  /** A second server on the same indices (searches only, as `store`). */
+  async function peerOf(store: ElasticsearchStore): Promise<ElasticsearchStore> {
+    const peer = new ElasticsearchStore(storeOptions(store.names.prefix, { ...searchOnly, autoSetup: false }));
+    await peer.migrate();
+    return peer;
+  }
   flowControlTests(options);
 
   /** Writes a queue's limit document as a claimer that stopped between its hold and its task write would leave it. */
@@ -70,11 +73,7 @@ if (esSkip()) {
         assert.deepEqual(await claimNow(engine, ['q'], 5), [], 'within the grace the hold may be a claim in flight: it counts');
         // A peer (no repair done recently there) after the grace: fences the task, drops the hold, claims.
         clock.advance(HOLD_GRACE_MS + SECOND);
-        const peer = (await (async () => {
-          const p = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
-          await p.migrate();
-          return p;
-        })());
+        const peer = await peerOf(es);
         try {
           const claimed = await peer.taskClaim({ queues: ['q'], amount: 5, workerId: 'w', now: clock.now() });
           assert.deepEqual(claimed.map((t) => t.id), ['t']);
@@ -98,8 +97,7 @@ if (esSkip()) {
         await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 'refilled', concurrencyKey: 'k1', rateKey: 'k1' });
         await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: 'refilling', concurrencyKey: 'k2', rateKey: 'k2' });
         // Through a second server, whose close writes the releases it still holds back.
-        const peer = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
-        await peer.migrate();
+        const peer = await peerOf(es);
         try {
           const claimed = await peer.taskClaim({ queues: ['q'], amount: 2, workerId: 'w', now: clock.now() });
           assert.deepEqual(claimed.map((t) => t.id).sort(), ['refilled', 'refilling']);
@@ -136,8 +134,7 @@ if (esSkip()) {
           const es = store as ElasticsearchStore;
           await store.queueLimitsSet({ queue: 'q', limits: { queue: { concurrency: 100 }, perKey: { concurrency: 100 } }, now: clock.now() });
           for (const key of ['k1', 'k2', 'k3', 'k4']) await engine.createTask({ ...SEED_DEFAULTS, queue: 'q', id: key, concurrencyKey: key });
-          const peer = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
-          await peer.migrate();
+          const peer = await peerOf(es);
           try {
             const [first] = await peer.taskClaim({ queues: ['q'], amount: 1, workerId: 'w', now: clock.now() });
             assert.equal(first?.id, 'k1');
@@ -168,8 +165,7 @@ if (esSkip()) {
           assert.equal(claimed.length, 1);
           assert.deepEqual((await queueHolds(es)).map((h) => h.id), [taskDocId('q', claimed[0]!.id)]);
           // So another server can take the other three at once.
-          const peer = new ElasticsearchStore(storeOptions(es.names.prefix, { ...searchOnly, autoSetup: false }));
-          await peer.migrate();
+          const peer = await peerOf(es);
           try {
             assert.equal((await peer.taskClaim({ queues: ['q'], amount: 5, workerId: 'p', now: clock.now() })).length, 2);
           } finally {
